@@ -1,0 +1,74 @@
+/**
+ * The CLI's own settings: `<config dir>/config.yaml`, overridden by the nearest workspace
+ * `.sqlrs/config.yaml` found walking up from the current directory.
+ *
+ * Keys read here: `orchestrator.idleTimeout` (the engine's idle timeout, default `120s`) and
+ * `dbms.image` (the default `--image`).
+ *
+ * @module
+ */
+
+import { dirname, join } from "node:path";
+import { parse } from "yaml";
+import { invalidArgument } from "../shared/errors.ts";
+import { sqlrsPaths } from "../shared/paths.ts";
+
+/** The settings the CLI uses. */
+export interface CliConfig {
+  idleTimeout: string;
+  image: string | undefined;
+}
+
+async function readYaml(path: string): Promise<Record<string, unknown> | undefined> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch {
+    return undefined;
+  }
+  try {
+    const value = parse(text);
+    return value !== null && typeof value === "object" ? value as Record<string, unknown> : {};
+  } catch (error) {
+    throw invalidArgument(`Cannot parse ${path}: ${(error as Error).message}`);
+  }
+}
+
+/** The nearest `.sqlrs/config.yaml` at or above `start`. */
+export async function findWorkspaceConfig(start: string): Promise<string | undefined> {
+  let dir = start;
+  while (true) {
+    const candidate = join(dir, ".sqlrs", "config.yaml");
+    try {
+      if ((await Deno.stat(candidate)).isFile) return candidate;
+    } catch {
+      // keep walking up
+    }
+    const parent = dirname(dir);
+    if (parent === dir) return undefined;
+    dir = parent;
+  }
+}
+
+function pick(config: Record<string, unknown> | undefined, path: string[]): unknown {
+  let node: unknown = config;
+  for (const key of path) {
+    if (node === null || typeof node !== "object") return undefined;
+    node = (node as Record<string, unknown>)[key];
+  }
+  return node;
+}
+
+/** Loads the CLI settings. */
+export async function loadCliConfig(): Promise<CliConfig> {
+  const global = await readYaml(join(sqlrsPaths().configDir, "config.yaml"));
+  const workspacePath = await findWorkspaceConfig(Deno.cwd());
+  const workspace = workspacePath === undefined ? undefined : await readYaml(workspacePath);
+  const value = (path: string[]) => pick(workspace, path) ?? pick(global, path);
+  const idleTimeout = value(["orchestrator", "idleTimeout"]);
+  const image = value(["dbms", "image"]);
+  return {
+    idleTimeout: typeof idleTimeout === "string" ? idleTimeout : "120s",
+    image: typeof image === "string" ? image : undefined,
+  };
+}

@@ -1,0 +1,189 @@
+/**
+ * `ls`: names, instances, states (as a tree), jobs and tasks, as aligned tables or JSON.
+ *
+ * @module
+ */
+
+import { Command } from "@commander-js/extra-typings";
+import type {
+  InstanceEntry,
+  NameEntry,
+  PrepareJobEntry,
+  StateEntry,
+  TaskEntry,
+} from "../../shared/schemas.ts";
+import type { CliContext } from "../context.ts";
+import { humanBytes, out, printJson, relativeTime, shortId, table } from "../output.ts";
+
+interface Selection {
+  names: boolean;
+  instances: boolean;
+  states: boolean;
+  jobs: boolean;
+  tasks: boolean;
+}
+
+/** States ordered as a tree (parents before children) with `+`/`|`/`` ` `` prefixes. */
+function stateTree(states: readonly StateEntry[], long: boolean): Array<[string, StateEntry]> {
+  const byParent = new Map<string | null, StateEntry[]>();
+  const ids = new Set(states.map((state) => state.state_id));
+  for (const state of states) {
+    const parent = state.parent_state_id !== null && ids.has(state.parent_state_id)
+      ? state.parent_state_id
+      : null;
+    byParent.set(parent, [...(byParent.get(parent) ?? []), state]);
+  }
+  const rows: Array<[string, StateEntry]> = [];
+  function walk(parent: string | null, prefix: string) {
+    const children = byParent.get(parent) ?? [];
+    children.forEach((child, index) => {
+      const last = index === children.length - 1;
+      const branch = parent === null ? "" : last ? "`-" : "+-";
+      rows.push([`${prefix}${branch}${shortId(child.state_id, long)}`, child]);
+      walk(child.state_id, parent === null ? prefix : `${prefix}${last ? "  " : "| "}`);
+    });
+  }
+  walk(null, "");
+  return rows;
+}
+
+/** `ls`. */
+export function lsCommand(context: () => CliContext) {
+  return new Command("ls")
+    .description("List names, instances, states, jobs and tasks (default: names and instances)")
+    .option("-n, --names", "names")
+    .option("-i, --instances", "instances")
+    .option("-s, --states", "states, as a tree")
+    .option("-j, --jobs", "prepare jobs")
+    .option("-t, --tasks", "tasks of jobs")
+    .option("-a, --all", "everything")
+    .option("-q, --quiet", "no section titles")
+    .option("--no-header", "no column headers")
+    .option("-l, --long", "full ids and absolute times")
+    .option("--job <job-id>", "tasks of this job only")
+    .action(async (flags) => {
+      const all = flags.all === true;
+      const explicit = flags.names || flags.instances || flags.states || flags.jobs || flags.tasks;
+      const select: Selection = {
+        names: all || flags.names === true || !explicit,
+        instances: all || flags.instances === true || !explicit,
+        states: all || flags.states === true,
+        jobs: all || flags.jobs === true,
+        tasks: all || flags.tasks === true,
+      };
+      const client = await context().client();
+      const data: {
+        names?: NameEntry[];
+        instances?: InstanceEntry[];
+        states?: StateEntry[];
+        jobs?: PrepareJobEntry[];
+        tasks?: TaskEntry[];
+      } = {};
+      if (select.names) data.names = await client.listNames();
+      if (select.instances) data.instances = await client.listInstances();
+      if (select.states) data.states = await client.listStates();
+      if (select.jobs) data.jobs = await client.listJobs();
+      if (select.tasks) data.tasks = await client.listTasks(flags.job);
+      if (context().json) {
+        printJson(data);
+        return;
+      }
+      const long = flags.long === true;
+      const time = (iso: string | null) => long ? iso ?? "-" : relativeTime(iso);
+      const header = flags.header !== false;
+      const sections: Array<[string, string[], string[][]]> = [];
+      if (data.names) {
+        sections.push([
+          "Names",
+          ["NAME", "INSTANCE_ID", "IMAGE_ID", "STATE_ID", "STATUS", "LAST_USED"],
+          data.names.map((
+            n,
+          ) => [
+            n.name,
+            shortId(n.instance_id, long),
+            n.image_id,
+            shortId(n.state_id, long),
+            n.status,
+            time(n.last_used_at),
+          ]),
+        ]);
+      }
+      if (data.instances) {
+        sections.push([
+          "Instances",
+          ["INSTANCE_ID", "IMAGE_ID", "STATE_ID", "NAME", "CREATED", "EXPIRES", "STATUS"],
+          data.instances.map((
+            i,
+          ) => [
+            shortId(i.instance_id, long),
+            i.image_id,
+            shortId(i.state_id, long),
+            i.name ?? "-",
+            time(i.created_at),
+            time(i.expires_at),
+            i.status,
+          ]),
+        ]);
+      }
+      if (data.states) {
+        sections.push([
+          "States",
+          ["STATE_ID", "IMAGE_ID", "KIND", "PREPARE_ARGS", "CREATED", "SIZE", "REFCOUNT"],
+          stateTree(data.states, long).map((
+            [id, s],
+          ) => [
+            id,
+            s.image_id,
+            s.prepare_kind,
+            s.prepare_args_normalized.length > 48 && !long
+              ? `${s.prepare_args_normalized.slice(0, 22)}...${s.prepare_args_normalized.slice(-23)}`
+              : s.prepare_args_normalized,
+            time(s.created_at),
+            humanBytes(s.size_bytes),
+            String(s.refcount),
+          ]),
+        ]);
+      }
+      if (data.jobs) {
+        sections.push([
+          "Jobs",
+          ["JOB_ID", "STATUS", "KIND", "IMAGE_ID", "PREPARE_ARGS", "PLAN_ONLY", "CREATED", "FINISHED"],
+          data.jobs.map((
+            j,
+          ) => [
+            j.job_id,
+            j.status,
+            j.prepare_kind,
+            j.image_id,
+            j.prepare_args_normalized,
+            String(j.plan_only),
+            time(j.created_at),
+            time(j.finished_at),
+          ]),
+        ]);
+      }
+      if (data.tasks) {
+        sections.push([
+          "Tasks",
+          ["TASK_ID", "JOB_ID", "TYPE", "STATUS", "INPUT", "ARGS", "OUTPUT_ID", "CACHED"],
+          data.tasks.map((
+            t,
+          ) => [
+            t.task_id,
+            t.job_id,
+            t.type,
+            t.status,
+            t.input === null ? "-" : `${t.input.kind === "image" ? "i" : "s"}:${shortId(t.input.id, long)}`,
+            t.args_summary ?? "-",
+            shortId(t.output_state_id, long),
+            t.cached === null ? "-" : String(t.cached),
+          ]),
+        ]);
+      }
+      const blocks = sections.map(([title, headers, rows]) => {
+        const body = rows.length === 0 ? "(none)" : table(headers, rows, { header });
+        return flags.quiet ? body : `${title}\n${body}`;
+      });
+      out(blocks.join("\n\n"));
+    });
+}

@@ -1,0 +1,178 @@
+/**
+ * `prepare:psql`, `plan:psql` and `watch`.
+ *
+ * @module
+ */
+
+import { Command } from "@commander-js/extra-typings";
+import type { PrepareJobRequest, PrepareJobStatus } from "../../shared/schemas.ts";
+import { SqlrsError } from "../../shared/errors.ts";
+import type { CliContext } from "../context.ts";
+import { absolutizePsqlFiles, stdinReader } from "../tool_args.ts";
+import { followJob } from "../progress.ts";
+import { err, out, printJson, shortId, table } from "../output.ts";
+import { loadCliConfig } from "../cli_config.ts";
+import { ExitError } from "../exit_codes.ts";
+
+type Context = () => CliContext;
+
+/** Builds a psql prepare request from CLI flags and psql args. */
+export async function psqlRequest(
+  psqlArgs: readonly string[],
+  flags: {
+    image?: string | undefined;
+    name?: string | undefined;
+    rebind?: boolean | undefined;
+    ttl?: string | undefined;
+  },
+  planOnly: boolean,
+): Promise<PrepareJobRequest> {
+  const cwd = Deno.cwd();
+  const { args, readsStdin } = absolutizePsqlFiles(psqlArgs, cwd);
+  const image = flags.image ?? (await loadCliConfig()).image;
+  const request: PrepareJobRequest = { prepare_kind: "psql", psql_args: args, work_dir: cwd };
+  if (image !== undefined) request.image_id = image;
+  if (readsStdin) request.stdin = (await stdinReader()()) ?? "";
+  if (planOnly) request.plan_only = true;
+  if (flags.name !== undefined) request.name = flags.name;
+  if (flags.rebind === true) request.rebind = true;
+  if (flags.ttl !== undefined) request.ttl = flags.ttl;
+  return request;
+}
+
+/** Fails with the job's error (exit 1) unless it succeeded. */
+function requireSuccess(status: PrepareJobStatus): void {
+  if (status.status === "succeeded") return;
+  if (status.status !== "failed") throw new ExitError(0, "");
+  throw new SqlrsError(
+    status.error?.code === "cancelled" ? "cancelled" : "step_failed",
+    status.error?.message ?? `Job ${status.job_id} failed`,
+  );
+}
+
+/** Runs a prepare to its end; returns the final status (used by the composite form too). */
+export async function runPrepare(
+  context: CliContext,
+  request: PrepareJobRequest,
+  watch: boolean,
+): Promise<PrepareJobStatus | undefined> {
+  const client = await context.client();
+  const accepted = await client.submitPrepare(request);
+  if (!watch) {
+    if (context.json) printJson(accepted);
+    else {out(
+        `JOB_ID=${accepted.job_id}\nSTATUS_URL=${accepted.status_url}\nEVENTS_URL=${accepted.events_url}`,
+      );}
+    return undefined;
+  }
+  const status = await followJob(client, accepted.job_id, { verbose: context.verbose });
+  requireSuccess(status);
+  return status;
+}
+
+function printPrepared(context: CliContext, status: PrepareJobStatus): void {
+  const result = status.result;
+  if (result === null) return;
+  if (context.json) {
+    printJson({
+      job_id: status.job_id,
+      instance_id: result.instance_id,
+      state_id: result.state_id,
+      dsn: result.dsn,
+      name: result.name,
+    });
+  } else out(`DSN=${result.dsn}`);
+}
+
+function printPlan(context: CliContext, status: PrepareJobStatus): void {
+  if (context.json) {
+    printJson({
+      prepare_kind: status.prepare_kind,
+      image_id: status.image_id,
+      prepare_args_normalized: status.prepare_args_normalized,
+      tasks: status.tasks,
+    });
+    return;
+  }
+  const executes = status.tasks.filter((task) => task.type === "state_execute");
+  const last = executes[executes.length - 1];
+  if (last?.type === "state_execute") out(`final state: ${last.output_state_id}`);
+  out(table(
+    ["TASK_ID", "TYPE", "CACHED", "OUTPUT_STATE", "ARGS"],
+    status.tasks.map((task) =>
+      task.type === "state_execute"
+        ? [task.task_id, task.type, String(task.cached), shortId(task.output_state_id), task.args_summary]
+        : [task.task_id, task.type, "-", "-", task.type === "resolve_image" ? task.resolved_image_id : "-"]
+    ),
+  ));
+}
+
+/** What a composite form runs after the prepare stage, against its fresh instance. */
+export type RunStage = (status: PrepareJobStatus) => Promise<void>;
+
+function prepareCommand(name: "prepare:psql" | "plan:psql", context: Context, runStage?: RunStage) {
+  const planOnly = name === "plan:psql";
+  const command = new Command(name)
+    .description(
+      planOnly
+        ? "Show the steps of a psql prepare and which are cached"
+        : "Build (or reuse) a state from psql scripts and start an instance of it",
+    )
+    .usage("[flags] [--] [psql args...]")
+    .option("--image <image>", "PostgreSQL build: host, host:15, or a container image")
+    .argument("[psql-args...]", "psql arguments: -f FILE, -f -, -c SQL, -v NAME=VALUE, ...")
+    .passThroughOptions()
+    .allowUnknownOption()
+    .allowExcessArguments();
+  if (!planOnly) {
+    command
+      .option("--watch", "follow the job until it ends (default)")
+      .option("--no-watch", "print the job's URLs and return at once")
+      .option("--name <name>", "bind the new instance to this name")
+      .option("--rebind", "move an existing name to the new instance")
+      .option("--ttl <duration>", "delete the instance after this long, e.g. 30m");
+  }
+  return command.action(async (psqlArgs, flags) => {
+    const options = flags as {
+      image?: string;
+      watch?: boolean;
+      name?: string;
+      rebind?: boolean;
+      ttl?: string;
+    };
+    const request = await psqlRequest(psqlArgs, options, planOnly);
+    if (runStage !== undefined && options.watch === false) {
+      throw new SqlrsError("invalid_argument", "--no-watch cannot be used with a run stage");
+    }
+    const status = await runPrepare(context(), request, planOnly || options.watch !== false);
+    if (status === undefined) return;
+    if (runStage !== undefined) await runStage(status);
+    else if (planOnly) printPlan(context(), status);
+    else printPrepared(context(), status);
+  });
+}
+
+/** `prepare:psql`. */
+export function preparePsqlCommand(context: Context, runStage?: RunStage) {
+  return prepareCommand("prepare:psql", context, runStage);
+}
+
+/** `plan:psql`. */
+export function planPsqlCommand(context: Context) {
+  return prepareCommand("plan:psql", context);
+}
+
+/** `watch <job>`. */
+export function watchCommand(context: Context) {
+  return new Command("watch")
+    .description("Follow a prepare job until it ends")
+    .argument("<job-id>", "the full job id")
+    .action(async (jobId) => {
+      const client = await context().client();
+      const status = await followJob(client, jobId, { verbose: context().verbose });
+      requireSuccess(status);
+      if (status.plan_only) printPlan(context(), status);
+      else printPrepared(context(), status);
+      if (status.status !== "succeeded") err(`job ${jobId} is ${status.status}`);
+    });
+}

@@ -1,0 +1,95 @@
+/**
+ * `run:psql` and `run:pgbench`: run the tool against an instance, forwarding its stdout and stderr
+ * byte for byte as they arrive, and exit with its exit code.
+ *
+ * @module
+ */
+
+import { Command } from "@commander-js/extra-typings";
+import type { RunRequest } from "../../shared/schemas.ts";
+import { SqlrsError } from "../../shared/errors.ts";
+import { decodeBase64 } from "../../engine/run/base64.ts";
+import type { CliContext } from "../context.ts";
+import { psqlRunSteps, stdinReader } from "../tool_args.ts";
+import { err } from "../output.ts";
+
+type Context = () => CliContext;
+
+/** Builds the run request for a tool and its args. */
+export async function runRequest(
+  kind: "psql" | "pgbench",
+  instanceRef: string,
+  args: readonly string[],
+): Promise<RunRequest> {
+  const cwd = Deno.cwd();
+  const stdin = stdinReader();
+  if (kind === "pgbench") return { instance_ref: instanceRef, kind, args: [...args], work_dir: cwd };
+  const steps = await psqlRunSteps(args, cwd, stdin);
+  const [only] = steps;
+  return steps.length === 1 && only !== undefined && only.stdin === undefined
+    ? { instance_ref: instanceRef, kind, args: only.args, work_dir: cwd }
+    : { instance_ref: instanceRef, kind, steps, work_dir: cwd };
+}
+
+/** Streams a run to this process's stdout/stderr and returns the tool's exit code. */
+export async function streamRun(context: CliContext, request: RunRequest): Promise<number> {
+  const client = await context.client();
+  const abort = new AbortController();
+  const onInterrupt = () => abort.abort();
+  Deno.addSignalListener("SIGINT", onInterrupt);
+  let exitCode: number | undefined;
+  try {
+    for await (const event of client.run(request, abort.signal)) {
+      if (event.type === "stdout" && event.data !== undefined) {
+        await writeAll(Deno.stdout, decodeBase64(event.data));
+      } else if (event.type === "stderr" && event.data !== undefined) {
+        await writeAll(Deno.stderr, decodeBase64(event.data));
+      } else if (event.type === "log" && context.verbose) err(event.data ?? "");
+      else if (event.type === "error") {
+        throw new SqlrsError("internal_error", event.error?.message ?? "run failed");
+      } else if (event.type === "exit") exitCode = event.exit_code;
+    }
+  } catch (error) {
+    if (abort.signal.aborted) return 130;
+    throw error;
+  } finally {
+    Deno.removeSignalListener("SIGINT", onInterrupt);
+  }
+  if (exitCode === undefined) throw new SqlrsError("internal_error", "The run ended without an exit code");
+  return exitCode;
+}
+
+async function writeAll(target: { write(p: Uint8Array): Promise<number> }, bytes: Uint8Array): Promise<void> {
+  let offset = 0;
+  while (offset < bytes.length) offset += await target.write(bytes.subarray(offset));
+}
+
+function runCommand(kind: "psql" | "pgbench", context: Context, setExit: (code: number) => void) {
+  return new Command(`run:${kind}`)
+    .description(`Run ${kind} against an instance (the connection is added for you)`)
+    .usage(`--instance <id|prefix|name> [--] [${kind} args...]`)
+    .option("--instance <ref>", "instance id, 8+ hex prefix, or name")
+    .argument(`[${kind}-args...]`, `${kind} arguments`)
+    .passThroughOptions()
+    .allowUnknownOption()
+    .allowExcessArguments()
+    .action(async (args, flags) => {
+      if (flags.instance === undefined) {
+        throw new SqlrsError(
+          "invalid_argument",
+          `run:${kind} needs --instance <id|prefix|name> (or use it after prepare:psql)`,
+        );
+      }
+      setExit(await streamRun(context(), await runRequest(kind, flags.instance, args)));
+    });
+}
+
+/** `run:psql`. */
+export function runPsqlCommand(context: Context, setExit: (code: number) => void) {
+  return runCommand("psql", context, setExit);
+}
+
+/** `run:pgbench`. */
+export function runPgbenchCommand(context: Context, setExit: (code: number) => void) {
+  return runCommand("pgbench", context, setExit);
+}

@@ -1,0 +1,34 @@
+/**
+ * The composite form `prepare:<kind> … run:<kind> …`: the first `run`/`run:<kind>` token that is
+ * not the value of `--image`, `-f/--file`, `--name` or `--ttl` starts the run stage (reference 2.1).
+ *
+ * @module
+ */
+
+const VALUE_FLAGS = new Set([
+  "--image",
+  "-f",
+  "--file",
+  "-c",
+  "--command",
+  "--name",
+  "--ttl",
+  "--changelog-file",
+  "--defaults-file",
+  "--searchPath",
+  "--search-path",
+]);
+
+/** Splits argv (after global flags) into the prepare stage and the run stage, if any. */
+export function splitComposite(argv: readonly string[]): { prepare: string[]; run: string[] | undefined } {
+  if (!/^prepare(:|$)/.test(argv[0] ?? "")) return { prepare: [...argv], run: undefined };
+  for (let i = 1; i < argv.length; i++) {
+    const token = argv[i] as string;
+    if (VALUE_FLAGS.has(token)) {
+      i++;
+      continue;
+    }
+    if (token === "run" || token.startsWith("run:")) return { prepare: argv.slice(0, i), run: argv.slice(i) };
+  }
+  return { prepare: [...argv], run: undefined };
+}

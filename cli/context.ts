@@ -1,0 +1,75 @@
+/**
+ * What every command gets from the global flags: the output format, verbosity, and a connected
+ * engine client (found or spawned on first use).
+ *
+ * @module
+ */
+
+import { fileURLToPath } from "node:url";
+import { connectEngine } from "../client/discovery.ts";
+import type { EngineClient } from "../client/engine_client.ts";
+import { parseDuration } from "../shared/duration.ts";
+import { invalidArgument } from "../shared/errors.ts";
+import { loadCliConfig } from "./cli_config.ts";
+
+/** The global flags. */
+export interface GlobalOptions {
+  output: string;
+  timeout: string;
+  verbose?: boolean | undefined;
+  endpoint?: string | undefined;
+}
+
+/** The argv that starts an engine from this program (a script run by deno, or a compiled binary). */
+export function engineCommand(): string[] {
+  if (Deno.build.standalone) return [Deno.execPath(), "engine", "serve"];
+  const main = Deno.mainModule.startsWith("file:") ? fileURLToPath(Deno.mainModule) : Deno.mainModule;
+  return [Deno.execPath(), "run", "-A", "--quiet", main, "engine", "serve"];
+}
+
+/** Per-invocation context of a command. */
+export class CliContext {
+  readonly json: boolean;
+  readonly verbose: boolean;
+  readonly #globals: GlobalOptions;
+  #client: Promise<EngineClient> | undefined;
+
+  constructor(globals: GlobalOptions) {
+    if (globals.output !== "human" && globals.output !== "json") {
+      throw invalidArgument(`Invalid --output "${globals.output}": use human or json`);
+    }
+    this.#globals = globals;
+    this.json = globals.output === "json";
+    this.verbose = globals.verbose === true;
+  }
+
+  /** The engine client, connecting (and spawning the engine) on first use. */
+  client(): Promise<EngineClient> {
+    this.#client ??= (async () => {
+      const config = await loadCliConfig();
+      let timeoutMs: number;
+      try {
+        timeoutMs = parseDuration(this.#globals.timeout);
+      } catch (error) {
+        throw invalidArgument(`Invalid --timeout: ${(error as Error).message}`);
+      }
+      return await connectEngine({
+        engineCommand: engineCommand(),
+        idleTimeout: config.idleTimeout,
+        timeoutMs,
+        ...(this.#globals.endpoint === undefined ? {} : { endpoint: this.#globals.endpoint }),
+      });
+    })();
+    return this.#client;
+  }
+
+  /** Closes the client's connection pool. */
+  async close(): Promise<void> {
+    if (this.#client === undefined) return;
+    try {
+      (await this.#client)[Symbol.dispose]();
+    } catch {
+      // Connection never succeeded.
+    }
+  }
+}

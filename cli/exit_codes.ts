@@ -1,0 +1,42 @@
+/**
+ * Exit codes (DESIGN.md section 7): 0 ok; 1 failure (a failed job, an engine error); 2 bad usage
+ * or input; 3 internal error or engine unreachable; 4 refused by a safety rule. `run` passes the
+ * tool's own code.
+ *
+ * @module
+ */
+
+import { SqlrsError } from "../shared/errors.ts";
+import { EngineUnreachableError } from "../client/engine_client.ts";
+
+/** The process exit code for an error. */
+export function exitCodeFor(error: unknown): number {
+  if (error instanceof EngineUnreachableError) return 3;
+  if (!(error instanceof SqlrsError)) return 3;
+  switch (error.code) {
+    case "invalid_argument":
+    case "not_found":
+    case "ambiguous":
+    case "conflict":
+    case "method_not_allowed":
+    case "range_not_satisfiable":
+      return 2;
+    case "blocked":
+      return 4;
+    case "internal_error":
+    case "unauthorized":
+      return 3;
+    default:
+      return 1;
+  }
+}
+
+/** A failure whose exit code the command chose. */
+export class ExitError extends Error {
+  readonly exitCode: number;
+  constructor(exitCode: number, message: string) {
+    super(message);
+    this.name = "ExitError";
+    this.exitCode = exitCode;
+  }
+}

@@ -1,0 +1,137 @@
+/**
+ * The `sqlrs` command line: a thin client of the engine.
+ *
+ * `sqlrs [--output human|json] [--timeout 30s] [-v] [--endpoint URL] <command> [flags] [-- tool args]`
+ *
+ * @module
+ */
+
+import { Command, CommanderError } from "@commander-js/extra-typings";
+import { messageOf } from "../shared/errors.ts";
+import { VERSION } from "../shared/version.ts";
+import { CliContext } from "./context.ts";
+import { exitCodeFor, ExitError } from "./exit_codes.ts";
+import { err } from "./output.ts";
+import { splitComposite } from "./composite.ts";
+import { statusCommand } from "./commands/status.ts";
+import { configCommand } from "./commands/config.ts";
+import { engineGroupCommand } from "./commands/engine.ts";
+import { planPsqlCommand, preparePsqlCommand, type RunStage, watchCommand } from "./commands/prepare.ts";
+import { runPgbenchCommand, runPsqlCommand, runRequest, streamRun } from "./commands/run.ts";
+import { lsCommand } from "./commands/ls.ts";
+import { rmCommand } from "./commands/rm.ts";
+import { SqlrsError } from "../shared/errors.ts";
+
+interface CliState {
+  exitCode: number;
+  context: CliContext | undefined;
+}
+
+function buildProgram(state: CliState, runStage?: RunStage) {
+  const program = new Command("sqlrs")
+    .description("Reproducible PostgreSQL databases in milliseconds")
+    .version(VERSION, "--version")
+    .option("--output <format>", "human or json", "human")
+    .option("--timeout <duration>", "request timeout", "30s")
+    .option("-v, --verbose", "log every event on stderr")
+    .option("--endpoint <url>", "engine endpoint (unix:///path.sock, http://127.0.0.1:PORT or auto)")
+    .enablePositionalOptions()
+    .exitOverride()
+    .configureOutput({ writeErr: (text) => err(text.trimEnd()) });
+  const context = () => {
+    state.context ??= new CliContext(program.opts());
+    return state.context;
+  };
+  const setExit = (code: number) => (state.exitCode = code);
+  program.addCommand(statusCommand(context));
+  program.addCommand(configCommand(context));
+  program.addCommand(engineGroupCommand(context, setExit));
+  program.addCommand(preparePsqlCommand(context, runStage));
+  program.addCommand(planPsqlCommand(context));
+  program.addCommand(watchCommand(context));
+  program.addCommand(runPsqlCommand(context, setExit));
+  program.addCommand(runPgbenchCommand(context, setExit));
+  program.addCommand(lsCommand(context));
+  program.addCommand(rmCommand(context, setExit));
+  for (const command of program.commands) command.exitOverride();
+  return { program, context };
+}
+
+/** The index where the command starts: global flags (and their values) come first. */
+function commandIndex(argv: readonly string[]): number {
+  let i = 0;
+  while (i < argv.length && (argv[i] as string).startsWith("-")) {
+    i += ["--output", "--timeout", "--endpoint"].includes(argv[i] as string) ? 2 : 1;
+  }
+  return i;
+}
+
+/**
+ * The run stage of `prepare:psql … run:psql|run:pgbench …`: runs against the freshly prepared
+ * instance, then deletes it whatever happened.
+ */
+function compositeRunStage(run: readonly string[], state: CliState): RunStage {
+  const kind = run[0] === "run:pgbench" ? "pgbench" : run[0] === "run:psql" ? "psql" : undefined;
+  if (kind === undefined) {
+    throw new SqlrsError("invalid_argument", `Unknown run stage "${run[0]}": use run:psql or run:pgbench`);
+  }
+  const runArgs = run.slice(1);
+  const dashDash = runArgs.indexOf("--");
+  const runFlags = dashDash === -1 ? runArgs : runArgs.slice(0, dashDash);
+  if (runFlags.some((arg) => arg === "--instance" || arg.startsWith("--instance="))) {
+    throw new SqlrsError(
+      "invalid_argument",
+      "--instance cannot be used in a composite run: it runs against the freshly prepared instance",
+    );
+  }
+  const toolArgs = dashDash === -1 ? runArgs : runArgs.slice(dashDash + 1);
+  return async (status) => {
+    const instanceId = status.result?.instance_id;
+    const context = state.context;
+    if (instanceId === undefined || context === undefined) {
+      throw new SqlrsError("internal_error", "prepare finished without an instance");
+    }
+    try {
+      state.exitCode = await streamRun(context, await runRequest(kind, instanceId, toolArgs));
+    } finally {
+      await (await context.client()).delete("instances", instanceId, { force: true });
+    }
+  };
+}
+
+/** Runs the CLI and returns the exit code. */
+export async function main(argv: readonly string[]): Promise<number> {
+  const state: { exitCode: number; context: CliContext | undefined } = { exitCode: 0, context: undefined };
+  try {
+    const at = commandIndex(argv);
+    const { prepare, run } = splitComposite(argv.slice(at));
+    if (run !== undefined && prepare[0] !== "prepare:psql") {
+      throw new SqlrsError("invalid_argument", "A run stage can only follow prepare:psql");
+    }
+    const runStage = run === undefined ? undefined : compositeRunStage(run, state);
+    const { program } = buildProgram(state, runStage);
+    if (argv.length === 0) {
+      program.outputHelp();
+      return 2;
+    }
+    await program.parseAsync([...argv.slice(0, at), ...prepare], { from: "user" });
+    return state.exitCode;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // --help and --version end here too, with exit code 0.
+      return error.exitCode === 0 ? 0 : 2;
+    }
+    if (error instanceof ExitError) {
+      if (error.message !== "") err(error.message);
+      return error.exitCode;
+    }
+    err(`sqlrs: ${messageOf(error)}`);
+    return exitCodeFor(error);
+  } finally {
+    await state.context?.close();
+  }
+}
+
+if (import.meta.main) {
+  Deno.exit(await main(Deno.args));
+}

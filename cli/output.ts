@@ -1,0 +1,71 @@
+/**
+ * What commands print: results on stdout, diagnostics on stderr; JSON or aligned tables.
+ *
+ * @module
+ */
+
+const encoder = new TextEncoder();
+
+/** Writes text to stdout. */
+export function out(text: string): void {
+  Deno.stdout.writeSync(encoder.encode(text.endsWith("\n") ? text : `${text}\n`));
+}
+
+/** Writes a line to stderr. */
+export function err(text: string): void {
+  Deno.stderr.writeSync(encoder.encode(text.endsWith("\n") ? text : `${text}\n`));
+}
+
+/** Prints a value as JSON on stdout. */
+export function printJson(value: unknown): void {
+  out(JSON.stringify(value, null, 2));
+}
+
+/** Renders rows as an aligned table with a header. */
+export function table(
+  headers: readonly string[],
+  rows: ReadonlyArray<readonly string[]>,
+  options: { header?: boolean } = {},
+): string {
+  const all = options.header === false ? rows : [headers, ...rows];
+  const widths = headers.map((_, column) => Math.max(...all.map((row) => (row[column] ?? "").length)));
+  return all.map((row) =>
+    row.map((cell, column) => column === row.length - 1 ? cell : cell.padEnd(widths[column] ?? 0)).join("  ")
+  )
+    .join("\n");
+}
+
+/** A 12-character id for people (`--long` shows the full one). */
+export function shortId(id: string | null, long = false): string {
+  if (id === null) return "-";
+  return long ? id : id.slice(0, 12);
+}
+
+/** `3m ago`, `2h ago`. */
+export function relativeTime(iso: string | null): string {
+  if (iso === null) return "-";
+  const seconds = Math.round((Date.now() - Date.parse(iso)) / 1000);
+  const future = seconds < 0;
+  const abs = Math.abs(seconds);
+  const text = abs < 60
+    ? `${abs}s`
+    : abs < 3600
+    ? `${Math.round(abs / 60)}m`
+    : abs < 86400
+    ? `${Math.round(abs / 3600)}h`
+    : `${Math.round(abs / 86400)}d`;
+  return future ? `in ${text}` : `${text} ago`;
+}
+
+/** `1.2 MB`. */
+export function humanBytes(bytes: number | null): string {
+  if (bytes === null) return "-";
+  const units = ["B", "KB", "MB", "GB", "TB"];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1000 && unit < units.length - 1) {
+    value /= 1000;
+    unit++;
+  }
+  return `${value < 10 && unit > 0 ? value.toFixed(1) : Math.round(value)} ${units[unit]}`;
+}

@@ -1,0 +1,167 @@
+/**
+ * Finds the running engine or starts one.
+ *
+ * Order: an explicit endpoint (`--endpoint`, `SQLRS_ENGINE_ADDR`, `TAIDON_ENGINE_ADDR`), then
+ * `engine.json` (the pid alive, health ok, the token accepted), else a new engine spawned detached
+ * under a spawn lock, so that many clients started at once end with exactly one engine.
+ *
+ * @module
+ */
+
+import { join } from "node:path";
+import { EngineFile } from "../shared/schemas.ts";
+import { engineSocketPath, processAlive, type SqlrsPaths, sqlrsPaths } from "../shared/paths.ts";
+import { SqlrsError } from "../shared/errors.ts";
+import { EngineClient, type EngineClientOptions, EngineUnreachableError } from "./engine_client.ts";
+
+/** How to find or start the engine. */
+export interface ConnectOptions extends EngineClientOptions {
+  /** An explicit endpoint, or `auto`/undefined to discover. */
+  endpoint?: string;
+  /** The argv that starts an engine (`--listen …` and `--idle-timeout …` are appended). */
+  engineCommand: readonly string[];
+  /** Idle timeout given to a spawned engine, e.g. `120s`. */
+  idleTimeout?: string;
+  /** How long to wait for a spawned engine (default 15 s). */
+  startupTimeoutMs?: number;
+  /** Whether to start an engine when none runs (default true). */
+  autostart?: boolean;
+  paths?: SqlrsPaths;
+}
+
+function envValue(name: string): string | undefined {
+  const value = Deno.env.get(name);
+  return value === undefined || value === "" ? undefined : value;
+}
+
+async function readEngineFile(path: string): Promise<EngineFile | undefined> {
+  try {
+    const parsed = EngineFile.safeParse(JSON.parse(await Deno.readTextFile(path)));
+    return parsed.success ? parsed.data : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A client of the engine described by engine.json, if that engine is alive and accepts its token. */
+async function liveEngine(
+  paths: SqlrsPaths,
+  options: EngineClientOptions,
+): Promise<EngineClient | undefined> {
+  const file = await readEngineFile(paths.engineFile);
+  if (file === undefined || !processAlive(file.pid)) return undefined;
+  const client = new EngineClient({ endpoint: file.endpoint, token: file.authToken }, options);
+  try {
+    const health = await client.health();
+    if (health.instanceId === file.instanceId && health.authenticated) return client;
+  } catch {
+    // Not answering: treat as stale.
+  }
+  client[Symbol.dispose]();
+  return undefined;
+}
+
+/** Takes the spawn lock, waiting at most `timeoutMs`. */
+async function takeSpawnLock(paths: SqlrsPaths, timeoutMs: number): Promise<Deno.FsFile> {
+  // The state dir holds the store, which PostgreSQL's unprivileged user must reach: 0755, not 0700.
+  await Deno.mkdir(paths.stateDir, { recursive: true, mode: 0o755 });
+  const runDir = paths.runDir;
+  await Deno.mkdir(runDir, { recursive: true, mode: 0o700 });
+  const file = await Deno.open(join(runDir, "daemon.lock"), {
+    read: true,
+    write: true,
+    create: true,
+    mode: 0o600,
+  });
+  const deadline = Date.now() + timeoutMs;
+  while (!(await file.tryLock(true))) {
+    if (Date.now() > deadline) {
+      file.close();
+      throw new EngineUnreachableError(
+        `Another sqlrs is starting the engine and has not finished within ${timeoutMs} ms`,
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  return file;
+}
+
+async function spawnEngine(paths: SqlrsPaths, options: ConnectOptions): Promise<EngineClient> {
+  const timeoutMs = options.startupTimeoutMs ?? 15_000;
+  const socket = await engineSocketPath(paths);
+  const [program, ...args] = options.engineCommand;
+  if (program === undefined) throw new TypeError("Cannot start the engine: engineCommand is empty");
+  await Deno.mkdir(paths.logDir, { recursive: true });
+  const child = new Deno.Command(program, {
+    args: [...args, "--listen", `unix:${socket}`, "--idle-timeout", options.idleTimeout ?? "120s"],
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+    detached: true,
+  }).spawn();
+  let exited: number | undefined;
+  let stderr = "";
+  const collect = (async () => {
+    for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) stderr += chunk;
+  })();
+  child.status.then((status) => (exited = status.code));
+  const deadline = Date.now() + timeoutMs;
+  try {
+    while (Date.now() < deadline) {
+      const client = await liveEngine(paths, options);
+      if (client !== undefined) return client;
+      if (exited !== undefined) {
+        await collect;
+        throw new EngineUnreachableError(
+          `The engine exited before becoming healthy (exit code ${exited})${
+            stderr.trim() ? `: ${stderr.trim()}` : ""
+          }`,
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    throw new EngineUnreachableError(
+      `The engine did not become healthy within ${timeoutMs} ms; see ${join(paths.logDir, "engine.log")}`,
+    );
+  } finally {
+    // Let the engine outlive us: stop reading its stderr and drop our reference.
+    if (exited === undefined) {
+      await child.stderr.cancel().catch(() => {});
+      child.unref();
+    }
+  }
+}
+
+function explicitEndpoint(options: ConnectOptions): string | undefined {
+  const value = options.endpoint ?? envValue("SQLRS_ENGINE_ADDR") ?? envValue("TAIDON_ENGINE_ADDR");
+  return value === "auto" ? undefined : value;
+}
+
+/**
+ * Connects to the engine, starting one when none runs.
+ * @throws {EngineUnreachableError} when no engine can be reached or started
+ */
+export async function connectEngine(options: ConnectOptions): Promise<EngineClient> {
+  const paths = options.paths ?? sqlrsPaths();
+  const explicit = explicitEndpoint(options);
+  if (explicit !== undefined) {
+    const endpoint = explicit.startsWith("unix:") && !explicit.startsWith("unix://")
+      ? `unix://${explicit.slice(5)}`
+      : explicit;
+    const file = await readEngineFile(paths.engineFile);
+    const token = envValue("SQLRS_TOKEN") ?? (file?.endpoint === endpoint ? file.authToken : undefined);
+    if (token === undefined) {
+      throw new SqlrsError("invalid_argument", `No token for engine ${endpoint}: set SQLRS_TOKEN`);
+    }
+    return new EngineClient({ endpoint, token }, options);
+  }
+  const running = await liveEngine(paths, options);
+  if (running !== undefined) return running;
+  if (options.autostart === false) throw new EngineUnreachableError("The local engine is not running");
+  const lock = await takeSpawnLock(paths, options.startupTimeoutMs ?? 15_000);
+  try {
+    return await liveEngine(paths, options) ?? await spawnEngine(paths, options);
+  } finally {
+    lock.close();
+  }
+}

@@ -1,0 +1,285 @@
+/**
+ * A typed client of the engine API over a unix socket or loopback TCP. Every response is parsed
+ * with the schemas of `shared/schemas.ts`; an error answer becomes an {@link ApiError}.
+ *
+ * @module
+ */
+
+import type { z } from "zod";
+import {
+  ConfigValue,
+  DeleteResult,
+  EngineStatus,
+  ErrorResponse,
+  Health,
+  InstanceEntry,
+  NameEntry,
+  PrepareJobAccepted,
+  PrepareJobEntry,
+  PrepareJobEvent,
+  type PrepareJobRequest,
+  PrepareJobStatus,
+  RunEvent,
+  type RunRequest,
+  StateEntry,
+  TaskEntry,
+} from "../shared/schemas.ts";
+import { ERROR_CODES, type ErrorCode, SqlrsError } from "../shared/errors.ts";
+import { parseNdjson } from "../shared/ndjson.ts";
+
+/** An error the engine answered with. */
+export class ApiError extends SqlrsError {
+  readonly status: number;
+  constructor(status: number, body: ErrorResponse) {
+    const code = (body.code in ERROR_CODES ? body.code : "internal_error") as ErrorCode;
+    super(code, body.message, body.details === undefined ? undefined : { details: body.details });
+    this.name = "ApiError";
+    this.status = status;
+  }
+}
+
+/** The engine could not be reached at all. */
+export class EngineUnreachableError extends SqlrsError {
+  constructor(message: string, cause?: unknown) {
+    super("unavailable", message, { cause });
+    this.name = "EngineUnreachableError";
+  }
+}
+
+/** Where an engine listens and how to authenticate. */
+export interface EngineAddress {
+  /** `unix:///abs/path.sock` or `http://127.0.0.1:PORT`. */
+  endpoint: string;
+  token: string;
+}
+
+/** Options of a client. */
+export interface EngineClientOptions {
+  /** Per-request timeout in ms for non-streaming calls (default 30 s). */
+  timeoutMs?: number;
+}
+
+interface RequestOptions {
+  body?: unknown;
+  headers?: Record<string, string>;
+  signal?: AbortSignal;
+  /** Streaming responses are not subject to the timeout. */
+  stream?: boolean;
+  /** Error statuses whose body is a regular answer (a blocked delete answers 409 with its tree). */
+  allow?: number[];
+}
+
+/** Query string from defined values. */
+function query(params: Record<string, string | boolean | undefined>): string {
+  const search = new URLSearchParams();
+  for (const [key, value] of Object.entries(params)) {
+    if (value !== undefined && value !== false) search.set(key, String(value));
+  }
+  const text = search.toString();
+  return text === "" ? "" : `?${text}`;
+}
+
+/** Talks to one engine. */
+export class EngineClient implements Disposable {
+  readonly address: EngineAddress;
+  readonly #baseUrl: string;
+  readonly #httpClient: Deno.HttpClient | undefined;
+  readonly #timeoutMs: number;
+
+  constructor(address: EngineAddress, options: EngineClientOptions = {}) {
+    this.address = address;
+    this.#timeoutMs = options.timeoutMs ?? 30_000;
+    if (address.endpoint.startsWith("unix://")) {
+      this.#httpClient = Deno.createHttpClient({
+        proxy: { transport: "unix", path: address.endpoint.slice(7) },
+      });
+      this.#baseUrl = "http://localhost";
+    } else {
+      this.#httpClient = undefined;
+      this.#baseUrl = address.endpoint.replace(/\/$/, "");
+    }
+  }
+
+  [Symbol.dispose](): void {
+    this.#httpClient?.close();
+  }
+
+  /** Sends a request; a non-2xx answer throws {@link ApiError}. */
+  async request(method: string, path: string, options: RequestOptions = {}): Promise<Response> {
+    const headers: Record<string, string> = {
+      authorization: `Bearer ${this.address.token}`,
+      ...options.headers,
+    };
+    if (options.body !== undefined) headers["content-type"] = "application/json";
+    const signals = [options.signal, options.stream ? undefined : AbortSignal.timeout(this.#timeoutMs)]
+      .filter(
+        (signal): signal is AbortSignal => signal !== undefined,
+      );
+    let response: Response;
+    try {
+      response = await fetch(`${this.#baseUrl}${path}`, {
+        method,
+        headers,
+        redirect: "manual",
+        ...(options.body === undefined ? {} : { body: JSON.stringify(options.body) }),
+        ...(signals.length === 0 ? {} : { signal: AbortSignal.any(signals) }),
+        ...(this.#httpClient === undefined ? {} : { client: this.#httpClient }),
+      });
+    } catch (error) {
+      if (error instanceof DOMException && error.name === "TimeoutError") {
+        throw new EngineUnreachableError(
+          `The engine did not answer ${method} ${path} within ${this.#timeoutMs} ms`,
+          error,
+        );
+      }
+      if (error instanceof DOMException && error.name === "AbortError") throw error;
+      throw new EngineUnreachableError(
+        `Cannot reach the engine at ${this.address.endpoint}: ${(error as Error).message}`,
+        error,
+      );
+    }
+    if (response.status >= 400 && !(options.allow ?? []).includes(response.status)) {
+      const text = await response.text();
+      let body: ErrorResponse;
+      try {
+        body = ErrorResponse.parse(JSON.parse(text));
+      } catch {
+        body = {
+          code: "internal_error",
+          message: `Engine answered ${response.status}: ${text.slice(0, 200)}`,
+        };
+      }
+      throw new ApiError(response.status, body);
+    }
+    return response;
+  }
+
+  async #json<S extends z.ZodType>(
+    schema: S,
+    method: string,
+    path: string,
+    options: RequestOptions = {},
+  ): Promise<z.infer<S>> {
+    const response = await this.request(method, path, options);
+    return schema.parse(await response.json());
+  }
+
+  async *#stream<S extends z.ZodType>(schema: S, response: Response): AsyncGenerator<z.infer<S>> {
+    if (response.body === null) return;
+    for await (const value of parseNdjson(response.body)) yield schema.parse(value);
+  }
+
+  /** `GET /v1/health`; `authenticated` tells whether our token was accepted. */
+  async health(): Promise<Health & { authenticated: boolean }> {
+    const response = await this.request("GET", "/v1/health");
+    const health = Health.parse(await response.json());
+    return { ...health, authenticated: response.headers.get("x-sqlrs-authenticated") === "true" };
+  }
+
+  status(): Promise<EngineStatus> {
+    return this.#json(EngineStatus, "GET", "/v1/status");
+  }
+
+  async shutdown(): Promise<void> {
+    await (await this.request("POST", "/v1/engine/shutdown")).body?.cancel();
+  }
+
+  async configGet(path: string | undefined, effective: boolean): Promise<unknown> {
+    const response = await this.request("GET", `/v1/config${query({ path, effective })}`);
+    const body = await response.json();
+    return path === undefined ? body : ConfigValue.parse(body).value;
+  }
+
+  async configSet(path: string, value: unknown): Promise<unknown> {
+    return (await this.#json(ConfigValue, "PATCH", "/v1/config", { body: { path, value } })).value;
+  }
+
+  async configRemove(path: string): Promise<unknown> {
+    return (await this.#json(ConfigValue, "DELETE", `/v1/config${query({ path })}`)).value;
+  }
+
+  async configSchema(): Promise<unknown> {
+    return await (await this.request("GET", "/v1/config/schema")).json();
+  }
+
+  submitPrepare(request: PrepareJobRequest): Promise<PrepareJobAccepted> {
+    return this.#json(PrepareJobAccepted, "POST", "/v1/prepare-jobs", { body: request });
+  }
+
+  job(jobId: string): Promise<PrepareJobStatus> {
+    return this.#json(PrepareJobStatus, "GET", `/v1/prepare-jobs/${encodeURIComponent(jobId)}`);
+  }
+
+  async cancelJob(jobId: string): Promise<PrepareJobStatus> {
+    return await this.#json(PrepareJobStatus, "POST", `/v1/prepare-jobs/${encodeURIComponent(jobId)}/cancel`);
+  }
+
+  /** A job's events from `from` on, following the live log until the job ends. */
+  async *jobEvents(
+    jobId: string,
+    options: { from?: number; signal?: AbortSignal } = {},
+  ): AsyncGenerator<PrepareJobEvent> {
+    const response = await this.request("GET", `/v1/prepare-jobs/${encodeURIComponent(jobId)}/events`, {
+      headers: { range: `events=${options.from ?? 0}-` },
+      stream: true,
+      ...(options.signal === undefined ? {} : { signal: options.signal }),
+    });
+    yield* this.#stream(PrepareJobEvent, response);
+  }
+
+  listJobs(): Promise<PrepareJobEntry[]> {
+    return this.#json(PrepareJobEntry.array(), "GET", "/v1/prepare-jobs");
+  }
+
+  listTasks(jobId?: string): Promise<TaskEntry[]> {
+    return this.#json(TaskEntry.array(), "GET", `/v1/tasks${query({ job: jobId })}`);
+  }
+
+  listInstances(filter: { idPrefix?: string; state?: string } = {}): Promise<InstanceEntry[]> {
+    return this.#json(
+      InstanceEntry.array(),
+      "GET",
+      `/v1/instances${query({ id_prefix: filter.idPrefix, state: filter.state })}`,
+    );
+  }
+
+  /** An instance by id, prefix or name (a name answers 307 to the id URL, which is followed). */
+  async instance(ref: string): Promise<InstanceEntry> {
+    const response = await this.request("GET", `/v1/instances/${encodeURIComponent(ref)}`);
+    if (response.status === 307) {
+      await response.body?.cancel();
+      return this.#json(InstanceEntry, "GET", response.headers.get("location") ?? "");
+    }
+    return InstanceEntry.parse(await response.json());
+  }
+
+  listStates(filter: { idPrefix?: string } = {}): Promise<StateEntry[]> {
+    return this.#json(StateEntry.array(), "GET", `/v1/states${query({ id_prefix: filter.idPrefix })}`);
+  }
+
+  listNames(): Promise<NameEntry[]> {
+    return this.#json(NameEntry.array(), "GET", "/v1/names");
+  }
+
+  /** Deletes an instance, a state (tree) or a job. Blocked deletes answer with the tree, not an error. */
+  async delete(
+    kind: "instances" | "states" | "prepare-jobs",
+    id: string,
+    options: { force?: boolean; dryRun?: boolean; recurse?: boolean } = {},
+  ): Promise<DeleteResult> {
+    const path = `/v1/${kind}/${encodeURIComponent(id)}${
+      query({ force: options.force, dry_run: options.dryRun, recurse: options.recurse })
+    }`;
+    return await this.#json(DeleteResult, "DELETE", path, { allow: [409] });
+  }
+
+  /** Runs psql or pgbench in an instance, yielding its events as the child produces output. */
+  async *run(request: RunRequest, signal?: AbortSignal): AsyncGenerator<RunEvent> {
+    const response = await this.request("POST", "/v1/runs", {
+      body: request,
+      stream: true,
+      ...(signal === undefined ? {} : { signal }),
+    });
+    yield* this.#stream(RunEvent, response);
+  }
+}

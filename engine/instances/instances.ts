@@ -1,0 +1,124 @@
+/**
+ * Instances: writable clones of a state served by a running PostgreSQL. Creating one clones the
+ * state and starts a server; destroying one stops the server and removes the clone, the files and
+ * the rows, in that order, and is idempotent.
+ *
+ * @module
+ */
+
+import { join } from "node:path";
+import type { InstanceRow, Registry } from "../registry/registry.ts";
+import type { ResolvedImage, ServerHandle } from "../runtime/types.ts";
+import type { RuntimeSelector } from "../runtime/select.ts";
+import type { StateFS } from "../statefs/types.ts";
+import type { StoreLayout } from "../store_layout.ts";
+import { messageOf } from "../../shared/errors.ts";
+
+/** What a new instance is made from. */
+export interface NewInstance {
+  stateId: string;
+  stateDir: string;
+  image: ResolvedImage;
+  password: string;
+  jobId: string | null;
+  expiresAt: string | null;
+  signal?: AbortSignal;
+}
+
+function randomId(): string {
+  return Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, "0")).join(
+    "",
+  );
+}
+
+/** Creates, restarts and destroys instances. */
+export class Instances {
+  readonly #registry: Registry;
+  readonly #layout: StoreLayout;
+  readonly #statefs: StateFS;
+  readonly #runtimes: RuntimeSelector;
+
+  constructor(registry: Registry, layout: StoreLayout, statefs: StateFS, runtimes: RuntimeSelector) {
+    this.#registry = registry;
+    this.#layout = layout;
+    this.#statefs = statefs;
+    this.#runtimes = runtimes;
+  }
+
+  /** Clones a state and starts a server on it; the instance row exists only once it is ready. */
+  async create(spec: NewInstance): Promise<InstanceRow> {
+    const instanceId = randomId();
+    const dir = this.#layout.instanceDir(instanceId);
+    const runtime = this.#runtimes.byName(spec.image.runtime);
+    await Deno.mkdir(join(dir, "run"), { recursive: true });
+    let server: ServerHandle | undefined;
+    try {
+      const dataDir = await this.#statefs.clone(spec.stateDir, join(dir, "data"));
+      const startOptions = spec.signal === undefined
+        ? { runDir: join(dir, "run") }
+        : { runDir: join(dir, "run"), signal: spec.signal };
+      server = await runtime.start(spec.image, dataDir, spec.password, startOptions);
+      this.#registry.insertInstance({
+        instance_id: instanceId,
+        state_id: spec.stateId,
+        image_id: spec.image.imageId,
+        image: spec.image,
+        server,
+        instance_dir: dir,
+        job_id: spec.jobId,
+        expires_at: spec.expiresAt,
+      });
+      this.#registry.touchState(spec.stateId);
+    } catch (error) {
+      if (server !== undefined) await runtime.stop(server).catch(() => {});
+      await this.#removeFiles(dir);
+      throw error;
+    }
+    return this.#registry.getInstance(instanceId) as InstanceRow;
+  }
+
+  /** The connection string of an instance. */
+  dsn(instance: InstanceRow): string {
+    return this.#runtimes.byName(instance.image.runtime).dsn(instance.server);
+  }
+
+  /**
+   * Makes sure the instance's server runs, restarting it from its data directory when it has gone
+   * (after a reboot, or a container removed by hand). Reports what it did through `onLog`.
+   */
+  async ensureRunning(instance: InstanceRow, onLog: (line: string) => void): Promise<InstanceRow> {
+    const runtime = this.#runtimes.byName(instance.image.runtime);
+    if (await runtime.isRunning(instance.server)) return instance;
+    onLog(
+      `run: server of instance ${instance.instance_id} is not running - restarting it from its data directory`,
+    );
+    try {
+      await Deno.stat(instance.server.dataDir);
+    } catch {
+      throw new Error(`Cannot restart instance ${instance.instance_id}: its data directory is gone`);
+    }
+    const server = await runtime.start(instance.image, instance.server.dataDir, instance.server.password, {
+      runDir: join(instance.instance_dir, "run"),
+    });
+    this.#registry.updateInstanceServer(instance.instance_id, server);
+    onLog(`run: server restarted (${runtime.name} ${server.runtimeId})`);
+    return { ...instance, server };
+  }
+
+  /** Stops the server, removes the clone and the files, then the rows. Idempotent. */
+  async destroy(instance: InstanceRow): Promise<void> {
+    const runtime = this.#runtimes.byName(instance.image.runtime);
+    await runtime.stop(instance.server);
+    await this.#removeFiles(instance.instance_dir);
+    this.#registry.deleteInstance(instance.instance_id);
+  }
+
+  async #removeFiles(dir: string): Promise<void> {
+    await this.#statefs.remove(join(dir, "data"));
+    await Deno.remove(dir, { recursive: true }).catch((error) => {
+      if (!(error instanceof Deno.errors.NotFound)) {
+        throw new Error(`Cannot remove ${dir}: ${messageOf(error)}`);
+      }
+    });
+  }
+}

@@ -1,0 +1,315 @@
+/**
+ * The sqlrs engine process: reads its flags, wires the modules together, recovers what a previous
+ * engine left behind, serves the API on a unix socket or loopback TCP, and shuts down gracefully on
+ * SIGTERM/SIGINT or after the idle timeout.
+ *
+ * Usage: `deno run -A engine/main.ts [--listen unix:PATH | --listen 127.0.0.1:PORT] [--idle-timeout 120s]
+ * [--write-engine-json PATH]`
+ *
+ * @module
+ */
+
+import { join } from "node:path";
+import { parseDuration } from "../shared/duration.ts";
+import { messageOf, SqlrsError } from "../shared/errors.ts";
+import { engineSocketPath, sqlrsPaths } from "../shared/paths.ts";
+import type { EngineStatus } from "../shared/schemas.ts";
+import { VERSION } from "../shared/version.ts";
+import { ConfigStore } from "./config/config_store.ts";
+import { Inventory } from "./inventory/inventory.ts";
+import { Instances } from "./instances/instances.ts";
+import { Activity } from "./lifecycle/activity.ts";
+import { removeEngineFile, writeEngineFile } from "./lifecycle/engine_file.ts";
+import { acquireStoreLock } from "./lifecycle/store_lock.ts";
+import { Bases } from "./prepare/bases.ts";
+import { Executor } from "./prepare/executor.ts";
+import { JobService } from "./prepare/jobs.ts";
+import { Registry } from "./registry/registry.ts";
+import { RunService } from "./run/runs.ts";
+import { createHostRuntime } from "./runtime/host/host_runtime.ts";
+import { createRuntimeSelector } from "./runtime/select.ts";
+import { createStateFS, probeStateFS } from "./statefs/select.ts";
+import { StoreLayout } from "./store_layout.ts";
+import type { StateFS } from "./statefs/types.ts";
+import type { Runtime } from "./runtime/types.ts";
+import { createApp } from "./server.ts";
+
+/** Where the engine listens. */
+export type ListenAddress = { transport: "unix"; path: string } | {
+  transport: "tcp";
+  hostname: string;
+  port: number;
+};
+
+/** The engine's command-line options. */
+export interface EngineOptions {
+  listen: ListenAddress;
+  idleTimeoutMs: number;
+  engineFile: string;
+}
+
+const LOOPBACK = new Set(["127.0.0.1", "localhost", "::1", "[::1]"]);
+
+/**
+ * Parses `unix:PATH` or `HOST:PORT`; only loopback hosts are accepted.
+ * @throws {SqlrsError} `invalid_argument` for anything else
+ */
+export function parseListen(value: string): ListenAddress {
+  if (value.startsWith("unix:")) {
+    const path = value.slice("unix:".length).replace(/^\/\/(?=\/)/, "");
+    if (!path.startsWith("/")) {
+      throw new SqlrsError(
+        "invalid_argument",
+        `Invalid --listen "${value}": the socket path must be absolute`,
+      );
+    }
+    return { transport: "unix", path };
+  }
+  const match = /^(\[[^\]]+\]|[^:]+):(\d+)$/.exec(value);
+  if (match === null) {
+    throw new SqlrsError(
+      "invalid_argument",
+      `Invalid --listen "${value}": expected unix:/path/engine.sock or 127.0.0.1:PORT`,
+    );
+  }
+  const hostname = match[1] as string;
+  if (!LOOPBACK.has(hostname)) {
+    throw new SqlrsError(
+      "invalid_argument",
+      `Refusing to listen on ${hostname}: the engine serves only loopback (127.0.0.1, ::1) or a unix socket`,
+    );
+  }
+  return { transport: "tcp", hostname: hostname.replace(/^\[|\]$/g, ""), port: Number(match[2]) };
+}
+
+function randomHex(bytes: number): string {
+  return Array.from(crypto.getRandomValues(new Uint8Array(bytes)), (b) => b.toString(16).padStart(2, "0"))
+    .join("");
+}
+
+function openLog(logDir: string): (line: string) => void {
+  Deno.mkdirSync(logDir, { recursive: true });
+  const file = Deno.openSync(join(logDir, "engine.log"), { append: true, create: true, mode: 0o600 });
+  const encoder = new TextEncoder();
+  return (line) => {
+    try {
+      file.writeSync(encoder.encode(`${new Date().toISOString()} [${Deno.pid}] ${line}\n`));
+    } catch {
+      // Logging must never take the engine down.
+    }
+  };
+}
+
+/** Parses the engine's argv. */
+export async function parseEngineArgs(args: readonly string[]): Promise<EngineOptions> {
+  const paths = sqlrsPaths();
+  let listen: string | undefined;
+  let idle = "120s";
+  let engineFile = paths.engineFile;
+  for (let i = 0; i < args.length; i++) {
+    const [name, inline] = (args[i] as string).split(/=(.*)/s, 2) as [string, string | undefined];
+    const value = () => inline ?? args[++i] ?? "";
+    if (name === "--listen") listen = value();
+    else if (name === "--idle-timeout") idle = value();
+    else if (name === "--write-engine-json") engineFile = value();
+    else throw new SqlrsError("invalid_argument", `Unknown engine option "${name}"`);
+  }
+  let idleTimeoutMs: number;
+  try {
+    idleTimeoutMs = parseDuration(idle);
+  } catch (error) {
+    throw new SqlrsError("invalid_argument", `Invalid --idle-timeout: ${messageOf(error)}`);
+  }
+  return {
+    listen: parseListen(listen ?? `unix:${await engineSocketPath(paths)}`),
+    idleTimeoutMs,
+    engineFile,
+  };
+}
+
+/** Runs the engine until it is told to stop or idles out; resolves with the process exit code. */
+export async function runEngine(options: EngineOptions): Promise<number> {
+  const paths = sqlrsPaths();
+  await Deno.mkdir(paths.stateDir, { recursive: true, mode: 0o755 });
+  const log = openLog(paths.logDir);
+  // The store root must be reachable by the unprivileged user PostgreSQL runs as.
+  await Deno.mkdir(paths.storeRoot, { recursive: true, mode: 0o755 });
+  const lock = await acquireStoreLock(paths.storeRoot);
+  const layout = new StoreLayout(paths.storeRoot);
+  const registry = new Registry(layout.dbFile);
+  const config = await ConfigStore.open(layout.configFile);
+  const { statefs, reason: snapshotReason } = await createStateFS(
+    config.effective.snapshot.backend,
+    paths.storeRoot,
+  );
+  const runtimes = createRuntimeSelector([createHostRuntime()]);
+  const activity = new Activity();
+  const instanceId = randomHex(16);
+  const startedAt = new Date().toISOString();
+
+  await recoverStore(registry, layout, statefs, runtimes.all(), log);
+
+  const bases = new Bases(registry, layout, statefs);
+  const executor = new Executor({ registry, layout, statefs, bases });
+  const instances = new Instances(registry, layout, statefs, runtimes);
+  const jobs = new JobService({ registry, runtimes, executor, instances, config, activity, log });
+  const inventory = new Inventory({
+    registry,
+    instances,
+    runtimes,
+    statefs,
+    layout,
+    jobActive: (jobId) => jobs.isActive(jobId),
+    cancelJob: (jobId) => jobs.cancel(jobId),
+  });
+  const runs = new RunService({ inventory, instances, runtimes });
+
+  const stopping = new AbortController();
+  let resolveStopped!: (code: number) => void;
+  const stopped = new Promise<number>((resolve) => (resolveStopped = resolve));
+  const health = { ok: true, version: VERSION, instanceId, pid: Deno.pid };
+
+  async function status(): Promise<EngineStatus> {
+    const backends = await probeStateFS(paths.storeRoot);
+    const runtimeProbes = await Promise.all(
+      runtimes.all().map(async (runtime) => ({ runtime, probe: await runtime.probe() })),
+    );
+    return {
+      ...health,
+      startedAt,
+      stateDir: paths.stateDir,
+      storeRoot: paths.storeRoot,
+      runtimes: runtimeProbes.map(({ runtime, probe }) => ({
+        name: runtime.name,
+        available: probe.available,
+        selected: runtime.name === "host",
+        detail: probe.detail,
+      })),
+      snapshotBackends: backends.map((backend) => ({
+        name: backend.kind,
+        available: backend.available,
+        selected: backend.kind === statefs.kind,
+        detail: backend.detail,
+      })),
+      snapshotReason,
+      counts: registry.counts(),
+    };
+  }
+
+  const token = randomHex(32);
+  const handler = createApp({
+    health,
+    token,
+    config,
+    jobs,
+    inventory,
+    runs,
+    activity,
+    stopping: stopping.signal,
+    status,
+    shutdown: () => void shutdown("requested by a client"),
+    log,
+  });
+  let server: Deno.HttpServer | undefined;
+  let shuttingDown = false;
+
+  async function shutdown(why: string): Promise<void> {
+    if (shuttingDown) return;
+    shuttingDown = true;
+    log(`shutting down: ${why}`);
+    removeEngineFile(options.engineFile, instanceId);
+    stopping.abort();
+    await jobs.shutdown();
+    await server?.shutdown();
+    registry.close();
+    lock.close();
+    if (options.listen.transport === "unix") await Deno.remove(options.listen.path).catch(() => {});
+    resolveStopped(0);
+  }
+
+  const onListen = (addr: Deno.Addr) => {
+    const endpoint = addr.transport === "unix"
+      ? `unix://${(addr as Deno.UnixAddr).path}`
+      : `http://${(addr as Deno.NetAddr).hostname}:${(addr as Deno.NetAddr).port}`;
+    writeEngineFile(options.engineFile, {
+      endpoint,
+      pid: Deno.pid,
+      startedAt,
+      authToken: token,
+      version: VERSION,
+      instanceId,
+    })
+      .then(() => log(`listening on ${endpoint}`))
+      .catch((error) => {
+        log(`cannot write ${options.engineFile}: ${messageOf(error)}`);
+        void shutdown("engine.json could not be written");
+      });
+  };
+  if (options.listen.transport === "unix") {
+    await Deno.mkdir(join(options.listen.path, ".."), { recursive: true });
+    await Deno.remove(options.listen.path).catch(() => {});
+    server = Deno.serve({ path: options.listen.path, transport: "unix", onListen }, handler);
+  } else {
+    server = Deno.serve({ hostname: options.listen.hostname, port: options.listen.port, onListen }, handler);
+  }
+
+  jobs.resumeInterrupted();
+  const idleTimer = setInterval(() => {
+    if (activity.idleMs() >= options.idleTimeoutMs) void shutdown(`idle for ${options.idleTimeoutMs} ms`);
+  }, Math.min(1000, Math.max(50, options.idleTimeoutMs / 4)));
+  const onSignal = (signal: Deno.Signal) => () => void shutdown(signal);
+  const handlers: Array<[Deno.Signal, () => void]> = [["SIGTERM", onSignal("SIGTERM")], [
+    "SIGINT",
+    onSignal("SIGINT"),
+  ]];
+  for (const [signal, fn] of handlers) Deno.addSignalListener(signal, fn);
+
+  const code = await stopped;
+  clearInterval(idleTimer);
+  for (const [signal, fn] of handlers) Deno.removeSignalListener(signal, fn);
+  return code;
+}
+
+/**
+ * Cleans what a crashed engine left: servers of jobs that no longer run, job build areas,
+ * half-built states and the backend's own leftovers (mounts, subvolumes). Instances stay.
+ */
+async function recoverStore(
+  registry: Registry,
+  layout: StoreLayout,
+  statefs: StateFS,
+  runtimes: readonly Runtime[],
+  log: (line: string) => void,
+): Promise<void> {
+  const instanceDataDirs = new Set(registry.listInstances().map((instance) => instance.server.dataDir));
+  for (const runtime of runtimes) {
+    const stopped = await runtime.stopStrays(layout.root, (dataDir) => instanceDataDirs.has(dataDir));
+    for (const dataDir of stopped) log(`recovery: stopped a stray ${runtime.name} server on ${dataDir}`);
+  }
+  const instanceDirs = registry.listInstances().map((instance) => instance.instance_dir);
+  await statefs.recover(
+    layout.root,
+    (path) => instanceDirs.some((dir) => path === dir || path.startsWith(`${dir}/`)),
+  );
+  const jobsDir = join(layout.root, "jobs");
+  const leftovers: string[] = [];
+  try {
+    for await (const entry of Deno.readDir(jobsDir)) leftovers.push(entry.name);
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+  for (const jobId of leftovers) {
+    await statefs.remove(join(jobsDir, jobId, "runtime"));
+    await Deno.remove(join(jobsDir, jobId), { recursive: true });
+    log(`recovery: removed the build area of job ${jobId}`);
+  }
+}
+
+if (import.meta.main) {
+  try {
+    Deno.exit(await runEngine(await parseEngineArgs(Deno.args)));
+  } catch (error) {
+    console.error(`sqlrs engine: ${messageOf(error)}`);
+    Deno.exit(error instanceof SqlrsError && error.code === "invalid_argument" ? 2 : 1);
+  }
+}

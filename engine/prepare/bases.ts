@@ -1,0 +1,72 @@
+/**
+ * Base data directories: one initdb per PostgreSQL build, done once under a lock and published by
+ * rename, so a crash mid-initdb never leaves a base that looks complete.
+ *
+ * @module
+ */
+
+import type { Registry } from "../registry/registry.ts";
+import type { ResolvedImage, Runtime } from "../runtime/types.ts";
+import type { StateFS } from "../statefs/types.ts";
+import { type StoreLayout, temporarySibling } from "../store_layout.ts";
+import { KeyedMutex } from "../single_flight.ts";
+
+/** A ready base. */
+export interface Base {
+  path: string;
+  password: string;
+}
+
+function randomPassword(): string {
+  return Array.from(crypto.getRandomValues(new Uint8Array(18)), (b) => b.toString(16).padStart(2, "0")).join(
+    "",
+  );
+}
+
+async function hasPgVersion(path: string): Promise<boolean> {
+  try {
+    return (await Deno.stat(`${path}/PG_VERSION`)).isFile;
+  } catch {
+    return false;
+  }
+}
+
+/** Makes and finds bases. */
+export class Bases {
+  #mutex = new KeyedMutex();
+  constructor(
+    private readonly registry: Registry,
+    private readonly layout: StoreLayout,
+    private readonly statefs: StateFS,
+  ) {}
+
+  /** The base of `image`, running initdb the first time. */
+  ensure(runtime: Runtime, image: ResolvedImage, onLog: (line: string) => void): Promise<Base> {
+    return this.#mutex.run(image.storeDir, async () => {
+      const path = this.layout.baseDir(image);
+      const row = this.registry.getBase(image.storeDir);
+      if (row !== undefined && await hasPgVersion(path)) return { path, password: row.password };
+      onLog(`initdb: creating the base cluster for ${image.resolvedId}`);
+      await Deno.mkdir(this.layout.engineDir(image), { recursive: true });
+      await this.statefs.remove(path);
+      const password = row?.password ?? randomPassword();
+      const building = temporarySibling(path);
+      await this.statefs.createEmpty(building);
+      try {
+        await runtime.initBase(image, building, password);
+        await Deno.rename(building, path);
+      } catch (error) {
+        await this.statefs.remove(building);
+        throw error;
+      }
+      if (row === undefined) {
+        this.registry.insertBase({
+          store_dir: image.storeDir,
+          resolved_image_id: image.resolvedId,
+          password,
+        });
+      }
+      return { path, password };
+    });
+  }
+}

@@ -1,0 +1,390 @@
+/**
+ * Prepare jobs: submission (a bad request is a 400 before any job exists), execution in the
+ * background, the durable event log, cancellation, and resumption after an engine restart.
+ *
+ * A job's events are rows in SQLite with consecutive sequence numbers; streams read them from the
+ * database and wait for a notification when they reach the end, so a reader that reconnects with
+ * `Range: events=N-` sees exactly what it missed.
+ *
+ * @module
+ */
+
+import type { JobRow, Registry } from "../registry/registry.ts";
+import type { RuntimeSelector } from "../runtime/select.ts";
+import type { Instances } from "../instances/instances.ts";
+import type {
+  ErrorResponse,
+  PrepareJobAccepted,
+  PrepareJobEntry,
+  PrepareJobEvent,
+  PrepareJobRequest,
+  PrepareJobResult,
+  PrepareJobStatus,
+  TaskEntry,
+} from "../../shared/schemas.ts";
+import { messageOf, notFound, SqlrsError } from "../../shared/errors.ts";
+import { parseDuration } from "../../shared/duration.ts";
+import type { ConfigStore } from "../config/config_store.ts";
+import type { Activity } from "../lifecycle/activity.ts";
+import { argsSummary, type Plan, planPrepare } from "./planner.ts";
+import type { Executor, JobReporter } from "./executor.ts";
+
+/** Dependencies of the job service. */
+export interface JobServiceDeps {
+  registry: Registry;
+  runtimes: RuntimeSelector;
+  executor: Executor;
+  instances: Instances;
+  config: ConfigStore;
+  activity: Activity;
+  log(line: string): void;
+}
+
+const TERMINAL = new Set(["succeeded", "failed"]);
+const SHUTDOWN = "engine shutdown";
+
+function randomId(): string {
+  return Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, "0")).join(
+    "",
+  );
+}
+
+function errorOf(error: unknown, signal: AbortSignal): ErrorResponse {
+  if (signal.aborted) return { code: "cancelled", message: "Job cancelled" };
+  if (error instanceof SqlrsError) return error.toJSON();
+  return { code: "internal_error", message: messageOf(error) };
+}
+
+/** Runs and reports prepare jobs. */
+export class JobService {
+  readonly #deps: JobServiceDeps;
+  readonly #controllers = new Map<string, AbortController>();
+  readonly #waiters = new Map<string, Set<() => void>>();
+  readonly #running = new Set<Promise<void>>();
+
+  constructor(deps: JobServiceDeps) {
+    this.#deps = deps;
+  }
+
+  /** Validates and plans a request, records the job, and starts it. */
+  async submit(request: PrepareJobRequest): Promise<PrepareJobAccepted> {
+    this.#checkName(request);
+    if (request.ttl !== undefined) parseDuration(request.ttl);
+    const plan = await this.#plan(request);
+    const jobId = randomId();
+    const registry = this.#deps.registry;
+    registry.insertJob({
+      job_id: jobId,
+      prepare_kind: request.prepare_kind,
+      image_id: plan.image.imageId,
+      plan_only: request.plan_only === true,
+      request,
+      prepare_args_normalized: plan.argsNormalized,
+    });
+    registry.setJobPlan(jobId, {
+      resolved_image_id: plan.image.resolvedId,
+      signature: plan.signature,
+      tasks: plan.tasks,
+    });
+    this.#emit(jobId, { type: "status", status: "queued" });
+    this.#start(jobId, plan);
+    return {
+      job_id: jobId,
+      status_url: `/v1/prepare-jobs/${jobId}`,
+      events_url: `/v1/prepare-jobs/${jobId}/events`,
+      status: "queued",
+    };
+  }
+
+  /** Restarts the jobs an earlier engine left queued or running. */
+  resumeInterrupted(): void {
+    for (const job of this.#deps.registry.jobsWithStatus("queued", "running")) {
+      this.#emit(job.job_id, { type: "log", message: "engine restarted: resuming the job" });
+      this.#start(job.job_id, undefined);
+    }
+  }
+
+  /** Asks a queued or running job to stop; false when it already finished. */
+  cancel(jobId: string): boolean {
+    const job = this.#job(jobId);
+    if (TERMINAL.has(job.status)) return false;
+    this.#controllers.get(jobId)?.abort("cancelled");
+    return true;
+  }
+
+  /** Interrupts every running job so that the next engine resumes it, and waits for them to stop. */
+  async shutdown(): Promise<void> {
+    for (const controller of this.#controllers.values()) controller.abort(SHUTDOWN);
+    await Promise.allSettled([...this.#running]);
+  }
+
+  status(jobId: string): PrepareJobStatus {
+    const job = this.#job(jobId);
+    return {
+      job_id: job.job_id,
+      status: job.status,
+      prepare_kind: job.prepare_kind,
+      image_id: job.image_id,
+      plan_only: job.plan_only,
+      prepare_args_normalized: job.prepare_args_normalized,
+      created_at: job.created_at,
+      started_at: job.started_at,
+      finished_at: job.finished_at,
+      tasks: this.#deps.registry.listTasks(jobId).map((row) => row.task),
+      result: job.result,
+      error: job.error,
+    };
+  }
+
+  list(): PrepareJobEntry[] {
+    return this.#deps.registry.listJobs().map((job) => ({
+      job_id: job.job_id,
+      status: job.status,
+      prepare_kind: job.prepare_kind,
+      image_id: job.image_id,
+      resolved_image_id: job.resolved_image_id,
+      prepare_args_normalized: job.prepare_args_normalized,
+      signature: job.signature,
+      plan_only: job.plan_only,
+      created_at: job.created_at,
+      started_at: job.started_at,
+      finished_at: job.finished_at,
+    }));
+  }
+
+  tasks(jobId: string | undefined): TaskEntry[] {
+    return this.#deps.registry.listTasks(jobId).map(({ job_id, status, task }) => ({
+      task_id: task.task_id,
+      job_id,
+      type: task.type,
+      status,
+      input: "input" in task ? task.input : null,
+      output_state_id: task.type === "state_execute" ? task.output_state_id : null,
+      cached: task.type === "state_execute" ? task.cached : null,
+      args_summary: task.type === "state_execute" ? task.args_summary : null,
+    }));
+  }
+
+  eventCount(jobId: string): number {
+    this.#job(jobId);
+    return this.#deps.registry.eventCount(jobId);
+  }
+
+  isTerminal(jobId: string): boolean {
+    return TERMINAL.has(this.#job(jobId).status);
+  }
+
+  /** Whether the job is still running in this engine. */
+  isActive(jobId: string): boolean {
+    return this.#controllers.has(jobId);
+  }
+
+  /** The job's events from `from` (inclusive) to `to` (exclusive), following the live log until the job ends. */
+  async *events(
+    jobId: string,
+    from: number,
+    to: number | undefined,
+    signal: AbortSignal,
+  ): AsyncGenerator<PrepareJobEvent> {
+    this.#job(jobId);
+    let next = from;
+    while (!signal.aborted) {
+      const changed = this.#changed(jobId, signal);
+      for (const event of this.#deps.registry.events(jobId, next, to)) {
+        next++;
+        yield event;
+      }
+      if (to !== undefined && next >= to) return;
+      const job = this.#deps.registry.getJob(jobId);
+      if (job === undefined || (TERMINAL.has(job.status) && next >= this.#deps.registry.eventCount(jobId))) {
+        return;
+      }
+      if (to !== undefined && TERMINAL.has(job.status)) return;
+      await changed;
+    }
+  }
+
+  #job(jobId: string): JobRow {
+    const job = this.#deps.registry.getJob(jobId);
+    if (job === undefined) throw notFound(`Job ${jobId} not found`);
+    return job;
+  }
+
+  #checkName(request: PrepareJobRequest): void {
+    if (request.name === undefined) return;
+    if (/^[0-9a-f]{8,}$/.test(request.name)) {
+      throw new SqlrsError(
+        "invalid_argument",
+        `Name "${request.name}" looks like an instance id; pick another`,
+      );
+    }
+    if (request.plan_only === true) return;
+    const bound = this.#deps.registry.getName(request.name);
+    if (
+      bound !== undefined && request.rebind !== true && this.#deps.registry.getInstance(bound.instance_id)
+    ) {
+      throw new SqlrsError(
+        "conflict",
+        `Name "${request.name}" is bound to instance ${bound.instance_id}; pass --rebind to move it to the new instance`,
+      );
+    }
+  }
+
+  #plan(request: PrepareJobRequest): Promise<Plan> {
+    const runtime = this.#deps.runtimes.forImage(request.image_id);
+    return planPrepare(request, {
+      resolveImage: (imageId) => runtime.resolveImage(imageId),
+      stateExists: (stateId) => this.#deps.registry.getState(stateId) !== undefined,
+    });
+  }
+
+  #changed(jobId: string, signal: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      const waiters = this.#waiters.get(jobId) ?? new Set();
+      this.#waiters.set(jobId, waiters);
+      const wake = () => {
+        waiters.delete(wake);
+        signal.removeEventListener("abort", wake);
+        resolve();
+      };
+      waiters.add(wake);
+      signal.addEventListener("abort", wake, { once: true });
+    });
+  }
+
+  #emit(jobId: string, event: Omit<PrepareJobEvent, "ts">): void {
+    this.#deps.registry.appendEvent(jobId, { ts: new Date().toISOString(), ...event });
+    for (const wake of [...(this.#waiters.get(jobId) ?? [])]) wake();
+  }
+
+  #start(jobId: string, plan: Plan | undefined): void {
+    const controller = new AbortController();
+    this.#controllers.set(jobId, controller);
+    const done = this.#deps.activity.beginJob();
+    const running = this.#run(jobId, plan, controller.signal).finally(() => {
+      this.#controllers.delete(jobId);
+      this.#running.delete(running);
+      done();
+    });
+    this.#running.add(running);
+  }
+
+  #reporter(jobId: string): JobReporter {
+    const registry = this.#deps.registry;
+    return {
+      jobId,
+      log: (taskId, message) =>
+        this.#emit(
+          jobId,
+          taskId === undefined ? { type: "log", message } : { type: "log", task_id: taskId, message },
+        ),
+      task: (taskId, status, message) => {
+        registry.setTaskStatus(jobId, taskId, status);
+        this.#emit(
+          jobId,
+          message === undefined
+            ? { type: "task", task_id: taskId, status }
+            : { type: "task", task_id: taskId, status, message },
+        );
+      },
+    };
+  }
+
+  async #run(jobId: string, planned: Plan | undefined, signal: AbortSignal): Promise<void> {
+    const registry = this.#deps.registry;
+    const job = this.#job(jobId);
+    const reporter = this.#reporter(jobId);
+    try {
+      registry.markJobRunning(jobId);
+      this.#emit(jobId, { type: "status", status: "running" });
+      const plan = planned ?? await this.#plan(job.request);
+      if (planned === undefined) {
+        registry.setJobPlan(jobId, {
+          resolved_image_id: plan.image.resolvedId,
+          signature: plan.signature,
+          tasks: plan.tasks,
+        });
+      }
+      reporter.task("plan", "succeeded");
+      reporter.task("resolve-image", "succeeded", plan.image.resolvedId);
+      if (job.plan_only) {
+        for (const step of plan.steps) {
+          reporter.task(step.taskId, "skipped", step.cached ? "cached" : "plan only");
+        }
+        this.#finish(jobId, { status: "succeeded", result: null });
+        return;
+      }
+      const runtime = this.#deps.runtimes.byName(plan.image.runtime);
+      const { stateDir, base } = await this.#deps.executor.buildStates(runtime, plan, reporter, signal);
+      reporter.task("prepare-instance", "running");
+      const result = await this.#prepareInstance(jobId, job.request, plan, stateDir, base.password, signal);
+      reporter.task("prepare-instance", "succeeded");
+      this.#emit(jobId, { type: "result", result });
+      this.#finish(jobId, { status: "succeeded", result });
+    } catch (error) {
+      if (signal.aborted && signal.reason === SHUTDOWN) {
+        registry.requeueJob(jobId);
+        this.#emit(jobId, {
+          type: "log",
+          message: "engine stopping: the job will resume when the engine starts again",
+        });
+        return;
+      }
+      const body = errorOf(error, signal);
+      if (body.code === "internal_error") {
+        this.#deps.log(`job ${jobId} failed: ${error instanceof Error ? error.stack : error}`);
+      }
+      this.#finish(jobId, { status: "failed", error: body });
+    }
+  }
+
+  async #prepareInstance(
+    jobId: string,
+    request: PrepareJobRequest,
+    plan: Plan,
+    stateDir: string,
+    password: string,
+    signal: AbortSignal,
+  ): Promise<PrepareJobResult> {
+    const ttl = request.ttl ?? this.#deps.config.effective.instances.ttl;
+    const expiresAt = ttl === null ? null : new Date(Date.now() + parseDuration(ttl)).toISOString();
+    const instance = await this.#deps.instances.create({
+      stateId: plan.finalStateId,
+      stateDir,
+      image: plan.image,
+      password,
+      jobId,
+      expiresAt,
+      signal,
+    });
+    if (request.name !== undefined) {
+      this.#deps.registry.bindName({
+        name: request.name,
+        instance_id: instance.instance_id,
+        state_id: instance.state_id,
+        image_id: instance.image_id,
+      });
+    }
+    return {
+      dsn: this.#deps.instances.dsn(instance),
+      instance_id: instance.instance_id,
+      state_id: plan.finalStateId,
+      image_id: plan.image.imageId,
+      prepare_kind: request.prepare_kind,
+      prepare_args_normalized: argsSummary(request.psql_args),
+      name: request.name ?? null,
+    };
+  }
+
+  #finish(
+    jobId: string,
+    outcome: { status: "succeeded"; result: PrepareJobResult | null } | {
+      status: "failed";
+      error: ErrorResponse;
+    },
+  ): void {
+    this.#deps.registry.finishJob(jobId, outcome);
+    this.#emit(jobId, { type: "status", status: outcome.status });
+    if (outcome.status === "failed") this.#emit(jobId, { type: "error", error: outcome.error });
+  }
+}

@@ -1,0 +1,703 @@
+/**
+ * Content expansion of a psql input: what a step's cache key must cover beyond the input's own text.
+ *
+ * The input is scanned the way psql scans it (src/fe_utils/psqlscan.l, src/bin/psql/psqlscanslash.l):
+ * backslash meta-commands are recognised anywhere outside string literals, quoted identifiers,
+ * dollar quotes and comments, not only at the start of a line; their arguments end at the end of
+ * the line or at the next unquoted backslash. Inline `COPY … FROM STDIN` data (up to `\.`) is hashed
+ * but never taken for commands. Then:
+ *
+ * - `\i`, `\include`, `\ir`, `\include_relative` are replaced by the included file's expanded
+ *   content between two `include-boundary` records, depth-first. `\i` resolves against `workDir` (the
+ *   directory psql runs in), `\ir` against the including file's directory (`workDir` for stdin and
+ *   `-c`). The command's spelling and path do not enter the hash: only content does.
+ * - `\copy … from <file>` and `\lo_import <file>` stay in the text, followed by a `data` record with
+ *   the SHA-256 of the file's bytes, so that editing a data file changes the key.
+ *
+ * What sqlrs cannot key is refused rather than silently missed: paths built from psql variables,
+ * backquoted shell commands or `~`, `\i -` (stdin), and `\cd`. Known limits: all `\if` branches are
+ * expanded; string literals are scanned as with `standard_conforming_strings` on (the default);
+ * output of `\!`, backquotes and `\copy … from program` is not keyed.
+ *
+ * @module
+ */
+
+import { createHash } from "node:crypto";
+import { dirname, isAbsolute, relative, resolve } from "node:path";
+import { invalidArgument, messageOf } from "../../shared/errors.ts";
+import { hashRecords, toHex } from "./fingerprint.ts";
+
+/** Version of the content stream's layout; changing it changes every psql content hash. */
+export const CONTENT_SCHEMA_VERSION = "sqlrs-psql-content-v1";
+
+/** One psql input to expand. */
+export interface ExpandPsqlInput {
+  /** The input's text. */
+  text: string;
+  /** Absolute path of the file the text came from; null for `-c` SQL and for stdin. */
+  origin: string | null;
+  /** The directory psql runs in: plain `\i` and `\copy` paths resolve against it. */
+  workDir: string;
+  /** How messages name an input that is not a file, e.g. "stdin"; "the SQL text" by default. */
+  label?: string;
+}
+
+/** The hash of an input's expanded content, and every file it read. */
+export interface ExpandedPsqlContent {
+  /** SHA-256 (hex) over the expanded content stream. */
+  contentHash: string;
+  /** Every absolute file read (the origin first), to check after running that none changed. */
+  files: string[];
+}
+
+/**
+ * Expands `\i`-style includes recursively and keys the data files of `\copy … from` and
+ * `\lo_import`; the hash covers content, never paths or spelling. Bad or unkeyable input throws an
+ * `invalid_argument` error.
+ */
+export async function expandPsqlContent(input: ExpandPsqlInput): Promise<ExpandedPsqlContent> {
+  const workDir = resolve(input.workDir);
+  const ctx: Context = { workDir, records: [], pending: "", files: new Set(), stack: [] };
+  let path: string | null = null;
+  if (input.origin !== null) {
+    path = resolve(workDir, input.origin);
+    const read = await readSource(ctx, path, `Cannot read "${path}"`);
+    // The caller decoded the file itself; key the raw bytes too when that decoding was lossy.
+    if (!sameBytes(encoder.encode(input.text), read.bytes)) {
+      ctx.records.push(["bytes", await sha256(read.bytes)]);
+    }
+    ctx.stack.push({ real: read.real, display: display(ctx, path) });
+  }
+  await expandSource(ctx, { text: input.text, path, label: input.label ?? "the SQL text" });
+  flush(ctx);
+  const contentHash = await hashRecords([["content-schema", CONTENT_SCHEMA_VERSION], ...ctx.records]);
+  return { contentHash, files: [...ctx.files] };
+}
+
+interface Context {
+  workDir: string;
+  records: Array<readonly [string, string]>;
+  /** Text not yet written as a record. */
+  pending: string;
+  files: Set<string>;
+  /** The files being expanded, outermost first, for cycle detection. */
+  stack: Array<{ real: string; display: string }>;
+}
+
+interface Source {
+  text: string;
+  /** Absolute path, or null for stdin and `-c`. */
+  path: string | null;
+  label: string;
+}
+
+/** The SQL lexer's state between characters (and lines) of one source. */
+type LexState =
+  | { kind: "sql" }
+  | { kind: "comment"; depth: number }
+  | { kind: "string"; escapes: boolean }
+  | { kind: "ident" }
+  | { kind: "dollar"; tag: string };
+
+interface Scan {
+  state: LexState;
+  parenDepth: number;
+  /** The current statement's SQL text, kept only while it may be a `COPY`. */
+  statement: string;
+  statementKind: "unknown" | "copy" | "other";
+  /** Lines are inline COPY data until a `\.` line. */
+  copyData: boolean;
+  /** Inline COPY data starts on the next line. */
+  copyPending: boolean;
+}
+
+const encoder = new TextEncoder();
+const SQL: LexState = { kind: "sql" };
+const INCLUDES = new Set(["i", "include", "ir", "include_relative"]);
+const RELATIVE_INCLUDES = new Set(["ir", "include_relative"]);
+/** Commands whose argument is the rest of the line, backslashes included. */
+const WHOLE_LINE = new Set(["!", "h", "help", "ef", "ev", "sf", "sf+", "sv", "sv+"]);
+/** Commands whose argument is the rest of the line when it starts with `|`. */
+const FILE_PIPE = new Set(["g", "gx", "o", "out", "w", "write"]);
+/** Commands that send the query buffer, as `;` does. */
+const SENDS_QUERY = new Set(["g", "gx", "gset", "gexec"]);
+const VARIABLE =
+  /:(?:[A-Za-z0-9_\u0080-\uffff]+|'[A-Za-z0-9_\u0080-\uffff]+'|"[A-Za-z0-9_\u0080-\uffff]+"|\{\?[A-Za-z0-9_\u0080-\uffff]+\})/y;
+const SQL_VARIABLE = /:(?:'[A-Za-z0-9_\u0080-\uffff]+'|"[A-Za-z0-9_\u0080-\uffff]+")/y;
+const STRING_STOP = /'/g;
+const ESCAPE_STRING_STOP = /['\\]/g;
+const SPECIAL = /[-\/'"$:\\();]/g;
+const DOLLAR_TAG = /\$(?:[A-Za-z_\u0080-\uffff][A-Za-z0-9_\u0080-\uffff]*)?\$/y;
+
+function isSpace(c: string | undefined): boolean {
+  return c === " " || c === "\t" || c === "\n" || c === "\r" || c === "\f";
+}
+
+function isIdentStart(c: string | undefined): boolean {
+  return c !== undefined && /[A-Za-z_\u0080-\uffff]/.test(c);
+}
+
+function isIdentCont(c: string | undefined): boolean {
+  return c !== undefined && /[A-Za-z0-9_$\u0080-\uffff]/.test(c);
+}
+
+function flush(ctx: Context): void {
+  if (ctx.pending !== "") ctx.records.push(["text", ctx.pending]);
+  ctx.pending = "";
+}
+
+function display(ctx: Context, path: string): string {
+  const rel = relative(ctx.workDir, path);
+  return rel !== "" && !rel.startsWith("..") && !isAbsolute(rel) ? rel : path;
+}
+
+function includerName(source: Source): string {
+  return source.path === null ? source.label : `"${source.path}"`;
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.byteLength !== b.byteLength) return false;
+  for (let i = 0; i < a.byteLength; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+async function sha256(bytes: Uint8Array<ArrayBuffer>): Promise<string> {
+  return toHex(await crypto.subtle.digest("SHA-256", bytes));
+}
+
+/** Why `path` cannot be read as a file ("file not found", …), or null when it can; never throws. */
+export async function unreadableReason(path: string): Promise<string | null> {
+  try {
+    const info = await Deno.stat(path);
+    return info.isFile ? null : "not a regular file";
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return "file not found";
+    if (error instanceof Deno.errors.PermissionDenied) return "permission denied";
+    return messageOf(error);
+  }
+}
+
+/** Reads a file the expansion depends on and records it; `what` starts the error message. */
+async function readSource(
+  ctx: Context,
+  path: string,
+  what: string,
+): Promise<{ bytes: Uint8Array<ArrayBuffer>; real: string }> {
+  const reason = await unreadableReason(path);
+  if (reason !== null) throw invalidArgument(`${what}: ${reason}`, { path });
+  try {
+    const bytes = await Deno.readFile(path);
+    const real = await Deno.realPath(path);
+    ctx.files.add(path);
+    return { bytes, real };
+  } catch (error) {
+    throw invalidArgument(`${what}: ${messageOf(error)}`, { path });
+  }
+}
+
+async function hashDataFile(ctx: Context, path: string, what: string): Promise<string> {
+  const reason = await unreadableReason(path);
+  if (reason !== null) throw invalidArgument(`${what}: ${reason}`, { path });
+  try {
+    const hash = createHash("sha256");
+    const file = await Deno.open(path);
+    for await (const chunk of file.readable) hash.update(chunk);
+    ctx.files.add(path);
+    return hash.digest("hex");
+  } catch (error) {
+    throw invalidArgument(`${what}: ${messageOf(error)}`, { path });
+  }
+}
+
+async function expandSource(ctx: Context, source: Source): Promise<void> {
+  const scan: Scan = {
+    state: SQL,
+    parenDepth: 0,
+    statement: "",
+    statementKind: "unknown",
+    copyData: false,
+    copyPending: false,
+  };
+  const text = source.text;
+  let start = 0;
+  while (start < text.length) {
+    const newline = text.indexOf("\n", start);
+    const end = newline === -1 ? text.length : newline;
+    await scanLine(ctx, source, scan, text.slice(start, end), newline === -1 ? "" : "\n");
+    start = end + 1;
+  }
+}
+
+function endStatement(scan: Scan): void {
+  if (scan.statementKind === "copy" && /\bfrom\s+stdin\b/i.test(scan.statement)) scan.copyPending = true;
+  scan.statement = "";
+  scan.statementKind = "unknown";
+}
+
+function addStatementText(scan: Scan, text: string): void {
+  if (scan.statementKind === "other") return;
+  scan.statement += text;
+  if (scan.statementKind === "unknown") {
+    const head = scan.statement.trimStart();
+    if (head.length >= 5) {
+      scan.statementKind = /^copy[^A-Za-z0-9_$\u0080-\uffff]/i.test(head) ? "copy" : "other";
+    }
+  }
+}
+
+/** Scans one line (without its newline, `eol`), appending it to the stream with its includes expanded. */
+async function scanLine(ctx: Context, source: Source, scan: Scan, line: string, eol: string): Promise<void> {
+  if (scan.copyData) {
+    ctx.pending += line + eol;
+    if (line === "\\." || line === "\\.\r") scan.copyData = false;
+    return;
+  }
+  let i = 0;
+  let copied = 0;
+  while (i < line.length) {
+    const state = scan.state;
+    if (state.kind === "comment") {
+      const open = line.indexOf("/*", i);
+      const close = line.indexOf("*/", i);
+      if (open !== -1 && (close === -1 || open < close)) {
+        state.depth++;
+        i = open + 2;
+      } else if (close !== -1) {
+        if (state.depth === 0) scan.state = SQL;
+        else state.depth--;
+        i = close + 2;
+      } else {
+        i = line.length;
+      }
+      continue;
+    }
+    if (state.kind === "string") {
+      i = closeString(scan, state.escapes, line, i);
+      continue;
+    }
+    if (state.kind === "ident") {
+      const close = line.indexOf('"', i);
+      if (close === -1) i = line.length;
+      else if (line[close + 1] === '"') i = close + 2;
+      else {
+        scan.state = SQL;
+        i = close + 1;
+      }
+      continue;
+    }
+    if (state.kind === "dollar") {
+      const close = line.indexOf(state.tag, i);
+      if (close === -1) i = line.length;
+      else {
+        scan.state = SQL;
+        i = close + state.tag.length;
+      }
+      continue;
+    }
+    if (scan.statementKind === "other") {
+      // Fast path: nothing but the characters below can change the lexer's state.
+      SPECIAL.lastIndex = i;
+      const special = SPECIAL.exec(line)?.index ?? line.length;
+      if (special > i) {
+        i = special;
+        continue;
+      }
+    }
+    const c = line[i];
+    const next = line[i + 1];
+    if (c === "-" && next === "-") {
+      i = line.length;
+    } else if (c === "/" && next === "*") {
+      scan.state = { kind: "comment", depth: 0 };
+      i += 2;
+    } else if (c === "'") {
+      // E'…' (backslash escapes) only when the E starts its own token.
+      const escapes = (line[i - 1] === "E" || line[i - 1] === "e") && !isIdentCont(line[i - 2]);
+      scan.state = { kind: "string", escapes };
+      addStatementText(scan, " ");
+      i++;
+    } else if (c === '"') {
+      scan.state = { kind: "ident" };
+      addStatementText(scan, " ");
+      i++;
+    } else if (c === "$" && !inIdentifier(line, i)) {
+      DOLLAR_TAG.lastIndex = i;
+      const tag = DOLLAR_TAG.exec(line)?.[0];
+      if (tag !== undefined) scan.state = { kind: "dollar", tag };
+      addStatementText(scan, tag === undefined ? "$" : " ");
+      i += tag === undefined ? 1 : tag.length;
+    } else if (c === ":") {
+      SQL_VARIABLE.lastIndex = i;
+      const variable = next === ":" ? "::" : SQL_VARIABLE.exec(line)?.[0] ?? ":";
+      addStatementText(scan, variable);
+      i += variable.length;
+    } else if (c === "\\" && (next === ";" || next === ":")) {
+      addStatementText(scan, next);
+      i += 2;
+    } else if (c === "\\") {
+      ctx.pending += line.slice(copied, i);
+      const end = await metaCommand(ctx, source, scan, line, i);
+      copied = end.copied;
+      i = end.next;
+    } else {
+      if (c === "(") scan.parenDepth++;
+      else if (c === ")" && scan.parenDepth > 0) scan.parenDepth--;
+      if (c === ";" && scan.parenDepth === 0) {
+        addStatementText(scan, ";");
+        endStatement(scan);
+      } else {
+        addStatementText(scan, c ?? "");
+      }
+      i++;
+    }
+  }
+  ctx.pending += line.slice(copied) + eol;
+  if (scan.state.kind === "sql") addStatementText(scan, "\n");
+  if (scan.copyPending) {
+    scan.copyPending = false;
+    scan.copyData = true;
+  }
+}
+
+/** Whether the `$` at `i` continues an identifier (identifiers may contain `$`). */
+function inIdentifier(line: string, i: number): boolean {
+  let j = i;
+  while (j > 0 && isIdentCont(line[j - 1])) j--;
+  return j < i && isIdentStart(line[j]);
+}
+
+/** Scans a string literal from `i`; returns where scanning goes on. */
+function closeString(scan: Scan, escapes: boolean, line: string, i: number): number {
+  const stop = escapes ? ESCAPE_STRING_STOP : STRING_STOP;
+  stop.lastIndex = i;
+  for (let match = stop.exec(line); match !== null; match = stop.exec(line)) {
+    const j = match.index;
+    if (line[j] === "\\") stop.lastIndex = j + 2;
+    else if (line[j + 1] === "'") stop.lastIndex = j + 2;
+    else {
+      scan.state = SQL;
+      return j + 1;
+    }
+  }
+  return line.length;
+}
+
+/** One argument of a backslash command, as psql lexes it. */
+interface SlashArg {
+  value: string;
+  quoted: boolean;
+  /** Characters at the end that no quoting covered (psql strips `;` from them). */
+  unquotedTail: number;
+  usesVariable: boolean;
+  usesBacktick: boolean;
+  unterminated: boolean;
+}
+
+/** Lexes one argument from `pos` (psql's OT_NORMAL); null when the command has no more. */
+function slashArg(line: string, pos: number): { arg: SlashArg | null; pos: number } {
+  let p = pos;
+  while (p < line.length && isSpace(line[p])) p++;
+  const arg: SlashArg = {
+    value: "",
+    quoted: false,
+    unquotedTail: 0,
+    usesVariable: false,
+    usesBacktick: false,
+    unterminated: false,
+  };
+  while (p < line.length) {
+    const c = line[p] ?? "";
+    if (isSpace(c) || c === "\\") break;
+    if (c === "'") {
+      arg.quoted = true;
+      arg.unquotedTail = 0;
+      const quoted = singleQuoted(line, p + 1);
+      arg.value += quoted.value;
+      p = quoted.end;
+      if (quoted.unterminated) {
+        arg.unterminated = true;
+        break;
+      }
+    } else if (c === "`" || c === '"') {
+      const close = line.indexOf(c, p + 1);
+      arg.quoted = true;
+      arg.unquotedTail = 0;
+      if (c === "`") arg.usesBacktick = true;
+      if (close === -1) {
+        arg.unterminated = true;
+        p = line.length;
+        break;
+      }
+      arg.value += line.slice(p, close + 1);
+      p = close + 1;
+    } else {
+      VARIABLE.lastIndex = p;
+      const variable = c === ":" ? VARIABLE.exec(line)?.[0] : undefined;
+      if (variable !== undefined) {
+        arg.usesVariable = true;
+        arg.quoted = true;
+        arg.unquotedTail = 0;
+        arg.value += variable;
+        p += variable.length;
+      } else {
+        arg.value += c;
+        arg.unquotedTail++;
+        p++;
+      }
+    }
+  }
+  return { arg: arg.value === "" && !arg.quoted ? null : arg, pos: p };
+}
+
+const SIMPLE_ESCAPES: Record<string, string> = { n: "\n", t: "\t", b: "\b", r: "\r", f: "\f" };
+
+/** A single-quoted backslash-command argument from `start` (after the quote), unescaped. */
+function singleQuoted(line: string, start: number): { value: string; end: number; unterminated: boolean } {
+  let value = "";
+  let p = start;
+  while (p < line.length) {
+    const c = line[p] ?? "";
+    if (c === "'") {
+      if (line[p + 1] === "'") {
+        value += "'";
+        p += 2;
+        continue;
+      }
+      return { value, end: p + 1, unterminated: false };
+    }
+    if (c === "\\" && p + 1 < line.length) {
+      const rest = line.slice(p + 1);
+      const octal = /^[0-7]{1,3}/.exec(rest)?.[0];
+      const hex = /^x([0-9A-Fa-f]{1,2})/.exec(rest);
+      const e = rest[0] ?? "";
+      if (octal !== undefined) {
+        value += String.fromCharCode(parseInt(octal, 8) & 0xff);
+        p += 1 + octal.length;
+      } else if (hex?.[1] !== undefined) {
+        value += String.fromCharCode(parseInt(hex[1], 16));
+        p += 1 + hex[0].length;
+      } else {
+        value += SIMPLE_ESCAPES[e] ?? e;
+        p += 2;
+      }
+      continue;
+    }
+    value += c;
+    p++;
+  }
+  return { value, end: line.length, unterminated: true };
+}
+
+/** Lexes every remaining argument of a command, and a trailing `\\` separator. */
+function slashArgs(line: string, pos: number): { args: SlashArg[]; end: number } {
+  const args: SlashArg[] = [];
+  let p = pos;
+  for (;;) {
+    const next = slashArg(line, p);
+    p = next.pos;
+    if (next.arg === null) break;
+    args.push(next.arg);
+    if (next.arg.unterminated) break;
+  }
+  if (line.startsWith("\\\\", p)) p += 2;
+  return { args, end: p };
+}
+
+/** The file argument of `\i` or `\lo_import` with psql's trailing-`;` stripping, or an error. */
+function fileArgument(source: Source, command: string, arg: SlashArg | undefined): string {
+  const where = `in "\\${command}" from ${includerName(source)}`;
+  if (arg === undefined) throw invalidArgument(`Missing file name ${where}`);
+  if (arg.unterminated) throw invalidArgument(`Unterminated quoted string ${where}`);
+  let value = arg.value;
+  for (let n = arg.unquotedTail; n > 0 && value.endsWith(";"); n--) value = value.slice(0, -1);
+  const unkeyable = arg.usesVariable
+    ? "the path uses a psql variable, which sqlrs cannot key"
+    : arg.usesBacktick
+    ? "the path is computed by a shell command, which sqlrs cannot key"
+    : value.startsWith("~")
+    ? `sqlrs does not expand "~" in paths; use a relative or absolute path`
+    : value === "-"
+    ? `"-" reads psql's stdin, which sqlrs cannot key`
+    : value === "" && !arg.quoted
+    ? "missing file name"
+    : null;
+  if (unkeyable !== null) throw invalidArgument(`Cannot use "${value}" ${where}: ${unkeyable}`);
+  return value;
+}
+
+/**
+ * Handles the backslash command at `start`: expands includes, keys data files, and tells where the
+ * SQL lexer goes on (`next`) and from where the line's text is copied again (`copied`).
+ */
+async function metaCommand(
+  ctx: Context,
+  source: Source,
+  scan: Scan,
+  line: string,
+  start: number,
+): Promise<{ next: number; copied: number }> {
+  let nameEnd = start + 1;
+  while (nameEnd < line.length && !isSpace(line[nameEnd]) && line[nameEnd] !== "\\") nameEnd++;
+  const name = line.slice(start + 1, nameEnd);
+
+  if (name.toLowerCase() === "copy") {
+    ctx.pending += line.slice(start);
+    const copy = copySource(line.slice(nameEnd));
+    if (copy.kind === "invalid") {
+      throw invalidArgument(`Cannot parse "\\copy" from ${includerName(source)}: ${copy.reason}`, {
+        line: line.trim(),
+      });
+    }
+    // Inline data follows in this input; with pstdin too when this input is psql's stdin.
+    if (copy.kind === "stdin" || (copy.kind === "pstdin" && source.path === null)) scan.copyPending = true;
+    if (copy.kind === "file") await keyDataFile(ctx, source, "\\copy", copy.path);
+    return { next: line.length, copied: line.length };
+  }
+  if (WHOLE_LINE.has(name)) return { next: line.length, copied: start };
+  if (FILE_PIPE.has(name)) {
+    let p = nameEnd;
+    while (p < line.length && isSpace(line[p])) p++;
+    if (line[p] === "|") return { next: line.length, copied: start };
+  }
+  if (name === "cd") {
+    throw invalidArgument(
+      `Cannot use "\\cd" from ${
+        includerName(source)
+      }: sqlrs resolves paths against the directory psql starts in`,
+    );
+  }
+  if (SENDS_QUERY.has(name)) endStatement(scan);
+  if (name === "r" || name === "reset") {
+    scan.statement = "";
+    scan.statementKind = "unknown";
+  }
+
+  const { args, end } = slashArgs(line, nameEnd);
+  if (INCLUDES.has(name)) {
+    const file = fileArgument(source, name, args[0]);
+    const base = RELATIVE_INCLUDES.has(name) && source.path !== null ? dirname(source.path) : ctx.workDir;
+    await includeFile(ctx, source, file, resolve(base, file));
+    return { next: end, copied: end };
+  }
+  if (name === "lo_import") {
+    const file = fileArgument(source, name, args[0]);
+    ctx.pending += line.slice(start, end);
+    await keyDataFile(ctx, source, "\\lo_import", file);
+    return { next: end, copied: end };
+  }
+  return { next: end, copied: start };
+}
+
+async function keyDataFile(ctx: Context, source: Source, command: string, file: string): Promise<void> {
+  const path = resolve(ctx.workDir, file);
+  const hash = await hashDataFile(
+    ctx,
+    path,
+    `Cannot read "${file}" for ${command} from ${includerName(source)}`,
+  );
+  flush(ctx);
+  ctx.records.push(["data", hash]);
+}
+
+async function includeFile(ctx: Context, source: Source, written: string, path: string): Promise<void> {
+  const what = `Cannot include "${written}" from ${includerName(source)}`;
+  const { bytes, real } = await readSource(ctx, path, what);
+  const shown = display(ctx, path);
+  if (ctx.stack.some((entry) => entry.real === real)) {
+    const chain = [...ctx.stack.map((entry) => entry.display), shown].join(" -> ");
+    throw invalidArgument(`Cannot include "${written}": include cycle ${chain}`, { path });
+  }
+  const text = new TextDecoder().decode(bytes);
+  flush(ctx);
+  ctx.records.push(["include-boundary", "begin"]);
+  if (!sameBytes(encoder.encode(text), bytes)) ctx.records.push(["bytes", await sha256(bytes)]);
+  ctx.stack.push({ real, display: shown });
+  await expandSource(ctx, { text, path, label: shown });
+  ctx.stack.pop();
+  flush(ctx);
+  ctx.records.push(["include-boundary", "end"]);
+}
+
+/** Where a `\\copy` command reads its data from. */
+export type CopySource =
+  | { kind: "file"; path: string }
+  | { kind: "stdin" }
+  | { kind: "pstdin" }
+  | { kind: "none" }
+  | { kind: "invalid"; reason: string };
+
+/** psql's strtokx(): the next token from `pos`, with quoted tokens kept whole (quotes included). */
+function token(s: string, pos: number, delims: string, quotes: string): { text: string; end: number } | null {
+  let p = pos;
+  while (p < s.length && " \t\n\r".includes(s[p] ?? "")) p++;
+  if (p >= s.length) return null;
+  const c = s[p] ?? "";
+  if (delims.includes(c)) return { text: c, end: p + 1 };
+  if (quotes.includes(c)) {
+    let q = p + 1;
+    while (q < s.length) {
+      if (s[q] === c && s[q + 1] === c) q += 2;
+      else if (s[q] === c) {
+        q++;
+        break;
+      } else q++;
+    }
+    return { text: s.slice(p, q), end: q };
+  }
+  let q = p;
+  while (
+    q < s.length && !" \t\n\r".includes(s[q] ?? "") && !delims.includes(s[q] ?? "") &&
+    !quotes.includes(s[q] ?? "")
+  ) {
+    q++;
+  }
+  return { text: s.slice(p, q), end: q };
+}
+
+/** Where `\copy` reads from, following psql's parse_slash_copy(). */
+export function copySource(args: string): CopySource {
+  let pos = 0;
+  const next = (delims: string, quotes: string): string | null => {
+    const t = token(args, pos, delims, quotes);
+    if (t === null) return null;
+    pos = t.end;
+    return t.text;
+  };
+  let t = next(".,()", '"');
+  if (t !== null && t.toLowerCase() === "binary") t = next(".,()", '"');
+  if (t === "(") {
+    for (let parens = 1; parens > 0 && t !== null;) {
+      t = next("()", `"'`);
+      if (t === "(") parens++;
+      else if (t === ")") parens--;
+    }
+  }
+  if (t === null) return { kind: "invalid", reason: "unexpected end of line" };
+  t = next(".,()", '"');
+  if (t === ".") {
+    next(".,()", '"');
+    t = next(".,()", '"');
+  }
+  if (t === "(") {
+    do t = next("()", '"'); while (t !== null && t !== ")");
+    if (t !== null) t = next(".,()", '"');
+  }
+  if (t === null) return { kind: "invalid", reason: "unexpected end of line" };
+  const direction = t.toLowerCase();
+  if (direction !== "from" && direction !== "to") {
+    return { kind: "invalid", reason: `expected FROM or TO at "${t}"` };
+  }
+  const target = next(";", "'");
+  if (target === null) return { kind: "invalid", reason: "missing file name" };
+  if (direction === "to") return { kind: "none" };
+  const lower = target.toLowerCase();
+  if (lower === "stdin") return { kind: "stdin" };
+  if (lower === "pstdin") return { kind: "pstdin" };
+  if (lower === "program") return { kind: "none" };
+  const path = target.startsWith("'")
+    ? target.slice(1, target.endsWith("'") ? -1 : undefined).replaceAll("''", "'")
+    : target;
+  if (path === "") return { kind: "invalid", reason: "empty file name" };
+  if (path.startsWith("~")) return { kind: "invalid", reason: `sqlrs does not expand "~" in paths` };
+  return { kind: "file", path };
+}

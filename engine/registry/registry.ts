@@ -1,0 +1,459 @@
+/**
+ * The engine's metadata on `node:sqlite` (WAL): bases, states, instances, names, jobs, tasks and
+ * events. No SQL lives outside this folder; callers use named methods.
+ *
+ * @module
+ */
+
+import { DatabaseSync, type SQLInputValue } from "node:sqlite";
+import type { ResolvedImage, ServerHandle } from "../runtime/types.ts";
+import type {
+  ErrorResponse,
+  JobStatusValue,
+  PrepareJobEvent,
+  PrepareJobRequest,
+  PrepareJobResult,
+  PreparePlanTask,
+  TaskStatusValue,
+} from "../../shared/schemas.ts";
+import { migrate } from "./migrations.ts";
+
+/** A base data directory of one PostgreSQL build. */
+export interface BaseRow {
+  store_dir: string;
+  resolved_image_id: string;
+  password: string;
+  created_at: string;
+}
+
+/** A published state. */
+export interface StateRow {
+  state_id: string;
+  parent_state_id: string | null;
+  image_id: string;
+  store_dir: string;
+  prepare_kind: string;
+  prepare_args_normalized: string;
+  created_at: string;
+  size_bytes: number | null;
+  last_used_at: string | null;
+  use_count: number;
+}
+
+/** An instance handed out to a user. */
+export interface InstanceRow {
+  instance_id: string;
+  state_id: string;
+  image_id: string;
+  image: ResolvedImage;
+  server: ServerHandle;
+  instance_dir: string;
+  job_id: string | null;
+  created_at: string;
+  expires_at: string | null;
+  name: string | null;
+}
+
+/** A name bound to an instance. */
+export interface NameRow {
+  name: string;
+  instance_id: string;
+  state_id: string;
+  image_id: string;
+  created_at: string;
+  last_used_at: string | null;
+}
+
+/** A prepare job. */
+export interface JobRow {
+  job_id: string;
+  status: JobStatusValue;
+  prepare_kind: string;
+  image_id: string;
+  resolved_image_id: string | null;
+  plan_only: boolean;
+  request: PrepareJobRequest;
+  prepare_args_normalized: string;
+  signature: string | null;
+  result: PrepareJobResult | null;
+  error: ErrorResponse | null;
+  created_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+}
+
+/** A task of a job, with its status. */
+export interface TaskRow {
+  job_id: string;
+  position: number;
+  status: TaskStatusValue;
+  task: PreparePlanTask;
+}
+
+type Row = Record<string, SQLInputValue>;
+
+function now(): string {
+  return new Date().toISOString();
+}
+
+function toInstance(row: Row): InstanceRow {
+  return {
+    instance_id: row.instance_id as string,
+    state_id: row.state_id as string,
+    image_id: row.image_id as string,
+    image: JSON.parse(row.image_json as string),
+    server: JSON.parse(row.server_json as string),
+    instance_dir: row.instance_dir as string,
+    job_id: row.job_id as string | null,
+    created_at: row.created_at as string,
+    expires_at: row.expires_at as string | null,
+    name: (row.name ?? null) as string | null,
+  };
+}
+
+function toJob(row: Row): JobRow {
+  return {
+    job_id: row.job_id as string,
+    status: row.status as JobStatusValue,
+    prepare_kind: row.prepare_kind as string,
+    image_id: row.image_id as string,
+    resolved_image_id: row.resolved_image_id as string | null,
+    plan_only: row.plan_only === 1,
+    request: JSON.parse(row.request_json as string),
+    prepare_args_normalized: row.prepare_args_normalized as string,
+    signature: row.signature as string | null,
+    result: row.result_json === null ? null : JSON.parse(row.result_json as string),
+    error: row.error_json === null ? null : JSON.parse(row.error_json as string),
+    created_at: row.created_at as string,
+    started_at: row.started_at as string | null,
+    finished_at: row.finished_at as string | null,
+  };
+}
+
+const INSTANCE_SELECT =
+  "SELECT i.*, (SELECT n.name FROM names n WHERE n.instance_id = i.instance_id ORDER BY n.name LIMIT 1) AS name FROM instances i";
+
+/** The engine's metadata store. */
+export class Registry {
+  #db: DatabaseSync;
+
+  constructor(path: string) {
+    this.#db = new DatabaseSync(path);
+    this.#db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;");
+    migrate(this.#db);
+  }
+
+  close(): void {
+    this.#db.close();
+  }
+
+  /** Runs `fn` in one write transaction. `fn` must not await. */
+  transaction<T>(fn: () => T): T {
+    this.#db.exec("BEGIN IMMEDIATE");
+    try {
+      const result = fn();
+      this.#db.exec("COMMIT");
+      return result;
+    } catch (error) {
+      this.#db.exec("ROLLBACK");
+      throw error;
+    }
+  }
+
+  #all(sql: string, ...params: SQLInputValue[]): Row[] {
+    return this.#db.prepare(sql).all(...params) as Row[];
+  }
+
+  #get(sql: string, ...params: SQLInputValue[]): Row | undefined {
+    return this.#db.prepare(sql).get(...params) as Row | undefined;
+  }
+
+  #run(sql: string, ...params: SQLInputValue[]): number {
+    return Number(this.#db.prepare(sql).run(...params).changes);
+  }
+
+  // -- bases ----------------------------------------------------------------------------------------
+
+  getBase(storeDir: string): BaseRow | undefined {
+    return this.#get("SELECT * FROM bases WHERE store_dir = ?", storeDir) as BaseRow | undefined;
+  }
+
+  insertBase(base: Omit<BaseRow, "created_at">): void {
+    this.#run(
+      "INSERT INTO bases (store_dir, resolved_image_id, password, created_at) VALUES (?, ?, ?, ?)",
+      base.store_dir,
+      base.resolved_image_id,
+      base.password,
+      now(),
+    );
+  }
+
+  // -- states ---------------------------------------------------------------------------------------
+
+  getState(stateId: string): StateRow | undefined {
+    return this.#get("SELECT * FROM states WHERE state_id = ?", stateId) as StateRow | undefined;
+  }
+
+  listStates(): StateRow[] {
+    return this.#all("SELECT * FROM states ORDER BY created_at, state_id") as unknown as StateRow[];
+  }
+
+  insertState(state: Omit<StateRow, "created_at" | "last_used_at" | "use_count">): void {
+    this.#run(
+      `INSERT INTO states (state_id, parent_state_id, image_id, store_dir, prepare_kind, prepare_args_normalized,
+         created_at, size_bytes, last_used_at, use_count) VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, 0)`,
+      state.state_id,
+      state.parent_state_id,
+      state.image_id,
+      state.store_dir,
+      state.prepare_kind,
+      state.prepare_args_normalized,
+      now(),
+      state.size_bytes,
+    );
+  }
+
+  touchState(stateId: string): void {
+    this.#run(
+      "UPDATE states SET last_used_at = ?, use_count = use_count + 1 WHERE state_id = ?",
+      now(),
+      stateId,
+    );
+  }
+
+  deleteState(stateId: string): void {
+    this.#run("DELETE FROM states WHERE state_id = ?", stateId);
+  }
+
+  childStates(stateId: string): StateRow[] {
+    return this.#all("SELECT * FROM states WHERE parent_state_id = ?", stateId) as unknown as StateRow[];
+  }
+
+  // -- instances ------------------------------------------------------------------------------------
+
+  insertInstance(instance: Omit<InstanceRow, "created_at" | "name">): void {
+    this.#run(
+      `INSERT INTO instances (instance_id, state_id, image_id, image_json, server_json, instance_dir, job_id,
+         created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      instance.instance_id,
+      instance.state_id,
+      instance.image_id,
+      JSON.stringify(instance.image),
+      JSON.stringify(instance.server),
+      instance.instance_dir,
+      instance.job_id,
+      now(),
+      instance.expires_at,
+    );
+  }
+
+  getInstance(instanceId: string): InstanceRow | undefined {
+    const row = this.#get(`${INSTANCE_SELECT} WHERE i.instance_id = ?`, instanceId);
+    return row === undefined ? undefined : toInstance(row);
+  }
+
+  listInstances(): InstanceRow[] {
+    return this.#all(`${INSTANCE_SELECT} ORDER BY i.created_at, i.instance_id`).map(toInstance);
+  }
+
+  instancesWithPrefix(prefix: string): InstanceRow[] {
+    return this.#all(`${INSTANCE_SELECT} WHERE i.instance_id LIKE ? ORDER BY i.instance_id`, `${prefix}%`)
+      .map(
+        toInstance,
+      );
+  }
+
+  updateInstanceServer(instanceId: string, server: ServerHandle): void {
+    this.#run(
+      "UPDATE instances SET server_json = ? WHERE instance_id = ?",
+      JSON.stringify(server),
+      instanceId,
+    );
+  }
+
+  deleteInstance(instanceId: string): void {
+    this.transaction(() => {
+      this.#run("DELETE FROM names WHERE instance_id = ?", instanceId);
+      this.#run("DELETE FROM instances WHERE instance_id = ?", instanceId);
+    });
+  }
+
+  instancesOfState(stateId: string): InstanceRow[] {
+    return this.#all(`${INSTANCE_SELECT} WHERE i.state_id = ?`, stateId).map(toInstance);
+  }
+
+  // -- names ----------------------------------------------------------------------------------------
+
+  getName(name: string): NameRow | undefined {
+    return this.#get("SELECT * FROM names WHERE name = ?", name) as NameRow | undefined;
+  }
+
+  listNames(): NameRow[] {
+    return this.#all("SELECT * FROM names ORDER BY name") as unknown as NameRow[];
+  }
+
+  bindName(name: Omit<NameRow, "created_at" | "last_used_at">): void {
+    this.#run(
+      `INSERT INTO names (name, instance_id, state_id, image_id, created_at, last_used_at) VALUES (?, ?, ?, ?, ?, NULL)
+       ON CONFLICT(name) DO UPDATE SET instance_id = excluded.instance_id, state_id = excluded.state_id,
+         image_id = excluded.image_id, created_at = excluded.created_at, last_used_at = NULL`,
+      name.name,
+      name.instance_id,
+      name.state_id,
+      name.image_id,
+      now(),
+    );
+  }
+
+  touchName(name: string): void {
+    this.#run("UPDATE names SET last_used_at = ? WHERE name = ?", now(), name);
+  }
+
+  // -- jobs, tasks, events --------------------------------------------------------------------------
+
+  insertJob(
+    job: Pick<
+      JobRow,
+      "job_id" | "prepare_kind" | "image_id" | "plan_only" | "request" | "prepare_args_normalized"
+    >,
+  ): void {
+    this.#run(
+      `INSERT INTO jobs (job_id, status, prepare_kind, image_id, plan_only, request_json, prepare_args_normalized,
+         created_at) VALUES (?, 'queued', ?, ?, ?, ?, ?, ?)`,
+      job.job_id,
+      job.prepare_kind,
+      job.image_id,
+      job.plan_only ? 1 : 0,
+      JSON.stringify(job.request),
+      job.prepare_args_normalized,
+      now(),
+    );
+  }
+
+  getJob(jobId: string): JobRow | undefined {
+    const row = this.#get("SELECT * FROM jobs WHERE job_id = ?", jobId);
+    return row === undefined ? undefined : toJob(row);
+  }
+
+  listJobs(): JobRow[] {
+    return this.#all("SELECT * FROM jobs ORDER BY created_at, job_id").map(toJob);
+  }
+
+  jobsWithStatus(...statuses: JobStatusValue[]): JobRow[] {
+    const marks = statuses.map(() => "?").join(", ");
+    return this.#all(`SELECT * FROM jobs WHERE status IN (${marks}) ORDER BY created_at`, ...statuses).map(
+      toJob,
+    );
+  }
+
+  markJobRunning(jobId: string): void {
+    this.#run(
+      "UPDATE jobs SET status = 'running', started_at = COALESCE(started_at, ?) WHERE job_id = ?",
+      now(),
+      jobId,
+    );
+  }
+
+  requeueJob(jobId: string): void {
+    this.#run("UPDATE jobs SET status = 'queued' WHERE job_id = ?", jobId);
+  }
+
+  setJobPlan(
+    jobId: string,
+    plan: { resolved_image_id: string; signature: string; tasks: PreparePlanTask[] },
+  ): void {
+    this.transaction(() => {
+      this.#run(
+        "UPDATE jobs SET resolved_image_id = ?, signature = ? WHERE job_id = ?",
+        plan.resolved_image_id,
+        plan.signature,
+        jobId,
+      );
+      this.#run("DELETE FROM tasks WHERE job_id = ?", jobId);
+      plan.tasks.forEach((task, position) => {
+        this.#run(
+          "INSERT INTO tasks (job_id, position, task_id, status, task_json) VALUES (?, ?, ?, 'queued', ?)",
+          jobId,
+          position,
+          task.task_id,
+          JSON.stringify(task),
+        );
+      });
+    });
+  }
+
+  setTaskStatus(jobId: string, taskId: string, status: TaskStatusValue): void {
+    this.#run("UPDATE tasks SET status = ? WHERE job_id = ? AND task_id = ?", status, jobId, taskId);
+  }
+
+  listTasks(jobId?: string): TaskRow[] {
+    const rows = jobId === undefined
+      ? this.#all("SELECT * FROM tasks ORDER BY job_id, position")
+      : this.#all("SELECT * FROM tasks WHERE job_id = ? ORDER BY position", jobId);
+    return rows.map((row) => ({
+      job_id: row.job_id as string,
+      position: Number(row.position),
+      status: row.status as TaskStatusValue,
+      task: JSON.parse(row.task_json as string),
+    }));
+  }
+
+  finishJob(
+    jobId: string,
+    outcome: { status: "succeeded"; result: PrepareJobResult | null } | {
+      status: "failed";
+      error: ErrorResponse;
+    },
+  ): void {
+    this.#run(
+      "UPDATE jobs SET status = ?, result_json = ?, error_json = ?, finished_at = ? WHERE job_id = ?",
+      outcome.status,
+      outcome.status === "succeeded" && outcome.result !== null ? JSON.stringify(outcome.result) : null,
+      outcome.status === "failed" ? JSON.stringify(outcome.error) : null,
+      now(),
+      jobId,
+    );
+  }
+
+  deleteJob(jobId: string): void {
+    this.transaction(() => {
+      this.#run("DELETE FROM events WHERE job_id = ?", jobId);
+      this.#run("DELETE FROM tasks WHERE job_id = ?", jobId);
+      this.#run("DELETE FROM jobs WHERE job_id = ?", jobId);
+    });
+  }
+
+  /** Appends an event and returns its sequence number (0-based). */
+  appendEvent(jobId: string, event: PrepareJobEvent): number {
+    return this.transaction(() => {
+      const row = this.#get("SELECT COALESCE(MAX(seq) + 1, 0) AS next FROM events WHERE job_id = ?", jobId);
+      const seq = Number(row?.next ?? 0);
+      this.#run(
+        "INSERT INTO events (job_id, seq, event_json) VALUES (?, ?, ?)",
+        jobId,
+        seq,
+        JSON.stringify(event),
+      );
+      return seq;
+    });
+  }
+
+  /** Events with `from <= seq < to`. */
+  events(jobId: string, from: number, to = Number.MAX_SAFE_INTEGER): PrepareJobEvent[] {
+    return this.#all(
+      "SELECT event_json FROM events WHERE job_id = ? AND seq >= ? AND seq < ? ORDER BY seq",
+      jobId,
+      from,
+      to,
+    ).map((row) => JSON.parse(row.event_json as string));
+  }
+
+  eventCount(jobId: string): number {
+    return Number(this.#get("SELECT COUNT(*) AS n FROM events WHERE job_id = ?", jobId)?.n ?? 0);
+  }
+
+  counts(): { states: number; instances: number; jobs: number } {
+    const count = (table: string) => Number(this.#get(`SELECT COUNT(*) AS n FROM ${table}`)?.n ?? 0);
+    return { states: count("states"), instances: count("instances"), jobs: count("jobs") };
+  }
+}

@@ -1,0 +1,114 @@
+/**
+ * `POST /v1/runs`: psql or pgbench against an instance, streamed as NDJSON events while the child
+ * produces output. Output flows through a bounded channel, so a child that prints faster than the
+ * client reads is paused by the pipe instead of filling the engine's memory. A client that goes away
+ * kills the child.
+ *
+ * @module
+ */
+
+import { encodeBase64 } from "./base64.ts";
+import type { Inventory } from "../inventory/inventory.ts";
+import type { Instances } from "../instances/instances.ts";
+import type { RuntimeSelector } from "../runtime/select.ts";
+import type { ToolOptions } from "../runtime/types.ts";
+import type { RunEvent, RunRequest } from "../../shared/schemas.ts";
+import { invalidArgument, messageOf, SqlrsError } from "../../shared/errors.ts";
+import { Channel } from "./channel.ts";
+import { parseRunArgs, type RunArgs } from "./run_args.ts";
+
+/** Dependencies of the run service. */
+export interface RunServiceDeps {
+  inventory: Inventory;
+  instances: Instances;
+  runtimes: RuntimeSelector;
+}
+
+/** One psql/pgbench invocation of a run. */
+interface Invocation extends RunArgs {
+  stdin: string | undefined;
+}
+
+function now(): string {
+  return new Date().toISOString();
+}
+
+/** Starts runs. */
+export class RunService {
+  readonly #deps: RunServiceDeps;
+
+  constructor(deps: RunServiceDeps) {
+    this.#deps = deps;
+  }
+
+  /** Validates the request and resolves the instance (errors are thrown before any streaming), then streams. */
+  start(body: RunRequest, signal: AbortSignal): AsyncIterable<RunEvent> {
+    if (body.steps !== undefined && ((body.args?.length ?? 0) > 0 || body.stdin !== undefined)) {
+      throw invalidArgument("Invalid run request: steps excludes args and stdin");
+    }
+    if (body.command !== undefined && body.command !== null && body.command !== body.kind) {
+      throw invalidArgument(
+        `Invalid run request: command "${body.command}" is not supported; only ${body.kind} runs`,
+      );
+    }
+    const invocations: Invocation[] = (body.steps ?? [{ args: body.args ?? [], stdin: body.stdin }]).map((
+      step,
+    ) => ({
+      ...parseRunArgs(body.kind, step.args),
+      stdin: step.stdin,
+    }));
+    const { row } = this.#deps.inventory.resolveInstance(body.instance_ref);
+    if (row.expires_at !== null && Date.parse(row.expires_at) < Date.now()) {
+      throw new SqlrsError("not_found", `Instance ${row.instance_id} has expired`);
+    }
+    return this.#stream(row.instance_id, body.kind, invocations, body.work_dir ?? "/", signal);
+  }
+
+  async *#stream(
+    instanceId: string,
+    kind: RunRequest["kind"],
+    invocations: Invocation[],
+    workDir: string,
+    signal: AbortSignal,
+  ): AsyncGenerator<RunEvent> {
+    yield { type: "start", ts: now(), instance_id: instanceId };
+    const logs: RunEvent[] = [];
+    let instance = this.#deps.inventory.resolveInstance(instanceId).row;
+    try {
+      instance = await this.#deps.instances.ensureRunning(
+        instance,
+        (line) => logs.push({ type: "log", ts: now(), data: line }),
+      );
+    } catch (error) {
+      yield* logs;
+      yield { type: "error", ts: now(), error: { code: "internal_error", message: messageOf(error) } };
+      return;
+    }
+    yield* logs;
+    const runtime = this.#deps.runtimes.byName(instance.image.runtime);
+    let exitCode = 0;
+    for (const invocation of invocations) {
+      const options: ToolOptions = { cwd: workDir, signal };
+      if (invocation.stdin !== undefined) options.stdin = invocation.stdin;
+      if (invocation.database !== undefined) options.database = invocation.database;
+      const child = runtime.spawnTool(instance.image, instance.server, kind, invocation.args, options);
+      const channel = new Channel<RunEvent>(16);
+      const pump = async (stream: ReadableStream<Uint8Array>, type: "stdout" | "stderr") => {
+        for await (const chunk of stream) await channel.send({ type, ts: now(), data: encodeBase64(chunk) });
+      };
+      const finished = Promise.all([pump(child.stdout, "stdout"), pump(child.stderr, "stderr")]).finally(() =>
+        channel.close()
+      );
+      try {
+        for await (const event of channel) yield event;
+      } finally {
+        // Reached when the client disconnects too: the child must not outlive the request.
+        if (signal.aborted) child.kill("SIGKILL");
+      }
+      await finished;
+      exitCode = await child.status;
+      if (exitCode !== 0) break;
+    }
+    yield { type: "exit", ts: now(), exit_code: exitCode };
+  }
+}

@@ -1,0 +1,240 @@
+/**
+ * Finds the PostgreSQL builds installed on this machine and resolves `host` image references to one.
+ *
+ * Builds come from, in this order of preference: `SQLRS_PG_BIN` (a bindir), `pg_config --bindir`,
+ * and every `/usr/lib/postgresql/<major>/bin`. A build is identified by the full version string of
+ * its `postgres` binary, so that a minor upgrade makes a new base and new states.
+ *
+ * @module
+ */
+
+import { join } from "node:path";
+import { run } from "../../exec.ts";
+import { messageOf, SqlrsError } from "../../../shared/errors.ts";
+import type { ResolvedImage } from "../types.ts";
+
+/** Where a build was found. */
+export type PgBuildSource = "SQLRS_PG_BIN" | "pg_config" | "distribution";
+
+/** One PostgreSQL installation (a bindir with `postgres`, `initdb` and `pg_ctl`). */
+export interface PgBuild {
+  /** The bindir, with symlinks resolved. */
+  bindir: string;
+  source: PgBuildSource;
+  major: number;
+  /** The server's version, e.g. `PostgreSQL 15.18 (Debian 15.18-0+deb12u1)`. */
+  version: string;
+  /** psql from the same bindir, else from PATH. */
+  psql: string;
+  /** `psql --version`, e.g. `psql (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)`. */
+  psqlVersion: string;
+  /** pgbench from the same bindir, else from PATH. */
+  pgbench: string;
+}
+
+/** The initdb options every base is made with (besides `-D` and `--pwfile`); part of the store dir. */
+export const INITDB_ARGS: readonly string[] = [
+  "-U",
+  "postgres",
+  "-E",
+  "UTF8",
+  "--locale=C",
+  "--auth-local=trust",
+  "--auth-host=scram-sha-256",
+];
+
+/** Bump when a base made by `initBase` changes in a way {@link INITDB_ARGS} does not show. */
+const INITDB_OPTIONS_VERSION = `1 ${INITDB_ARGS.join(" ")}`;
+
+/** The message of the error raised when no PostgreSQL is installed. */
+export const INSTALL_HINT =
+  'PostgreSQL server binaries not found: install them with "sudo apt-get install -y postgresql" or set SQLRS_PG_BIN';
+
+const DISTRIBUTION_ROOT = "/usr/lib/postgresql";
+const SERVER_PROGRAMS = ["postgres", "initdb", "pg_ctl"] as const;
+
+async function isExecutableFile(path: string): Promise<boolean> {
+  try {
+    const info = await Deno.stat(path);
+    return info.isFile && info.mode !== null && (info.mode & 0o111) !== 0;
+  } catch {
+    return false;
+  }
+}
+
+function isExecutableFileSync(path: string): boolean {
+  try {
+    const info = Deno.statSync(path);
+    return info.isFile && info.mode !== null && (info.mode & 0o111) !== 0;
+  } catch {
+    return false;
+  }
+}
+
+/** The first `program` on PATH, synchronously (tools are looked up where no await is possible). */
+export function findOnPathSync(program: string): string | undefined {
+  for (const dir of (Deno.env.get("PATH") ?? "/usr/local/bin:/usr/bin:/bin").split(":")) {
+    if (dir === "") continue;
+    const candidate = join(dir, program);
+    if (isExecutableFileSync(candidate)) return candidate;
+  }
+  return undefined;
+}
+
+/** Parses `postgres (PostgreSQL) 15.18 (Debian ...)` into `PostgreSQL 15.18 (Debian ...)` and 15. */
+export function parseServerVersion(output: string): { version: string; major: number } | undefined {
+  const match = /^\S+ \(PostgreSQL\) ((\d+)\S*.*)$/.exec(output.trim().split("\n")[0] ?? "");
+  if (match === null || match[1] === undefined || match[2] === undefined) return undefined;
+  return { version: `PostgreSQL ${match[1]}`, major: Number(match[2]) };
+}
+
+async function versionOutput(program: string): Promise<string | undefined> {
+  try {
+    const result = await run([program, "--version"], { env: { PATH: "/usr/bin:/bin", LANG: "C" } });
+    return result.code === 0 ? result.stdout.trim() : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function hasServerPrograms(bindir: string): Promise<boolean> {
+  const found = await Promise.all(SERVER_PROGRAMS.map((p) => isExecutableFile(join(bindir, p))));
+  return found.every(Boolean);
+}
+
+async function inspectBindir(bindir: string, source: PgBuildSource): Promise<PgBuild | string> {
+  let real: string;
+  try {
+    real = await Deno.realPath(bindir);
+  } catch (error) {
+    return error instanceof Deno.errors.NotFound
+      ? `${bindir}: no such directory`
+      : `${bindir}: ${messageOf(error)}`;
+  }
+  if (!(await hasServerPrograms(real))) return `${bindir}: no ${SERVER_PROGRAMS.join("/")} there`;
+  const tool = async (name: string) =>
+    (await isExecutableFile(join(real, name))) ? join(real, name) : findOnPathSync(name);
+  const [serverOutput, psql, pgbench] = await Promise.all([
+    versionOutput(join(real, "postgres")),
+    tool("psql"),
+    tool("pgbench"),
+  ]);
+  const parsed = serverOutput === undefined ? undefined : parseServerVersion(serverOutput);
+  if (parsed === undefined) return `${bindir}: "postgres --version" gave no PostgreSQL version`;
+  if (psql === undefined || pgbench === undefined) return `${bindir}: psql or pgbench not found`;
+  const psqlVersion = await versionOutput(psql);
+  if (psqlVersion === undefined) return `${bindir}: "${psql} --version" failed`;
+  return { bindir: real, source, ...parsed, psql, psqlVersion, pgbench };
+}
+
+async function pgConfigBindir(): Promise<string | undefined> {
+  try {
+    const result = await run(["pg_config", "--bindir"]);
+    const dir = result.stdout.trim();
+    return result.code === 0 && dir !== "" ? dir : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function distributionBindirs(): Promise<string[]> {
+  const dirs: { major: number; path: string }[] = [];
+  try {
+    for await (const entry of Deno.readDir(DISTRIBUTION_ROOT)) {
+      if (/^\d+(\.\d+)?$/.test(entry.name)) {
+        dirs.push({ major: Number(entry.name), path: join(DISTRIBUTION_ROOT, entry.name, "bin") });
+      }
+    }
+  } catch {
+    // no distribution packages
+  }
+  return dirs.sort((a, b) => b.major - a.major).map((d) => d.path);
+}
+
+/**
+ * Finds the PostgreSQL builds here, most preferred first, without duplicates.
+ * @throws {SqlrsError} `unavailable` when `SQLRS_PG_BIN` is set but holds no usable build
+ */
+export async function findPgBuilds(): Promise<PgBuild[]> {
+  const explicit = Deno.env.get("SQLRS_PG_BIN");
+  const candidates: { dir: string; source: PgBuildSource }[] = [];
+  if (explicit !== undefined && explicit !== "") candidates.push({ dir: explicit, source: "SQLRS_PG_BIN" });
+  const [configured, distribution] = await Promise.all([pgConfigBindir(), distributionBindirs()]);
+  if (configured !== undefined) candidates.push({ dir: configured, source: "pg_config" });
+  for (const dir of distribution) candidates.push({ dir, source: "distribution" });
+
+  const inspected = await Promise.all(candidates.map((c) => inspectBindir(c.dir, c.source)));
+  const builds: PgBuild[] = [];
+  for (const [index, result] of inspected.entries()) {
+    if (typeof result === "string") {
+      if (candidates[index]?.source === "SQLRS_PG_BIN") {
+        throw new SqlrsError(
+          "unavailable",
+          `SQLRS_PG_BIN is not a usable PostgreSQL bindir (${result}): fix or unset it`,
+        );
+      }
+      continue;
+    }
+    if (!builds.some((b) => b.bindir === result.bindir)) builds.push(result);
+  }
+  return builds;
+}
+
+/** One line per build, for error messages and `sqlrs status`. */
+export function describeBuilds(builds: readonly PgBuild[]): string {
+  return builds.map((b) => `host:${b.major} (${b.version} at ${b.bindir})`).join(", ");
+}
+
+/** The build an image reference names, or the error explaining why there is none. */
+export function selectBuild(builds: readonly PgBuild[], imageId: string | undefined): PgBuild {
+  if (builds.length === 0) throw new SqlrsError("unavailable", INSTALL_HINT);
+  if (imageId === undefined || imageId === "host") {
+    const explicit = builds.find((b) => b.source === "SQLRS_PG_BIN");
+    if (explicit !== undefined) return explicit;
+    // Stable sort: among equal majors the more preferred source stays first.
+    const best = [...builds].sort((a, b) => b.major - a.major)[0];
+    if (best !== undefined) return best;
+  }
+  const match = /^(?:host:)?(\d+)$/.exec(imageId ?? "");
+  if (match !== null) {
+    const build = builds.find((b) => b.major === Number(match[1]));
+    if (build !== undefined) return build;
+  }
+  throw new SqlrsError(
+    "invalid_argument",
+    `Unknown host image "${imageId}": use "host" or "host:<major>"; available: ${describeBuilds(builds)}`,
+    { details: { imageId, available: builds.map((b) => `host:${b.major}`) } },
+  );
+}
+
+async function sha256Hex(text: string): Promise<string> {
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text)));
+  return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** The {@link ResolvedImage} of a build, as `imageId` named it. */
+export async function imageOf(build: PgBuild, imageId: string | undefined): Promise<ResolvedImage> {
+  const hash = (await sha256Hex(`${build.version}\n${INITDB_OPTIONS_VERSION}`)).slice(0, 12);
+  return {
+    runtime: "host",
+    imageId: imageId ?? "host",
+    resolvedId: `host:${build.version}`,
+    storeDir: `host/${build.major}-${hash}`,
+    major: build.major,
+    toolIdentity: build.psqlVersion,
+  };
+}
+
+/**
+ * The build a resolved image stands for: the one with the same version, else (when `exact` is false)
+ * one of the same major, whose data directories are compatible.
+ */
+export function buildOfImage(
+  builds: readonly PgBuild[],
+  image: ResolvedImage,
+  exact: boolean,
+): PgBuild | undefined {
+  const version = image.resolvedId.replace(/^host:/, "");
+  return builds.find((b) => b.version === version) ??
+    (exact ? undefined : builds.find((b) => b.major === image.major));
+}

@@ -1,0 +1,95 @@
+/**
+ * The runtime contract: where PostgreSQL runs (host processes, Docker, Podman).
+ *
+ * A runtime turns an image reference into a concrete PostgreSQL build, initialises a base data
+ * directory for it, starts and stops servers on clones, and runs psql/pgbench against them.
+ */
+
+import type { StreamingChild } from "../exec.ts";
+
+/** The runtimes sqlrs knows. */
+export type RuntimeName = "host" | "docker" | "podman";
+
+/** A PostgreSQL build resolved from an image reference. Serializable. */
+export interface ResolvedImage {
+  runtime: RuntimeName;
+  /** The reference the user gave (`host`, `host:15`, `postgres:17`). */
+  imageId: string;
+  /** An immutable identity of the build (a digest, or the server's full version string on the host). */
+  resolvedId: string;
+  /** `<engine>/<version>`: where this build's base and states live under `engines/`. */
+  storeDir: string;
+  /** Server major version, e.g. 15. */
+  major: number;
+  /** Identity of the tools (psql, pgbench) that run steps, for fingerprints. */
+  toolIdentity: string;
+}
+
+/** A running PostgreSQL server. Serializable, so that a later engine can find it again. */
+export interface ServerHandle {
+  runtime: RuntimeName;
+  /** Process id (host) or container id. */
+  runtimeId: string;
+  dataDir: string;
+  /** Loopback TCP port clients connect to. */
+  port: number;
+  /** Unix socket directory the engine's own tools use, where the runtime has one. */
+  socketDir: string | null;
+  user: string;
+  password: string;
+  /** Where the server writes its log. */
+  logFile: string;
+}
+
+/** Options of {@link Runtime.start}. */
+export interface StartOptions {
+  /** A directory private to this server for its socket and log. */
+  runDir: string;
+  signal?: AbortSignal;
+}
+
+/** Options of {@link Runtime.spawnTool}. */
+export interface ToolOptions {
+  cwd: string;
+  /** The database to connect to (default `postgres`). */
+  database?: string;
+  stdin?: string | Uint8Array;
+  signal?: AbortSignal;
+}
+
+/** Where PostgreSQL runs. */
+export interface Runtime {
+  readonly name: RuntimeName;
+  /** Resolves an image reference (undefined = this runtime's default build). */
+  resolveImage(imageId: string | undefined): Promise<ResolvedImage>;
+  /** Runs initdb into the empty directory `dataDir`. */
+  initBase(image: ResolvedImage, dataDir: string, password: string): Promise<void>;
+  /** Starts a server on the stopped data directory `dataDir` and resolves once it accepts connections. */
+  start(
+    image: ResolvedImage,
+    dataDir: string,
+    password: string,
+    options: StartOptions,
+  ): Promise<ServerHandle>;
+  /** Stops a server cleanly (a fast shutdown: no crash recovery on the next start). Idempotent. */
+  stop(server: ServerHandle): Promise<void>;
+  /** Whether the server still runs. */
+  isRunning(server: ServerHandle): Promise<boolean>;
+  /** Starts psql or pgbench connected to the server (connection arguments are appended by the runtime). */
+  spawnTool(
+    image: ResolvedImage,
+    server: ServerHandle,
+    tool: "psql" | "pgbench",
+    args: readonly string[],
+    options: ToolOptions,
+  ): StreamingChild;
+  /** The connection string a client on this machine uses. */
+  dsn(server: ServerHandle, database?: string): string;
+  /**
+   * Stops every server this runtime runs on a data directory under `root`, except those `keep` accepts.
+   * Resolves with the data directories it stopped.
+   */
+  stopStrays(root: string, keep: (dataDir: string) => boolean): Promise<string[]>;
+  /** One line on whether this runtime can work here, for `sqlrs status`. */
+  probe(): Promise<{ available: boolean; detail: string }>;
+}

@@ -1,0 +1,310 @@
+/**
+ * The engine's HTTP API as a function from `Request` to `Response`: routes, bearer-token auth,
+ * error mapping and NDJSON streaming. `engine/main.ts` serves it with `Deno.serve`; tests call it
+ * directly.
+ *
+ * @module
+ */
+
+import { z } from "zod";
+import {
+  ConfigSetRequest,
+  type EngineStatus,
+  type Health,
+  PrepareJobRequest,
+  RunRequest,
+} from "./../shared/schemas.ts";
+import { invalidArgument, messageOf, SqlrsError, statusFor } from "../shared/errors.ts";
+import { NdjsonStringifyStream } from "../shared/ndjson.ts";
+import { parseBody, zodIssueText } from "./api/validation.ts";
+import type { ConfigStore } from "./config/config_store.ts";
+import { engineConfigJsonSchema } from "./config/config_store.ts";
+import type { JobService } from "./prepare/jobs.ts";
+import type { Inventory } from "./inventory/inventory.ts";
+import type { RunService } from "./run/runs.ts";
+import type { Activity } from "./lifecycle/activity.ts";
+
+/** Everything the API needs, wired once in `engine/main.ts`. */
+export interface AppDeps {
+  health: Health;
+  token: string;
+  config: ConfigStore;
+  jobs: JobService;
+  inventory: Inventory;
+  runs: RunService;
+  activity: Activity;
+  /** Aborted when the engine starts shutting down: open streams end. */
+  stopping: AbortSignal;
+  status(): Promise<EngineStatus>;
+  shutdown(): void;
+  log(line: string): void;
+}
+
+type Params = Record<string, string>;
+type Handler = (request: Request, params: Params, url: URL) => Promise<Response> | Response;
+
+interface Route {
+  method: string;
+  pattern: URLPattern;
+  handler: Handler;
+}
+
+function json(body: unknown, status = 200, headers: HeadersInit = {}): Response {
+  return new Response(JSON.stringify(body), {
+    status,
+    headers: { "content-type": "application/json", ...headers },
+  });
+}
+
+function errorResponse(error: SqlrsError): Response {
+  return json(error.toJSON(), statusFor(error.code));
+}
+
+/** Streams values as NDJSON; `onClose` runs when the stream ends or the client goes away. */
+export function ndjsonResponse(
+  source: AsyncIterable<unknown>,
+  options: { status?: number; headers?: HeadersInit; onClose?: () => void } = {},
+): Response {
+  const iterator = source[Symbol.asyncIterator]();
+  const stream = new ReadableStream<unknown>({
+    async pull(controller) {
+      try {
+        const next = await iterator.next();
+        if (next.done) {
+          controller.close();
+          options.onClose?.();
+        } else controller.enqueue(next.value);
+      } catch (error) {
+        controller.error(error);
+        options.onClose?.();
+      }
+    },
+    async cancel() {
+      await iterator.return?.();
+      options.onClose?.();
+    },
+  });
+  return new Response(stream.pipeThrough(new NdjsonStringifyStream()).pipeThrough(new TextEncoderStream()), {
+    status: options.status ?? 200,
+    headers: { "content-type": "application/x-ndjson", ...options.headers },
+  });
+}
+
+/** Answers a list as a JSON array, or as NDJSON when the client asks for `application/x-ndjson`. */
+function listResponse(request: Request, items: readonly unknown[]): Response {
+  if ((request.headers.get("accept") ?? "").includes("application/x-ndjson")) {
+    return new Response(items.map((item) => `${JSON.stringify(item)}\n`).join(""), {
+      headers: { "content-type": "application/x-ndjson" },
+    });
+  }
+  return json(items);
+}
+
+function flag(url: URL, name: string): boolean {
+  const value = url.searchParams.get(name);
+  return value !== null && value !== "false" && value !== "0";
+}
+
+function tokensEqual(given: string, expected: string): boolean {
+  const a = new TextEncoder().encode(given);
+  const b = new TextEncoder().encode(expected);
+  let diff = a.length ^ b.length;
+  for (let i = 0; i < b.length; i++) diff |= (a[i] ?? 0) ^ (b[i] ?? 0);
+  return diff === 0;
+}
+
+/** Parses `Range: events=N-` or `events=N-M` (inclusive). */
+function parseEventRange(header: string | null): { from: number; to: number | undefined } | undefined {
+  if (header === null) return undefined;
+  const match = /^events=(\d+)-(\d*)$/.exec(header.trim());
+  if (match === null) {
+    throw invalidArgument(`Invalid Range header "${header}": expected events=N- or events=N-M`);
+  }
+  const from = Number(match[1]);
+  const to = match[2] === "" ? undefined : Number(match[2]) + 1;
+  if (to !== undefined && to <= from) throw invalidArgument(`Invalid Range header "${header}": empty range`);
+  return { from, to };
+}
+
+function routes(deps: AppDeps): Route[] {
+  const { config, jobs, inventory, runs } = deps;
+  const table: Array<[string, string, Handler]> = [
+    ["GET", "/v1/health", (request) => {
+      // Unauthenticated, but tells a client whether its token would be accepted: one round trip
+      // checks that the engine is alive, is the one engine.json names, and takes our token.
+      const header = request.headers.get("authorization") ?? "";
+      const authenticated = header.startsWith("Bearer ") && tokensEqual(header.slice(7), deps.token);
+      return json(deps.health, 200, { "x-sqlrs-authenticated": String(authenticated) });
+    }],
+    ["GET", "/v1/status", async () => json(await deps.status())],
+    ["POST", "/v1/engine/shutdown", () => {
+      queueMicrotask(() => deps.shutdown());
+      return json({ ok: true }, 202);
+    }],
+
+    ["GET", "/v1/config", (_r, _p, url) => {
+      const path = url.searchParams.get("path") ?? undefined;
+      const value = config.get(path, flag(url, "effective"));
+      return json(path === undefined ? value : { path, value });
+    }],
+    ["PATCH", "/v1/config", async (request) => {
+      const body = await parseBody(request, ConfigSetRequest);
+      return json({ path: body.path, value: await config.set(body.path, body.value) });
+    }],
+    ["DELETE", "/v1/config", async (_r, _p, url) => {
+      const path = url.searchParams.get("path");
+      if (path === null) throw invalidArgument("Missing query parameter path");
+      return json({ path, value: await config.remove(path) });
+    }],
+    ["GET", "/v1/config/schema", () => json(engineConfigJsonSchema())],
+
+    ["POST", "/v1/prepare-jobs", async (request) => {
+      const accepted = await jobs.submit(await parseBody(request, PrepareJobRequest));
+      return json(accepted, 201, { location: accepted.status_url });
+    }],
+    ["GET", "/v1/prepare-jobs", (request) => listResponse(request, jobs.list())],
+    ["GET", "/v1/prepare-jobs/:id", (_r, params) => json(jobs.status(params.id as string))],
+    ["POST", "/v1/prepare-jobs/:id/cancel", (_r, params) => {
+      const requested = jobs.cancel(params.id as string);
+      return json(jobs.status(params.id as string), requested ? 202 : 200);
+    }],
+    ["DELETE", "/v1/prepare-jobs/:id", async (_r, params, url) => {
+      const result = await inventory.deleteJob(params.id as string, {
+        force: flag(url, "force"),
+        dryRun: flag(url, "dry_run"),
+      });
+      return json(result, result.outcome === "blocked" && !result.dry_run ? 409 : 200);
+    }],
+    ["GET", "/v1/prepare-jobs/:id/events", (request, params) => {
+      const jobId = params.id as string;
+      const total = jobs.eventCount(jobId);
+      const range = parseEventRange(request.headers.get("range"));
+      if (range !== undefined && range.from > total && jobs.isTerminal(jobId)) {
+        return json({ code: "range_not_satisfiable", message: `Job ${jobId} has ${total} events` }, 416, {
+          "content-range": `events */${total}`,
+        });
+      }
+      const done = deps.activity.beginStream();
+      const signal = AbortSignal.any([request.signal, deps.stopping]);
+      const events = jobs.events(jobId, range?.from ?? 0, range?.to, signal);
+      const headers: Record<string, string> = { "accept-ranges": "events" };
+      if (range?.to !== undefined) headers["content-range"] = `events ${range.from}-${range.to - 1}/${total}`;
+      return ndjsonResponse(events, { status: range?.to !== undefined ? 206 : 200, headers, onClose: done });
+    }],
+    [
+      "GET",
+      "/v1/tasks",
+      (request, _p, url) => listResponse(request, jobs.tasks(url.searchParams.get("job") ?? undefined)),
+    ],
+
+    ["GET", "/v1/instances", (request, _p, url) =>
+      listResponse(
+        request,
+        inventory.listInstances({
+          idPrefix: url.searchParams.get("id_prefix") ?? undefined,
+          state: url.searchParams.get("state") ?? undefined,
+        }),
+      )],
+    ["GET", "/v1/instances/:ref", (_r, params) => {
+      const ref = params.ref as string;
+      const { entry, byName } = inventory.getInstance(ref);
+      if (byName) {
+        return new Response(null, {
+          status: 307,
+          headers: { location: `/v1/instances/${entry.instance_id}` },
+        });
+      }
+      return json(entry);
+    }],
+    ["DELETE", "/v1/instances/:ref", async (_r, params, url) => {
+      const result = await inventory.deleteInstance(params.ref as string, {
+        force: flag(url, "force"),
+        dryRun: flag(url, "dry_run"),
+      });
+      return json(result, result.outcome === "blocked" && !result.dry_run ? 409 : 200);
+    }],
+    [
+      "GET",
+      "/v1/states",
+      (request, _p, url) =>
+        listResponse(
+          request,
+          inventory.listStates({ idPrefix: url.searchParams.get("id_prefix") ?? undefined }),
+        ),
+    ],
+    ["GET", "/v1/states/:id", (_r, params) => json(inventory.getState(params.id as string))],
+    ["DELETE", "/v1/states/:id", async (_r, params, url) => {
+      const result = await inventory.deleteState(params.id as string, {
+        recurse: flag(url, "recurse"),
+        force: flag(url, "force"),
+        dryRun: flag(url, "dry_run"),
+      });
+      return json(result, result.outcome === "blocked" && !result.dry_run ? 409 : 200);
+    }],
+    ["GET", "/v1/names", (request) => listResponse(request, inventory.listNames())],
+    ["GET", "/v1/names/:name", (_r, params) => json(inventory.getName(params.name as string))],
+
+    ["POST", "/v1/runs", async (request) => {
+      const body = await parseBody(request, RunRequest);
+      const events = runs.start(body, AbortSignal.any([request.signal, deps.stopping]));
+      return ndjsonResponse(events, { onClose: deps.activity.beginStream() });
+    }],
+  ];
+  return table.map(([method, pathname, handler]) => ({
+    method,
+    pattern: new URLPattern({ pathname }),
+    handler,
+  }));
+}
+
+/** Builds the engine's request handler. */
+export function createApp(deps: AppDeps): (request: Request) => Promise<Response> {
+  const table = routes(deps);
+  async function dispatch(request: Request, url: URL): Promise<Response> {
+    const matches = table.filter((route) => route.pattern.test({ pathname: url.pathname }));
+    if (matches.length === 0) throw new SqlrsError("not_found", `No such endpoint: ${url.pathname}`);
+    const route = matches.find((candidate) => candidate.method === request.method);
+    if (route === undefined) {
+      throw new SqlrsError(
+        "method_not_allowed",
+        `Method ${request.method} is not allowed on ${url.pathname}`,
+      );
+    }
+    if (url.pathname !== "/v1/health") {
+      const header = request.headers.get("authorization") ?? "";
+      const token = header.startsWith("Bearer ") ? header.slice(7) : "";
+      if (!tokensEqual(token, deps.token)) {
+        throw new SqlrsError("unauthorized", "Missing or wrong bearer token (see engine.json)");
+      }
+    }
+    const params = route.pattern.exec({ pathname: url.pathname })?.pathname.groups ?? {};
+    return await route.handler(request, params as Params, url);
+  }
+
+  return async function handle(request: Request): Promise<Response> {
+    const started = performance.now();
+    const url = new URL(request.url);
+    deps.activity.touch();
+    let response: Response;
+    try {
+      response = await dispatch(request, url);
+    } catch (error) {
+      if (error instanceof SqlrsError) response = errorResponse(error);
+      else if (error instanceof z.ZodError) response = errorResponse(invalidArgument(zodIssueText(error)));
+      else {
+        deps.log(
+          `internal error on ${request.method} ${url.pathname}: ${
+            error instanceof Error ? error.stack : error
+          }`,
+        );
+        response = errorResponse(new SqlrsError("internal_error", `Internal error: ${messageOf(error)}`));
+      }
+    }
+    deps.log(
+      `${request.method} ${url.pathname}${url.search} ${response.status} ${
+        (performance.now() - started).toFixed(1)
+      }ms`,
+    );
+    return response;
+  };
+}

@@ -1,0 +1,27 @@
+/**
+ * Runs at most one piece of work per key at a time; later callers for the same key wait for the
+ * running one and then run their own (which usually finds the work already done).
+ *
+ * @module
+ */
+
+/** A per-key mutex. */
+export class KeyedMutex {
+  #tails = new Map<string, Promise<void>>();
+
+  /** Runs `work` once every earlier holder of `key` has finished. */
+  async run<T>(key: string, work: () => Promise<T>): Promise<T> {
+    const previous = this.#tails.get(key) ?? Promise.resolve();
+    let release!: () => void;
+    const tail = new Promise<void>((resolve) => (release = resolve));
+    const chained = previous.then(() => tail);
+    this.#tails.set(key, chained);
+    await previous;
+    try {
+      return await work();
+    } finally {
+      release();
+      if (this.#tails.get(key) === chained) this.#tails.delete(key);
+    }
+  }
+}

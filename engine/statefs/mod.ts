@@ -1,0 +1,12 @@
+/**
+ * Snapshot backends: how states (immutable snapshots of a data directory) and clones (writable
+ * instances of them) are made on the store's filesystem.
+ *
+ * @module
+ */
+
+export type { StateFS, StateFSDescription, StateFSKind } from "./types.ts";
+export { createCopyStateFS } from "./copy.ts";
+export { createBtrfsStateFS } from "./btrfs.ts";
+export { createOverlayStateFS } from "./overlay.ts";
+export { createStateFS, probeStateFS, type StateFSProbe } from "./select.ts";

@@ -1,0 +1,40 @@
+/**
+ * The snapshot backend contract: how states and clones of a data directory are made.
+ *
+ * Paths are absolute. A state path is the data directory itself; a clone is a directory owned by the
+ * backend whose data directory {@link StateFS.clone} returns (it differs from the clone path for overlay).
+ */
+
+/** The snapshot backends sqlrs knows. */
+export type StateFSKind = "copy" | "btrfs" | "overlay";
+
+/** What a backend does here and why it was chosen, as shown by `sqlrs status`. */
+export interface StateFSDescription {
+  kind: StateFSKind;
+  /** One line: how clones are made on this store (e.g. "reflink copies (btrfs)"). */
+  detail: string;
+}
+
+/** A snapshot backend. */
+export interface StateFS {
+  readonly kind: StateFSKind;
+  describe(): Promise<StateFSDescription>;
+  /** Creates an empty directory at `path` that can later be snapshotted (a subvolume on btrfs). */
+  createEmpty(path: string): Promise<void>;
+  /**
+   * Makes an immutable, durable copy of the stopped data directory `src` at `dst`, which must not exist.
+   * When it resolves, the copy survives a power loss.
+   */
+  snapshot(src: string, dst: string): Promise<void>;
+  /** Makes a writable clone of the state or base at `src` under `dst`; resolves with its data directory. */
+  clone(src: string, dst: string): Promise<string>;
+  /** Removes a clone, a state or a base made by this backend. Idempotent. */
+  remove(path: string): Promise<void>;
+  /** Bytes that `path` holds on its own (exclusive bytes where the filesystem can tell). */
+  size(path: string): Promise<number>;
+  /**
+   * Removes what a crash left under `root` (mounts, subvolumes, temporary copies). Mounts at or under
+   * a path that `keep` accepts (the clones of live instances) are left alone.
+   */
+  recover(root: string, keep?: (path: string) => boolean): Promise<void>;
+}

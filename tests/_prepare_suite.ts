@@ -1,0 +1,234 @@
+/**
+ * The prepare test suite, run against real PostgreSQL on each snapshot backend (see the
+ * `prepare_*_test.ts` files): caching per step, include handling, failures, cancel, crash recovery.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { type CliResult, postgresUnder, processAlive, REPO, type Sandbox, waitFor } from "./_sandbox.ts";
+import { sandboxOn, type StoreKind } from "./_stores.ts";
+
+interface Prepared {
+  job_id: string;
+  instance_id: string;
+  state_id: string;
+  dsn: string;
+}
+
+/** `sqlrs --output json prepare:psql -- <args>` parsed. */
+export async function prepare(
+  sandbox: Sandbox,
+  args: string[],
+  options: { cwd?: string; stdin?: string } = {},
+): Promise<Prepared> {
+  const result = await sandbox.cliOk(["--output", "json", "prepare:psql", "--", ...args], options);
+  return JSON.parse(result.stdout);
+}
+
+/** The `state_execute` tasks of a plan with their `cached` flag. */
+export async function plan(
+  sandbox: Sandbox,
+  args: string[],
+  cwd?: string,
+): Promise<Array<{ output_state_id: string; cached: boolean }>> {
+  const result = await sandbox.cliOk(
+    ["--output", "json", "plan:psql", "--", ...args],
+    cwd === undefined ? {} : { cwd },
+  );
+  return JSON.parse(result.stdout).tasks.filter((task: { type: string }) => task.type === "state_execute");
+}
+
+/** Statuses of a job's execute tasks, in order (`succeeded` = executed, `skipped` = cache hit). */
+export async function executeStatuses(sandbox: Sandbox, jobId: string): Promise<string[]> {
+  const result = await sandbox.cliOk(["--output", "json", "ls", "--tasks", "--job", jobId]);
+  return JSON.parse(result.stdout).tasks.filter((task: { type: string }) => task.type === "state_execute")
+    .map((
+      task: { status: string },
+    ) => task.status);
+}
+
+/** Runs the host's own psql against a DSN. */
+export async function hostPsql(dsn: string, sql: string): Promise<CliResult> {
+  const output = await new Deno.Command("psql", {
+    args: [dsn, "-X", "-A", "-t", "-c", sql],
+    stdout: "piped",
+    stderr: "piped",
+  })
+    .output();
+  const decoder = new TextDecoder();
+  return {
+    code: output.code,
+    stdout: decoder.decode(output.stdout).trim(),
+    stderr: decoder.decode(output.stderr),
+  };
+}
+
+async function writeFiles(dir: string, files: Record<string, string>): Promise<void> {
+  for (const [name, content] of Object.entries(files)) {
+    await Deno.mkdir(join(dir, name, ".."), { recursive: true });
+    await Deno.writeTextFile(join(dir, name), content);
+  }
+}
+
+async function countStates(sandbox: Sandbox): Promise<number> {
+  return JSON.parse((await sandbox.cliOk(["--output", "json", "ls", "--states"])).stdout).states.length;
+}
+
+async function countInstances(sandbox: Sandbox): Promise<number> {
+  return JSON.parse((await sandbox.cliOk(["--output", "json", "ls", "--instances"])).stdout).instances.length;
+}
+
+/** Registers the prepare suite for one store kind. */
+export function definePrepareSuite(kind: StoreKind): void {
+  function test(name: string, fn: (sandbox: Sandbox) => Promise<void>) {
+    Deno.test(`prepare on ${kind}: ${name}`, async () => {
+      const sandbox = await sandboxOn(kind);
+      if (sandbox === undefined) return;
+      await using _ = sandbox;
+      await fn(sandbox);
+    });
+  }
+
+  test("the first prepare executes every step, the second is all cache hits with a new instance", async (sandbox) => {
+    await writeFiles(sandbox.dir, {
+      "a.sql": "create table t(id int);",
+      "b.sql": "insert into t values (1), (2);",
+      "c.sql": "insert into t values (3);",
+    });
+    const args = ["-f", "a.sql", "-f", "b.sql", "-f", "c.sql"];
+    const first = await prepare(sandbox, args, { cwd: sandbox.dir });
+    assert.deepEqual(await executeStatuses(sandbox, first.job_id), ["succeeded", "succeeded", "succeeded"]);
+    const second = await prepare(sandbox, args, { cwd: sandbox.dir });
+    assert.deepEqual(await executeStatuses(sandbox, second.job_id), ["skipped", "skipped", "skipped"]);
+    assert.equal(second.state_id, first.state_id);
+    assert.notEqual(second.instance_id, first.instance_id);
+    const sum = await hostPsql(second.dsn, "select sum(id) from t");
+    assert.equal(sum.stdout, "6", sum.stderr);
+    assert.ok((await plan(sandbox, args, sandbox.dir)).every((task) => task.cached));
+
+    // Editing only the last file re-executes only the last step.
+    await Deno.writeTextFile(join(sandbox.dir, "c.sql"), "insert into t values (30);");
+    const third = await prepare(sandbox, args, { cwd: sandbox.dir });
+    assert.deepEqual(await executeStatuses(sandbox, third.job_id), ["skipped", "skipped", "succeeded"]);
+    assert.equal((await hostPsql(third.dsn, "select sum(id) from t")).stdout, "33");
+    // The instances are isolated: writing into one leaves the other alone.
+    assert.equal((await hostPsql(first.dsn, "insert into t values (100)")).code, 0);
+    assert.equal((await hostPsql(second.dsn, "select sum(id) from t")).stdout, "6");
+  });
+
+  test("\\i and \\ir spellings of the same content give the same state; editing the include changes it", async (sandbox) => {
+    await writeFiles(sandbox.dir, {
+      "lib/schema.sql": "create table inc(id int);",
+      "main_i.sql": "\\i lib/schema.sql\n",
+      "main_ir.sql": "\\ir 'lib/schema.sql'\n",
+    });
+    const viaI = await plan(sandbox, ["-f", "main_i.sql"], sandbox.dir);
+    const viaIr = await plan(sandbox, ["-f", "main_ir.sql"], sandbox.dir);
+    assert.equal(viaI[0]?.output_state_id, viaIr[0]?.output_state_id);
+    const prepared = await prepare(sandbox, ["-f", "main_ir.sql"], { cwd: sandbox.dir });
+    assert.equal(prepared.state_id, viaI[0]?.output_state_id);
+    assert.equal((await hostPsql(prepared.dsn, "select count(*) from inc")).stdout, "0");
+    await Deno.writeTextFile(join(sandbox.dir, "lib/schema.sql"), "create table inc(id int, note text);");
+    const edited = await plan(sandbox, ["-f", "main_i.sql"], sandbox.dir);
+    assert.notEqual(edited[0]?.output_state_id, viaI[0]?.output_state_id);
+    assert.equal(edited[0]?.cached, false);
+  });
+
+  test("-v values are keyed, and stdin and -f of the same content agree", async (sandbox) => {
+    await writeFiles(sandbox.dir, { "v.sql": "create table v as select :'x'::text as x;" });
+    const one = await plan(sandbox, ["-v", "x=1", "-f", "v.sql"], sandbox.dir);
+    const two = await plan(sandbox, ["-v", "x=2", "-f", "v.sql"], sandbox.dir);
+    assert.notEqual(one[0]?.output_state_id, two[0]?.output_state_id);
+    const viaFile = await prepare(sandbox, ["-v", "x=1", "-f", "v.sql"], { cwd: sandbox.dir });
+    const viaStdin = await prepare(sandbox, ["-v", "x=1", "-f", "-"], {
+      cwd: sandbox.dir,
+      stdin: await Deno.readTextFile(join(sandbox.dir, "v.sql")),
+    });
+    assert.equal(viaStdin.state_id, viaFile.state_id);
+    assert.equal((await hostPsql(viaStdin.dsn, "select x from v")).stdout, "1");
+  });
+
+  test("a failing statement fails the job and publishes nothing; earlier steps stay cached", async (sandbox) => {
+    await writeFiles(sandbox.dir, {
+      "ok.sql": "create table ok(id int);",
+      "bad.sql": "insert into missing values (1);",
+    });
+    const before = await countStates(sandbox);
+    const result = await sandbox.cli(["prepare:psql", "--", "-f", "ok.sql", "-f", "bad.sql"], {
+      cwd: sandbox.dir,
+    });
+    assert.equal(result.code, 1, result.stderr);
+    assert.match(result.stderr, /relation "missing" does not exist/);
+    assert.equal(result.stdout, "");
+    assert.equal(await countStates(sandbox), before + 1, "only the first step's state is published");
+    assert.equal(await countInstances(sandbox), 0);
+    const tasks = await plan(sandbox, ["-f", "ok.sql", "-f", "bad.sql"], sandbox.dir);
+    assert.deepEqual(tasks.map((task) => task.cached), [true, false]);
+    assert.deepEqual(postgresUnder(join(sandbox.storeRoot, "jobs")), []);
+  });
+
+  test("cancel stops the running step; the job fails as cancelled and leaves no server", async (sandbox) => {
+    const result = await sandbox.cliOk(["prepare:psql", "--no-watch", "--", "-c", "select pg_sleep(60)"], {
+      cwd: sandbox.dir,
+    });
+    const jobId = /JOB_ID=([0-9a-f]{32})/.exec(result.stdout)?.[1];
+    assert.ok(jobId, result.stdout);
+    using client = await sandbox.client();
+    assert.ok(await waitFor(async () => (await executeStatuses(sandbox, jobId)).includes("running"), 30_000));
+    await client.cancelJob(jobId);
+    assert.ok(await waitFor(async () => (await client.job(jobId)).status === "failed", 30_000));
+    const status = await client.job(jobId);
+    assert.equal(status.error?.code, "cancelled");
+    assert.ok(await waitFor(() => postgresUnder(sandbox.storeRoot).length === 0, 10_000), "no server left");
+    assert.equal(await countStates(sandbox), 0);
+  });
+
+  test("killing the engine during a step: the restarted engine ends the job with no half-built state or stray server", async (sandbox) => {
+    const result = await sandbox.cliOk([
+      "prepare:psql",
+      "--no-watch",
+      "--",
+      "-c",
+      "create table slow as select pg_sleep(3)",
+    ], { cwd: sandbox.dir });
+    const jobId = /JOB_ID=([0-9a-f]{32})/.exec(result.stdout)?.[1] as string;
+    assert.ok(await waitFor(async () => (await executeStatuses(sandbox, jobId)).includes("running"), 30_000));
+    const info = await sandbox.engineInfo();
+    Deno.kill(info!.pid, "SIGKILL");
+    await waitFor(() => !processAlive(info!.pid), 5000);
+    assert.ok(postgresUnder(sandbox.storeRoot).length > 0, "the step's server outlived the engine");
+    // Any command starts a new engine, which recovers and resumes the job.
+    const watched = await sandbox.cli(["--output", "json", "watch", jobId]);
+    assert.equal(watched.code, 0, watched.stderr);
+    using client = await sandbox.client();
+    const status = await client.job(jobId);
+    assert.equal(status.status, "succeeded");
+    const instance = await client.instance(status.result!.instance_id);
+    assert.equal((await hostPsql(instance.dsn, "select count(*) from slow")).stdout, "1");
+    const jobServers = postgresUnder(join(sandbox.storeRoot, "jobs"));
+    assert.deepEqual(jobServers, [], "no server of the job's build area");
+    const leftovers = [...Deno.readDirSync(join(sandbox.storeRoot, "engines"))].length;
+    assert.ok(leftovers > 0);
+    for (const engineDir of Deno.readDirSync(join(sandbox.storeRoot, "engines"))) {
+      for (const versionDir of Deno.readDirSync(join(sandbox.storeRoot, "engines", engineDir.name))) {
+        const states = join(sandbox.storeRoot, "engines", engineDir.name, versionDir.name, "states");
+        const names = [...Deno.readDirSync(states)].map((entry) => entry.name);
+        assert.deepEqual(names.filter((name) => name.startsWith(".tmp-")), [], "no temporary state left");
+        assert.equal(names.length, 1);
+      }
+    }
+  });
+
+  test("Chinook (drops and creates a database, uses \\c) prepares and is queryable through the DSN", async (sandbox) => {
+    const prepared = await prepare(sandbox, [
+      "-q",
+      "-f",
+      join(REPO, "examples/chinook/Chinook_PostgreSql.sql"),
+    ]);
+    const dsn = prepared.dsn.replace(/\/postgres$/, "/chinook");
+    const tracks = await hostPsql(dsn, "select count(*) from track");
+    assert.equal(tracks.stdout, "3503", tracks.stderr);
+  });
+}

@@ -1,0 +1,5 @@
+/** The prepare suite on the overlay snapshot backend. */
+
+import { definePrepareSuite } from "./_prepare_suite.ts";
+
+definePrepareSuite("overlay");
