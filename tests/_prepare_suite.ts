@@ -191,16 +191,19 @@ export function definePrepareSuite(kind: StoreKind): void {
       "--no-watch",
       "--",
       "-c",
-      "create table slow as select pg_sleep(3)",
+      "select pg_sleep(3)",
+      "-c",
+      "create table slow as select 1 as x",
     ], { cwd: sandbox.dir });
     const jobId = /JOB_ID=([0-9a-f]{32})/.exec(result.stdout)?.[1] as string;
-    assert.ok(await waitFor(async () => (await executeStatuses(sandbox, jobId)).includes("running"), 30_000));
+    const jobsDir = join(sandbox.storeRoot, "jobs");
+    assert.ok(await waitFor(() => postgresUnder(jobsDir).length > 0, 30_000), "the step's server started");
     const info = await sandbox.engineInfo();
     Deno.kill(info!.pid, "SIGKILL");
     await waitFor(() => !processAlive(info!.pid), 5000);
-    assert.ok(postgresUnder(sandbox.storeRoot).length > 0, "the step's server outlived the engine");
+    assert.ok(postgresUnder(jobsDir).length > 0, "the step's server outlived the engine");
     // Any command starts a new engine, which recovers and resumes the job.
-    const watched = await sandbox.cli(["--output", "json", "watch", jobId]);
+    const watched = await sandbox.cli(["-v", "--output", "json", "watch", jobId]);
     assert.equal(watched.code, 0, watched.stderr);
     using client = await sandbox.client();
     const status = await client.job(jobId);
@@ -216,7 +219,7 @@ export function definePrepareSuite(kind: StoreKind): void {
         const states = join(sandbox.storeRoot, "engines", engineDir.name, versionDir.name, "states");
         const names = [...Deno.readDirSync(states)].map((entry) => entry.name);
         assert.deepEqual(names.filter((name) => name.startsWith(".tmp-")), [], "no temporary state left");
-        assert.equal(names.length, 1);
+        assert.equal(names.length, 2);
       }
     }
   });

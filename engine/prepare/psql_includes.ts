@@ -450,6 +450,8 @@ function slashArg(line: string, pos: number): { arg: SlashArg | null; pos: numbe
 }
 
 const SIMPLE_ESCAPES: Record<string, string> = { n: "\n", t: "\t", b: "\b", r: "\r", f: "\f" };
+const OCTAL_ESCAPE = /[0-7]{1,3}/y;
+const HEX_ESCAPE = /x([0-9A-Fa-f]{1,2})/y;
 
 /** A single-quoted backslash-command argument from `start` (after the quote), unescaped. */
 function singleQuoted(line: string, start: number): { value: string; end: number; unterminated: boolean } {
@@ -466,10 +468,11 @@ function singleQuoted(line: string, start: number): { value: string; end: number
       return { value, end: p + 1, unterminated: false };
     }
     if (c === "\\" && p + 1 < line.length) {
-      const rest = line.slice(p + 1);
-      const octal = /^[0-7]{1,3}/.exec(rest)?.[0];
-      const hex = /^x([0-9A-Fa-f]{1,2})/.exec(rest);
-      const e = rest[0] ?? "";
+      OCTAL_ESCAPE.lastIndex = p + 1;
+      HEX_ESCAPE.lastIndex = p + 1;
+      const octal = OCTAL_ESCAPE.exec(line)?.[0];
+      const hex = HEX_ESCAPE.exec(line);
+      const e = line[p + 1] ?? "";
       if (octal !== undefined) {
         value += String.fromCharCode(parseInt(octal, 8) & 0xff);
         p += 1 + octal.length;
@@ -511,7 +514,7 @@ function fileArgument(source: Source, command: string, arg: SlashArg | undefined
   let value = arg.value;
   for (let n = arg.unquotedTail; n > 0 && value.endsWith(";"); n--) value = value.slice(0, -1);
   const unkeyable = arg.usesVariable
-    ? "the path uses a psql variable, which sqlrs cannot key"
+    ? "the path uses a psql variable, which sqlrs cannot key (quote the path if the colon is literal)"
     : arg.usesBacktick
     ? "the path is computed by a shell command, which sqlrs cannot key"
     : value.startsWith("~")

@@ -293,3 +293,28 @@ Deno.test("copySource() follows psql's \\copy syntax", () => {
   assert.deepEqual(copySource(" t from STDIN"), { kind: "stdin" });
   assert.equal(copySource(" t").kind, "invalid");
 });
+
+Deno.test("expandPsqlContent() keys the bytes of files that are not valid UTF-8", async () => {
+  await withFiles({}, async (dir) => {
+    const hashes = new Set<string>();
+    for (const byte of [0xe9, 0xe8]) {
+      await Deno.writeFile(
+        join(dir, "latin1.sql"),
+        new Uint8Array([...new TextEncoder().encode("select 'caf"), byte, 0x27, 0x3b]),
+      );
+      hashes.add(
+        (await expandPsqlContent({ text: "\\i latin1.sql\n", origin: null, workDir: dir })).contentHash,
+      );
+      hashes.add((await expandFile(dir, "latin1.sql")).contentHash);
+    }
+    assert.equal(hashes.size, 4);
+  });
+});
+
+Deno.test("expandPsqlContent() hash does not depend on how messages name the input", async () => {
+  await withFiles({}, async (dir) => {
+    const a = await expandPsqlContent({ text: "select 1;", origin: null, workDir: dir, label: "stdin" });
+    const b = await expandPsqlContent({ text: "select 1;", origin: null, workDir: dir });
+    assert.equal(a.contentHash, b.contentHash);
+  });
+});
