@@ -20,6 +20,7 @@ import { planPsqlCommand, preparePsqlCommand, type RunStage, watchCommand } from
 import { runPgbenchCommand, runPsqlCommand, runRequest, streamRun } from "./commands/run.ts";
 import { lsCommand } from "./commands/ls.ts";
 import { rmCommand } from "./commands/rm.ts";
+import { cacheCommand } from "./commands/cache.ts";
 import { SqlrsError } from "../shared/errors.ts";
 
 interface CliState {
@@ -53,6 +54,7 @@ function buildProgram(state: CliState, runStage?: RunStage) {
   program.addCommand(runPgbenchCommand(context, setExit));
   program.addCommand(lsCommand(context));
   program.addCommand(rmCommand(context, setExit));
+  program.addCommand(cacheCommand(context));
   for (const command of program.commands) command.exitOverride();
   return { program, context };
 }

@@ -7,6 +7,8 @@
 
 import type { z } from "zod";
 import {
+  CacheExplain,
+  CacheStatus,
   ConfigValue,
   DeleteResult,
   EngineStatus,
@@ -225,6 +227,15 @@ export class EngineClient implements Disposable {
       ...(options.signal === undefined ? {} : { signal: options.signal }),
     });
     yield* this.#stream(PrepareJobEvent, response);
+  }
+
+  cacheStatus(): Promise<CacheStatus> {
+    return this.#json(CacheStatus, "GET", "/v1/cache/status");
+  }
+
+  /** Hit/miss per step of a prepare request, and why, without creating a job. */
+  explainPrepare(request: PrepareJobRequest): Promise<CacheExplain> {
+    return this.#json(CacheExplain, "POST", "/v1/cache/explain/prepare", { body: request });
   }
 
   listJobs(): Promise<PrepareJobEntry[]> {

@@ -22,6 +22,7 @@ import { Activity } from "./lifecycle/activity.ts";
 import { removeEngineFile, writeEngineFile } from "./lifecycle/engine_file.ts";
 import { acquireStoreLock } from "./lifecycle/store_lock.ts";
 import { Bases } from "./prepare/bases.ts";
+import { CacheCapacity } from "./cache/capacity.ts";
 import { Executor } from "./prepare/executor.ts";
 import { JobService } from "./prepare/jobs.ts";
 import { Registry } from "./registry/registry.ts";
@@ -150,9 +151,13 @@ export async function runEngine(options: EngineOptions): Promise<number> {
   await recoverStore(registry, layout, statefs, runtimes.all(), log);
 
   const bases = new Bases(registry, layout, statefs);
-  const executor = new Executor({ registry, layout, statefs, bases });
+  // The cache must not evict what running jobs use; jobs are created below, so bind late.
+  let pinned = (): Set<string> => new Set();
+  const capacity = new CacheCapacity({ registry, layout, statefs, config, pinned: () => pinned(), log });
+  const executor = new Executor({ registry, layout, statefs, bases, capacity });
   const instances = new Instances(registry, layout, statefs, runtimes);
   const jobs = new JobService({ registry, runtimes, executor, instances, config, activity, log });
+  pinned = () => jobs.pinnedStates();
   const inventory = new Inventory({
     registry,
     instances,
@@ -205,6 +210,7 @@ export async function runEngine(options: EngineOptions): Promise<number> {
     inventory,
     runs,
     activity,
+    capacity,
     stopping: stopping.signal,
     status,
     shutdown: () => void shutdown("requested by a client"),
@@ -212,11 +218,13 @@ export async function runEngine(options: EngineOptions): Promise<number> {
   });
   let server: Deno.HttpServer | undefined;
   let shuttingDown = false;
+  const timers: ReturnType<typeof setInterval>[] = [];
 
   async function shutdown(why: string): Promise<void> {
     if (shuttingDown) return;
     shuttingDown = true;
     log(`shutting down: ${why}`);
+    for (const timer of timers) clearInterval(timer);
     removeEngineFile(options.engineFile, instanceId);
     stopping.abort();
     await jobs.shutdown();
@@ -253,10 +261,20 @@ export async function runEngine(options: EngineOptions): Promise<number> {
     server = Deno.serve({ hostname: options.listen.hostname, port: options.listen.port, onListen }, handler);
   }
 
+  await reapExpired(registry, inventory, log);
+  await capacity.enforce("startup_recovery").catch((error) =>
+    log(`cache: startup enforcement failed: ${messageOf(error)}`)
+  );
   jobs.resumeInterrupted();
-  const idleTimer = setInterval(() => {
+  let reaping = false;
+  timers.push(setInterval(() => {
+    if (reaping) return;
+    reaping = true;
+    reapExpired(registry, inventory, log).finally(() => (reaping = false));
+  }, 1000));
+  timers.push(setInterval(() => {
     if (activity.idleMs() >= options.idleTimeoutMs) void shutdown(`idle for ${options.idleTimeoutMs} ms`);
-  }, Math.min(1000, Math.max(50, options.idleTimeoutMs / 4)));
+  }, Math.min(1000, Math.max(50, options.idleTimeoutMs / 4))));
   const onSignal = (signal: Deno.Signal) => () => void shutdown(signal);
   const handlers: Array<[Deno.Signal, () => void]> = [["SIGTERM", onSignal("SIGTERM")], [
     "SIGINT",
@@ -265,9 +283,24 @@ export async function runEngine(options: EngineOptions): Promise<number> {
   for (const [signal, fn] of handlers) Deno.addSignalListener(signal, fn);
 
   const code = await stopped;
-  clearInterval(idleTimer);
   for (const [signal, fn] of handlers) Deno.removeSignalListener(signal, fn);
   return code;
+}
+
+/** Deletes instances whose TTL has passed (with their open connections). */
+async function reapExpired(
+  registry: Registry,
+  inventory: Inventory,
+  log: (line: string) => void,
+): Promise<void> {
+  for (const instance of registry.expiredInstances(new Date().toISOString())) {
+    try {
+      await inventory.deleteInstance(instance.instance_id, { force: true, dryRun: false });
+      log(`ttl: deleted expired instance ${instance.instance_id} (expired ${instance.expires_at})`);
+    } catch (error) {
+      log(`ttl: cannot delete expired instance ${instance.instance_id}: ${messageOf(error)}`);
+    }
+  }
 }
 
 /**

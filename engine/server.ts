@@ -23,6 +23,7 @@ import type { JobService } from "./prepare/jobs.ts";
 import type { Inventory } from "./inventory/inventory.ts";
 import type { RunService } from "./run/runs.ts";
 import type { Activity } from "./lifecycle/activity.ts";
+import type { CacheCapacity } from "./cache/capacity.ts";
 
 /** Everything the API needs, wired once in `engine/main.ts`. */
 export interface AppDeps {
@@ -33,6 +34,7 @@ export interface AppDeps {
   inventory: Inventory;
   runs: RunService;
   activity: Activity;
+  capacity: CacheCapacity;
   /** Aborted when the engine starts shutting down: open streams end. */
   stopping: AbortSignal;
   status(): Promise<EngineStatus>;
@@ -190,6 +192,11 @@ function routes(deps: AppDeps): Route[] {
       const headers: Record<string, string> = { "accept-ranges": "events" };
       if (range?.to !== undefined) headers["content-range"] = `events ${range.from}-${range.to - 1}/${total}`;
       return ndjsonResponse(events, { status: range?.to !== undefined ? 206 : 200, headers, onClose: done });
+    }],
+    ["GET", "/v1/cache/status", async () => json(await deps.capacity.status())],
+    ["POST", "/v1/cache/explain/prepare", async (request) => {
+      const body = await parseBody(request, PrepareJobRequest);
+      return json(await jobs.explain(body));
     }],
     [
       "GET",

@@ -410,3 +410,67 @@ export const RunEvent = z.object({
 });
 /** One line of a run's NDJSON stream. */
 export type RunEvent = z.infer<typeof RunEvent>;
+
+// ---------------------------------------------------------------------------------------------------
+// Cache
+
+/** What one eviction run did. */
+export const EvictionReport = z.object({
+  completed_at: Timestamp,
+  trigger: z.string(),
+  evicted_count: z.number().int(),
+  freed_bytes: z.number().int(),
+  blocked_count: z.number().int(),
+  usage_bytes_before: z.number().int(),
+  usage_bytes_after: z.number().int(),
+  free_bytes_before: z.number().int(),
+  free_bytes_after: z.number().int(),
+});
+/** What one eviction run did. */
+export type EvictionReport = z.infer<typeof EvictionReport>;
+
+/** `GET /v1/cache/status`: the bounded cache's diagnostics. */
+export const CacheStatus = z.object({
+  usage_bytes: z.number().int(),
+  configured_max_bytes: z.number().int().nullable(),
+  effective_max_bytes: z.number().int(),
+  reserve_bytes: z.number().int(),
+  high_watermark: z.number(),
+  low_watermark: z.number(),
+  min_state_age: z.string(),
+  store_total_bytes: z.number().int(),
+  store_free_bytes: z.number().int(),
+  state_count: z.number().int(),
+  reclaimable_bytes: z.number().int(),
+  blocked_count: z.number().int(),
+  pressure_reasons: z.array(z.string()),
+  last_eviction: EvictionReport.nullable(),
+});
+/** `GET /v1/cache/status`. */
+export type CacheStatus = z.infer<typeof CacheStatus>;
+
+/** One step of a `cache explain` answer. */
+export const CacheExplainStep = z.object({
+  task_id: z.string(),
+  input: z.string(),
+  output_state_id: StateId,
+  decision: z.enum(["hit", "miss"]),
+  /** For a miss: why, compared with the nearest cached state. */
+  reason_code: z.enum(["exact_state_match", "parent_changed", "input_changed", "no_matching_state"]),
+  reason: z.string(),
+  nearest_state_id: StateId.nullable(),
+  changed_files: z.array(z.string()),
+});
+/** One step of a `cache explain` answer. */
+export type CacheExplainStep = z.infer<typeof CacheExplainStep>;
+
+/** `POST /v1/cache/explain/prepare`: hit/miss per step without creating a job or an instance. */
+export const CacheExplain = z.object({
+  decision: z.enum(["hit", "miss"]),
+  image_id: z.string(),
+  resolved_image_id: z.string(),
+  final_state_id: StateId,
+  steps: z.array(CacheExplainStep),
+});
+/** `POST /v1/cache/explain/prepare` answer. */
+export type CacheExplain = z.infer<typeof CacheExplain>;

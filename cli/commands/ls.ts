@@ -61,6 +61,11 @@ export function lsCommand(context: () => CliContext) {
     .option("--no-header", "no column headers")
     .option("-l, --long", "full ids and absolute times")
     .option("--job <job-id>", "tasks of this job only")
+    .option("--instance <id>", "instances with this id or id prefix")
+    .option("--state <id>", "states (and instances) with this id or id prefix")
+    .option("--name <name>", "this name only")
+    .option("--signature", "add the jobs' SIGNATURE column")
+    .option("--cache-details", "add the states' LAST_USED and USE_COUNT columns")
     .action(async (flags) => {
       const all = flags.all === true;
       const explicit = flags.names || flags.instances || flags.states || flags.jobs || flags.tasks;
@@ -79,9 +84,22 @@ export function lsCommand(context: () => CliContext) {
         jobs?: PrepareJobEntry[];
         tasks?: TaskEntry[];
       } = {};
-      if (select.names) data.names = await client.listNames();
-      if (select.instances) data.instances = await client.listInstances();
-      if (select.states) data.states = await client.listStates();
+      const byPrefix = (id: string, prefix: string | undefined) =>
+        prefix === undefined || id.startsWith(prefix.toLowerCase());
+      if (select.names) {
+        data.names = (await client.listNames()).filter((n) =>
+          flags.name === undefined || n.name === flags.name
+        );
+      }
+      if (select.instances) {
+        data.instances = (await client.listInstances()).filter((i) =>
+          byPrefix(i.instance_id, flags.instance) && byPrefix(i.state_id, flags.state) &&
+          (flags.name === undefined || i.name === flags.name)
+        );
+      }
+      if (select.states) {
+        data.states = (await client.listStates()).filter((st) => byPrefix(st.state_id, flags.state));
+      }
       if (select.jobs) data.jobs = await client.listJobs();
       if (select.tasks) data.tasks = await client.listTasks(flags.job);
       if (context().json) {

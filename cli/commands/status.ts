@@ -7,17 +7,24 @@
 import { Command } from "@commander-js/extra-typings";
 import { VERSION } from "../../shared/version.ts";
 import type { CliContext } from "../context.ts";
-import { out, printJson } from "../output.ts";
+import { humanBytes, out, printJson } from "../output.ts";
 
 /** `status`. */
 export function statusCommand(context: () => CliContext) {
   return new Command("status")
     .description("Show the engine, the store, and the runtimes and snapshot backends available here")
-    .action(async () => {
+    .option("--cache", "add the state cache's capacity diagnostics and its last eviction")
+    .action(async (flags) => {
       const client = await context().client();
       const status = await client.status();
+      const cache = flags.cache === true ? await client.cacheStatus() : undefined;
       if (context().json) {
-        printJson({ ...status, endpoint: client.address.endpoint, clientVersion: VERSION });
+        printJson({
+          ...status,
+          endpoint: client.address.endpoint,
+          clientVersion: VERSION,
+          ...(cache === undefined ? {} : { cache }),
+        });
         return;
       }
       const lines = [
@@ -40,6 +47,34 @@ export function statusCommand(context: () => CliContext) {
           }: ${b.detail}`
         ),
       ];
+      if (cache !== undefined) {
+        const last = cache.last_eviction;
+        lines.push(
+          "cache:",
+          `  usage:        ${humanBytes(cache.usage_bytes)} of ${
+            humanBytes(cache.effective_max_bytes)
+          } (${cache.state_count} states)`,
+          `  configured:   max ${
+            cache.configured_max_bytes === null ? "store-coupled" : humanBytes(cache.configured_max_bytes)
+          }, reserve ${
+            humanBytes(cache.reserve_bytes)
+          }, watermarks ${cache.low_watermark}/${cache.high_watermark}, min age ${cache.min_state_age}`,
+          `  store:        ${humanBytes(cache.store_free_bytes)} free of ${
+            humanBytes(cache.store_total_bytes)
+          }`,
+          `  reclaimable:  ${
+            humanBytes(cache.reclaimable_bytes)
+          } (${cache.blocked_count} states in use or too young)`,
+          `  pressure:     ${cache.pressure_reasons.join(", ") || "none"}`,
+          `  last eviction: ${
+            last === null
+              ? "never"
+              : `${last.completed_at} (${last.trigger}): ${last.evicted_count} states, ${
+                humanBytes(last.freed_bytes)
+              } freed`
+          }`,
+        );
+      }
       out(lines.join("\n"));
     });
 }

@@ -42,6 +42,8 @@ export interface ExecutorDeps {
   layout: StoreLayout;
   statefs: StateFS;
   bases: Bases;
+  /** Makes room for a new state (throws when it cannot), and trims the cache after one is published. */
+  capacity: { admit(bytes: number): Promise<void>; enforce(trigger: string): Promise<unknown> };
 }
 
 async function isCompleteState(path: string): Promise<boolean> {
@@ -168,6 +170,13 @@ export class Executor {
     await Deno.mkdir(layout.statesDir(plan.image.storeDir), { recursive: true });
     await statefs.remove(statePath);
     await statefs.snapshot(dataDir, building);
+    const sizeBytes = await statefs.size(building);
+    try {
+      await this.#deps.capacity.admit(sizeBytes);
+    } catch (error) {
+      await statefs.remove(building);
+      throw error;
+    }
     await Deno.rename(building, statePath);
     registry.insertState({
       state_id: step.outputStateId,
@@ -176,9 +185,11 @@ export class Executor {
       store_dir: plan.image.storeDir,
       prepare_kind: "psql",
       prepare_args_normalized: plan.argsNormalized,
-      size_bytes: await statefs.size(statePath),
+      size_bytes: sizeBytes,
+      inputs: step.inputs,
     });
     workspace.contentId = step.outputStateId;
+    await this.#deps.capacity.enforce("post_snapshot");
   }
 
   async #runPsql(

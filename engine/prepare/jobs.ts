@@ -13,6 +13,7 @@ import type { JobRow, Registry } from "../registry/registry.ts";
 import type { RuntimeSelector } from "../runtime/select.ts";
 import type { Instances } from "../instances/instances.ts";
 import type {
+  CacheExplain,
   ErrorResponse,
   PrepareJobAccepted,
   PrepareJobEntry,
@@ -27,6 +28,7 @@ import { parseDuration } from "../../shared/duration.ts";
 import type { ConfigStore } from "../config/config_store.ts";
 import type { Activity } from "../lifecycle/activity.ts";
 import { argsSummary, type Plan, planPrepare } from "./planner.ts";
+import { explainPlan } from "../cache/explain.ts";
 import type { Executor, JobReporter } from "./executor.ts";
 
 /** Dependencies of the job service. */
@@ -61,6 +63,8 @@ export class JobService {
   readonly #controllers = new Map<string, AbortController>();
   readonly #waiters = new Map<string, Set<() => void>>();
   readonly #running = new Set<Promise<void>>();
+  /** Plans of running jobs: their states must not be evicted underneath them. */
+  readonly #plans = new Map<string, Plan>();
 
   constructor(deps: JobServiceDeps) {
     this.#deps = deps;
@@ -102,6 +106,23 @@ export class JobService {
       this.#emit(job.job_id, { type: "log", message: "engine restarted: resuming the job" });
       this.#start(job.job_id, undefined);
     }
+  }
+
+  /** States that running jobs read or build. */
+  pinnedStates(): Set<string> {
+    const pinned = new Set<string>();
+    for (const plan of this.#plans.values()) {
+      for (const step of plan.steps) {
+        pinned.add(step.outputStateId);
+        if (step.inputKind === "state") pinned.add(step.inputId);
+      }
+    }
+    return pinned;
+  }
+
+  /** The cache decision per step of a request, without creating a job or an instance. */
+  async explain(request: PrepareJobRequest): Promise<CacheExplain> {
+    return explainPlan(await this.#plan(request), this.#deps.registry);
   }
 
   /** Asks a queued or running job to stop; false when it already finished. */
@@ -263,6 +284,7 @@ export class JobService {
     const done = this.#deps.activity.beginJob();
     const running = this.#run(jobId, plan, controller.signal).finally(() => {
       this.#controllers.delete(jobId);
+      this.#plans.delete(jobId);
       this.#running.delete(running);
       done();
     });
@@ -298,6 +320,7 @@ export class JobService {
       registry.markJobRunning(jobId);
       this.#emit(jobId, { type: "status", status: "running" });
       const plan = planned ?? await this.#plan(job.request);
+      this.#plans.set(jobId, plan);
       if (planned === undefined) {
         registry.setJobPlan(jobId, {
           resolved_image_id: plan.image.resolvedId,
@@ -386,5 +409,19 @@ export class JobService {
     this.#deps.registry.finishJob(jobId, outcome);
     this.#emit(jobId, { type: "status", status: outcome.status });
     if (outcome.status === "failed") this.#emit(jobId, { type: "error", error: outcome.error });
+    this.#trimIdentical(jobId);
+  }
+
+  /** Keeps the newest `orchestrator.jobs.maxIdentical` finished jobs of this job's signature. */
+  #trimIdentical(jobId: string): void {
+    const keep = this.#deps.config.effective.orchestrator.jobs.maxIdentical;
+    const signature = this.#deps.registry.getJob(jobId)?.signature;
+    if (keep === null || keep === 0 || signature === null || signature === undefined) return;
+    for (const old of this.#deps.registry.finishedJobsWithSignature(signature).slice(keep)) {
+      this.#deps.registry.deleteJob(old.job_id);
+      this.#deps.log(
+        `retention: deleted job ${old.job_id} (more than ${keep} finished jobs with its signature)`,
+      );
+    }
   }
 }

@@ -7,7 +7,8 @@
 
 import type { PrepareJobRequest, PreparePlanTask } from "../../shared/schemas.ts";
 import type { ResolvedImage } from "../runtime/types.ts";
-import { hashRecords, stateFingerprint } from "./fingerprint.ts";
+import type { StateInputs } from "../registry/registry.ts";
+import { hashRecords, stateFingerprint, toHex } from "./fingerprint.ts";
 import { planPsql, type PsqlStep } from "./psql_args.ts";
 
 /** One step to execute, with where it starts from and what it produces. */
@@ -19,6 +20,8 @@ export interface PlannedStep {
   outputStateId: string;
   psql: PsqlStep;
   cached: boolean;
+  /** What the step reads, recorded with its state for `cache explain`. */
+  inputs: StateInputs;
 }
 
 /** A complete plan. */
@@ -61,6 +64,14 @@ function inputSummary(step: PsqlStep): string {
   return "-f -";
 }
 
+async function fileHashes(paths: readonly string[]): Promise<Record<string, string>> {
+  const hashes: Record<string, string> = {};
+  for (const path of paths) {
+    hashes[path] = toHex(await crypto.subtle.digest("SHA-256", await Deno.readFile(path)));
+  }
+  return hashes;
+}
+
 /** Plans a psql prepare request. Bad input throws a 400 before any job exists. */
 export async function planPrepare(request: PrepareJobRequest, deps: PlannerDeps): Promise<Plan> {
   const image = await deps.resolveImage(request.image_id);
@@ -88,6 +99,12 @@ export async function planPrepare(request: PrepareJobRequest, deps: PlannerDeps)
       outputStateId,
       psql,
       cached: deps.stateExists(outputStateId),
+      inputs: {
+        input: inputSummary(psql),
+        options: psqlPlan.normalizedOptions,
+        tool: image.toolIdentity,
+        files: await fileHashes(psql.files),
+      },
     });
     inputId = outputStateId;
     inputKind = "state";

@@ -80,6 +80,12 @@ const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (job_id, seq)
   );
   `,
+  // What each state was built from, so that `cache explain` can say which input changed; and a
+  // small key-value table for engine facts that outlive a process (the last eviction).
+  `
+  ALTER TABLE states ADD COLUMN inputs_json TEXT;
+  CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+  `,
 ];
 
 /** The schema version this build writes. */

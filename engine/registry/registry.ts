@@ -26,6 +26,16 @@ export interface BaseRow {
   created_at: string;
 }
 
+/** What a step was built from: enough to tell later which input changed. */
+export interface StateInputs {
+  /** `-f /abs/path`, `-f -` or `-c …`. */
+  input: string;
+  options: string[];
+  tool: string;
+  /** Absolute path → SHA-256 of each file the step read. */
+  files: Record<string, string>;
+}
+
 /** A published state. */
 export interface StateRow {
   state_id: string;
@@ -38,6 +48,7 @@ export interface StateRow {
   size_bytes: number | null;
   last_used_at: string | null;
   use_count: number;
+  inputs: StateInputs | null;
 }
 
 /** An instance handed out to a user. */
@@ -94,6 +105,24 @@ type Row = Record<string, SQLInputValue>;
 
 function now(): string {
   return new Date().toISOString();
+}
+
+function toState(row: Row): StateRow {
+  return {
+    state_id: row.state_id as string,
+    parent_state_id: row.parent_state_id as string | null,
+    image_id: row.image_id as string,
+    store_dir: row.store_dir as string,
+    prepare_kind: row.prepare_kind as string,
+    prepare_args_normalized: row.prepare_args_normalized as string,
+    created_at: row.created_at as string,
+    size_bytes: row.size_bytes === null ? null : Number(row.size_bytes),
+    last_used_at: row.last_used_at as string | null,
+    use_count: Number(row.use_count),
+    inputs: row.inputs_json === null || row.inputs_json === undefined
+      ? null
+      : JSON.parse(row.inputs_json as string),
+  };
 }
 
 function toInstance(row: Row): InstanceRow {
@@ -191,17 +220,29 @@ export class Registry {
   // -- states ---------------------------------------------------------------------------------------
 
   getState(stateId: string): StateRow | undefined {
-    return this.#get("SELECT * FROM states WHERE state_id = ?", stateId) as StateRow | undefined;
+    const row = this.#get("SELECT * FROM states WHERE state_id = ?", stateId);
+    return row === undefined ? undefined : toState(row);
   }
 
   listStates(): StateRow[] {
-    return this.#all("SELECT * FROM states ORDER BY created_at, state_id") as unknown as StateRow[];
+    return this.#all("SELECT * FROM states ORDER BY created_at, state_id").map(toState);
+  }
+
+  /** States built on the same parent (`null` = on a base of `storeDir`). */
+  siblingStates(parentStateId: string | null, storeDir: string): StateRow[] {
+    const rows = parentStateId === null
+      ? this.#all(
+        "SELECT * FROM states WHERE parent_state_id IS NULL AND store_dir = ? ORDER BY created_at DESC",
+        storeDir,
+      )
+      : this.#all("SELECT * FROM states WHERE parent_state_id = ? ORDER BY created_at DESC", parentStateId);
+    return rows.map(toState);
   }
 
   insertState(state: Omit<StateRow, "created_at" | "last_used_at" | "use_count">): void {
     this.#run(
       `INSERT INTO states (state_id, parent_state_id, image_id, store_dir, prepare_kind, prepare_args_normalized,
-         created_at, size_bytes, last_used_at, use_count) VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, 0)`,
+         created_at, size_bytes, last_used_at, use_count, inputs_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, 0, ?)`,
       state.state_id,
       state.parent_state_id,
       state.image_id,
@@ -210,6 +251,7 @@ export class Registry {
       state.prepare_args_normalized,
       now(),
       state.size_bytes,
+      state.inputs === null ? null : JSON.stringify(state.inputs),
     );
   }
 
@@ -226,7 +268,7 @@ export class Registry {
   }
 
   childStates(stateId: string): StateRow[] {
-    return this.#all("SELECT * FROM states WHERE parent_state_id = ?", stateId) as unknown as StateRow[];
+    return this.#all("SELECT * FROM states WHERE parent_state_id = ?", stateId).map(toState);
   }
 
   // -- instances ------------------------------------------------------------------------------------
@@ -276,6 +318,13 @@ export class Registry {
       this.#run("DELETE FROM names WHERE instance_id = ?", instanceId);
       this.#run("DELETE FROM instances WHERE instance_id = ?", instanceId);
     });
+  }
+
+  /** Instances whose TTL has passed. */
+  expiredInstances(at: string): InstanceRow[] {
+    return this.#all(`${INSTANCE_SELECT} WHERE i.expires_at IS NOT NULL AND i.expires_at < ?`, at).map(
+      toInstance,
+    );
   }
 
   instancesOfState(stateId: string): InstanceRow[] {
@@ -415,6 +464,15 @@ export class Registry {
     );
   }
 
+  /** Finished jobs with this signature, newest first (by finish time, then creation). */
+  finishedJobsWithSignature(signature: string): JobRow[] {
+    return this.#all(
+      `SELECT * FROM jobs WHERE signature = ? AND status IN ('succeeded', 'failed')
+       ORDER BY COALESCE(finished_at, created_at) DESC, created_at DESC`,
+      signature,
+    ).map(toJob);
+  }
+
   deleteJob(jobId: string): void {
     this.transaction(() => {
       this.#run("DELETE FROM events WHERE job_id = ?", jobId);
@@ -450,6 +508,18 @@ export class Registry {
 
   eventCount(jobId: string): number {
     return Number(this.#get("SELECT COUNT(*) AS n FROM events WHERE job_id = ?", jobId)?.n ?? 0);
+  }
+
+  getMeta(key: string): string | undefined {
+    return this.#get("SELECT value FROM meta WHERE key = ?", key)?.value as string | undefined;
+  }
+
+  setMeta(key: string, value: string): void {
+    this.#run(
+      "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+      key,
+      value,
+    );
   }
 
   counts(): { states: number; instances: number; jobs: number } {

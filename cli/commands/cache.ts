@@ -1,0 +1,44 @@
+/**
+ * `cache explain prepare:psql [--image …] -- <psql args>`: the cache decision per step, and for a
+ * miss which input changed compared with the nearest cached state. Creates no job or instance.
+ *
+ * @module
+ */
+
+import { Command } from "@commander-js/extra-typings";
+import type { CliContext } from "../context.ts";
+import { psqlRequest } from "./prepare.ts";
+import { out, printJson, shortId, table } from "../output.ts";
+
+/** `cache`. */
+export function cacheCommand(context: () => CliContext) {
+  const cache = new Command("cache").description("Inspect the state cache").enablePositionalOptions();
+  cache.command("explain")
+    .description("Explain which steps of a prepare are cached, and why the others are not")
+    .usage("prepare:psql [--image <image>] [--] [psql args...]")
+    .argument("<command>", "prepare:psql")
+    .argument("[psql-args...]", "psql arguments, as for prepare:psql")
+    .option("--image <image>", "PostgreSQL build")
+    .passThroughOptions()
+    .allowUnknownOption()
+    .allowExcessArguments()
+    .action(async (command, args, flags) => {
+      if (command !== "prepare:psql" && command !== "prepare") {
+        throw new Error(`cache explain supports prepare:psql, not "${command}"`);
+      }
+      const request = await psqlRequest(args[0] === "--" ? args.slice(1) : args, flags, false);
+      const explained = await (await context().client()).explainPrepare(request);
+      if (context().json) {
+        printJson(explained);
+        return;
+      }
+      out(`decision: ${explained.decision} (final state ${explained.final_state_id})`);
+      out(table(
+        ["TASK_ID", "DECISION", "OUTPUT_STATE", "INPUT", "REASON"],
+        explained.steps.map((
+          step,
+        ) => [step.task_id, step.decision, shortId(step.output_state_id), step.input, step.reason]),
+      ));
+    });
+  return cache;
+}

@@ -1,0 +1,197 @@
+/**
+ * The bounded state cache. Usage is the sum of the states' sizes; the limit is
+ * `min(maxBytes, store size − reserveBytes)`. Above `highWatermark × limit`, or with less free space
+ * than the reserve, unreferenced leaf states older than `minStateAge` are evicted, least recently
+ * used first, until usage is below `lowWatermark × limit` and the reserve is free again.
+ *
+ * A new state is admitted only if it fits: larger than the whole limit is `cache_limit_too_small`;
+ * no room even after evicting everything evictable is `cache_full_unreclaimable`.
+ *
+ * @module
+ */
+
+import type { Registry, StateRow } from "../registry/registry.ts";
+import type { StateFS } from "../statefs/types.ts";
+import type { StoreLayout } from "../store_layout.ts";
+import type { ConfigStore } from "../config/config_store.ts";
+import { runOk } from "../exec.ts";
+import { parseDuration } from "../../shared/duration.ts";
+import { SqlrsError } from "../../shared/errors.ts";
+import type { CacheStatus, EvictionReport } from "../../shared/schemas.ts";
+
+const GIB = 1024 ** 3;
+const LAST_EVICTION = "cache.lastEviction";
+
+/** Dependencies of the cache. */
+export interface CapacityDeps {
+  registry: Registry;
+  layout: StoreLayout;
+  statefs: StateFS;
+  config: ConfigStore;
+  /** States that running jobs still need (their inputs and outputs). */
+  pinned(): Set<string>;
+  log(line: string): void;
+}
+
+interface Limits {
+  usage: number;
+  effectiveMax: number;
+  configuredMax: number | null;
+  reserve: number;
+  total: number;
+  free: number;
+}
+
+/** Measures and enforces the cache's capacity. */
+export class CacheCapacity {
+  readonly #deps: CapacityDeps;
+
+  constructor(deps: CapacityDeps) {
+    this.#deps = deps;
+  }
+
+  async #disk(): Promise<{ total: number; free: number }> {
+    const out = await runOk(["df", "-B1", "--output=size,avail", this.#deps.layout.root]);
+    const [total, free] = (out.trim().split("\n")[1] ?? "").trim().split(/\s+/).map(Number);
+    return { total: total ?? 0, free: free ?? 0 };
+  }
+
+  async #limits(): Promise<Limits> {
+    const capacity = this.#deps.config.effective.cache.capacity;
+    const { total, free } = await this.#disk();
+    const reserve = capacity.reserveBytes ?? Math.min(Math.floor(total * 0.1), 10 * GIB);
+    const storeBound = Math.max(0, total - reserve);
+    const effectiveMax = capacity.maxBytes === null ? storeBound : Math.min(capacity.maxBytes, storeBound);
+    const usage = this.#deps.registry.listStates().reduce((sum, state) => sum + (state.size_bytes ?? 0), 0);
+    return { usage, effectiveMax, configuredMax: capacity.maxBytes, reserve, total, free };
+  }
+
+  /** Unreferenced leaf states old enough to go, least recently used first. */
+  #evictable(): StateRow[] {
+    const { registry, config } = this.#deps;
+    const minAge = parseDuration(config.effective.cache.capacity.minStateAge);
+    const pinned = this.#deps.pinned();
+    const states = registry.listStates();
+    const parents = new Set(states.map((state) => state.parent_state_id));
+    const now = Date.now();
+    return states
+      .filter((state) =>
+        !parents.has(state.state_id) && !pinned.has(state.state_id) &&
+        registry.instancesOfState(state.state_id).length === 0 &&
+        now - Date.parse(state.created_at) >= minAge
+      )
+      .sort((a, b) =>
+        Date.parse(a.last_used_at ?? a.created_at) - Date.parse(b.last_used_at ?? b.created_at)
+      );
+  }
+
+  async #evict(state: StateRow): Promise<void> {
+    await this.#deps.statefs.remove(this.#deps.layout.stateDir(state.store_dir, state.state_id));
+    this.#deps.registry.deleteState(state.state_id);
+  }
+
+  /**
+   * Evicts until usage is under the low watermark (or `extraBytes` more fit under the limit) and the
+   * reserve is free. Returns what it did; evicts nothing when under the high watermark.
+   */
+  async enforce(trigger: string, extraBytes = 0): Promise<EvictionReport | null> {
+    const { highWatermark, lowWatermark } = this.#deps.config.effective.cache.capacity;
+    const before = await this.#limits();
+    const over = (limits: Limits, threshold: number) =>
+      limits.usage + extraBytes > threshold * limits.effectiveMax || limits.free < limits.reserve;
+    if (!over(before, extraBytes > 0 ? 1 : highWatermark)) return null;
+    let freed = 0;
+    let evicted = 0;
+    let current = before;
+    // Leaves first; evicting a leaf may turn its parent into an evictable leaf.
+    for (
+      let candidates = this.#evictable();
+      candidates.length > 0 && over(current, lowWatermark);
+      candidates = this.#evictable()
+    ) {
+      const victim = candidates[0] as StateRow;
+      await this.#evict(victim);
+      freed += victim.size_bytes ?? 0;
+      evicted++;
+      this.#deps.log(
+        `cache: evicted state ${victim.state_id} (${victim.size_bytes ?? 0} bytes, trigger ${trigger})`,
+      );
+      current = await this.#limits();
+    }
+    const report: EvictionReport = {
+      completed_at: new Date().toISOString(),
+      trigger,
+      evicted_count: evicted,
+      freed_bytes: freed,
+      blocked_count: this.#blockedCount(),
+      usage_bytes_before: before.usage,
+      usage_bytes_after: current.usage,
+      free_bytes_before: before.free,
+      free_bytes_after: current.free,
+    };
+    if (evicted > 0) this.#deps.registry.setMeta(LAST_EVICTION, JSON.stringify(report));
+    return report;
+  }
+
+  #blockedCount(): number {
+    return this.#deps.registry.listStates().length - this.#evictable().length;
+  }
+
+  /**
+   * Makes room for a new state of `bytes`, evicting as needed.
+   * @throws {SqlrsError} `cache_limit_too_small` or `cache_full_unreclaimable`
+   */
+  async admit(bytes: number): Promise<void> {
+    const limits = await this.#limits();
+    if (bytes > limits.effectiveMax) {
+      throw new SqlrsError(
+        "cache_limit_too_small",
+        `The state cache limit (${limits.effectiveMax} bytes) is smaller than this one state (${bytes} bytes); ` +
+          `raise cache.capacity.maxBytes or free disk space`,
+        { details: { state_bytes: bytes, effective_max_bytes: limits.effectiveMax } },
+      );
+    }
+    await this.enforce("pre_publish", bytes);
+    const after = await this.#limits();
+    if (after.usage + bytes > after.effectiveMax) {
+      throw new SqlrsError(
+        "cache_full_unreclaimable",
+        `The state cache is full (${after.usage} of ${after.effectiveMax} bytes) and nothing more can be evicted: ` +
+          `the remaining states are in use by instances, have descendants, or are younger than cache.capacity.minStateAge; ` +
+          `delete instances ("sqlrs rm") or raise cache.capacity.maxBytes`,
+        {
+          details: { usage_bytes: after.usage, effective_max_bytes: after.effectiveMax, state_bytes: bytes },
+        },
+      );
+    }
+  }
+
+  /** Diagnostics for `sqlrs status --cache`. */
+  async status(): Promise<CacheStatus> {
+    const limits = await this.#limits();
+    const capacity = this.#deps.config.effective.cache.capacity;
+    const evictable = this.#evictable();
+    const pressure: string[] = [];
+    if (limits.usage > capacity.highWatermark * limits.effectiveMax) {
+      pressure.push("usage_above_high_watermark");
+    }
+    if (limits.free < limits.reserve) pressure.push("free_space_below_reserve");
+    const last = this.#deps.registry.getMeta(LAST_EVICTION);
+    return {
+      usage_bytes: limits.usage,
+      configured_max_bytes: limits.configuredMax,
+      effective_max_bytes: limits.effectiveMax,
+      reserve_bytes: limits.reserve,
+      high_watermark: capacity.highWatermark,
+      low_watermark: capacity.lowWatermark,
+      min_state_age: capacity.minStateAge,
+      store_total_bytes: limits.total,
+      store_free_bytes: limits.free,
+      state_count: this.#deps.registry.listStates().length,
+      reclaimable_bytes: evictable.reduce((sum, state) => sum + (state.size_bytes ?? 0), 0),
+      blocked_count: this.#deps.registry.listStates().length - evictable.length,
+      pressure_reasons: pressure,
+      last_eviction: last === undefined ? null : JSON.parse(last),
+    };
+  }
+}
