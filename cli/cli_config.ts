@@ -17,6 +17,10 @@ import { sqlrsPaths } from "../shared/paths.ts";
 export interface CliConfig {
   idleTimeout: string;
   image: string | undefined;
+  /** Environment for an engine this CLI starts: the workspace's store, snapshot backend, store image. */
+  engineEnv: Record<string, string>;
+  /** The workspace config file in force, if any. */
+  workspaceConfig: string | undefined;
 }
 
 async function readYaml(path: string): Promise<Record<string, unknown> | undefined> {
@@ -67,8 +71,24 @@ export async function loadCliConfig(): Promise<CliConfig> {
   const value = (path: string[]) => pick(workspace, path) ?? pick(global, path);
   const idleTimeout = value(["orchestrator", "idleTimeout"]);
   const image = value(["dbms", "image"]);
+  const engineEnv: Record<string, string> = {};
+  const setting = (name: string, path: string[]) => {
+    const found = value(path);
+    if ((typeof found === "string" || typeof found === "number") && Deno.env.get(name) === undefined) {
+      engineEnv[name] = String(found);
+    }
+  };
+  setting("SQLRS_STATE_STORE", ["engine", "storePath"]);
+  setting("SQLRS_SNAPSHOT_BACKEND", ["snapshot", "backend"]);
+  setting("SQLRS_STORE_IMAGE", ["store", "image"]);
+  const sizeGb = value(["store", "sizeGB"]);
+  if (typeof sizeGb === "number" && Deno.env.get("SQLRS_STORE_IMAGE_SIZE") === undefined) {
+    engineEnv.SQLRS_STORE_IMAGE_SIZE = String(sizeGb * 1024 ** 3);
+  }
   return {
     idleTimeout: typeof idleTimeout === "string" ? idleTimeout : "120s",
     image: typeof image === "string" ? image : undefined,
+    engineEnv,
+    workspaceConfig: workspacePath,
   };
 }

@@ -56,6 +56,7 @@ export class CliContext {
       return await connectEngine({
         engineCommand: engineCommand(),
         idleTimeout: config.idleTimeout,
+        engineEnv: config.engineEnv,
         timeoutMs,
         ...(this.#globals.endpoint === undefined ? {} : { endpoint: this.#globals.endpoint }),
       });

@@ -21,6 +21,7 @@ import { runPgbenchCommand, runPsqlCommand, runRequest, streamRun } from "./comm
 import { lsCommand } from "./commands/ls.ts";
 import { rmCommand } from "./commands/rm.ts";
 import { cacheCommand } from "./commands/cache.ts";
+import { initCommand } from "./commands/init.ts";
 import { SqlrsError } from "../shared/errors.ts";
 
 interface CliState {
@@ -44,6 +45,7 @@ function buildProgram(state: CliState, runStage?: RunStage) {
     return state.context;
   };
   const setExit = (code: number) => (state.exitCode = code);
+  program.addCommand(initCommand(context));
   program.addCommand(statusCommand(context));
   program.addCommand(configCommand(context));
   program.addCommand(engineGroupCommand(context, setExit));

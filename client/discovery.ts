@@ -22,6 +22,8 @@ export interface ConnectOptions extends EngineClientOptions {
   engineCommand: readonly string[];
   /** Idle timeout given to a spawned engine, e.g. `120s`. */
   idleTimeout?: string;
+  /** Extra environment for a spawned engine (a workspace's store and snapshot settings). */
+  engineEnv?: Record<string, string>;
   /** How long to wait for a spawned engine (default 15 s). */
   startupTimeoutMs?: number;
   /** Whether to start an engine when none runs (default true). */
@@ -98,6 +100,7 @@ async function spawnEngine(paths: SqlrsPaths, options: ConnectOptions): Promise<
     stdout: "null",
     stderr: "piped",
     detached: true,
+    env: options.engineEnv ?? {},
   }).spawn();
   let exited: number | undefined;
   let stderr = "";

@@ -13,7 +13,8 @@ import { join } from "node:path";
 import { parseDuration } from "../shared/duration.ts";
 import { messageOf, SqlrsError } from "../shared/errors.ts";
 import { engineSocketPath, sqlrsPaths } from "../shared/paths.ts";
-import type { EngineStatus } from "../shared/schemas.ts";
+import type { EngineConfig, EngineStatus } from "../shared/schemas.ts";
+import { ensureStoreImage, type StoreImage } from "./store_image.ts";
 import { VERSION } from "../shared/version.ts";
 import { ConfigStore } from "./config/config_store.ts";
 import { Inventory } from "./inventory/inventory.ts";
@@ -101,6 +102,27 @@ function openLog(logDir: string): (line: string) => void {
   };
 }
 
+/** `SQLRS_SNAPSHOT_BACKEND` (set by the CLI from a workspace's config) overrides the engine config. */
+function snapshotBackend(config: ConfigStore): EngineConfig["snapshot"]["backend"] {
+  const fromEnv = Deno.env.get("SQLRS_SNAPSHOT_BACKEND");
+  if (fromEnv === undefined || fromEnv === "") return config.effective.snapshot.backend;
+  if (!["auto", "btrfs", "overlay", "copy"].includes(fromEnv)) {
+    throw new SqlrsError(
+      "invalid_argument",
+      `Invalid SQLRS_SNAPSHOT_BACKEND "${fromEnv}": use auto, btrfs, overlay or copy`,
+    );
+  }
+  return fromEnv as EngineConfig["snapshot"]["backend"];
+}
+
+/** `SQLRS_STORE_IMAGE` (+ `SQLRS_STORE_IMAGE_SIZE` bytes): the store lives on this btrfs loop image. */
+function storeImageFromEnv(): StoreImage | undefined {
+  const path = Deno.env.get("SQLRS_STORE_IMAGE");
+  if (path === undefined || path === "") return undefined;
+  const size = Number(Deno.env.get("SQLRS_STORE_IMAGE_SIZE") ?? 100 * 1024 ** 3);
+  return { path, sizeBytes: size };
+}
+
 /** Parses the engine's argv. */
 export async function parseEngineArgs(args: readonly string[]): Promise<EngineOptions> {
   const paths = sqlrsPaths();
@@ -133,16 +155,17 @@ export async function runEngine(options: EngineOptions): Promise<number> {
   const paths = sqlrsPaths();
   await Deno.mkdir(paths.stateDir, { recursive: true, mode: 0o755 });
   const log = openLog(paths.logDir);
+  const image = storeImageFromEnv();
+  if (image !== undefined) {
+    log(`store: ${await ensureStoreImage(image, paths.storeRoot)} ${image.path} at ${paths.storeRoot}`);
+  }
   // The store root must be reachable by the unprivileged user PostgreSQL runs as.
   await Deno.mkdir(paths.storeRoot, { recursive: true, mode: 0o755 });
   const lock = await acquireStoreLock(paths.storeRoot);
   const layout = new StoreLayout(paths.storeRoot);
   const registry = new Registry(layout.dbFile);
   const config = await ConfigStore.open(layout.configFile);
-  const { statefs, reason: snapshotReason } = await createStateFS(
-    config.effective.snapshot.backend,
-    paths.storeRoot,
-  );
+  const { statefs, reason: snapshotReason } = await createStateFS(snapshotBackend(config), paths.storeRoot);
   const runtimes = createRuntimeSelector([createHostRuntime()]);
   const activity = new Activity();
   const instanceId = randomHex(16);

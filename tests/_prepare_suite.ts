@@ -222,6 +222,22 @@ export function definePrepareSuite(kind: StoreKind): void {
         assert.equal(names.length, 2);
       }
     }
+    // Once its instance is deleted, nothing of the job or the instance remains: no server, no mount, no
+    // subvolume, no build area.
+    await sandbox.cliOk(["rm", status.result!.instance_id]);
+    assert.deepEqual(postgresUnder(sandbox.storeRoot), []);
+    const mounts = Deno.readTextFileSync("/proc/self/mountinfo").split("\n").map((line) =>
+      line.split(" ")[4] ?? ""
+    );
+    assert.deepEqual(mounts.filter((point) => point.startsWith(`${sandbox.storeRoot}/`)), [], "no mount left");
+    assert.deepEqual([...Deno.readDirSync(jobsDir)], [], "no build area left");
+    if (kind === "btrfs") {
+      const subvolumes = new TextDecoder().decode(
+        (await new Deno.Command("btrfs", { args: ["subvolume", "list", sandbox.storeRoot], stdout: "piped" })
+          .output()).stdout,
+      );
+      assert.doesNotMatch(subvolumes, /jobs\/|instances\/|\.tmp-/);
+    }
   });
 
   test("Chinook (drops and creates a database, uses \\c) prepares and is queryable through the DSN", async (sandbox) => {
