@@ -10,7 +10,6 @@
 
 import { Command } from "@commander-js/extra-typings";
 import { dirname, join, resolve } from "node:path";
-import { parse, stringify } from "yaml";
 import { connectEngine } from "../../client/discovery.ts";
 import { EngineUnreachableError } from "../../client/engine_client.ts";
 import { sqlrsPaths } from "../../shared/paths.ts";
@@ -91,6 +90,7 @@ async function readSettings(file: string): Promise<WorkspaceSettings | undefined
     return undefined;
   }
   try {
+    const { parse } = await import("yaml");
     const value = parse(text) as WorkspaceSettings | null;
     if (value === null || typeof value !== "object" || !BACKENDS.includes(value.snapshot?.backend)) {
       throw new Error("no snapshot.backend");
@@ -174,6 +174,7 @@ export function initCommand(context: () => CliContext) {
         return;
       }
       try {
+        const { stringify } = await import("yaml");
         await Deno.mkdir(dirname(file), { recursive: true });
         await Deno.writeTextFile(
           file,

@@ -37,12 +37,20 @@ export class Instances {
   readonly #layout: StoreLayout;
   readonly #statefs: StateFS;
   readonly #runtimes: RuntimeSelector;
+  readonly #log: (line: string) => void;
 
-  constructor(registry: Registry, layout: StoreLayout, statefs: StateFS, runtimes: RuntimeSelector) {
+  constructor(
+    registry: Registry,
+    layout: StoreLayout,
+    statefs: StateFS,
+    runtimes: RuntimeSelector,
+    log: (line: string) => void,
+  ) {
     this.#registry = registry;
     this.#layout = layout;
     this.#statefs = statefs;
     this.#runtimes = runtimes;
+    this.#log = log;
   }
 
   /** Clones a state and starts a server on it; the instance row exists only once it is ready. */
@@ -52,12 +60,15 @@ export class Instances {
     const runtime = this.#runtimes.byName(spec.image.runtime);
     await Deno.mkdir(join(dir, "run"), { recursive: true });
     let server: ServerHandle | undefined;
+    const started = performance.now();
     try {
       const dataDir = await this.#statefs.clone(spec.stateDir, join(dir, "data"));
+      const cloned = performance.now();
       const startOptions = spec.signal === undefined
         ? { runDir: join(dir, "run") }
         : { runDir: join(dir, "run"), signal: spec.signal };
       server = await runtime.start(spec.image, dataDir, spec.password, startOptions);
+      const ready = performance.now();
       this.#registry.insertInstance({
         instance_id: instanceId,
         state_id: spec.stateId,
@@ -69,6 +80,12 @@ export class Instances {
         expires_at: spec.expiresAt,
       });
       this.#registry.touchState(spec.stateId);
+      this.#log(
+        `instance ${instanceId}: clone ${(cloned - started).toFixed(1)} ms, start to ready ${
+          (ready - cloned).toFixed(1)
+        } ms, ` +
+          `recorded ${(performance.now() - ready).toFixed(1)} ms`,
+      );
     } catch (error) {
       if (server !== undefined) await runtime.stop(server).catch(() => {});
       await this.#removeFiles(dir);
