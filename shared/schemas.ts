@@ -214,6 +214,9 @@ export const PreparePlanTask = z.discriminatedUnion("type", [
     output_state_id: StateId,
     cached: z.boolean(),
     args_summary: z.string(),
+    changeset_id: z.string().optional(),
+    changeset_author: z.string().optional(),
+    changeset_path: z.string().optional(),
   }),
   z.object({
     task_id: z.string(),

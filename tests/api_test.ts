@@ -11,7 +11,7 @@ async function rawRequest(
   method: string,
   path: string,
   body?: string,
-): Promise<{ status: number; json: Record<string, string> }> {
+): Promise<{ status: number; json: { code: string; message: string } }> {
   const info = (await sandbox.engineInfo())!;
   const client = Deno.createHttpClient({
     proxy: { transport: "unix", path: info.endpoint.slice("unix://".length) },

@@ -1,5 +1,5 @@
 /**
- * Executes a plan: for each uncached step, a server on a clone of the step's input runs psql, stops
+ * Executes a plan: for each uncached step, a server on a clone of the step's input runs the step, stops
  * cleanly, and the data directory is snapshotted into a new state. A state is built under a temporary
  * name and published by rename, then recorded; two jobs needing the same state build it once.
  *
@@ -12,11 +12,8 @@ import type { Runtime, ServerHandle } from "../runtime/types.ts";
 import type { StateFS } from "../statefs/types.ts";
 import { type StoreLayout, temporarySibling } from "../store_layout.ts";
 import { KeyedMutex } from "../single_flight.ts";
-import { SqlrsError } from "../../shared/errors.ts";
 import type { Base, Bases } from "./bases.ts";
 import type { Plan, PlannedStep } from "./planner.ts";
-import { expandPsqlContent } from "./psql_includes.ts";
-import { TextLineStream } from "../../shared/ndjson.ts";
 
 /** How a running job reports progress. */
 export interface JobReporter {
@@ -58,14 +55,6 @@ async function isCompleteState(path: string): Promise<boolean> {
     return false;
   } catch {
     return true;
-  }
-}
-
-async function pipeLines(stream: ReadableStream<Uint8Array>, onLine: (line: string) => void, tail: string[]) {
-  for await (const line of stream.pipeThrough(new TextDecoderStream()).pipeThrough(new TextLineStream())) {
-    tail.push(line);
-    if (tail.length > 40) tail.shift();
-    onLine(line);
   }
 }
 
@@ -160,10 +149,18 @@ export class Executor {
     });
     // From here the data directory no longer equals its input, whatever happens.
     workspace.contentId = null;
-    await this.#runPsql(runtime, plan, step, workspace.server, reporter, signal);
+    await step.action.run({
+      runtime,
+      image: plan.image,
+      server: workspace.server,
+      reporter,
+      taskId: step.taskId,
+      workDir: plan.workDir,
+      signal,
+    });
     await runtime.stop(workspace.server);
     workspace.server = null;
-    await this.#checkInputsUnchanged(plan, step);
+    await step.action.verifyUnchanged();
 
     const statePath = layout.stateDir(plan.image.storeDir, step.outputStateId);
     const building = temporarySibling(statePath);
@@ -183,62 +180,12 @@ export class Executor {
       parent_state_id: step.inputKind === "state" ? step.inputId : null,
       image_id: plan.image.imageId,
       store_dir: plan.image.storeDir,
-      prepare_kind: "psql",
+      prepare_kind: plan.prepareKind,
       prepare_args_normalized: plan.argsNormalized,
       size_bytes: sizeBytes,
       inputs: step.inputs,
     });
     workspace.contentId = step.outputStateId;
     await this.#deps.capacity.enforce("post_snapshot");
-  }
-
-  async #runPsql(
-    runtime: Runtime,
-    plan: Plan,
-    step: PlannedStep,
-    server: ServerHandle,
-    reporter: JobReporter,
-    signal: AbortSignal,
-  ): Promise<void> {
-    const stdin = step.psql.input.kind === "stdin" ? plan.stdin : undefined;
-    const options = stdin === undefined
-      ? { cwd: plan.workDir, signal }
-      : { cwd: plan.workDir, signal, stdin };
-    const child = runtime.spawnTool(plan.image, server, "psql", step.psql.args, options);
-    const stderrTail: string[] = [];
-    const [, , code] = await Promise.all([
-      pipeLines(child.stdout, (line) => reporter.log(step.taskId, `psql: ${line}`), []),
-      pipeLines(child.stderr, (line) => reporter.log(step.taskId, `psql: ${line}`), stderrTail),
-      child.status,
-    ]);
-    signal.throwIfAborted();
-    if (code !== 0) {
-      const detail = stderrTail.filter((line) => line.trim() !== "").slice(-5).join("\n");
-      throw new SqlrsError(
-        "step_failed",
-        `Step ${step.taskId} failed: psql exited with code ${code}${detail ? `\n${detail}` : ""}`,
-        {
-          details: { task_id: step.taskId, exit_code: code },
-        },
-      );
-    }
-  }
-
-  /** The state's key covers the inputs' content as planned; refuse to publish if they changed meanwhile. */
-  async #checkInputsUnchanged(plan: Plan, step: PlannedStep): Promise<void> {
-    const input = step.psql.input;
-    const text = input.kind === "file"
-      ? await Deno.readTextFile(input.path)
-      : input.kind === "command"
-      ? input.sql
-      : plan.stdin ?? "";
-    const origin = input.kind === "file" ? input.path : null;
-    const { contentHash } = await expandPsqlContent({ text, origin, workDir: plan.workDir });
-    if (contentHash !== step.psql.contentHash) {
-      throw new SqlrsError(
-        "conflict",
-        `Step ${step.taskId} was not cached: its input files changed while it ran; run prepare again`,
-      );
-    }
   }
 }

@@ -27,7 +27,7 @@ import { messageOf, notFound, SqlrsError } from "../../shared/errors.ts";
 import { parseDuration } from "../../shared/duration.ts";
 import type { ConfigStore } from "../config/config_store.ts";
 import type { Activity } from "../lifecycle/activity.ts";
-import { argsSummary, type Plan, planPrepare } from "./planner.ts";
+import { type Plan, planPsqlPrepare } from "./planner.ts";
 import { explainPlan } from "../cache/explain.ts";
 import type { Executor, JobReporter } from "./executor.ts";
 
@@ -253,7 +253,7 @@ export class JobService {
 
   #plan(request: PrepareJobRequest): Promise<Plan> {
     const runtime = this.#deps.runtimes.forImage(request.image_id);
-    return planPrepare(request, {
+    return planPsqlPrepare(request, {
       resolveImage: (imageId) => runtime.resolveImage(imageId),
       stateExists: (stateId) => this.#deps.registry.getState(stateId) !== undefined,
     });
@@ -394,7 +394,7 @@ export class JobService {
       state_id: plan.finalStateId,
       image_id: plan.image.imageId,
       prepare_kind: request.prepare_kind,
-      prepare_args_normalized: argsSummary(request.psql_args),
+      prepare_args_normalized: plan.argsNormalized,
       name: request.name ?? null,
     };
   }

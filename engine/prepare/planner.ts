@@ -2,6 +2,9 @@
  * Turns a prepare request into a plan: the resolved image, one `state_execute` task per step with
  * its fingerprint (the output state id), which of them are cached, and the final state.
  *
+ * A step's fingerprint chains its parent (the base of the build, or the previous state) with what
+ * the step reads and the tools that run it, so the same inputs always give the same state id.
+ *
  * @module
  */
 
@@ -9,7 +12,10 @@ import type { PrepareJobRequest, PreparePlanTask } from "../../shared/schemas.ts
 import type { ResolvedImage } from "../runtime/types.ts";
 import type { StateInputs } from "../registry/registry.ts";
 import { hashRecords, stateFingerprint, toHex } from "./fingerprint.ts";
-import { planPsql, type PsqlStep } from "./psql_args.ts";
+import { planPsql } from "./psql_args.ts";
+import { psqlStepAction } from "./psql_step.ts";
+import type { StepAction } from "./step_action.ts";
+import { argsSummary } from "./summary.ts";
 
 /** One step to execute, with where it starts from and what it produces. */
 export interface PlannedStep {
@@ -18,7 +24,7 @@ export interface PlannedStep {
   inputId: string;
   inputKind: "image" | "state";
   outputStateId: string;
-  psql: PsqlStep;
+  action: StepAction;
   cached: boolean;
   /** What the step reads, recorded with its state for `cache explain`. */
   inputs: StateInputs;
@@ -26,15 +32,26 @@ export interface PlannedStep {
 
 /** A complete plan. */
 export interface Plan {
+  prepareKind: "psql" | "lb";
   image: ResolvedImage;
   steps: PlannedStep[];
   finalStateId: string;
   argsNormalized: string;
   signature: string;
   tasks: PreparePlanTask[];
-  /** Where psql runs, so that `\i` resolves as it did when the content was hashed. */
+  /** Where the tools run, so that relative paths resolve as they did when the content was hashed. */
   workDir: string;
-  stdin: string | undefined;
+}
+
+/** A step as a kind-specific planner describes it, before it is chained to its parent. */
+export interface StepDraft {
+  action: StepAction;
+  /** Options that change the result, in canonical spelling (keyed). */
+  options: readonly string[];
+  /** Identity of the tool that runs the step (psql build, Liquibase version). */
+  tool: string;
+  /** Files the step reads (hashed one by one for `cache explain`). */
+  files: readonly string[];
 }
 
 /** What the planner needs from the rest of the engine. */
@@ -48,22 +65,6 @@ export function baseIdentity(image: ResolvedImage): string {
   return `base:${image.resolvedId}`;
 }
 
-function shellQuote(arg: string): string {
-  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replaceAll("'", `'\\''`)}'`;
-}
-
-/** A short human form of the args: `-f schema.sql`, `-c 'select 1'`. */
-export function argsSummary(args: readonly string[]): string {
-  return args.map(shellQuote).join(" ");
-}
-
-function inputSummary(step: PsqlStep): string {
-  const input = step.input;
-  if (input.kind === "file") return argsSummary(["-f", input.path]);
-  if (input.kind === "command") return argsSummary(["-c", input.sql]);
-  return "-f -";
-}
-
 async function fileHashes(paths: readonly string[]): Promise<Record<string, string>> {
   const hashes: Record<string, string> = {};
   for (const path of paths) {
@@ -72,51 +73,49 @@ async function fileHashes(paths: readonly string[]): Promise<Record<string, stri
   return hashes;
 }
 
-/** Plans a psql prepare request. Bad input throws a 400 before any job exists. */
-export async function planPrepare(request: PrepareJobRequest, deps: PlannerDeps): Promise<Plan> {
-  const image = await deps.resolveImage(request.image_id);
-  const psqlPlan = await planPsql(
-    request.psql_args,
-    request.stdin === undefined
-      ? { workDir: request.work_dir }
-      : { workDir: request.work_dir, stdin: request.stdin },
-  );
+/** Chains drafted steps from the base of `image` into a plan with its tasks. */
+export async function chainPlan(
+  request: PrepareJobRequest,
+  image: ResolvedImage,
+  drafts: readonly StepDraft[],
+  argsNormalized: string,
+  deps: Pick<PlannerDeps, "stateExists">,
+): Promise<Plan> {
   const steps: PlannedStep[] = [];
   let inputId = baseIdentity(image);
   let inputKind: PlannedStep["inputKind"] = "image";
-  for (const [index, psql] of psqlPlan.steps.entries()) {
+  for (const [index, draft] of drafts.entries()) {
     const outputStateId = await stateFingerprint({
       parent: inputId,
-      kind: "psql",
-      contentHash: psql.contentHash,
-      options: psqlPlan.normalizedOptions,
-      toolIdentity: image.toolIdentity,
+      kind: draft.action.kind,
+      contentHash: draft.action.taskHash,
+      options: draft.options,
+      toolIdentity: draft.tool,
     });
     steps.push({
       taskId: `execute-${index}`,
       inputId,
       inputKind,
       outputStateId,
-      psql,
+      action: draft.action,
       cached: deps.stateExists(outputStateId),
       inputs: {
-        input: inputSummary(psql),
-        options: psqlPlan.normalizedOptions,
-        tool: image.toolIdentity,
-        files: await fileHashes(psql.files),
+        input: draft.action.summary,
+        options: [...draft.options],
+        tool: draft.tool,
+        files: await fileHashes(draft.files),
       },
     });
     inputId = outputStateId;
     inputKind = "state";
   }
   const finalStateId = inputId;
-  const argsNormalized = argsSummary(request.psql_args);
   const signature = await hashRecords([
     ["final_state", finalStateId],
     ["plan_only", String(request.plan_only === true)],
   ]);
   const tasks: PreparePlanTask[] = [
-    { task_id: "plan", type: "plan", planner_kind: "psql" },
+    { task_id: "plan", type: "plan", planner_kind: request.prepare_kind },
     {
       task_id: "resolve-image",
       type: "resolve_image",
@@ -127,10 +126,11 @@ export async function planPrepare(request: PrepareJobRequest, deps: PlannerDeps)
       task_id: step.taskId,
       type: "state_execute",
       input: { kind: step.inputKind, id: step.inputKind === "image" ? image.resolvedId : step.inputId },
-      task_hash: step.psql.contentHash,
+      task_hash: step.action.taskHash,
       output_state_id: step.outputStateId,
       cached: step.cached,
-      args_summary: inputSummary(step.psql),
+      args_summary: step.action.summary,
+      ...step.action.changeset,
     })),
   ];
   if (request.plan_only !== true) {
@@ -142,6 +142,7 @@ export async function planPrepare(request: PrepareJobRequest, deps: PlannerDeps)
     });
   }
   return {
+    prepareKind: request.prepare_kind,
     image,
     steps,
     finalStateId,
@@ -149,6 +150,24 @@ export async function planPrepare(request: PrepareJobRequest, deps: PlannerDeps)
     signature,
     tasks,
     workDir: request.work_dir,
-    stdin: request.stdin,
   };
+}
+
+/** Plans a psql prepare request. Bad input throws a 400 before any job exists. */
+export async function planPsqlPrepare(
+  request: Extract<PrepareJobRequest, { prepare_kind: "psql" }>,
+  deps: PlannerDeps,
+): Promise<Plan> {
+  const image = await deps.resolveImage(request.image_id);
+  const context = request.stdin === undefined
+    ? { workDir: request.work_dir }
+    : { workDir: request.work_dir, stdin: request.stdin };
+  const psqlPlan = await planPsql(request.psql_args, context);
+  const drafts = psqlPlan.steps.map((step): StepDraft => ({
+    action: psqlStepAction(step, request.work_dir, request.stdin),
+    options: psqlPlan.normalizedOptions,
+    tool: image.toolIdentity,
+    files: step.files,
+  }));
+  return await chainPlan(request, image, drafts, argsSummary(request.psql_args), deps);
 }

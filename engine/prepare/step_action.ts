@@ -1,0 +1,69 @@
+/**
+ * What one planned step does to a running server. The executor knows nothing of psql or
+ * Liquibase: it starts a server on the step's input, runs the action, stops the server cleanly and
+ * snapshots the result.
+ *
+ * @module
+ */
+
+import type { ResolvedImage, Runtime, ServerHandle } from "../runtime/types.ts";
+import type { JobReporter } from "./executor.ts";
+import { SqlrsError } from "../../shared/errors.ts";
+import { TextLineStream } from "../../shared/ndjson.ts";
+
+/** Everything an action may use while it runs. */
+export interface StepContext {
+  runtime: Runtime;
+  image: ResolvedImage;
+  server: ServerHandle;
+  reporter: JobReporter;
+  taskId: string;
+  workDir: string;
+  signal: AbortSignal;
+}
+
+/** Changeset identity shown on Liquibase tasks (diagnostics only: not part of any key). */
+export interface ChangesetDetails {
+  changeset_id: string;
+  changeset_author: string;
+  changeset_path: string;
+}
+
+/** One step's work. */
+export interface StepAction {
+  readonly kind: "psql" | "lb";
+  /** `-f schema.sql`, `-c '…'`, `changelog.xml::1::alice`. */
+  readonly summary: string;
+  /** What the step's key covers besides its parent: content, options, tools. */
+  readonly taskHash: string;
+  readonly changeset?: ChangesetDetails;
+  /** Applies the step to the running server; a failure throws `step_failed` with the tool's message. */
+  run(context: StepContext): Promise<void>;
+  /** Throws `conflict` when an input changed while the step ran (the key would no longer match). */
+  verifyUnchanged(): Promise<void>;
+}
+
+/** Reads a byte stream line by line, keeping the last lines. */
+export async function pipeLines(
+  stream: ReadableStream<Uint8Array>,
+  onLine: (line: string) => void,
+  tail: string[],
+): Promise<void> {
+  for await (const line of stream.pipeThrough(new TextDecoderStream()).pipeThrough(new TextLineStream())) {
+    tail.push(line);
+    if (tail.length > 40) tail.shift();
+    onLine(line);
+  }
+}
+
+/** The error of a step whose tool exited non-zero, with the last meaningful lines of its output. */
+export function stepFailed(taskId: string, tool: string, code: number, tail: readonly string[]): SqlrsError {
+  const detail = tail.filter((line) => line.trim() !== "").slice(-5).join("\n");
+  return new SqlrsError(
+    "step_failed",
+    `Step ${taskId} failed: ${tool} exited with code ${code}${detail ? `\n${detail}` : ""}`,
+    {
+      details: { task_id: taskId, exit_code: code },
+    },
+  );
+}
