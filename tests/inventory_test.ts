@@ -23,7 +23,12 @@ async function ls(sandbox: Sandbox, ...selectors: string[]): Promise<Listed> {
  * as soon as its client does; one inside a query would outlive a killed client.
  */
 function holdConnection(dsn: string): { child: Deno.ChildProcess } {
-  const child = new Deno.Command("psql", { args: [dsn, "-X"], stdin: "piped", stdout: "null", stderr: "null" }).spawn();
+  const child = new Deno.Command("psql", {
+    args: [dsn, "-X"],
+    stdin: "piped",
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
   return { child };
 }
 
@@ -91,10 +96,12 @@ Deno.test("rm of a state: blocked by descendants without -r, the whole tree with
   } finally {
     await release(session);
   }
-  assert.ok(await waitFor(async () => {
-    const result = await sandbox.cli(["--output", "json", "rm", "--dry-run", child.instance_id]);
-    return JSON.parse(result.stdout).root.connections === 0;
-  }, 10_000));
+  assert.ok(
+    await waitFor(async () => {
+      const result = await sandbox.cli(["--output", "json", "rm", "--dry-run", child.instance_id]);
+      return JSON.parse(result.stdout).root.connections === 0;
+    }, 10_000),
+  );
   const dry = await sandbox.cliOk(["--output", "json", "rm", "-r", "--dry-run", parent.state_id]);
   assert.equal(JSON.parse(dry.stdout).outcome, "would_delete");
   const deleted = await sandbox.cliOk(["--output", "json", "rm", "-r", parent.state_id]);
