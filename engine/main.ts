@@ -29,6 +29,7 @@ import { JobService } from "./prepare/jobs.ts";
 import { Registry } from "./registry/registry.ts";
 import { RunService } from "./run/runs.ts";
 import { createHostRuntime } from "./runtime/host/host_runtime.ts";
+import { createContainerRuntime } from "./runtime/container/container_runtime.ts";
 import { createRuntimeSelector } from "./runtime/select.ts";
 import { createStateFS, probeStateFS } from "./statefs/select.ts";
 import { StoreLayout } from "./store_layout.ts";
@@ -166,7 +167,11 @@ export async function runEngine(options: EngineOptions): Promise<number> {
   const registry = new Registry(layout.dbFile);
   const config = await ConfigStore.open(layout.configFile);
   const { statefs, reason: snapshotReason } = await createStateFS(snapshotBackend(config), paths.storeRoot);
-  const runtimes = createRuntimeSelector([createHostRuntime()]);
+  const runtimes = createRuntimeSelector([
+    createHostRuntime(),
+    createContainerRuntime("docker", { storeRoot: paths.storeRoot }),
+    createContainerRuntime("podman", { storeRoot: paths.storeRoot }),
+  ], { containerRuntime: () => config.effective.container.runtime });
   const activity = new Activity();
   const instanceId = randomHex(16);
   const startedAt = new Date().toISOString();
@@ -199,6 +204,7 @@ export async function runEngine(options: EngineOptions): Promise<number> {
 
   async function status(): Promise<EngineStatus> {
     const backends = await probeStateFS(paths.storeRoot);
+    const containerRuntime = await runtimes.containerRuntimeName();
     const runtimeProbes = await Promise.all(
       runtimes.all().map(async (runtime) => ({ runtime, probe: await runtime.probe() })),
     );
@@ -210,7 +216,7 @@ export async function runEngine(options: EngineOptions): Promise<number> {
       runtimes: runtimeProbes.map(({ runtime, probe }) => ({
         name: runtime.name,
         available: probe.available,
-        selected: runtime.name === "host",
+        selected: runtime.name === "host" || runtime.name === containerRuntime,
         detail: probe.detail,
       })),
       snapshotBackends: backends.map((backend) => ({

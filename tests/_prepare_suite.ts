@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { type CliResult, postgresUnder, processAlive, REPO, type Sandbox, waitFor } from "./_sandbox.ts";
 import { sandboxOn, type StoreKind } from "./_stores.ts";
+import { type ContainerEngine, containersUnder, requireContainer, TEST_IMAGE } from "./_containers.ts";
 
 interface Prepared {
   job_id: string;
@@ -17,13 +18,29 @@ interface Prepared {
   dsn: string;
 }
 
+/** The `--image` of each sandbox whose suite runs on a container runtime. */
+const sandboxImages = new WeakMap<Sandbox, string>();
+
+/** `--image <tag>` when the sandbox runs on a container runtime, else nothing (the host default). */
+export function imageFlag(sandbox: Sandbox): string[] {
+  const image = sandboxImages.get(sandbox);
+  return image === undefined ? [] : ["--image", image];
+}
+
 /** `sqlrs --output json prepare:psql -- <args>` parsed. */
 export async function prepare(
   sandbox: Sandbox,
   args: string[],
   options: { cwd?: string; stdin?: string } = {},
 ): Promise<Prepared> {
-  const result = await sandbox.cliOk(["--output", "json", "prepare:psql", "--", ...args], options);
+  const result = await sandbox.cliOk([
+    "--output",
+    "json",
+    "prepare:psql",
+    ...imageFlag(sandbox),
+    "--",
+    ...args,
+  ], options);
   return JSON.parse(result.stdout);
 }
 
@@ -34,7 +51,7 @@ export async function plan(
   cwd?: string,
 ): Promise<Array<{ output_state_id: string; cached: boolean }>> {
   const result = await sandbox.cliOk(
-    ["--output", "json", "plan:psql", "--", ...args],
+    ["--output", "json", "plan:psql", ...imageFlag(sandbox), "--", ...args],
     cwd === undefined ? {} : { cwd },
   );
   return JSON.parse(result.stdout).tasks.filter((task: { type: string }) => task.type === "state_execute");
@@ -80,15 +97,28 @@ async function countInstances(sandbox: Sandbox): Promise<number> {
   return JSON.parse((await sandbox.cliOk(["--output", "json", "ls", "--instances"])).stdout).instances.length;
 }
 
-/** Registers the prepare suite for one store kind. */
-export function definePrepareSuite(kind: StoreKind): void {
+/**
+ * Registers the prepare suite for one store kind, on the host runtime or (with `runtime`) on docker or
+ * podman with the test image (`--image`, and `SQLRS_CONTAINER_RUNTIME` for the engine).
+ */
+export function definePrepareSuite(kind: StoreKind, runtime?: ContainerEngine): void {
   function test(name: string, fn: (sandbox: Sandbox) => Promise<void>) {
-    Deno.test(`prepare on ${kind}: ${name}`, async () => {
+    Deno.test(`prepare on ${kind}${runtime === undefined ? "" : ` (${runtime})`}: ${name}`, async () => {
+      if (runtime !== undefined && !(await requireContainer(runtime))) return;
       const sandbox = await sandboxOn(kind);
       if (sandbox === undefined) return;
       await using _ = sandbox;
+      if (runtime !== undefined) {
+        sandbox.env.SQLRS_CONTAINER_RUNTIME = runtime;
+        sandboxImages.set(sandbox, TEST_IMAGE);
+      }
       await fn(sandbox);
     });
+  }
+
+  /** Containers (running or not) of data dirs under `root`; none on the host runtime. */
+  function containersLeft(root: string): Promise<string[]> {
+    return runtime === undefined ? Promise.resolve([]) : containersUnder(runtime, root);
   }
 
   test("the first prepare executes every step, the second is all cache hits with a new instance", async (sandbox) => {
@@ -156,7 +186,15 @@ export function definePrepareSuite(kind: StoreKind): void {
       "bad.sql": "insert into missing values (1);",
     });
     const before = await countStates(sandbox);
-    const result = await sandbox.cli(["prepare:psql", "--", "-f", "ok.sql", "-f", "bad.sql"], {
+    const result = await sandbox.cli([
+      "prepare:psql",
+      ...imageFlag(sandbox),
+      "--",
+      "-f",
+      "ok.sql",
+      "-f",
+      "bad.sql",
+    ], {
       cwd: sandbox.dir,
     });
     assert.equal(result.code, 1, result.stderr);
@@ -167,10 +205,18 @@ export function definePrepareSuite(kind: StoreKind): void {
     const tasks = await plan(sandbox, ["-f", "ok.sql", "-f", "bad.sql"], sandbox.dir);
     assert.deepEqual(tasks.map((task) => task.cached), [true, false]);
     assert.deepEqual(postgresUnder(join(sandbox.storeRoot, "jobs")), []);
+    assert.deepEqual(await containersLeft(join(sandbox.storeRoot, "jobs")), []);
   });
 
   test("cancel stops the running step; the job fails as cancelled and leaves no server", async (sandbox) => {
-    const result = await sandbox.cliOk(["prepare:psql", "--no-watch", "--", "-c", "select pg_sleep(60)"], {
+    const result = await sandbox.cliOk([
+      "prepare:psql",
+      ...imageFlag(sandbox),
+      "--no-watch",
+      "--",
+      "-c",
+      "select pg_sleep(60)",
+    ], {
       cwd: sandbox.dir,
     });
     const jobId = /JOB_ID=([0-9a-f]{32})/.exec(result.stdout)?.[1];
@@ -182,12 +228,14 @@ export function definePrepareSuite(kind: StoreKind): void {
     const status = await client.job(jobId);
     assert.equal(status.error?.code, "cancelled");
     assert.ok(await waitFor(() => postgresUnder(sandbox.storeRoot).length === 0, 10_000), "no server left");
+    assert.ok(await waitFor(async () => (await containersLeft(sandbox.storeRoot)).length === 0, 10_000));
     assert.equal(await countStates(sandbox), 0);
   });
 
   test("killing the engine during a step: the restarted engine ends the job with no half-built state or stray server", async (sandbox) => {
     const result = await sandbox.cliOk([
       "prepare:psql",
+      ...imageFlag(sandbox),
       "--no-watch",
       "--",
       "-c",
@@ -212,6 +260,7 @@ export function definePrepareSuite(kind: StoreKind): void {
     assert.equal((await hostPsql(instance.dsn, "select count(*) from slow")).stdout, "1");
     const jobServers = postgresUnder(join(sandbox.storeRoot, "jobs"));
     assert.deepEqual(jobServers, [], "no server of the job's build area");
+    assert.deepEqual(await containersLeft(jobsDir), [], "no container of the job's build area");
     const leftovers = [...Deno.readDirSync(join(sandbox.storeRoot, "engines"))].length;
     assert.ok(leftovers > 0);
     for (const engineDir of Deno.readDirSync(join(sandbox.storeRoot, "engines"))) {
@@ -226,10 +275,15 @@ export function definePrepareSuite(kind: StoreKind): void {
     // subvolume, no build area.
     await sandbox.cliOk(["rm", status.result!.instance_id]);
     assert.deepEqual(postgresUnder(sandbox.storeRoot), []);
+    assert.deepEqual(await containersLeft(sandbox.storeRoot), [], "no container left");
     const mounts = Deno.readTextFileSync("/proc/self/mountinfo").split("\n").map((line) =>
       line.split(" ")[4] ?? ""
     );
-    assert.deepEqual(mounts.filter((point) => point.startsWith(`${sandbox.storeRoot}/`)), [], "no mount left");
+    assert.deepEqual(
+      mounts.filter((point) => point.startsWith(`${sandbox.storeRoot}/`)),
+      [],
+      "no mount left",
+    );
     assert.deepEqual([...Deno.readDirSync(jobsDir)], [], "no build area left");
     if (kind === "btrfs") {
       const subvolumes = new TextDecoder().decode(
@@ -250,4 +304,105 @@ export function definePrepareSuite(kind: StoreKind): void {
     const tracks = await hostPsql(dsn, "select count(*) from track");
     assert.equal(tracks.stdout, "3503", tracks.stderr);
   });
+  if (runtime !== undefined) {
+    test("the composite form runs psql in the container, passes its exit code on and leaves nothing", async (sandbox) => {
+      await writeFiles(sandbox.dir, { "bad.sql": "select 1;\nselect 1/0;\n" });
+      const ok = await sandbox.cli([
+        "prepare:psql",
+        ...imageFlag(sandbox),
+        "--",
+        "-c",
+        "create table t as select generate_series(1, 5) as id",
+        "run:psql",
+        "--",
+        "-A",
+        "-t",
+        "-c",
+        "select sum(id) from t",
+      ], { cwd: sandbox.dir });
+      assert.equal(ok.code, 0, ok.stderr);
+      assert.equal(ok.stdout, "15\n");
+      const failed = await sandbox.cli(
+        [
+          "prepare:psql",
+          ...imageFlag(sandbox),
+          "--",
+          "-c",
+          "select 1",
+          "run:psql",
+          "--",
+          "-v",
+          "ON_ERROR_STOP=1",
+          "-f",
+          "bad.sql",
+        ],
+        { cwd: sandbox.dir },
+      );
+      assert.equal(failed.code, 3, "psql exits 3 when a script stops on an error");
+      assert.match(failed.stderr, /division by zero/);
+      assert.equal(await countInstances(sandbox), 0);
+      assert.deepEqual(await containersLeft(sandbox.storeRoot), []);
+    });
+
+    test(`${runtime} rm -f of an instance's container: run:psql recreates it and the instance reports it`, async (sandbox) => {
+      const prepared = await prepare(sandbox, ["-c", "create table kept as select 41 as v"]);
+      const runtimeId = async () => {
+        const listed = JSON.parse((await sandbox.cliOk(["--output", "json", "ls", "--instances"])).stdout);
+        return listed.instances.find((i: { instance_id: string }) => i.instance_id === prepared.instance_id)
+          .runtime_id as string;
+      };
+      const before = await runtimeId();
+      const removed = await new Deno.Command(runtime, {
+        args: ["rm", "-f", before],
+        stdout: "null",
+        stderr: "piped",
+      })
+        .output();
+      assert.ok(removed.success, new TextDecoder().decode(removed.stderr));
+      const ran = await sandbox.cli(
+        [
+          "-v",
+          "run:psql",
+          "--instance",
+          prepared.instance_id,
+          "--",
+          "-A",
+          "-t",
+          "-c",
+          "select v + 1 from kept",
+        ],
+      );
+      assert.equal(ran.code, 0, ran.stderr);
+      assert.equal(ran.stdout, "42\n");
+      assert.match(ran.stderr, /not running - restarting/);
+      const after = await runtimeId();
+      assert.notEqual(after, before);
+      assert.deepEqual(await containersLeft(sandbox.storeRoot), [after]);
+      // pgbench runs in the recreated container too (its database is positional).
+      const bench = await sandbox.cli([
+        "run:pgbench",
+        "--instance",
+        prepared.instance_id,
+        "--",
+        "-i",
+        "-s",
+        "1",
+        "-q",
+      ]);
+      assert.equal(bench.code, 0, bench.stderr);
+      const count = await sandbox.cli(
+        [
+          "run:psql",
+          "--instance",
+          prepared.instance_id,
+          "--",
+          "-A",
+          "-t",
+          "-c",
+          "select count(*) from pgbench_branches",
+        ],
+      );
+      assert.equal(count.stdout, "1\n", count.stderr);
+    });
+  }
 }

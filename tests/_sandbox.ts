@@ -126,7 +126,10 @@ export class Sandbox implements AsyncDisposable {
     return new EngineClient({ endpoint: info.endpoint, token: info.authToken });
   }
 
-  /** Stops the engine, every server under the store, unmounts what the store mounted, and removes the files. */
+  /**
+   * Stops the engine, removes the docker/podman containers of the sandbox, stops every server under the
+   * store, unmounts what the store mounted, and removes the files.
+   */
   async [Symbol.asyncDispose](): Promise<void> {
     const info = await this.engineInfo();
     if (info !== undefined) {
@@ -136,6 +139,14 @@ export class Sandbox implements AsyncDisposable {
       } catch {
         // already gone
       }
+    }
+    // Containers exist only where a container image's base was made (engines/container/...).
+    try {
+      await Deno.stat(join(this.storeRoot, "engines", "container"));
+      const { removeContainersUnder } = await import("./_containers.ts");
+      await removeContainersUnder(this.dir);
+    } catch {
+      // no container image was used
     }
     await stopServersUnder(this.dir);
     await unmountUnder(this.dir);

@@ -6,9 +6,9 @@
  * @module
  */
 
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import type { Registry } from "../registry/registry.ts";
-import type { Runtime, ServerHandle } from "../runtime/types.ts";
+import type { ResolvedImage, Runtime, ServerHandle } from "../runtime/types.ts";
 import type { StateFS } from "../statefs/types.ts";
 import { type StoreLayout, temporarySibling } from "../store_layout.ts";
 import { KeyedMutex } from "../single_flight.ts";
@@ -76,6 +76,30 @@ export class Executor {
     await this.#deps.statefs.remove(path);
     this.#deps.registry.deleteState(stateId);
     return false;
+  }
+
+  /** Runs `fn` against a server on a throwaway clone of the base of `image` (Liquibase planning). */
+  async withBaseServer<T>(
+    runtime: Runtime,
+    image: ResolvedImage,
+    fn: (runtime: Runtime, server: ServerHandle) => Promise<T>,
+  ): Promise<T> {
+    const { layout, statefs } = this.#deps;
+    const base = await this.#deps.bases.ensure(runtime, image, () => {});
+    const dir = join(layout.root, "jobs", `.plan-${crypto.randomUUID()}`);
+    await Deno.mkdir(join(dir, "run"), { recursive: true });
+    try {
+      const dataDir = await statefs.clone(base.path, join(dir, "data"));
+      const server = await runtime.start(image, dataDir, base.password, { runDir: join(dir, "run") });
+      try {
+        return await fn(runtime, server);
+      } finally {
+        await runtime.stop(server);
+      }
+    } finally {
+      await statefs.remove(join(dir, "data"));
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    }
   }
 
   /** Builds every missing state of `plan`; resolves with the final state's directory and the base password. */
@@ -146,6 +170,8 @@ export class Executor {
     workspace.server = await runtime.start(plan.image, dataDir, base.password, {
       runDir: workspace.runDir,
       signal,
+      // What the step reads, for runtimes that must mount it (containers).
+      mounts: [plan.workDir, ...Object.keys(step.inputs.files).map((file) => dirname(file))],
     });
     // From here the data directory no longer equals its input, whatever happens.
     workspace.contentId = null;

@@ -2,7 +2,9 @@
  * Chooses the runtime for an image reference and finds the runtime of an existing instance.
  *
  * Host builds (`host`, `host:15`, a bare major, or no image) run on the host runtime; container
- * image references go to the configured container runtime.
+ * image references go to the container runtime of engine config `container.runtime`
+ * (`auto|docker|podman|host`, overridden by `SQLRS_CONTAINER_RUNTIME`): `auto` takes docker when its
+ * daemon answers, else podman, else fails saying how to start one.
  *
  * @module
  */
@@ -10,10 +12,27 @@
 import { SqlrsError } from "../../shared/errors.ts";
 import type { Runtime, RuntimeName } from "./types.ts";
 
+/** The values of engine config `container.runtime`. */
+export type ContainerRuntimeSetting = "auto" | "docker" | "podman" | "host";
+
+const SETTINGS: readonly ContainerRuntimeSetting[] = ["auto", "docker", "podman", "host"];
+/** A daemon that answered is not asked again for this long. */
+const PROBE_TTL_MS = 10_000;
+
+/** Options of {@link createRuntimeSelector}. */
+export interface RuntimeSelectorOptions {
+  /** Engine config `container.runtime`, read at every selection (default `auto`). */
+  containerRuntime?: () => ContainerRuntimeSetting;
+  /** Reads the environment (default `Deno.env.get`), for `SQLRS_CONTAINER_RUNTIME`. */
+  env?: (name: string) => string | undefined;
+}
+
 /** Picks runtimes. */
 export interface RuntimeSelector {
   /** The runtime that serves `imageId` (undefined = the default build). */
-  forImage(imageId: string | undefined): Runtime;
+  forImage(imageId: string | undefined): Promise<Runtime>;
+  /** The container runtime images other than host builds go to, or undefined when none can be used. */
+  containerRuntimeName(): Promise<RuntimeName | undefined>;
   /** The runtime of this name. */
   byName(name: RuntimeName): Runtime;
   /** Every runtime known, for status. */
@@ -26,7 +45,13 @@ export function isHostImage(imageId: string | undefined): boolean {
 }
 
 /** A selector over a fixed set of runtimes. */
-export function createRuntimeSelector(runtimes: readonly Runtime[]): RuntimeSelector {
+export function createRuntimeSelector(
+  runtimes: readonly Runtime[],
+  options: RuntimeSelectorOptions = {},
+): RuntimeSelector {
+  const env = options.env ?? ((name: string) => Deno.env.get(name));
+  const answered = new Map<RuntimeName, number>();
+
   function byName(name: RuntimeName): Runtime {
     const runtime = runtimes.find((candidate) => candidate.name === name);
     if (runtime === undefined) {
@@ -34,13 +59,72 @@ export function createRuntimeSelector(runtimes: readonly Runtime[]): RuntimeSele
     }
     return runtime;
   }
-  return {
-    forImage(imageId) {
-      if (isHostImage(imageId)) return byName("host");
+
+  function setting(): { value: ContainerRuntimeSetting; source: string } {
+    const fromEnv = env("SQLRS_CONTAINER_RUNTIME");
+    if (fromEnv !== undefined && fromEnv !== "") {
+      if (!(SETTINGS as readonly string[]).includes(fromEnv)) {
+        throw new SqlrsError(
+          "invalid_argument",
+          `SQLRS_CONTAINER_RUNTIME="${fromEnv}" is not one of ${SETTINGS.join(", ")}`,
+        );
+      }
+      return { value: fromEnv as ContainerRuntimeSetting, source: "SQLRS_CONTAINER_RUNTIME" };
+    }
+    return { value: options.containerRuntime?.() ?? "auto", source: "container.runtime" };
+  }
+
+  /** Probes a container runtime; resolves with why it cannot be used, or undefined when it can. */
+  async function unusable(name: "docker" | "podman"): Promise<string | undefined> {
+    const runtime = runtimes.find((candidate) => candidate.name === name);
+    if (runtime === undefined) return `${name} is not available in this sqlrs`;
+    if (Date.now() - (answered.get(name) ?? -Infinity) < PROBE_TTL_MS) return undefined;
+    const probe = await runtime.probe();
+    if (!probe.available) return probe.detail;
+    answered.set(name, Date.now());
+    return undefined;
+  }
+
+  async function containerRuntime(imageId: string): Promise<Runtime> {
+    const { value, source } = setting();
+    if (value === "host") {
       throw new SqlrsError(
         "invalid_argument",
-        `Image "${imageId}" is a container image, and no container runtime is available; use --image host`,
+        `Image "${imageId}" is a container image, but ${source} is "host": use --image host, or set ` +
+          `container.runtime to auto, docker or podman`,
       );
+    }
+    if (value === "docker" || value === "podman") {
+      const why = await unusable(value);
+      if (why !== undefined) {
+        throw new SqlrsError("unavailable", `Cannot run image "${imageId}" (${source} is ${value}): ${why}`);
+      }
+      return byName(value);
+    }
+    const reasons: string[] = [];
+    for (const name of ["docker", "podman"] as const) {
+      const why = await unusable(name);
+      if (why === undefined) return byName(name);
+      reasons.push(why);
+    }
+    throw new SqlrsError(
+      "unavailable",
+      `Cannot run image "${imageId}": no container runtime answers (${reasons.join("; ")}). ` +
+        "Start dockerd or podman, or use --image host",
+    );
+  }
+
+  return {
+    async forImage(imageId) {
+      if (isHostImage(imageId)) return byName("host");
+      return await containerRuntime(imageId as string);
+    },
+    async containerRuntimeName() {
+      try {
+        return (await containerRuntime("")).name;
+      } catch {
+        return undefined;
+      }
     },
     byName,
     all: () => [...runtimes],

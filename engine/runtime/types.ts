@@ -39,6 +39,8 @@ export interface ServerHandle {
   password: string;
   /** Where the server writes its log. */
   logFile: string;
+  /** Host directories the server's container sees read-only at the same paths (container runtimes). */
+  mounts?: string[];
 }
 
 /** Options of {@link Runtime.start}. */
@@ -46,6 +48,11 @@ export interface StartOptions {
   /** A directory private to this server for its socket and log. */
   runDir: string;
   signal?: AbortSignal;
+  /**
+   * Host directories that tools run on this server read (the work dir, the scripts' directories).
+   * Container runtimes mount them read-only at the same paths; the host runtime needs nothing.
+   */
+  mounts?: readonly string[];
 }
 
 /** Options of {@link Runtime.spawnTool}. */

@@ -1,0 +1,141 @@
+/**
+ * The docker / podman command line, as the container runtime uses it: every call goes through
+ * `exec.ts`, and a daemon that cannot be reached (or a CLI that is not installed) becomes an
+ * actionable {@link SqlrsError} `unavailable` instead of a raw command failure.
+ *
+ * @module
+ */
+
+import { type ExecOptions, type ExecResult, run, spawnStreaming, type StreamingChild } from "../../exec.ts";
+import { messageOf, SqlrsError } from "../../../shared/errors.ts";
+
+/** The container engines sqlrs drives. */
+export type ContainerEngine = "docker" | "podman";
+
+/** What a probe of the CLI and its daemon found. */
+export interface DaemonProbe {
+  available: boolean;
+  /** Server version when available, else what is wrong and what to do about it. */
+  detail: string;
+}
+
+const UNREACHABLE: Record<ContainerEngine, RegExp> = {
+  docker:
+    /Cannot connect to the Docker daemon|Is the docker daemon running|error during connect|docker daemon is not running/i,
+  podman: /Cannot connect to Podman|unable to connect to Podman|podman machine start/i,
+};
+const PERMISSION = /permission denied while trying to connect/i;
+
+/** The advice shown when the engine's daemon does not answer. */
+export function daemonHint(engine: ContainerEngine): string {
+  return engine === "docker"
+    ? "docker is installed but its daemon is not running: start it (sudo systemctl start docker, or sudo dockerd &), " +
+      'or set container.runtime to "podman"'
+    : 'podman cannot reach its service: run "podman machine start" (macOS, Windows) or check "podman info"';
+}
+
+function installHint(engine: ContainerEngine): string {
+  return engine === "docker"
+    ? "docker is not installed (apt-get install docker.io, or Docker Desktop)"
+    : "podman is not installed (apt-get install podman)";
+}
+
+function tail(text: string, lines = 15): string {
+  return text.trim().split("\n").slice(-lines).join("\n");
+}
+
+/** A docker or podman CLI. */
+export class ContainerCli {
+  readonly engine: ContainerEngine;
+  readonly program: string;
+
+  constructor(engine: ContainerEngine, program: string = engine) {
+    this.engine = engine;
+    this.program = program;
+  }
+
+  /** The error of a daemon that does not answer, if `result` shows one. */
+  unreachable(result: ExecResult): SqlrsError | undefined {
+    const text = `${result.stderr}\n${result.stdout}`;
+    if (UNREACHABLE[this.engine].test(text)) {
+      return new SqlrsError("unavailable", daemonHint(this.engine), { details: { runtime: this.engine } });
+    }
+    if (PERMISSION.test(text)) {
+      return new SqlrsError(
+        "unavailable",
+        `${this.engine}: permission denied on its socket: run the engine as root or as a member of the ${this.engine} group`,
+        { details: { runtime: this.engine } },
+      );
+    }
+    return undefined;
+  }
+
+  /**
+   * Runs `<program> ...args` to completion; a non-zero exit is returned, not thrown, except when the
+   * daemon is unreachable or the CLI missing.
+   * @throws {SqlrsError} `unavailable`
+   */
+  async run(args: readonly string[], options: ExecOptions = {}): Promise<ExecResult> {
+    let result: ExecResult;
+    try {
+      result = await run([this.program, ...args], options);
+    } catch (error) {
+      if (error instanceof SqlrsError && error.code === "unavailable") {
+        throw new SqlrsError("unavailable", installHint(this.engine), { cause: error });
+      }
+      throw error;
+    }
+    if (result.code !== 0) {
+      const unreachable = this.unreachable(result);
+      if (unreachable !== undefined) throw unreachable;
+    }
+    return result;
+  }
+
+  /**
+   * Runs a command and returns its stdout.
+   * @throws {SqlrsError} `internal_error` with the tail of its output when it fails
+   */
+  async ok(args: readonly string[], what: string, options: ExecOptions = {}): Promise<string> {
+    const result = await this.run(args, options);
+    if (result.code !== 0) {
+      throw new SqlrsError(
+        "internal_error",
+        `${what} failed (${this.engine} exit ${result.code}):\n${tail(result.stderr || result.stdout)}`,
+      );
+    }
+    return result.stdout;
+  }
+
+  /** Starts a command whose output streams (for psql and pgbench). */
+  spawn(args: readonly string[], options: ExecOptions = {}): StreamingChild {
+    try {
+      return spawnStreaming([this.program, ...args], options);
+    } catch (error) {
+      if (error instanceof SqlrsError && error.code === "unavailable") {
+        throw new SqlrsError("unavailable", installHint(this.engine), { cause: error });
+      }
+      throw error;
+    }
+  }
+
+  /** Whether the CLI is installed and its daemon answers, with its version or an actionable reason. */
+  async probe(): Promise<DaemonProbe> {
+    try {
+      const result = await this.run(["version", "--format", "{{json .}}"]);
+      if (result.code !== 0) {
+        return { available: false, detail: `${this.engine} does not answer: ${tail(result.stderr, 3)}` };
+      }
+      const version = JSON.parse(result.stdout) as {
+        Server?: { Version?: string } | null;
+        Client?: { Version?: string } | null;
+      };
+      const server = version.Server?.Version ??
+        (this.engine === "podman" ? version.Client?.Version : undefined);
+      if (server === undefined) return { available: false, detail: daemonHint(this.engine) };
+      return { available: true, detail: `${this.engine} ${server}` };
+    } catch (error) {
+      return { available: false, detail: messageOf(error) };
+    }
+  }
+}
