@@ -28,6 +28,8 @@ import { parseDuration } from "../../shared/duration.ts";
 import type { ConfigStore } from "../config/config_store.ts";
 import type { Activity } from "../lifecycle/activity.ts";
 import { type Plan, planPsqlPrepare } from "./planner.ts";
+import { checkLiquibaseRequest, planLiquibasePrepare } from "./lb_prepare.ts";
+import { argsSummary } from "./summary.ts";
 import { explainPlan } from "../cache/explain.ts";
 import type { Executor, JobReporter } from "./executor.ts";
 
@@ -74,9 +76,40 @@ export class JobService {
   async submit(request: PrepareJobRequest): Promise<PrepareJobAccepted> {
     this.#checkName(request);
     if (request.ttl !== undefined) parseDuration(request.ttl);
-    const plan = await this.#plan(request);
     const jobId = randomId();
     const registry = this.#deps.registry;
+    if (request.prepare_kind === "lb") {
+      // Liquibase plans against a live server (seconds): check the arguments now, plan in the job.
+      checkLiquibaseRequest(request);
+      const image = await (await this.#deps.runtimes.forImage(request.image_id)).resolveImage(
+        request.image_id,
+      );
+      registry.insertJob({
+        job_id: jobId,
+        prepare_kind: request.prepare_kind,
+        image_id: image.imageId,
+        plan_only: request.plan_only === true,
+        request,
+        prepare_args_normalized: argsSummary(request.liquibase_args),
+      });
+      registry.setJobPlan(jobId, {
+        resolved_image_id: image.resolvedId,
+        signature: null,
+        tasks: [
+          { task_id: "plan", type: "plan", planner_kind: "lb" },
+          {
+            task_id: "resolve-image",
+            type: "resolve_image",
+            image_id: image.imageId,
+            resolved_image_id: image.resolvedId,
+          },
+        ],
+      });
+      this.#emit(jobId, { type: "status", status: "queued" });
+      this.#start(jobId, undefined);
+      return this.#accepted(jobId);
+    }
+    const plan = await this.#plan(request);
     registry.insertJob({
       job_id: jobId,
       prepare_kind: request.prepare_kind,
@@ -92,6 +125,10 @@ export class JobService {
     });
     this.#emit(jobId, { type: "status", status: "queued" });
     this.#start(jobId, plan);
+    return this.#accepted(jobId);
+  }
+
+  #accepted(jobId: string): PrepareJobAccepted {
     return {
       job_id: jobId,
       status_url: `/v1/prepare-jobs/${jobId}`,
@@ -183,6 +220,9 @@ export class JobService {
       output_state_id: task.type === "state_execute" ? task.output_state_id : null,
       cached: task.type === "state_execute" ? task.cached : null,
       args_summary: task.type === "state_execute" ? task.args_summary : null,
+      changeset_id: task.type === "state_execute" ? task.changeset_id ?? null : null,
+      changeset_author: task.type === "state_execute" ? task.changeset_author ?? null : null,
+      changeset_path: task.type === "state_execute" ? task.changeset_path ?? null : null,
     }));
   }
 
@@ -251,11 +291,18 @@ export class JobService {
     }
   }
 
-  #plan(request: PrepareJobRequest): Promise<Plan> {
-    const runtime = this.#deps.runtimes.forImage(request.image_id);
-    return planPsqlPrepare(request, {
-      resolveImage: (imageId) => runtime.resolveImage(imageId),
-      stateExists: (stateId) => this.#deps.registry.getState(stateId) !== undefined,
+  async #plan(request: PrepareJobRequest): Promise<Plan> {
+    const runtime = await this.#deps.runtimes.forImage(request.image_id);
+    const deps = {
+      resolveImage: (imageId: string | undefined) => runtime.resolveImage(imageId),
+      stateExists: (stateId: string) => this.#deps.registry.getState(stateId) !== undefined,
+    };
+    if (request.prepare_kind === "psql") return planPsqlPrepare(request, deps);
+    return planLiquibasePrepare(request, {
+      ...deps,
+      configuredExec: this.#deps.config.effective.liquibase.exec,
+      withBaseServer: async (imageId, fn) =>
+        await this.#deps.executor.withBaseServer(runtime, await runtime.resolveImage(imageId), fn),
     });
   }
 

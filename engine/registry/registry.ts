@@ -409,7 +409,7 @@ export class Registry {
 
   setJobPlan(
     jobId: string,
-    plan: { resolved_image_id: string; signature: string; tasks: PreparePlanTask[] },
+    plan: { resolved_image_id: string; signature: string | null; tasks: PreparePlanTask[] },
   ): void {
     this.transaction(() => {
       this.#run(
