@@ -318,3 +318,21 @@ Deno.test("expandPsqlContent() hash does not depend on how messages name the inp
     assert.equal(a.contentHash, b.contentHash);
   });
 });
+
+Deno.test("expandPsqlContent() reuses an expansion only while every file it read is unchanged", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(join(dir, "inc.sql"), "create table a(id int);\n");
+    const input = { text: "\\i inc.sql\n", origin: null, workDir: dir };
+    const first = await expandPsqlContent(input);
+    const again = await expandPsqlContent(input);
+    assert.equal(again.contentHash, first.contentHash);
+    await Deno.writeTextFile(join(dir, "inc.sql"), "create table b(id int);\n");
+    const edited = await expandPsqlContent(input);
+    assert.notEqual(edited.contentHash, first.contentHash);
+    await Deno.writeTextFile(join(dir, "inc.sql"), "create table a(id int);\n");
+    assert.equal((await expandPsqlContent(input)).contentHash, first.contentHash);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
