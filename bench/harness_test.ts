@@ -1,0 +1,118 @@
+import assert from "node:assert/strict";
+import { type FigureResult, type FigureSpec, runInterleaved, summarise } from "./_harness.ts";
+import { type BenchResults, compare, renderMarkdown, renderSvg, renderText } from "./_report.ts";
+
+function spec(id: string, metric = "total"): FigureSpec {
+  return {
+    id,
+    metric,
+    what: id,
+    command: id,
+    technique: "sqlrs",
+    group: "g",
+    workload: "w",
+    backend: "b",
+    runtime: "host",
+    via: "api",
+  };
+}
+
+function result(id: string, median: number): FigureResult {
+  return { ...spec(id), median, min: median, max: median, runs: 1, samples: [median] };
+}
+
+Deno.test("summarise() gives the median, min and max, averaging the middle pair", () => {
+  assert.deepEqual(summarise([3, 1, 2]), { median: 2, min: 1, max: 3 });
+  assert.deepEqual(summarise([4, 1, 3, 2]), { median: 2.5, min: 1, max: 4 });
+  assert.deepEqual(summarise([]), { median: null, min: null, max: null });
+});
+
+Deno.test("runInterleaved() rotates the order each round and drops warm-ups", async () => {
+  const calls: string[] = [];
+  let n = 0;
+  const probe = (name: string, warmup: number, runs: number) => ({
+    name,
+    warmup,
+    runs,
+    figures: [spec(name)],
+    run: () => {
+      calls.push(name);
+      return Promise.resolve({ total: ++n });
+    },
+  });
+  const results = await runInterleaved([probe("a", 1, 2), probe("b", 0, 2)], {
+    signal: new AbortController().signal,
+    log: () => {},
+  });
+  assert.deepEqual(calls, ["a", "b", "b", "a", "a"]);
+  assert.deepEqual(results.find((r) => r.id === "a")?.samples, [4, 5]);
+  assert.deepEqual(results.find((r) => r.id === "b")?.samples, [2, 3]);
+});
+
+Deno.test("runInterleaved() reports a failing probe and goes on with the others", async () => {
+  const results = await runInterleaved([
+    { name: "bad", warmup: 0, runs: 3, figures: [spec("bad")], run: () => Promise.reject(new Error("boom")) },
+    { name: "good", warmup: 0, runs: 3, figures: [spec("good")], run: () => Promise.resolve({ total: 1 }) },
+  ], { signal: new AbortController().signal, log: () => {} });
+  assert.deepEqual(results.find((r) => r.id === "bad")?.error, "boom");
+  assert.deepEqual(results.find((r) => r.id === "good")?.runs, 3);
+});
+
+Deno.test("compare() turns medians of the same run into ratios and goal lines", () => {
+  const figures = [
+    result("warm.api.chinook@btrfs", 60),
+    result("floor.chinook@btrfs", 40),
+    result("warm.api.pgbench-s1@btrfs", 50),
+    result("warm.api.pgbench-s20@btrfs", 55),
+    result("hand.fresh.chinook", 3000),
+    result("hand.fresh.chinook/to-ready", 2900),
+    result("cold.api.chinook@btrfs", 4500),
+    result("hand.fresh.chinook@btrfs", 3000),
+  ];
+  const { ratios, goals } = compare(figures, { backends: ["btrfs"], scales: [1, 20] });
+  assert.deepEqual(ratios.find((r) => r.numerator === "warm.api.chinook@btrfs")?.value, 1.5);
+  assert.deepEqual(goals.map((g) => g.pass), [true, true, null, true, false, null]);
+  assert.deepEqual(goals[4]?.measured, 1.5);
+});
+
+Deno.test("the renderers show every figure and goal", () => {
+  const figures = [result("warm.api.chinook@btrfs", 60), result("floor.chinook@btrfs", 40)];
+  const { ratios, goals } = compare(figures, { backends: ["btrfs"], scales: [1, 20] });
+  const results: BenchResults = {
+    schema: 1,
+    generatedAt: "2026-01-01T00:00:00.000Z",
+    mode: "smoke",
+    command: "deno task bench --smoke",
+    durationSeconds: 1,
+    machine: {
+      cpu: "cpu",
+      cores: 2,
+      memoryGiB: 1,
+      kernel: "k",
+      os: "os",
+      workFilesystem: "ext4",
+      loadAverageStart: [0, 0, 0],
+    },
+    versions: {
+      sqlrs: "0",
+      deno: "2",
+      v8: "v8",
+      typescript: "ts",
+      postgres: "pg",
+      btrfsProgs: null,
+      xfsprogs: null,
+      coreutils: null,
+    },
+    settings: {},
+    backends: [],
+    figures,
+    ratios,
+    goals,
+    notes: [],
+  };
+  const svg = renderSvg(results);
+  assert.ok(svg.startsWith("<svg"));
+  assert.deepEqual(svg.match(/<rect x="330"/g)?.length, 2);
+  assert.ok(renderMarkdown(results, "chart.svg").includes("| `floor.chinook@btrfs` |"));
+  assert.ok(renderText(results).includes("warm instance (host, btrfs)"));
+});

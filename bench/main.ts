@@ -1,0 +1,259 @@
+/**
+ * `deno task bench [--quick] [--backends btrfs,overlay,...]`: sqlrs against the techniques users would
+ * otherwise pick, measured side by side and interleaved in one run, on every snapshot backend this
+ * machine has. Prints the table, writes `bench/results/latest.json`, `bench/results/latest.svg` and
+ * `docs/benchmarks.md`. Needs root for the btrfs, XFS and overlay backends (loop files, mounts).
+ *
+ * @module
+ */
+
+import { join } from "node:path";
+import { run } from "./_exec.ts";
+import { runInterleaved } from "./_harness.ts";
+import { machineInfo, versions } from "./_machine.ts";
+import {
+  BACKEND_INFO,
+  backendAvailable,
+  type BackendKind,
+  BACKENDS,
+  detachLoopsUnder,
+  stopServersUnder,
+  unmountUnder,
+} from "./_fixtures.ts";
+import { pgTools, removeTree } from "./_postgres.ts";
+import {
+  backendProbes,
+  type BackendSetup,
+  BenchContext,
+  type BenchMode,
+  chainFreshProbe,
+  chainProbes,
+  chainWorkload,
+  cliStartProbe,
+  coldProbes,
+  configFor,
+  setupBackend,
+  templateProbes,
+} from "./_suites.ts";
+import {
+  type BackendStatus,
+  type BenchResults,
+  compare,
+  renderMarkdown,
+  renderSvg,
+  renderText,
+} from "./_report.ts";
+import { REPO } from "./_workloads.ts";
+
+/** Options of one benchmark run. */
+export interface BenchOptions {
+  mode: BenchMode;
+  /** Restrict the snapshot backends (default: every one available). */
+  backends?: BackendKind[];
+  signal: AbortSignal;
+  log(line: string): void;
+}
+
+/** Variables that would point the benchmark's engines somewhere else. */
+const FOREIGN_ENV = [
+  "SQLRS_ENGINE_ADDR",
+  "TAIDON_ENGINE_ADDR",
+  "SQLRS_STATE_STORE",
+  "SQLRS_SNAPSHOT_BACKEND",
+  "SQLRS_STORE_IMAGE",
+  "SQLRS_TOKEN",
+];
+
+/**
+ * Runs the whole benchmark and returns its results. Everything it creates (servers, mounts, loop
+ * devices, engines, files) lives under one temporary root and is removed before it returns or throws.
+ */
+export async function runBench(options: BenchOptions): Promise<BenchResults> {
+  const started = performance.now();
+  for (const name of FOREIGN_ENV) Deno.env.delete(name);
+  const config = configFor(options.mode);
+  const tools = await pgTools();
+  const root = await Deno.makeTempDir({ dir: "/tmp", prefix: "sqlrs-bench-" });
+  await Deno.chmod(root, 0o755);
+  await using cleanup = new AsyncDisposableStack();
+  // Registered first, so it runs last: whatever a failed step left behind under the root.
+  cleanup.defer(async () => {
+    await stopServersUnder(root);
+    await unmountUnder(root);
+    await detachLoopsUnder(root);
+    await removeTree(root);
+  });
+  const log = options.log;
+  const ctx = new BenchContext(root, tools, config, cleanup, log);
+  await Deno.mkdir(ctx.workDir, { mode: 0o755 });
+
+  const machine = await machineInfo(root);
+  const toolVersions = await versions(tools.bindir);
+  log(`sqlrs bench (${config.mode}) in ${root}: ${machine.cpu}, ${tools.version}`);
+
+  // Backends are set up concurrently (untimed: building states is CPU and I/O bound, and the 2-core VM
+  // would otherwise spend most of a quick run here); measuring starts only once all are ready.
+  const statuses: BackendStatus[] = [];
+  const wanted: BackendKind[] = [];
+  for (const kind of BACKENDS) {
+    const label = BACKEND_INFO[kind].label;
+    if (options.backends !== undefined && !options.backends.includes(kind)) {
+      statuses.push({ kind, label, available: false, reason: "not selected (--backends)" });
+      continue;
+    }
+    const availability = await backendAvailable(kind);
+    if (availability.available) wanted.push(kind);
+    else {
+      statuses.push({ kind, label, available: false, reason: availability.reason });
+      log(`${kind}: skipped, ${availability.reason}`);
+    }
+  }
+  options.signal.throwIfAborted();
+  const settled = await Promise.allSettled(wanted.map(async (kind) => {
+    const t = performance.now();
+    log(`${kind}: building the states...`);
+    const setup = await setupBackend(ctx, kind);
+    log(`${kind}: ready in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+    return setup;
+  }));
+  const setups: BackendSetup[] = [];
+  settled.forEach((outcome, i) => {
+    const kind = wanted[i] as BackendKind;
+    const label = BACKEND_INFO[kind].label;
+    if (outcome.status === "fulfilled") {
+      setups.push(outcome.value);
+      statuses.push({ kind, label, available: true, reason: "measured" });
+      return;
+    }
+    const message = outcome.reason instanceof Error ? outcome.reason.message : String(outcome.reason);
+    statuses.push({ kind, label, available: false, reason: `setup failed: ${message.split("\n")[0]}` });
+    log(`${kind}: setup failed: ${message}`);
+  });
+  statuses.sort((a, b) => BACKENDS.indexOf(a.kind as BackendKind) - BACKENDS.indexOf(b.kind as BackendKind));
+
+  options.signal.throwIfAborted();
+  log("baselines: template server, chain...");
+  const probes = [...coldProbes(ctx, setups.find((s) => s.kind === "btrfs"))];
+  for (const setup of setups) probes.push(...(await backendProbes(ctx, setup)));
+  const first = setups[0];
+  if (first !== undefined) probes.push(cliStartProbe(ctx, first.installation));
+  probes.push(...(await templateProbes(ctx)));
+  const chain = await chainWorkload(ctx);
+  probes.push(chainFreshProbe(ctx, chain));
+  for (const setup of setups.slice(0, config.chainBackends)) {
+    options.signal.throwIfAborted();
+    probes.push(...(await chainProbes(ctx, setup, chain)));
+  }
+
+  const setupSeconds = (performance.now() - started) / 1000;
+  log(`setup done in ${setupSeconds.toFixed(1)} s; ${probes.length} probes, interleaved`);
+  const figures = await runInterleaved(probes, { signal: options.signal, log });
+  machine.loadAverageEnd = Deno.loadavg().map((v) => Math.round(v * 100) / 100);
+  const measured = setups.map((s) => s.kind);
+  const { ratios, goals } = compare(figures, { backends: measured, scales: config.scales });
+  return {
+    schema: 1,
+    generatedAt: new Date().toISOString(),
+    mode: config.mode,
+    command: `deno task bench${config.mode === "full" ? "" : ` --${config.mode}`}`,
+    durationSeconds: (performance.now() - started) / 1000,
+    machine,
+    versions: toolVersions,
+    settings: { ...config },
+    backends: statuses,
+    figures,
+    ratios,
+    goals,
+    notes: [
+      "Servers run as the same unprivileged user and with the same options as sqlrs's (-c fsync=on, " +
+      "listen_addresses=127.0.0.1, a private socket directory); by-hand readiness polls postmaster.pid every 2 ms.",
+      "The physical floor clones the very state sqlrs clones, with the backend's own mechanism, " +
+      "then starts postgres directly; warm sqlrs figures are cache hits (checked: no step ran).",
+      "The cold sqlrs prepare also publishes a durable state and starts an instance from it; the by-hand " +
+      "run stops after psql. The CLI cold figure includes the engine's start.",
+      `The pgbench states are made by the real \`pgbench -i -q -s N\` run from inside a psql prepare step (\\!).`,
+      `Setup (untimed) took ${
+        setupSeconds.toFixed(0)
+      } s. The VM is shared: other work on it shows as noise; see the load averages.`,
+    ],
+  };
+}
+
+function parseArgs(args: readonly string[]): { mode: BenchMode; backends?: BackendKind[] } | undefined {
+  let mode: BenchMode = "full";
+  let backends: BackendKind[] | undefined;
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i] as string;
+    if (arg === "--quick") mode = "quick";
+    else if (arg === "--smoke") mode = "smoke";
+    else if (arg === "--backends" || arg.startsWith("--backends=")) {
+      const value = arg.includes("=") ? arg.slice(arg.indexOf("=") + 1) : args[++i] ?? "";
+      const names = value.split(",").filter((n) => n !== "");
+      for (const name of names) {
+        if (!BACKENDS.includes(name as BackendKind)) {
+          throw new TypeError(`Cannot use backend "${name}": choose from ${BACKENDS.join(", ")}`);
+        }
+      }
+      backends = names as BackendKind[];
+    } else if (arg === "--help" || arg === "-h") return undefined;
+    else throw new TypeError(`Cannot parse argument "${arg}": use --quick, --smoke or --backends LIST`);
+  }
+  return backends === undefined ? { mode } : { mode, backends };
+}
+
+async function main(): Promise<number> {
+  const parsed = parseArgs(Deno.args);
+  if (parsed === undefined) {
+    console.log(
+      "usage: deno task bench [--quick | --smoke] [--backends btrfs,xfs-reflink,overlay,copy]\n" +
+        "  (full run by default; --quick: under 5 minutes; --smoke: one run of each probe, to try changes)",
+    );
+    return 0;
+  }
+  const abort = new AbortController();
+  const onSignal = () => {
+    if (abort.signal.aborted) Deno.exit(130);
+    console.error("\ninterrupted: finishing the current operation, then cleaning up (again to quit at once)");
+    abort.abort(new Error("interrupted"));
+  };
+  Deno.addSignalListener("SIGINT", onSignal);
+  Deno.addSignalListener("SIGTERM", onSignal);
+  const t0 = performance.now();
+  const log = (line: string) =>
+    console.error(`[${((performance.now() - t0) / 1000).toFixed(1).padStart(6)} s] ${line}`);
+  try {
+    const results = await runBench({ ...parsed, signal: abort.signal, log });
+    // A smoke run only checks that everything works: it leaves the published results alone.
+    const smoke = parsed.mode === "smoke";
+    const resultsDir = smoke ? "/tmp" : join(REPO, "bench", "results");
+    const base = smoke ? "sqlrs-bench-smoke" : "latest";
+    await Deno.mkdir(resultsDir, { recursive: true });
+    const json = join(resultsDir, `${base}.json`);
+    const svg = join(resultsDir, `${base}.svg`);
+    await Deno.writeTextFile(json, `${JSON.stringify(results, null, 2)}\n`);
+    await Deno.writeTextFile(svg, renderSvg(results));
+    const written = [json, svg];
+    if (!smoke) {
+      const md = join(REPO, "docs", "benchmarks.md");
+      await Deno.writeTextFile(md, renderMarkdown(results, "../bench/results/latest.svg"));
+      written.push(md);
+      // Keep `deno fmt --check` green: the committed results are formatted like the rest of the repo.
+      await run([Deno.execPath(), "fmt", "--quiet", json, svg], { cwd: REPO }).catch(() => undefined);
+    }
+    console.log(renderText(results));
+    log(`wrote ${written.join(", ")}`);
+    return results.figures.some((f) => f.error !== undefined) ? 1 : 0;
+  } catch (error) {
+    if (abort.signal.aborted) {
+      console.error("bench interrupted: everything it made was cleaned up, no results written");
+      return 130;
+    }
+    console.error(`bench failed: ${error instanceof Error ? error.stack ?? error.message : String(error)}`);
+    return 1;
+  } finally {
+    Deno.removeSignalListener("SIGINT", onSignal);
+    Deno.removeSignalListener("SIGTERM", onSignal);
+  }
+}
+
+if (import.meta.main) Deno.exit(await main());
