@@ -10,7 +10,7 @@
 
 import { dirname, join } from "node:path";
 import { invalidArgument } from "../shared/errors.ts";
-import { sqlrsPaths } from "../shared/paths.ts";
+import { type EnvLookup, sqlrsPaths } from "../shared/paths.ts";
 
 /** The settings the CLI uses. */
 export interface CliConfig {
@@ -64,10 +64,16 @@ function pick(config: Record<string, unknown> | undefined, path: string[]): unkn
   return node;
 }
 
-/** Loads the CLI settings. */
-export async function loadCliConfig(): Promise<CliConfig> {
-  const global = await readYaml(join(sqlrsPaths().configDir, "config.yaml"));
-  const workspacePath = await findWorkspaceConfig(Deno.cwd());
+/**
+ * Loads the CLI settings (also used by `mod.ts`). `env` replaces this process's environment and `cwd`
+ * the current directory, for a library caller with its own.
+ */
+export async function loadCliConfig(
+  options: { env?: EnvLookup; cwd?: string } = {},
+): Promise<CliConfig> {
+  const lookup = options.env ?? ((name: string) => Deno.env.get(name));
+  const global = await readYaml(join(sqlrsPaths(lookup).configDir, "config.yaml"));
+  const workspacePath = await findWorkspaceConfig(options.cwd ?? Deno.cwd());
   const workspace = workspacePath === undefined ? undefined : await readYaml(workspacePath);
   const value = (path: string[]) => pick(workspace, path) ?? pick(global, path);
   const idleTimeout = value(["orchestrator", "idleTimeout"]);
@@ -75,7 +81,7 @@ export async function loadCliConfig(): Promise<CliConfig> {
   const engineEnv: Record<string, string> = {};
   const setting = (name: string, path: string[]) => {
     const found = value(path);
-    if ((typeof found === "string" || typeof found === "number") && Deno.env.get(name) === undefined) {
+    if ((typeof found === "string" || typeof found === "number") && lookup(name) === undefined) {
       engineEnv[name] = String(found);
     }
   };
@@ -83,7 +89,7 @@ export async function loadCliConfig(): Promise<CliConfig> {
   setting("SQLRS_SNAPSHOT_BACKEND", ["snapshot", "backend"]);
   setting("SQLRS_STORE_IMAGE", ["store", "image"]);
   const sizeGb = value(["store", "sizeGB"]);
-  if (typeof sizeGb === "number" && Deno.env.get("SQLRS_STORE_IMAGE_SIZE") === undefined) {
+  if (typeof sizeGb === "number" && lookup("SQLRS_STORE_IMAGE_SIZE") === undefined) {
     engineEnv.SQLRS_STORE_IMAGE_SIZE = String(sizeGb * 1024 ** 3);
   }
   return {

@@ -5,8 +5,8 @@
  * @module
  */
 
-import { fileURLToPath } from "node:url";
 import { connectEngine } from "../client/discovery.ts";
+import { cliRunTarget } from "../client/engine_command.ts";
 import type { EngineClient } from "../client/engine_client.ts";
 import { parseDuration } from "../shared/duration.ts";
 import { invalidArgument } from "../shared/errors.ts";
@@ -23,8 +23,7 @@ export interface GlobalOptions {
 /** The argv that starts an engine from this program (a script run by deno, or a compiled binary). */
 export function engineCommand(): string[] {
   if (Deno.build.standalone) return [Deno.execPath(), "engine", "serve"];
-  const main = Deno.mainModule.startsWith("file:") ? fileURLToPath(Deno.mainModule) : Deno.mainModule;
-  return [Deno.execPath(), "run", "-A", "--quiet", main, "engine", "serve"];
+  return [Deno.execPath(), "run", "-A", "--quiet", cliRunTarget(Deno.mainModule), "engine", "serve"];
 }
 
 /** Per-invocation context of a command. */

@@ -16,12 +16,20 @@ import { splitComposite } from "./composite.ts";
 import { statusCommand } from "./commands/status.ts";
 import { configCommand } from "./commands/config.ts";
 import { engineGroupCommand } from "./commands/engine.ts";
-import { planPsqlCommand, preparePsqlCommand, type RunStage, watchCommand } from "./commands/prepare.ts";
+import {
+  planLbCommand,
+  planPsqlCommand,
+  prepareLbCommand,
+  preparePsqlCommand,
+  type RunStage,
+  watchCommand,
+} from "./commands/prepare.ts";
 import { runPgbenchCommand, runPsqlCommand, runRequest, streamRun } from "./commands/run.ts";
 import { lsCommand } from "./commands/ls.ts";
 import { rmCommand } from "./commands/rm.ts";
 import { cacheCommand } from "./commands/cache.ts";
 import { initCommand } from "./commands/init.ts";
+import { completionsCommand } from "./commands/completions.ts";
 import { SqlrsError } from "../shared/errors.ts";
 
 interface CliState {
@@ -51,12 +59,15 @@ function buildProgram(state: CliState, runStage?: RunStage) {
   program.addCommand(engineGroupCommand(context, setExit));
   program.addCommand(preparePsqlCommand(context, runStage));
   program.addCommand(planPsqlCommand(context));
+  program.addCommand(prepareLbCommand(context, runStage));
+  program.addCommand(planLbCommand(context));
   program.addCommand(watchCommand(context));
   program.addCommand(runPsqlCommand(context, setExit));
   program.addCommand(runPgbenchCommand(context, setExit));
   program.addCommand(lsCommand(context));
   program.addCommand(rmCommand(context, setExit));
   program.addCommand(cacheCommand(context));
+  program.addCommand(completionsCommand());
   for (const command of program.commands) command.exitOverride();
   return { program, context };
 }
@@ -109,8 +120,8 @@ export async function main(argv: readonly string[]): Promise<number> {
   try {
     const at = commandIndex(argv);
     const { prepare, run } = splitComposite(argv.slice(at));
-    if (run !== undefined && prepare[0] !== "prepare:psql") {
-      throw new SqlrsError("invalid_argument", "A run stage can only follow prepare:psql");
+    if (run !== undefined && prepare[0] !== "prepare:psql" && prepare[0] !== "prepare:lb") {
+      throw new SqlrsError("invalid_argument", "A run stage can only follow prepare:psql or prepare:lb");
     }
     const runStage = run === undefined ? undefined : compositeRunStage(run, state);
     const { program } = buildProgram(state, runStage);

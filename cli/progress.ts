@@ -7,6 +7,7 @@
  */
 
 import type { EngineClient } from "../client/engine_client.ts";
+import { followJobEvents } from "../client/job_events.ts";
 import type { PrepareJobEvent, PrepareJobStatus } from "../shared/schemas.ts";
 import { err } from "./output.ts";
 
@@ -59,21 +60,11 @@ export async function followJob(
     Deno.stderr.writeSync(encoder.encode(`\r\x1b[K${current} ${seconds}s`));
   };
   const ticker = live ? setInterval(draw, 200) : undefined;
-  let seen = 0;
   try {
-    for (let attempt = 0; attempt < 5; attempt++) {
-      try {
-        for await (const event of client.jobEvents(jobId, { from: seen, signal: detach.signal })) {
-          seen++;
-          if (options.verbose) err(`${event.ts} ${describe(event)}`);
-          if (event.type === "task" || event.type === "status") current = describe(event);
-          draw();
-        }
-        break;
-      } catch (error) {
-        if (detach.signal.aborted) break;
-        if (attempt === 4) throw error;
-      }
+    for await (const event of followJobEvents(client, jobId, { signal: detach.signal })) {
+      if (options.verbose) err(`${event.ts} ${describe(event)}`);
+      if (event.type === "task" || event.type === "status") current = describe(event);
+      draw();
     }
   } finally {
     if (ticker !== undefined) clearInterval(ticker);

@@ -20,19 +20,20 @@ export interface SqlrsPaths {
   configDir: string;
 }
 
-function env(name: string): string | undefined {
-  const value = Deno.env.get(name);
-  return value === undefined || value === "" ? undefined : value;
-}
+/** Reads an environment variable (`Deno.env.get` by default); `""` counts as unset. */
+export type EnvLookup = (name: string) => string | undefined;
 
-function home(): string {
-  const value = env("HOME");
-  if (value === undefined) throw new Error("Cannot locate the sqlrs state directory: HOME is not set");
-  return value;
-}
-
-/** Resolves the paths from the environment. */
-export function sqlrsPaths(): SqlrsPaths {
+/** Resolves the paths from the environment (this process's, or the one `lookup` describes). */
+export function sqlrsPaths(lookup: EnvLookup = (name) => Deno.env.get(name)): SqlrsPaths {
+  const env = (name: string): string | undefined => {
+    const value = lookup(name);
+    return value === undefined || value === "" ? undefined : value;
+  };
+  const home = (): string => {
+    const value = env("HOME");
+    if (value === undefined) throw new Error("Cannot locate the sqlrs state directory: HOME is not set");
+    return value;
+  };
   const xdgState = env("XDG_STATE_HOME");
   const stateDir = xdgState !== undefined
     ? join(resolve(xdgState), "sqlrs")

@@ -3,7 +3,10 @@
  * request, response, NDJSON event, error body and the engine config. The engine validates every
  * request body with these schemas and clients parse every response with them.
  *
- * @example
+ * Each schema has an explicitly declared TypeScript type of the same name (so the published API has
+ * no slow types); a compile-time check keeps each declaration equal to what its schema parses.
+ *
+ * @example Validate a prepare request
  * ```ts
  * import { PrepareJobRequest } from "@sqlrs/sqlrs/schemas";
  * const request = PrepareJobRequest.parse({
@@ -11,12 +14,32 @@
  *   psql_args: ["-c", "create table t(id int)"],
  *   work_dir: "/tmp",
  * });
+ * if (request.prepare_kind !== "psql") throw new Error("unexpected kind");
  * ```
  *
  * @module
  */
 
 import { z } from "zod";
+
+/** True when A and B are assignable to each other. */
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+
+/**
+ * Gives a schema its declared type `z.ZodType<T, I>` after checking, at compile time, that it parses
+ * to exactly `T` (and, when `I` is given, accepts exactly `I`): a schema and its declaration cannot
+ * drift apart.
+ */
+function typed<T, I = unknown>() {
+  return <S extends z.ZodType<T, I>>(
+    schema:
+      & S
+      & (Same<z.output<S>, T> extends true ? unknown : { "the schema's output differs from its type": never })
+      & (unknown extends I ? unknown
+        : Same<z.input<S>, I> extends true ? unknown
+        : { "the schema's input differs from its type": never }),
+  ): z.ZodType<T, I> => schema;
+}
 
 /** A 64-hex state id (a SHA-256 fingerprint). */
 export const StateId: z.ZodString = z.string().regex(/^[0-9a-f]{64}$/, "expected a 64-hex state id");
@@ -35,35 +58,51 @@ export const Duration: z.ZodString = z.string().regex(
 // Errors and discovery
 
 /** The body of every API error. */
-export const ErrorResponse = z.object({
+export interface ErrorResponse {
+  code: string;
+  message: string;
+  details?: Record<string, unknown> | undefined;
+}
+/** The body of every API error. */
+export const ErrorResponse: z.ZodType<ErrorResponse> = typed<ErrorResponse>()(z.object({
   code: z.string(),
   message: z.string(),
   details: z.record(z.string(), z.unknown()).optional(),
-});
-/** The body of every API error. */
-export type ErrorResponse = z.infer<typeof ErrorResponse>;
+}));
 
 /** `GET /v1/health` (no token needed). */
-export const Health = z.object({
+export interface Health {
+  ok: boolean;
+  version: string;
+  instanceId: string;
+  pid: number;
+}
+/** `GET /v1/health` (no token needed). */
+export const Health: z.ZodType<Health> = typed<Health>()(z.object({
   ok: z.boolean(),
   version: z.string(),
   instanceId: z.string(),
   pid: z.number().int(),
-});
-/** `GET /v1/health` (no token needed). */
-export type Health = z.infer<typeof Health>;
+}));
 
 /** `<state dir>/engine.json`: how clients find and authenticate to the running engine. */
-export const EngineFile = z.object({
+export interface EngineFile {
+  endpoint: string;
+  pid: number;
+  startedAt: string;
+  authToken: string;
+  version: string;
+  instanceId: string;
+}
+/** `<state dir>/engine.json`: how clients find and authenticate to the running engine. */
+export const EngineFile: z.ZodType<EngineFile> = typed<EngineFile>()(z.object({
   endpoint: z.string(),
   pid: z.number().int(),
   startedAt: Timestamp,
   authToken: z.string().min(16),
   version: z.string(),
   instanceId: z.string(),
-});
-/** `<state dir>/engine.json`: how clients find and authenticate to the running engine. */
-export type EngineFile = z.infer<typeof EngineFile>;
+}));
 
 // ---------------------------------------------------------------------------------------------------
 // Engine config (`<store>/config.json`, `/v1/config`)
@@ -80,60 +119,128 @@ const CacheCapacityConfig = z.strictObject({
   minStateAge: Duration.default("10m").describe("States younger than this are never evicted"),
 });
 
+/** The engine's configuration with every default applied (what `EngineConfig.parse` returns). */
+export interface EngineConfig {
+  orchestrator: { jobs: { maxIdentical: number | null } };
+  container: { runtime: "auto" | "docker" | "podman" | "host" };
+  snapshot: { backend: "auto" | "btrfs" | "overlay" | "copy" };
+  cache: {
+    capacity: {
+      maxBytes: number | null;
+      reserveBytes: number | null;
+      highWatermark: number;
+      lowWatermark: number;
+      minStateAge: string;
+    };
+  };
+  instances: { ttl: string | null };
+  liquibase: { exec: string | null };
+}
+
+/** The engine's configuration as written in `config.json`: every key may be left out for its default. */
+export interface EngineConfigInput {
+  orchestrator?: { jobs?: { maxIdentical?: number | null | undefined } | undefined } | undefined;
+  container?: { runtime?: "auto" | "docker" | "podman" | "host" | undefined } | undefined;
+  snapshot?: { backend?: "auto" | "btrfs" | "overlay" | "copy" | undefined } | undefined;
+  cache?: {
+    capacity?: {
+      maxBytes?: number | null | undefined;
+      reserveBytes?: number | null | undefined;
+      highWatermark?: number | undefined;
+      lowWatermark?: number | undefined;
+      minStateAge?: string | undefined;
+    } | undefined;
+  } | undefined;
+  instances?: { ttl?: string | null | undefined } | undefined;
+  liquibase?: { exec?: string | null | undefined } | undefined;
+}
+
 /** The engine's configuration with every default applied. Unknown keys are refused. */
-export const EngineConfig = z.strictObject({
-  orchestrator: z.strictObject({
-    jobs: z.strictObject({
-      maxIdentical: z.number().int().min(0).nullable().default(2)
-        .describe("Finished jobs kept per signature; 0 disables trimming"),
+export const EngineConfig: z.ZodType<EngineConfig, EngineConfigInput> = typed<
+  EngineConfig,
+  EngineConfigInput
+>()(
+  z.strictObject({
+    orchestrator: z.strictObject({
+      jobs: z.strictObject({
+        maxIdentical: z.number().int().min(0).nullable().default(2)
+          .describe("Finished jobs kept per signature; 0 disables trimming"),
+      }).prefault({}),
     }).prefault({}),
-  }).prefault({}),
-  container: z.strictObject({
-    runtime: z.enum(["auto", "docker", "podman", "host"]).default("auto")
-      .describe("Where PostgreSQL runs; auto = host for host builds, else docker, then podman"),
-  }).prefault({}),
-  snapshot: z.strictObject({
-    backend: z.enum(["auto", "btrfs", "overlay", "copy"]).default("auto")
-      .describe("How states and instances are snapshotted; auto = btrfs, then overlay, then copy"),
-  }).prefault({}),
-  cache: z.strictObject({ capacity: CacheCapacityConfig.prefault({}) }).prefault({}),
-  instances: z.strictObject({
-    ttl: Duration.nullable().default(null).describe(
-      "Default lifetime of a prepared instance; null = no limit",
-    ),
-  }).prefault({}),
-  liquibase: z.strictObject({
-    exec: z.string().nullable().default(null).describe("Path of the liquibase launcher to use"),
-  }).prefault({}),
-});
-/** The engine's configuration with every default applied. */
-export type EngineConfig = z.infer<typeof EngineConfig>;
+    container: z.strictObject({
+      runtime: z.enum(["auto", "docker", "podman", "host"]).default("auto")
+        .describe("Where PostgreSQL runs; auto = host for host builds, else docker, then podman"),
+    }).prefault({}),
+    snapshot: z.strictObject({
+      backend: z.enum(["auto", "btrfs", "overlay", "copy"]).default("auto")
+        .describe("How states and instances are snapshotted; auto = btrfs, then overlay, then copy"),
+    }).prefault({}),
+    cache: z.strictObject({ capacity: CacheCapacityConfig.prefault({}) }).prefault({}),
+    instances: z.strictObject({
+      ttl: Duration.nullable().default(null).describe(
+        "Default lifetime of a prepared instance; null = no limit",
+      ),
+    }).prefault({}),
+    liquibase: z.strictObject({
+      exec: z.string().nullable().default(null).describe("Path of the liquibase launcher to use"),
+    }).prefault({}),
+  }),
+);
 
 /** `GET /v1/config?path=` and `PATCH /v1/config` answers. */
-export const ConfigValue = z.object({ path: z.string(), value: z.unknown() });
+export interface ConfigValue {
+  path: string;
+  value: unknown;
+}
 /** `GET /v1/config?path=` and `PATCH /v1/config` answers. */
-export type ConfigValue = z.infer<typeof ConfigValue>;
+export const ConfigValue: z.ZodType<ConfigValue> = typed<ConfigValue>()(
+  z.object({ path: z.string(), value: z.unknown() }),
+);
 
 /** `PATCH /v1/config` body. */
-export const ConfigSetRequest = z.strictObject({ path: z.string().min(1), value: z.unknown() });
+export interface ConfigSetRequest {
+  path: string;
+  value: unknown;
+}
 /** `PATCH /v1/config` body. */
-export type ConfigSetRequest = z.infer<typeof ConfigSetRequest>;
+export const ConfigSetRequest: z.ZodType<ConfigSetRequest> = typed<ConfigSetRequest>()(
+  z.strictObject({ path: z.string().min(1), value: z.unknown() }),
+);
 
 // ---------------------------------------------------------------------------------------------------
 // Status
 
 /** One runtime or snapshot backend and whether it can work here. */
-export const Capability = z.object({
+export interface Capability {
+  name: string;
+  available: boolean;
+  selected: boolean;
+  detail: string;
+}
+/** One runtime or snapshot backend and whether it can work here. */
+export const Capability: z.ZodType<Capability> = typed<Capability>()(z.object({
   name: z.string(),
   available: z.boolean(),
   selected: z.boolean(),
   detail: z.string(),
-});
-/** One runtime or snapshot backend and whether it can work here. */
-export type Capability = z.infer<typeof Capability>;
+}));
 
 /** `GET /v1/status`. */
-export const EngineStatus = z.object({
+export interface EngineStatus {
+  ok: boolean;
+  version: string;
+  pid: number;
+  instanceId: string;
+  startedAt: string;
+  stateDir: string;
+  storeRoot: string;
+  runtimes: Capability[];
+  snapshotBackends: Capability[];
+  snapshotReason: string;
+  counts: { states: number; instances: number; jobs: number };
+}
+/** `GET /v1/status`. */
+export const EngineStatus: z.ZodType<EngineStatus> = typed<EngineStatus>()(z.object({
   ok: z.boolean(),
   version: z.string(),
   pid: z.number().int(),
@@ -145,91 +252,178 @@ export const EngineStatus = z.object({
   snapshotBackends: z.array(Capability),
   snapshotReason: z.string(),
   counts: z.object({ states: z.number().int(), instances: z.number().int(), jobs: z.number().int() }),
-});
-/** `GET /v1/status`. */
-export type EngineStatus = z.infer<typeof EngineStatus>;
+}));
 
 // ---------------------------------------------------------------------------------------------------
 // Prepare jobs
 
-/** `POST /v1/prepare-jobs` for psql steps. File paths in `psql_args` are absolute (the CLI resolves them). */
-export const PrepareJobRequestPsql = z.strictObject({
+const InstanceName = z.string().regex(
+  /^[A-Za-z][A-Za-z0-9_.-]{0,62}$/,
+  "a name starts with a letter: letters, digits, _ . -",
+);
+
+const PsqlRequestSchema = z.strictObject({
   prepare_kind: z.literal("psql"),
   image_id: z.string().min(1).optional(),
   psql_args: z.array(z.string()),
   stdin: z.string().optional(),
   work_dir: z.string().startsWith("/", "work_dir must be an absolute path"),
   plan_only: z.boolean().optional(),
-  name: z.string().regex(
-    /^[A-Za-z][A-Za-z0-9_.-]{0,62}$/,
-    "a name starts with a letter: letters, digits, _ . -",
-  ).optional(),
+  name: InstanceName.optional(),
   rebind: z.boolean().optional(),
   ttl: Duration.optional(),
 });
-/** `POST /v1/prepare-jobs` for psql steps. */
-export type PrepareJobRequestPsql = z.infer<typeof PrepareJobRequestPsql>;
+
+/** `POST /v1/prepare-jobs` for psql steps. File paths in `psql_args` are absolute (the CLI resolves them). */
+export interface PrepareJobRequestPsql {
+  prepare_kind: "psql";
+  image_id?: string | undefined;
+  psql_args: string[];
+  stdin?: string | undefined;
+  work_dir: string;
+  plan_only?: boolean | undefined;
+  name?: string | undefined;
+  rebind?: boolean | undefined;
+  ttl?: string | undefined;
+}
+/** `POST /v1/prepare-jobs` for psql steps. File paths in `psql_args` are absolute (the CLI resolves them). */
+export const PrepareJobRequestPsql: z.ZodType<PrepareJobRequestPsql> = typed<PrepareJobRequestPsql>()(
+  PsqlRequestSchema,
+);
+
+const LiquibaseRequestSchema = z.strictObject({
+  prepare_kind: z.literal("lb"),
+  image_id: z.string().min(1).optional(),
+  liquibase_args: z.array(z.string()),
+  work_dir: z.string().startsWith("/", "work_dir must be an absolute path"),
+  plan_only: z.boolean().optional(),
+  name: InstanceName.optional(),
+  rebind: z.boolean().optional(),
+  ttl: Duration.optional(),
+});
+
+/**
+ * `POST /v1/prepare-jobs` for Liquibase: `liquibase_args` are the `update` command and its options
+ * (changelog, search path, contexts, labels); relative paths resolve against `work_dir`.
+ */
+export interface PrepareJobRequestLiquibase {
+  prepare_kind: "lb";
+  image_id?: string | undefined;
+  liquibase_args: string[];
+  work_dir: string;
+  plan_only?: boolean | undefined;
+  name?: string | undefined;
+  rebind?: boolean | undefined;
+  ttl?: string | undefined;
+}
+/** `POST /v1/prepare-jobs` for Liquibase. */
+export const PrepareJobRequestLiquibase: z.ZodType<PrepareJobRequestLiquibase> = typed<
+  PrepareJobRequestLiquibase
+>()(LiquibaseRequestSchema);
 
 /** `POST /v1/prepare-jobs` body. */
-export const PrepareJobRequest = z.discriminatedUnion("prepare_kind", [PrepareJobRequestPsql]);
+export type PrepareJobRequest = PrepareJobRequestPsql | PrepareJobRequestLiquibase;
 /** `POST /v1/prepare-jobs` body. */
-export type PrepareJobRequest = z.infer<typeof PrepareJobRequest>;
+export const PrepareJobRequest: z.ZodType<PrepareJobRequest> = typed<PrepareJobRequest>()(
+  z.discriminatedUnion("prepare_kind", [PsqlRequestSchema, LiquibaseRequestSchema]),
+);
 
 /** Job lifecycle. Cancellation is `failed` with `error.code = "cancelled"`. */
-export const JobStatusValue = z.enum(["queued", "running", "succeeded", "failed"]);
-/** Job lifecycle. */
-export type JobStatusValue = z.infer<typeof JobStatusValue>;
+export type JobStatusValue = "queued" | "running" | "succeeded" | "failed";
+/** Job lifecycle. Cancellation is `failed` with `error.code = "cancelled"`. */
+export const JobStatusValue: z.ZodType<JobStatusValue> = typed<JobStatusValue>()(
+  z.enum(["queued", "running", "succeeded", "failed"]),
+);
 
 /** Task lifecycle. */
-export const TaskStatusValue = z.enum(["queued", "running", "succeeded", "failed", "skipped"]);
+export type TaskStatusValue = "queued" | "running" | "succeeded" | "failed" | "skipped";
 /** Task lifecycle. */
-export type TaskStatusValue = z.infer<typeof TaskStatusValue>;
+export const TaskStatusValue: z.ZodType<TaskStatusValue> = typed<TaskStatusValue>()(
+  z.enum(["queued", "running", "succeeded", "failed", "skipped"]),
+);
 
 /** `201` answer to `POST /v1/prepare-jobs`. */
-export const PrepareJobAccepted = z.object({
+export interface PrepareJobAccepted {
+  job_id: string;
+  status_url: string;
+  events_url: string;
+  status: JobStatusValue;
+}
+/** `201` answer to `POST /v1/prepare-jobs`. */
+export const PrepareJobAccepted: z.ZodType<PrepareJobAccepted> = typed<PrepareJobAccepted>()(z.object({
   job_id: z.string(),
   status_url: z.string(),
   events_url: z.string(),
   status: JobStatusValue,
-});
-/** `201` answer to `POST /v1/prepare-jobs`. */
-export type PrepareJobAccepted = z.infer<typeof PrepareJobAccepted>;
+}));
 
-const TaskInput = z.object({ kind: z.enum(["image", "state"]), id: z.string() });
+/** What a task starts from: an image (the base cluster of a PostgreSQL build) or a state. */
+export interface TaskInput {
+  kind: "image" | "state";
+  id: string;
+}
+const TaskInputSchema = z.object({ kind: z.enum(["image", "state"]), id: z.string() });
 
 /** One task of a job's plan. */
-export const PreparePlanTask = z.discriminatedUnion("type", [
-  z.object({ task_id: z.string(), type: z.literal("plan"), planner_kind: z.string() }),
-  z.object({
-    task_id: z.string(),
-    type: z.literal("resolve_image"),
-    image_id: z.string(),
-    resolved_image_id: z.string(),
-  }),
-  z.object({
-    task_id: z.string(),
-    type: z.literal("state_execute"),
-    input: TaskInput,
-    task_hash: z.string(),
-    output_state_id: StateId,
-    cached: z.boolean(),
-    args_summary: z.string(),
-    changeset_id: z.string().optional(),
-    changeset_author: z.string().optional(),
-    changeset_path: z.string().optional(),
-  }),
-  z.object({
-    task_id: z.string(),
-    type: z.literal("prepare_instance"),
-    input: TaskInput,
-    instance_mode: z.literal("ephemeral"),
-  }),
-]);
+export type PreparePlanTask =
+  | { task_id: string; type: "plan"; planner_kind: string }
+  | { task_id: string; type: "resolve_image"; image_id: string; resolved_image_id: string }
+  | {
+    task_id: string;
+    type: "state_execute";
+    input: TaskInput;
+    task_hash: string;
+    output_state_id: string;
+    cached: boolean;
+    args_summary: string;
+    changeset_id?: string | undefined;
+    changeset_author?: string | undefined;
+    changeset_path?: string | undefined;
+  }
+  | { task_id: string; type: "prepare_instance"; input: TaskInput; instance_mode: "ephemeral" };
 /** One task of a job's plan. */
-export type PreparePlanTask = z.infer<typeof PreparePlanTask>;
+export const PreparePlanTask: z.ZodType<PreparePlanTask> = typed<PreparePlanTask>()(
+  z.discriminatedUnion("type", [
+    z.object({ task_id: z.string(), type: z.literal("plan"), planner_kind: z.string() }),
+    z.object({
+      task_id: z.string(),
+      type: z.literal("resolve_image"),
+      image_id: z.string(),
+      resolved_image_id: z.string(),
+    }),
+    z.object({
+      task_id: z.string(),
+      type: z.literal("state_execute"),
+      input: TaskInputSchema,
+      task_hash: z.string(),
+      output_state_id: StateId,
+      cached: z.boolean(),
+      args_summary: z.string(),
+      changeset_id: z.string().optional(),
+      changeset_author: z.string().optional(),
+      changeset_path: z.string().optional(),
+    }),
+    z.object({
+      task_id: z.string(),
+      type: z.literal("prepare_instance"),
+      input: TaskInputSchema,
+      instance_mode: z.literal("ephemeral"),
+    }),
+  ]),
+);
 
 /** What a succeeded prepare job handed out. */
-export const PrepareJobResult = z.object({
+export interface PrepareJobResult {
+  dsn: string;
+  instance_id: string;
+  state_id: string;
+  image_id: string;
+  prepare_kind: string;
+  prepare_args_normalized: string;
+  name: string | null;
+}
+/** What a succeeded prepare job handed out. */
+export const PrepareJobResult: z.ZodType<PrepareJobResult> = typed<PrepareJobResult>()(z.object({
   dsn: z.string(),
   instance_id: z.string(),
   state_id: StateId,
@@ -237,12 +431,25 @@ export const PrepareJobResult = z.object({
   prepare_kind: z.string(),
   prepare_args_normalized: z.string(),
   name: z.string().nullable(),
-});
-/** What a succeeded prepare job handed out. */
-export type PrepareJobResult = z.infer<typeof PrepareJobResult>;
+}));
 
 /** `GET /v1/prepare-jobs/{id}`. */
-export const PrepareJobStatus = z.object({
+export interface PrepareJobStatus {
+  job_id: string;
+  status: JobStatusValue;
+  prepare_kind: string;
+  image_id: string;
+  plan_only: boolean;
+  prepare_args_normalized: string;
+  created_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+  tasks: PreparePlanTask[];
+  result: PrepareJobResult | null;
+  error: ErrorResponse | null;
+}
+/** `GET /v1/prepare-jobs/{id}`. */
+export const PrepareJobStatus: z.ZodType<PrepareJobStatus> = typed<PrepareJobStatus>()(z.object({
   job_id: z.string(),
   status: JobStatusValue,
   prepare_kind: z.string(),
@@ -255,12 +462,20 @@ export const PrepareJobStatus = z.object({
   tasks: z.array(PreparePlanTask),
   result: PrepareJobResult.nullable(),
   error: ErrorResponse.nullable(),
-});
-/** `GET /v1/prepare-jobs/{id}`. */
-export type PrepareJobStatus = z.infer<typeof PrepareJobStatus>;
+}));
 
 /** One line of a job's NDJSON event stream. */
-export const PrepareJobEvent = z.object({
+export interface PrepareJobEvent {
+  type: "status" | "task" | "log" | "result" | "error";
+  ts: string;
+  task_id?: string | undefined;
+  status?: string | undefined;
+  message?: string | undefined;
+  result?: PrepareJobResult | undefined;
+  error?: ErrorResponse | undefined;
+}
+/** One line of a job's NDJSON event stream. */
+export const PrepareJobEvent: z.ZodType<PrepareJobEvent> = typed<PrepareJobEvent>()(z.object({
   type: z.enum(["status", "task", "log", "result", "error"]),
   ts: Timestamp,
   task_id: z.string().optional(),
@@ -268,15 +483,27 @@ export const PrepareJobEvent = z.object({
   message: z.string().optional(),
   result: PrepareJobResult.optional(),
   error: ErrorResponse.optional(),
-});
-/** One line of a job's NDJSON event stream. */
-export type PrepareJobEvent = z.infer<typeof PrepareJobEvent>;
+}));
 
 // ---------------------------------------------------------------------------------------------------
 // Inventory
 
 /** `GET /v1/prepare-jobs` entries. */
-export const PrepareJobEntry = z.object({
+export interface PrepareJobEntry {
+  job_id: string;
+  status: JobStatusValue;
+  prepare_kind: string;
+  image_id: string;
+  resolved_image_id: string | null;
+  prepare_args_normalized: string;
+  signature: string | null;
+  plan_only: boolean;
+  created_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+}
+/** `GET /v1/prepare-jobs` entries. */
+export const PrepareJobEntry: z.ZodType<PrepareJobEntry> = typed<PrepareJobEntry>()(z.object({
   job_id: z.string(),
   status: JobStatusValue,
   prepare_kind: z.string(),
@@ -288,26 +515,52 @@ export const PrepareJobEntry = z.object({
   created_at: Timestamp,
   started_at: Timestamp.nullable(),
   finished_at: Timestamp.nullable(),
-});
-/** `GET /v1/prepare-jobs` entries. */
-export type PrepareJobEntry = z.infer<typeof PrepareJobEntry>;
+}));
 
 /** `GET /v1/tasks` entries. */
-export const TaskEntry = z.object({
+export interface TaskEntry {
+  task_id: string;
+  job_id: string;
+  type: string;
+  status: TaskStatusValue;
+  input: TaskInput | null;
+  output_state_id: string | null;
+  cached: boolean | null;
+  args_summary: string | null;
+  changeset_id: string | null;
+  changeset_author: string | null;
+  changeset_path: string | null;
+}
+/** `GET /v1/tasks` entries. */
+export const TaskEntry: z.ZodType<TaskEntry> = typed<TaskEntry>()(z.object({
   task_id: z.string(),
   job_id: z.string(),
   type: z.string(),
   status: TaskStatusValue,
-  input: TaskInput.nullable(),
+  input: TaskInputSchema.nullable(),
   output_state_id: z.string().nullable(),
   cached: z.boolean().nullable(),
   args_summary: z.string().nullable(),
-});
-/** `GET /v1/tasks` entries. */
-export type TaskEntry = z.infer<typeof TaskEntry>;
+  changeset_id: z.string().nullable(),
+  changeset_author: z.string().nullable(),
+  changeset_path: z.string().nullable(),
+}));
 
 /** `GET /v1/states` entries. */
-export const StateEntry = z.object({
+export interface StateEntry {
+  state_id: string;
+  parent_state_id: string | null;
+  image_id: string;
+  prepare_kind: string;
+  prepare_args_normalized: string;
+  created_at: string;
+  size_bytes: number | null;
+  last_used_at: string | null;
+  use_count: number;
+  refcount: number;
+}
+/** `GET /v1/states` entries. */
+export const StateEntry: z.ZodType<StateEntry> = typed<StateEntry>()(z.object({
   state_id: StateId,
   parent_state_id: StateId.nullable(),
   image_id: z.string(),
@@ -318,15 +571,30 @@ export const StateEntry = z.object({
   last_used_at: Timestamp.nullable(),
   use_count: z.number().int(),
   refcount: z.number().int(),
-});
-/** `GET /v1/states` entries. */
-export type StateEntry = z.infer<typeof StateEntry>;
+}));
 
 /** Instance status: `expired` past its TTL, `orphaned` when no name points at it. */
-export const InstanceStatusValue = z.enum(["active", "expired", "orphaned"]);
+export type InstanceStatusValue = "active" | "expired" | "orphaned";
+/** Instance status: `expired` past its TTL, `orphaned` when no name points at it. */
+export const InstanceStatusValue: z.ZodType<InstanceStatusValue> = typed<InstanceStatusValue>()(
+  z.enum(["active", "expired", "orphaned"]),
+);
 
 /** `GET /v1/instances` entries. */
-export const InstanceEntry = z.object({
+export interface InstanceEntry {
+  instance_id: string;
+  image_id: string;
+  state_id: string;
+  name: string | null;
+  created_at: string;
+  expires_at: string | null;
+  status: InstanceStatusValue;
+  runtime: string;
+  runtime_id: string;
+  dsn: string;
+}
+/** `GET /v1/instances` entries. */
+export const InstanceEntry: z.ZodType<InstanceEntry> = typed<InstanceEntry>()(z.object({
   instance_id: z.string(),
   image_id: z.string(),
   state_id: StateId,
@@ -337,21 +605,26 @@ export const InstanceEntry = z.object({
   runtime: z.string(),
   runtime_id: z.string(),
   dsn: z.string(),
-});
-/** `GET /v1/instances` entries. */
-export type InstanceEntry = z.infer<typeof InstanceEntry>;
+}));
 
 /** `GET /v1/names` entries. */
-export const NameEntry = z.object({
+export interface NameEntry {
+  name: string;
+  instance_id: string | null;
+  image_id: string;
+  state_id: string;
+  status: "active" | "missing" | "expired";
+  last_used_at: string | null;
+}
+/** `GET /v1/names` entries. */
+export const NameEntry: z.ZodType<NameEntry> = typed<NameEntry>()(z.object({
   name: z.string(),
   instance_id: z.string().nullable(),
   image_id: z.string(),
   state_id: StateId,
   status: z.enum(["active", "missing", "expired"]),
   last_used_at: Timestamp.nullable(),
-});
-/** `GET /v1/names` entries. */
-export type NameEntry = z.infer<typeof NameEntry>;
+}));
 
 /** A node of a delete tree. */
 export interface DeleteTreeNode {
@@ -376,49 +649,90 @@ export const DeleteTreeNode: z.ZodType<DeleteTreeNode> = z.lazy(() =>
 );
 
 /** `DELETE /v1/{instances,states,prepare-jobs}/{id}` answer. */
-export const DeleteResult = z.object({
+export interface DeleteResult {
+  dry_run: boolean;
+  outcome: "deleted" | "would_delete" | "blocked";
+  root: DeleteTreeNode;
+}
+/** `DELETE /v1/{instances,states,prepare-jobs}/{id}` answer. */
+export const DeleteResult: z.ZodType<DeleteResult> = typed<DeleteResult>()(z.object({
   dry_run: z.boolean(),
   outcome: z.enum(["deleted", "would_delete", "blocked"]),
   root: DeleteTreeNode,
-});
-/** `DELETE /v1/{instances,states,prepare-jobs}/{id}` answer. */
-export type DeleteResult = z.infer<typeof DeleteResult>;
+}));
 
 // ---------------------------------------------------------------------------------------------------
 // Runs
 
-const RunStep = z.strictObject({ args: z.array(z.string()), stdin: z.string().optional() });
+/** One psql invocation of a run: its args and, optionally, what it reads on stdin. */
+export interface RunStep {
+  args: string[];
+  stdin?: string | undefined;
+}
+const RunStepSchema = z.strictObject({ args: z.array(z.string()), stdin: z.string().optional() });
 
+/** `POST /v1/runs` body as a client sends it: run psql or pgbench against an instance. */
+export interface RunRequest {
+  instance_ref: string;
+  kind: "psql" | "pgbench";
+  command?: string | null | undefined;
+  /** Tool args (default none); with `steps`, each step carries its own. */
+  args?: string[] | undefined;
+  stdin?: string | undefined;
+  steps?: RunStep[] | undefined;
+  work_dir?: string | undefined;
+}
+/** `POST /v1/runs` body as the engine sees it after parsing (`args` defaulted). */
+export type ParsedRunRequest = RunRequest & { args: string[] };
 /** `POST /v1/runs`: run psql or pgbench against an instance. `steps` excludes `args`/`stdin`. */
-export const RunRequest = z.strictObject({
-  instance_ref: z.string().min(1),
-  kind: z.enum(["psql", "pgbench"]),
-  command: z.string().nullable().optional(),
-  args: z.array(z.string()).default([]),
-  stdin: z.string().optional(),
-  steps: z.array(RunStep).optional(),
-  work_dir: z.string().optional(),
-});
-/** `POST /v1/runs` body. */
-export type RunRequest = z.input<typeof RunRequest>;
+export const RunRequest: z.ZodType<ParsedRunRequest, RunRequest> = typed<ParsedRunRequest, RunRequest>()(
+  z.strictObject({
+    instance_ref: z.string().min(1),
+    kind: z.enum(["psql", "pgbench"]),
+    command: z.string().nullable().optional(),
+    args: z.array(z.string()).default([]),
+    stdin: z.string().optional(),
+    steps: z.array(RunStepSchema).optional(),
+    work_dir: z.string().optional(),
+  }),
+);
 
 /** One line of a run's NDJSON stream. `stdout`/`stderr` data is base64 so that any bytes survive. */
-export const RunEvent = z.object({
+export interface RunEvent {
+  type: "start" | "stdout" | "stderr" | "exit" | "error" | "log";
+  ts: string;
+  instance_id?: string | undefined;
+  data?: string | undefined;
+  exit_code?: number | undefined;
+  error?: ErrorResponse | undefined;
+}
+/** One line of a run's NDJSON stream. `stdout`/`stderr` data is base64 so that any bytes survive. */
+export const RunEvent: z.ZodType<RunEvent> = typed<RunEvent>()(z.object({
   type: z.enum(["start", "stdout", "stderr", "exit", "error", "log"]),
   ts: Timestamp,
   instance_id: z.string().optional(),
   data: z.string().optional(),
   exit_code: z.number().int().optional(),
   error: ErrorResponse.optional(),
-});
-/** One line of a run's NDJSON stream. */
-export type RunEvent = z.infer<typeof RunEvent>;
+}));
 
 // ---------------------------------------------------------------------------------------------------
 // Cache
 
 /** What one eviction run did. */
-export const EvictionReport = z.object({
+export interface EvictionReport {
+  completed_at: string;
+  trigger: string;
+  evicted_count: number;
+  freed_bytes: number;
+  blocked_count: number;
+  usage_bytes_before: number;
+  usage_bytes_after: number;
+  free_bytes_before: number;
+  free_bytes_after: number;
+}
+/** What one eviction run did. */
+export const EvictionReport: z.ZodType<EvictionReport> = typed<EvictionReport>()(z.object({
   completed_at: Timestamp,
   trigger: z.string(),
   evicted_count: z.number().int(),
@@ -428,12 +742,27 @@ export const EvictionReport = z.object({
   usage_bytes_after: z.number().int(),
   free_bytes_before: z.number().int(),
   free_bytes_after: z.number().int(),
-});
-/** What one eviction run did. */
-export type EvictionReport = z.infer<typeof EvictionReport>;
+}));
 
 /** `GET /v1/cache/status`: the bounded cache's diagnostics. */
-export const CacheStatus = z.object({
+export interface CacheStatus {
+  usage_bytes: number;
+  configured_max_bytes: number | null;
+  effective_max_bytes: number;
+  reserve_bytes: number;
+  high_watermark: number;
+  low_watermark: number;
+  min_state_age: string;
+  store_total_bytes: number;
+  store_free_bytes: number;
+  state_count: number;
+  reclaimable_bytes: number;
+  blocked_count: number;
+  pressure_reasons: string[];
+  last_eviction: EvictionReport | null;
+}
+/** `GET /v1/cache/status`: the bounded cache's diagnostics. */
+export const CacheStatus: z.ZodType<CacheStatus> = typed<CacheStatus>()(z.object({
   usage_bytes: z.number().int(),
   configured_max_bytes: z.number().int().nullable(),
   effective_max_bytes: z.number().int(),
@@ -448,32 +777,45 @@ export const CacheStatus = z.object({
   blocked_count: z.number().int(),
   pressure_reasons: z.array(z.string()),
   last_eviction: EvictionReport.nullable(),
-});
-/** `GET /v1/cache/status`. */
-export type CacheStatus = z.infer<typeof CacheStatus>;
+}));
 
 /** One step of a `cache explain` answer. */
-export const CacheExplainStep = z.object({
+export interface CacheExplainStep {
+  task_id: string;
+  input: string;
+  output_state_id: string;
+  decision: "hit" | "miss";
+  /** For a miss: why, compared with the nearest cached state. */
+  reason_code: "exact_state_match" | "parent_changed" | "input_changed" | "no_matching_state";
+  reason: string;
+  nearest_state_id: string | null;
+  changed_files: string[];
+}
+/** One step of a `cache explain` answer. */
+export const CacheExplainStep: z.ZodType<CacheExplainStep> = typed<CacheExplainStep>()(z.object({
   task_id: z.string(),
   input: z.string(),
   output_state_id: StateId,
   decision: z.enum(["hit", "miss"]),
-  /** For a miss: why, compared with the nearest cached state. */
   reason_code: z.enum(["exact_state_match", "parent_changed", "input_changed", "no_matching_state"]),
   reason: z.string(),
   nearest_state_id: StateId.nullable(),
   changed_files: z.array(z.string()),
-});
-/** One step of a `cache explain` answer. */
-export type CacheExplainStep = z.infer<typeof CacheExplainStep>;
+}));
 
 /** `POST /v1/cache/explain/prepare`: hit/miss per step without creating a job or an instance. */
-export const CacheExplain = z.object({
+export interface CacheExplain {
+  decision: "hit" | "miss";
+  image_id: string;
+  resolved_image_id: string;
+  final_state_id: string;
+  steps: CacheExplainStep[];
+}
+/** `POST /v1/cache/explain/prepare`: hit/miss per step without creating a job or an instance. */
+export const CacheExplain: z.ZodType<CacheExplain> = typed<CacheExplain>()(z.object({
   decision: z.enum(["hit", "miss"]),
   image_id: z.string(),
   resolved_image_id: z.string(),
   final_state_id: StateId,
   steps: z.array(CacheExplainStep),
-});
-/** `POST /v1/cache/explain/prepare` answer. */
-export type CacheExplain = z.infer<typeof CacheExplain>;
+}));

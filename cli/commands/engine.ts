@@ -11,6 +11,8 @@ import type { CliContext } from "../context.ts";
 import { engineCommand } from "../context.ts";
 import { err, printJson } from "../output.ts";
 import { EngineUnreachableError } from "../../client/engine_client.ts";
+import { processAlive } from "../../shared/paths.ts";
+import { SqlrsError } from "../../shared/errors.ts";
 
 /** `engine`. */
 export function engineGroupCommand(context: () => CliContext, setExit: (code: number) => void) {
@@ -27,8 +29,17 @@ export function engineGroupCommand(context: () => CliContext, setExit: (code: nu
         else err("engine is not running");
         return;
       }
+      const { pid } = await client.health();
       await client.shutdown();
       client[Symbol.dispose]();
+      // Return once the engine is gone, so that the store is free for whatever comes next.
+      const deadline = Date.now() + 30_000;
+      while (processAlive(pid) && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      if (processAlive(pid)) {
+        throw new SqlrsError("internal_error", `The engine (pid ${pid}) did not stop within 30 s`);
+      }
       if (context().json) printJson({ stopped: true });
       else err("engine stopped");
     });

@@ -8,7 +8,8 @@ import { Command } from "@commander-js/extra-typings";
 import type { PrepareJobRequest, PrepareJobStatus } from "../../shared/schemas.ts";
 import { SqlrsError } from "../../shared/errors.ts";
 import type { CliContext } from "../context.ts";
-import { absolutizePsqlFiles, stdinReader } from "../tool_args.ts";
+import { stdinReader } from "../tool_args.ts";
+import { lbPrepareRequest, psqlPrepareRequest } from "../../client/requests.ts";
 import { followJob } from "../progress.ts";
 import { err, out, printJson, shortId, table } from "../output.ts";
 import { loadCliConfig } from "../cli_config.ts";
@@ -27,17 +28,14 @@ export async function psqlRequest(
   },
   planOnly: boolean,
 ): Promise<PrepareJobRequest> {
-  const cwd = Deno.cwd();
-  const { args, readsStdin } = absolutizePsqlFiles(psqlArgs, cwd);
   const image = flags.image ?? (await loadCliConfig()).image;
-  const request: PrepareJobRequest = { prepare_kind: "psql", psql_args: args, work_dir: cwd };
-  if (image !== undefined) request.image_id = image;
-  if (readsStdin) request.stdin = (await stdinReader()()) ?? "";
-  if (planOnly) request.plan_only = true;
-  if (flags.name !== undefined) request.name = flags.name;
-  if (flags.rebind === true) request.rebind = true;
-  if (flags.ttl !== undefined) request.ttl = flags.ttl;
-  return request;
+  return await psqlPrepareRequest(psqlArgs, {
+    ...flags,
+    image,
+    planOnly,
+    cwd: Deno.cwd(),
+    stdin: stdinReader(),
+  });
 }
 
 /** Fails with the job's error (exit 1) unless it succeeded. */
@@ -110,17 +108,60 @@ function printPlan(context: CliContext, status: PrepareJobStatus): void {
 /** What a composite form runs after the prepare stage, against its fresh instance. */
 export type RunStage = (status: PrepareJobStatus) => Promise<void>;
 
-function prepareCommand(name: "prepare:psql" | "plan:psql", context: Context, runStage?: RunStage) {
-  const planOnly = name === "plan:psql";
+/** Builds a Liquibase prepare request; paths in the args resolve against the current directory. */
+export async function lbRequest(
+  liquibaseArgs: readonly string[],
+  flags: {
+    image?: string | undefined;
+    name?: string | undefined;
+    rebind?: boolean | undefined;
+    ttl?: string | undefined;
+  },
+  planOnly: boolean,
+): Promise<PrepareJobRequest> {
+  const image = flags.image ?? (await loadCliConfig()).image;
+  return lbPrepareRequest(liquibaseArgs, {
+    ...flags,
+    image,
+    planOnly,
+    cwd: Deno.cwd(),
+    stdin: stdinReader(),
+  });
+}
+
+type PrepareName = "prepare:psql" | "plan:psql" | "prepare:lb" | "plan:lb";
+
+const DESCRIPTIONS: Record<PrepareName, [string, string, string]> = {
+  "prepare:psql": [
+    "Build (or reuse) a state from psql scripts and start an instance of it",
+    "psql",
+    "psql arguments: -f FILE, -f -, -c SQL, -v NAME=VALUE, ...",
+  ],
+  "plan:psql": [
+    "Show the steps of a psql prepare and which are cached",
+    "psql",
+    "psql arguments: -f FILE, -f -, -c SQL, -v NAME=VALUE, ...",
+  ],
+  "prepare:lb": [
+    "Build (or reuse) a state from a Liquibase changelog, one state per changeset, and start an instance",
+    "liquibase",
+    "update --changelog-file FILE [--search-path …] [--contexts …] [--labels …]",
+  ],
+  "plan:lb": [
+    "Show the pending Liquibase changesets as steps and which are cached",
+    "liquibase",
+    "update --changelog-file FILE [--search-path …] [--contexts …] [--labels …]",
+  ],
+};
+
+function prepareCommand(name: PrepareName, context: Context, runStage?: RunStage) {
+  const planOnly = name.startsWith("plan:");
+  const [description, tool, argsHelp] = DESCRIPTIONS[name];
   const command = new Command(name)
-    .description(
-      planOnly
-        ? "Show the steps of a psql prepare and which are cached"
-        : "Build (or reuse) a state from psql scripts and start an instance of it",
-    )
-    .usage("[flags] [--] [psql args...]")
+    .description(description)
+    .usage(`[flags] [--] [${tool} args...]`)
     .option("--image <image>", "PostgreSQL build: host, host:15, or a container image")
-    .argument("[psql-args...]", "psql arguments: -f FILE, -f -, -c SQL, -v NAME=VALUE, ...")
+    .argument(`[${tool}-args...]`, argsHelp)
     .passThroughOptions()
     .allowUnknownOption()
     .allowExcessArguments();
@@ -140,7 +181,9 @@ function prepareCommand(name: "prepare:psql" | "plan:psql", context: Context, ru
       rebind?: boolean;
       ttl?: string;
     };
-    const request = await psqlRequest(psqlArgs, options, planOnly);
+    const request = name.endsWith(":lb")
+      ? await lbRequest(psqlArgs, options, planOnly)
+      : await psqlRequest(psqlArgs, options, planOnly);
     if (runStage !== undefined && options.watch === false) {
       throw new SqlrsError("invalid_argument", "--no-watch cannot be used with a run stage");
     }
@@ -160,6 +203,16 @@ export function preparePsqlCommand(context: Context, runStage?: RunStage) {
 /** `plan:psql`. */
 export function planPsqlCommand(context: Context) {
   return prepareCommand("plan:psql", context);
+}
+
+/** `prepare:lb`. */
+export function prepareLbCommand(context: Context, runStage?: RunStage) {
+  return prepareCommand("prepare:lb", context, runStage);
+}
+
+/** `plan:lb`. */
+export function planLbCommand(context: Context) {
+  return prepareCommand("plan:lb", context);
 }
 
 /** `watch <job>`. */

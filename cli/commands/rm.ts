@@ -6,9 +6,7 @@
 
 import { Command } from "@commander-js/extra-typings";
 import type { DeleteResult, DeleteTreeNode } from "../../shared/schemas.ts";
-import { ApiError } from "../../client/engine_client.ts";
-import type { EngineClient } from "../../client/engine_client.ts";
-import { SqlrsError } from "../../shared/errors.ts";
+import { resolveDeleteTarget } from "../../client/resolve.ts";
 import type { CliContext } from "../context.ts";
 import { err, out, printJson } from "../output.ts";
 
@@ -26,42 +24,6 @@ function renderTree(node: DeleteTreeNode, outcome: DeleteResult["outcome"], pref
   return lines;
 }
 
-async function target(
-  client: EngineClient,
-  ref: string,
-): Promise<{ kind: "instances" | "states" | "prepare-jobs"; id: string } | undefined> {
-  const found: Array<{ kind: "instances" | "states" | "prepare-jobs"; id: string }> = [];
-  if (/^[0-9a-f]{32}$/.test(ref) && (await client.listJobs()).some((job) => job.job_id === ref)) {
-    found.push({ kind: "prepare-jobs", id: ref });
-  }
-  try {
-    found.push({ kind: "instances", id: (await client.instance(ref)).instance_id });
-  } catch (error) {
-    if (!(error instanceof ApiError) || error.code !== "not_found") throw error;
-  }
-  if (/^[0-9a-fA-F]{8,}$/.test(ref)) {
-    const states = await client.listStates({ idPrefix: ref });
-    if (states.length > 1) {
-      throw new SqlrsError(
-        "ambiguous",
-        `Cannot resolve "${ref}": prefix matches ${states.length} states: ${
-          states.map((s) => s.state_id.slice(0, 16)).join(", ")
-        }`,
-      );
-    }
-    if (states[0] !== undefined) found.push({ kind: "states", id: states[0].state_id });
-  }
-  if (found.length > 1) {
-    throw new SqlrsError(
-      "ambiguous",
-      `Cannot resolve "${ref}": it matches ${
-        found.map((f) => `${f.kind.replace(/s$/, "").replace("prepare-job", "job")} ${f.id}`).join(" and ")
-      }`,
-    );
-  }
-  return found[0];
-}
-
 /** `rm`. */
 export function rmCommand(context: () => CliContext, setExit: (code: number) => void) {
   return new Command("rm")
@@ -72,7 +34,7 @@ export function rmCommand(context: () => CliContext, setExit: (code: number) => 
     .option("--dry-run", "show what would be deleted")
     .action(async (ref, flags) => {
       const client = await context().client();
-      const found = await target(client, ref);
+      const found = await resolveDeleteTarget(client, ref);
       if (found === undefined) {
         err(`warning: nothing matches "${ref}"`);
         return;

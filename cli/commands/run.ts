@@ -8,9 +8,10 @@
 import { Command } from "@commander-js/extra-typings";
 import type { RunRequest } from "../../shared/schemas.ts";
 import { SqlrsError } from "../../shared/errors.ts";
-import { decodeBase64 } from "../../engine/run/base64.ts";
+import { consumeRun } from "../../client/run_output.ts";
+import { runRequestFor } from "../../client/requests.ts";
 import type { CliContext } from "../context.ts";
-import { psqlRunSteps, stdinReader } from "../tool_args.ts";
+import { stdinReader } from "../tool_args.ts";
 import { err } from "../output.ts";
 
 type Context = () => CliContext;
@@ -21,14 +22,7 @@ export async function runRequest(
   instanceRef: string,
   args: readonly string[],
 ): Promise<RunRequest> {
-  const cwd = Deno.cwd();
-  const stdin = stdinReader();
-  if (kind === "pgbench") return { instance_ref: instanceRef, kind, args: [...args], work_dir: cwd };
-  const steps = await psqlRunSteps(args, cwd, stdin);
-  const [only] = steps;
-  return steps.length === 1 && only !== undefined && only.stdin === undefined
-    ? { instance_ref: instanceRef, kind, args: only.args, work_dir: cwd }
-    : { instance_ref: instanceRef, kind, steps, work_dir: cwd };
+  return await runRequestFor(kind, instanceRef, args, { cwd: Deno.cwd(), stdin: stdinReader() });
 }
 
 /** Streams a run to this process's stdout/stderr and returns the tool's exit code. */
@@ -37,26 +31,17 @@ export async function streamRun(context: CliContext, request: RunRequest): Promi
   const abort = new AbortController();
   const onInterrupt = () => abort.abort();
   Deno.addSignalListener("SIGINT", onInterrupt);
-  let exitCode: number | undefined;
   try {
-    for await (const event of client.run(request, abort.signal)) {
-      if (event.type === "stdout" && event.data !== undefined) {
-        await writeAll(Deno.stdout, decodeBase64(event.data));
-      } else if (event.type === "stderr" && event.data !== undefined) {
-        await writeAll(Deno.stderr, decodeBase64(event.data));
-      } else if (event.type === "log" && context.verbose) err(event.data ?? "");
-      else if (event.type === "error") {
-        throw new SqlrsError("internal_error", event.error?.message ?? "run failed");
-      } else if (event.type === "exit") exitCode = event.exit_code;
-    }
+    return await consumeRun(client.run(request, abort.signal), {
+      output: (stream, data) => writeAll(stream === "stdout" ? Deno.stdout : Deno.stderr, data),
+      log: context.verbose ? err : undefined,
+    });
   } catch (error) {
     if (abort.signal.aborted) return 130;
     throw error;
   } finally {
     Deno.removeSignalListener("SIGINT", onInterrupt);
   }
-  if (exitCode === undefined) throw new SqlrsError("internal_error", "The run ended without an exit code");
-  return exitCode;
 }
 
 async function writeAll(target: { write(p: Uint8Array): Promise<number> }, bytes: Uint8Array): Promise<void> {

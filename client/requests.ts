@@ -1,0 +1,107 @@
+/**
+ * Builds the API's prepare and run requests from tool arguments, one implementation for the CLI and
+ * `mod.ts`: paths resolve against the caller's directory and `-f -` takes the caller's stdin.
+ *
+ * @module
+ */
+
+import type { PrepareJobRequest, RunRequest } from "../shared/schemas.ts";
+import { absolutizePsqlFiles, psqlRunSteps } from "./psql_args.ts";
+
+/** What a prepare request needs besides the tool args. */
+export interface PrepareRequestOptions {
+  /** The directory relative paths resolve against (sent as `work_dir`). */
+  cwd: string;
+  /** The caller's stdin, read only when the args ask for it (`-f -`). */
+  stdin: () => Promise<string | undefined>;
+  image?: string | undefined;
+  name?: string | undefined;
+  rebind?: boolean | undefined;
+  ttl?: string | undefined;
+  planOnly?: boolean | undefined;
+}
+
+function withFlags<R extends PrepareJobRequest>(request: R, options: PrepareRequestOptions): R {
+  if (options.image !== undefined) request.image_id = options.image;
+  if (options.planOnly === true) request.plan_only = true;
+  if (options.name !== undefined) request.name = options.name;
+  if (options.rebind === true) request.rebind = true;
+  if (options.ttl !== undefined) request.ttl = options.ttl;
+  return request;
+}
+
+/**
+ * A psql prepare request: `-f` paths made absolute, `-f -` filled from `options.stdin`.
+ *
+ * @example
+ * ```ts
+ * import { psqlPrepareRequest } from "./requests.ts";
+ * const request = await psqlPrepareRequest(["-f", "schema.sql"], {
+ *   cwd: "/work",
+ *   stdin: () => Promise.resolve(undefined),
+ * });
+ * if (request.prepare_kind !== "psql" || request.psql_args[1] !== "/work/schema.sql") {
+ *   throw new Error("unexpected");
+ * }
+ * ```
+ */
+export async function psqlPrepareRequest(
+  psqlArgs: readonly string[],
+  options: PrepareRequestOptions,
+): Promise<PrepareJobRequest> {
+  const { args, readsStdin } = absolutizePsqlFiles(psqlArgs, options.cwd);
+  const request: PrepareJobRequest = { prepare_kind: "psql", psql_args: args, work_dir: options.cwd };
+  if (readsStdin) request.stdin = (await options.stdin()) ?? "";
+  return withFlags(request, options);
+}
+
+/**
+ * A Liquibase prepare request; the engine resolves its paths against `options.cwd`.
+ *
+ * @example
+ * ```ts
+ * import { lbPrepareRequest } from "./requests.ts";
+ * const request = lbPrepareRequest(["update", "--changelog-file", "changelog.xml"], {
+ *   cwd: "/work",
+ *   stdin: () => Promise.resolve(undefined),
+ * });
+ * if (request.work_dir !== "/work") throw new Error("unexpected");
+ * ```
+ */
+export function lbPrepareRequest(
+  liquibaseArgs: readonly string[],
+  options: PrepareRequestOptions,
+): PrepareJobRequest {
+  return withFlags(
+    { prepare_kind: "lb", liquibase_args: [...liquibaseArgs], work_dir: options.cwd },
+    options,
+  );
+}
+
+/**
+ * A run request: pgbench args go as they are; psql's `-c`/`-f` each become a step, files read here.
+ *
+ * @example
+ * ```ts
+ * import { runRequestFor } from "./requests.ts";
+ * const request = await runRequestFor("psql", "my-db", ["-c", "select 1"], {
+ *   cwd: "/",
+ *   stdin: () => Promise.resolve(undefined),
+ * });
+ * if (request.args?.join(" ") !== "-c select 1") throw new Error("unexpected");
+ * ```
+ */
+export async function runRequestFor(
+  kind: "psql" | "pgbench",
+  instanceRef: string,
+  args: readonly string[],
+  options: { cwd: string; stdin: () => Promise<string | undefined> },
+): Promise<RunRequest> {
+  const cwd = options.cwd;
+  if (kind === "pgbench") return { instance_ref: instanceRef, kind, args: [...args], work_dir: cwd };
+  const steps = await psqlRunSteps(args, cwd, options.stdin);
+  const [only] = steps;
+  return steps.length === 1 && only !== undefined && only.stdin === undefined
+    ? { instance_ref: instanceRef, kind, args: only.args, work_dir: cwd }
+    : { instance_ref: instanceRef, kind, steps, work_dir: cwd };
+}
