@@ -35,6 +35,8 @@ import { messageOf, SqlrsError } from "../../../shared/errors.ts";
 import type { ResolvedImage, Runtime, ServerHandle, StartOptions, ToolOptions } from "../types.ts";
 import { INITDB_ARGS } from "../host/pg_install.ts";
 import { ContainerCli, type ContainerEngine } from "./container_cli.ts";
+import { cancelled, freePort, isUnder, lastLines, LOG_TAIL_LINES, sha256Hex, sleep } from "../_support.ts";
+import { randomHex } from "../../../shared/random.ts";
 
 /** The image `--image` means when a container runtime gets no image (never, through the selector). */
 export const DEFAULT_CONTAINER_IMAGE = "sqlrs-local/postgres:15";
@@ -55,7 +57,6 @@ const STATE_POLL_MS = 250;
 const START_TIMEOUT_MS = 60_000;
 const STOP_TIMEOUT_S = 60;
 const PORT_ATTEMPTS = 5;
-const LOG_TAIL_LINES = 20;
 
 /**
  * Directories that cannot be mounted at their own path: they or a directory under them make the
@@ -79,41 +80,6 @@ const SYSTEM_DIRS = [
   "/var/run/postgresql",
 ];
 const VIRTUAL_ROOTS = ["/proc", "/sys", "/dev"];
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-function randomHex(bytes: number): string {
-  return Array.from(crypto.getRandomValues(new Uint8Array(bytes)), (b) => b.toString(16).padStart(2, "0"))
-    .join("");
-}
-
-async function sha256Hex(text: string): Promise<string> {
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text)));
-  return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
-}
-
-function isUnder(path: string, root: string): boolean {
-  return path === root || path.startsWith(root.endsWith("/") ? root : `${root}/`);
-}
-
-function lastLines(text: string, lines = LOG_TAIL_LINES): string {
-  return text.trimEnd().split("\n").slice(-lines).join("\n");
-}
-
-function cancelled(signal: AbortSignal, what: string): Error {
-  const reason: unknown = signal.reason;
-  if (reason instanceof SqlrsError) return reason;
-  return new SqlrsError("cancelled", `${what} was cancelled`, { cause: reason });
-}
-
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr as Deno.NetAddr;
-  listener.close();
-  return port;
-}
 
 // ---------------------------------------------------------------------------------------------
 // Pure helpers (exported for tests)

@@ -25,6 +25,7 @@ import {
   selectBuild,
 } from "./pg_install.ts";
 import { assertUserCanReach, chownTree, isEngineUser, type ServerUser, serverUser } from "./server_user.ts";
+import { cancelled, freePort, isUnder, lastLines, sha256Hex, sleep } from "../_support.ts";
 
 const READY_POLL_MS = 3;
 const STOP_POLL_MS = 2;
@@ -32,22 +33,12 @@ const START_TIMEOUT_MS = 30_000;
 const FAST_SHUTDOWN_TIMEOUT_MS = 30_000;
 const IMMEDIATE_SHUTDOWN_TIMEOUT_MS = 5_000;
 const PORT_ATTEMPTS = 5;
-const LOG_TAIL_LINES = 20;
 /** Linux's sun_path holds 108 bytes; stay well below. */
 const MAX_SOCKET_PATH = 100;
 const SHORT_SOCKET_ROOT = `/tmp/sqlrs-sock-${Deno.uid()}`;
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
 function byteLength(text: string): number {
   return new TextEncoder().encode(text).length;
-}
-
-async function sha256Hex(text: string): Promise<string> {
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text)));
-  return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -201,23 +192,12 @@ async function socketDirFor(runDir: string, user: ServerUser): Promise<string> {
   return dir;
 }
 
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr as Deno.NetAddr;
-  listener.close();
-  return port;
-}
-
 async function fileSize(path: string): Promise<number> {
   try {
     return (await Deno.stat(path)).size;
   } catch {
     return 0;
   }
-}
-
-function lastLines(text: string): string {
-  return text.trimEnd().split("\n").slice(-LOG_TAIL_LINES).join("\n");
 }
 
 /** The last lines `path` got after byte `from`. */
@@ -304,12 +284,6 @@ async function waitReady(
     if (Date.now() >= deadline) return { failed: `not ready after ${START_TIMEOUT_MS / 1000} s` };
     await sleep(READY_POLL_MS);
   }
-}
-
-function cancelled(signal: AbortSignal, what: string): Error {
-  const reason: unknown = signal.reason;
-  if (reason instanceof SqlrsError) return reason;
-  return new SqlrsError("cancelled", `${what} was cancelled`, { cause: reason });
 }
 
 /**
@@ -461,10 +435,6 @@ function toolPathSync(image: ResolvedImage, build: PgBuild | undefined, tool: "p
   const onPath = findOnPathSync(tool);
   if (onPath === undefined) throw new SqlrsError("unavailable", `${tool} not found: ${INSTALL_HINT}`);
   return onPath;
-}
-
-function isUnder(path: string, root: string): boolean {
-  return path === root || path.startsWith(root.endsWith("/") ? root : `${root}/`);
 }
 
 /** Creates the host runtime. Build discovery is cached per instance and redone when a build is missing. */

@@ -1,0 +1,46 @@
+/**
+ * Small helpers every runtime needs (private to `engine/runtime/`).
+ *
+ * @module
+ */
+
+import { SqlrsError } from "../../shared/errors.ts";
+
+/** How many lines of a server log an error quotes. */
+export const LOG_TAIL_LINES = 20;
+
+/** Resolves after `ms`. */
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** SHA-256 of a text, as lowercase hex. */
+export async function sha256Hex(text: string): Promise<string> {
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text)));
+  return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** Whether `path` is `root` or inside it. */
+export function isUnder(path: string, root: string): boolean {
+  return path === root || path.startsWith(root.endsWith("/") ? root : `${root}/`);
+}
+
+/** The last `lines` lines of a text. */
+export function lastLines(text: string, lines = LOG_TAIL_LINES): string {
+  return text.trimEnd().split("\n").slice(-lines).join("\n");
+}
+
+/** The error for an aborted operation: the abort reason when it is one of ours, else `cancelled`. */
+export function cancelled(signal: AbortSignal, what: string): Error {
+  const reason: unknown = signal.reason;
+  if (reason instanceof SqlrsError) return reason;
+  return new SqlrsError("cancelled", `${what} was cancelled`, { cause: reason });
+}
+
+/** A loopback TCP port that was free a moment ago (the caller retries if a server takes it first). */
+export function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = listener.addr as Deno.NetAddr;
+  listener.close();
+  return port;
+}
