@@ -23,6 +23,7 @@ import { Activity } from "./lifecycle/activity.ts";
 import { removeEngineFile, writeEngineFile } from "./lifecycle/engine_file.ts";
 import { acquireStoreLock } from "./lifecycle/store_lock.ts";
 import { Bases } from "./prepare/bases.ts";
+import { findLiquibase } from "./prepare/liquibase/lb_tool.ts";
 import { CacheCapacity } from "./cache/capacity.ts";
 import { Executor } from "./prepare/executor.ts";
 import { JobService } from "./prepare/jobs.ts";
@@ -36,6 +37,7 @@ import { StoreLayout } from "./store_layout.ts";
 import type { StateFS } from "./statefs/types.ts";
 import type { Runtime } from "./runtime/types.ts";
 import { createApp } from "./server.ts";
+import { randomHex } from "../shared/random.ts";
 
 /** Where the engine listens. */
 export type ListenAddress = { transport: "unix"; path: string } | {
@@ -83,11 +85,6 @@ export function parseListen(value: string): ListenAddress {
     );
   }
   return { transport: "tcp", hostname: hostname.replace(/^\[|\]$/g, ""), port: Number(match[2]) };
-}
-
-function randomHex(bytes: number): string {
-  return Array.from(crypto.getRandomValues(new Uint8Array(bytes)), (b) => b.toString(16).padStart(2, "0"))
-    .join("");
 }
 
 function openLog(logDir: string): (line: string) => void {
@@ -226,6 +223,7 @@ export async function runEngine(options: EngineOptions): Promise<number> {
         detail: backend.detail,
       })),
       snapshotReason,
+      liquibase: await liquibaseStatus(config.effective.liquibase.exec),
       counts: registry.counts(),
     };
   }
@@ -314,6 +312,16 @@ export async function runEngine(options: EngineOptions): Promise<number> {
   const code = await stopped;
   for (const [signal, fn] of handlers) Deno.removeSignalListener(signal, fn);
   return code;
+}
+
+/** Which Liquibase `prepare:lb` would use, or why none (its first `--version` takes about a second). */
+async function liquibaseStatus(configured: string | null): Promise<EngineStatus["liquibase"]> {
+  try {
+    const tool = await findLiquibase(configured);
+    return { available: true, detail: `Liquibase ${tool.version} at ${tool.path} (${tool.source})` };
+  } catch (error) {
+    return { available: false, detail: messageOf(error) };
+  }
 }
 
 /** Deletes instances whose TTL has passed (with their open connections). */

@@ -13,6 +13,7 @@ import type { RuntimeSelector } from "../runtime/select.ts";
 import type { StateFS } from "../statefs/types.ts";
 import type { StoreLayout } from "../store_layout.ts";
 import { messageOf } from "../../shared/errors.ts";
+import { randomHex } from "../../shared/random.ts";
 
 /** What a new instance is made from. */
 export interface NewInstance {
@@ -23,12 +24,6 @@ export interface NewInstance {
   jobId: string | null;
   expiresAt: string | null;
   signal?: AbortSignal;
-}
-
-function randomId(): string {
-  return Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, "0")).join(
-    "",
-  );
 }
 
 /** Creates, restarts and destroys instances. */
@@ -55,7 +50,7 @@ export class Instances {
 
   /** Clones a state and starts a server on it; the instance row exists only once it is ready. */
   async create(spec: NewInstance): Promise<InstanceRow> {
-    const instanceId = randomId();
+    const instanceId = randomHex(16);
     const dir = this.#layout.instanceDir(instanceId);
     const runtime = this.#runtimes.byName(spec.image.runtime);
     await Deno.mkdir(join(dir, "run"), { recursive: true });

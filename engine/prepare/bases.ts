@@ -10,17 +10,12 @@ import type { ResolvedImage, Runtime } from "../runtime/types.ts";
 import type { StateFS } from "../statefs/types.ts";
 import { type StoreLayout, temporarySibling } from "../store_layout.ts";
 import { KeyedMutex } from "../single_flight.ts";
+import { randomHex } from "../../shared/random.ts";
 
 /** A ready base. */
 export interface Base {
   path: string;
   password: string;
-}
-
-function randomPassword(): string {
-  return Array.from(crypto.getRandomValues(new Uint8Array(18)), (b) => b.toString(16).padStart(2, "0")).join(
-    "",
-  );
 }
 
 async function hasPgVersion(path: string): Promise<boolean> {
@@ -49,7 +44,7 @@ export class Bases {
       onLog(`initdb: creating the base cluster for ${image.resolvedId}`);
       await Deno.mkdir(this.layout.engineDir(image), { recursive: true });
       await this.statefs.remove(path);
-      const password = row?.password ?? randomPassword();
+      const password = row?.password ?? randomHex(18);
       const building = temporarySibling(path);
       await this.statefs.createEmpty(building);
       try {

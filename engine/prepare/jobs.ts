@@ -32,6 +32,7 @@ import { checkLiquibaseRequest, planLiquibasePrepare } from "./lb_prepare.ts";
 import { argsSummary } from "./summary.ts";
 import { explainPlan } from "../cache/explain.ts";
 import type { Executor, JobReporter } from "./executor.ts";
+import { randomHex } from "../../shared/random.ts";
 
 /** Dependencies of the job service. */
 export interface JobServiceDeps {
@@ -46,12 +47,6 @@ export interface JobServiceDeps {
 
 const TERMINAL = new Set(["succeeded", "failed"]);
 const SHUTDOWN = "engine shutdown";
-
-function randomId(): string {
-  return Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, "0")).join(
-    "",
-  );
-}
 
 function errorOf(error: unknown, signal: AbortSignal): ErrorResponse {
   if (signal.aborted) return { code: "cancelled", message: "Job cancelled" };
@@ -76,7 +71,7 @@ export class JobService {
   async submit(request: PrepareJobRequest): Promise<PrepareJobAccepted> {
     this.#checkName(request);
     if (request.ttl !== undefined) parseDuration(request.ttl);
-    const jobId = randomId();
+    const jobId = randomHex(16);
     const registry = this.#deps.registry;
     if (request.prepare_kind === "lb") {
       // Liquibase plans against a live server (seconds): check the arguments now, plan in the job.
