@@ -8,6 +8,9 @@
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { EngineFile } from "../shared/schemas.ts";
+import { processAlive } from "../shared/paths.ts";
+
+export { processAlive };
 import { EngineClient } from "../client/engine_client.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -151,16 +154,6 @@ export class Sandbox implements AsyncDisposable {
     await stopServersUnder(this.dir);
     await unmountUnder(this.dir);
     await Deno.remove(this.dir, { recursive: true }).catch(() => {});
-  }
-}
-
-/** Whether a pid is alive. */
-export function processAlive(pid: number): boolean {
-  try {
-    Deno.statSync(`/proc/${pid}`);
-    return true;
-  } catch {
-    return false;
   }
 }
 

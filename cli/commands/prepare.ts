@@ -17,15 +17,18 @@ import { ExitError } from "../exit_codes.ts";
 
 type Context = () => CliContext;
 
+/** The prepare flags that shape a request. */
+export interface PrepareFlags {
+  image?: string | undefined;
+  name?: string | undefined;
+  rebind?: boolean | undefined;
+  ttl?: string | undefined;
+}
+
 /** Builds a psql prepare request from CLI flags and psql args. */
 export async function psqlRequest(
   psqlArgs: readonly string[],
-  flags: {
-    image?: string | undefined;
-    name?: string | undefined;
-    rebind?: boolean | undefined;
-    ttl?: string | undefined;
-  },
+  flags: PrepareFlags,
   planOnly: boolean,
 ): Promise<PrepareJobRequest> {
   const image = flags.image ?? (await loadCliConfig()).image;
@@ -111,12 +114,7 @@ export type RunStage = (status: PrepareJobStatus) => Promise<void>;
 /** Builds a Liquibase prepare request; paths in the args resolve against the current directory. */
 export async function lbRequest(
   liquibaseArgs: readonly string[],
-  flags: {
-    image?: string | undefined;
-    name?: string | undefined;
-    rebind?: boolean | undefined;
-    ttl?: string | undefined;
-  },
+  flags: PrepareFlags,
   planOnly: boolean,
 ): Promise<PrepareJobRequest> {
   const image = flags.image ?? (await loadCliConfig()).image;
