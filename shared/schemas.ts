@@ -237,6 +237,8 @@ export interface EngineStatus {
   runtimes: Capability[];
   snapshotBackends: Capability[];
   snapshotReason: string;
+  /** The Liquibase that `prepare:lb` would use (path, version), or why there is none. */
+  liquibase: { available: boolean; detail: string };
   counts: { states: number; instances: number; jobs: number };
 }
 /** `GET /v1/status`. */
@@ -251,6 +253,7 @@ export const EngineStatus: z.ZodType<EngineStatus> = typed<EngineStatus>()(z.obj
   runtimes: z.array(Capability),
   snapshotBackends: z.array(Capability),
   snapshotReason: z.string(),
+  liquibase: z.object({ available: z.boolean(), detail: z.string() }),
   counts: z.object({ states: z.number().int(), instances: z.number().int(), jobs: z.number().int() }),
 }));
 

@@ -233,6 +233,8 @@ export function definePrepareSuite(kind: StoreKind, runtime?: ContainerEngine): 
   });
 
   test("killing the engine during a step: the restarted engine ends the job with no half-built state or stray server", async (sandbox) => {
+    // An instance that is running when the engine dies must survive it, and be cleanly removable later.
+    const running = await prepare(sandbox, ["-c", "create table warm(id int)"]);
     const result = await sandbox.cliOk([
       "prepare:psql",
       ...imageFlag(sandbox),
@@ -258,6 +260,11 @@ export function definePrepareSuite(kind: StoreKind, runtime?: ContainerEngine): 
     assert.equal(status.status, "succeeded");
     const instance = await client.instance(status.result!.instance_id);
     assert.equal((await hostPsql(instance.dsn, "select count(*) from slow")).stdout, "1");
+    assert.equal(
+      (await hostPsql(running.dsn, "select count(*) from warm")).stdout,
+      "0",
+      "the running instance survived",
+    );
     const jobServers = postgresUnder(join(sandbox.storeRoot, "jobs"));
     assert.deepEqual(jobServers, [], "no server of the job's build area");
     assert.deepEqual(await containersLeft(jobsDir), [], "no container of the job's build area");
@@ -268,12 +275,13 @@ export function definePrepareSuite(kind: StoreKind, runtime?: ContainerEngine): 
         const states = join(sandbox.storeRoot, "engines", engineDir.name, versionDir.name, "states");
         const names = [...Deno.readDirSync(states)].map((entry) => entry.name);
         assert.deepEqual(names.filter((name) => name.startsWith(".tmp-")), [], "no temporary state left");
-        assert.equal(names.length, 2);
+        assert.equal(names.length, 3, "the running instance's state and the job's two");
       }
     }
     // Once its instance is deleted, nothing of the job or the instance remains: no server, no mount, no
     // subvolume, no build area.
     await sandbox.cliOk(["rm", status.result!.instance_id]);
+    await sandbox.cliOk(["rm", running.instance_id]);
     assert.deepEqual(postgresUnder(sandbox.storeRoot), []);
     assert.deepEqual(await containersLeft(sandbox.storeRoot), [], "no container left");
     const mounts = Deno.readTextFileSync("/proc/self/mountinfo").split("\n").map((line) =>

@@ -156,6 +156,34 @@ Deno.test("malformed, unknown and mistyped request bodies are 400s naming the fi
   assert.equal(unknownJob.status, 404);
 });
 
+Deno.test("list endpoints answer a JSON array, or NDJSON when the client asks for it", async () => {
+  await using sandbox = await Sandbox.create();
+  await sandbox.cliOk(["prepare:psql", "--", "-c", "create table a(id int)"]);
+  await sandbox.cliOk(["prepare:psql", "--", "-c", "create table b(id int)"]);
+  const info = (await sandbox.engineInfo())!;
+  const client = Deno.createHttpClient({
+    proxy: { transport: "unix", path: info.endpoint.slice("unix://".length) },
+  });
+  try {
+    for (const path of ["/v1/instances", "/v1/states", "/v1/prepare-jobs", "/v1/tasks", "/v1/names"]) {
+      const headers = { authorization: `Bearer ${info.authToken}` };
+      const array = await fetch(`http://localhost${path}`, { client, headers });
+      assert.match(array.headers.get("content-type") ?? "", /application\/json/, path);
+      const items = await array.json();
+      assert.ok(Array.isArray(items), path);
+      const ndjson = await fetch(`http://localhost${path}`, {
+        client,
+        headers: { ...headers, accept: "application/x-ndjson" },
+      });
+      assert.match(ndjson.headers.get("content-type") ?? "", /application\/x-ndjson/, path);
+      const lines = (await ndjson.text()).split("\n").filter((line) => line !== "");
+      assert.deepEqual(lines.map((line) => JSON.parse(line)), items, path);
+    }
+  } finally {
+    client.close();
+  }
+});
+
 Deno.test("psql arguments the planner refuses are 400s before any job exists", async () => {
   await using sandbox = await Sandbox.create();
   const refused = await sandbox.cli(["prepare:psql", "--", "-h", "db.example.com", "-c", "select 1"]);

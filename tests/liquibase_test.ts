@@ -187,4 +187,8 @@ Deno.test("the example Liquibase project (XML including YAML, SQL and JSON chang
   const prepared = JSON.parse(result.stdout);
   const applied = await hostPsql(prepared.dsn, "select count(*) from databasechangelog");
   assert.ok(Number(applied.stdout) >= 3, applied.stdout);
+  const status = JSON.parse((await sandbox.cliOk(["--output", "json", "status"])).stdout);
+  assert.equal(status.liquibase.available, true);
+  assert.match(status.liquibase.detail, /^Liquibase 4\.28\.\d+ at \//);
+  assert.match((await sandbox.cliOk(["status"])).stdout, /liquibase: Liquibase 4\.28/);
 });

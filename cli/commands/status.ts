@@ -40,6 +40,7 @@ export function statusCommand(context: () => CliContext) {
             r.available ? "available" : "unavailable"
           }: ${r.detail}`
         ),
+        `liquibase: ${status.liquibase.available ? "" : "unavailable: "}${status.liquibase.detail}`,
         `snapshot backends (${status.snapshotReason}):`,
         ...status.snapshotBackends.map((b) =>
           `  ${b.selected ? "*" : " "} ${b.name.padEnd(8)} ${
