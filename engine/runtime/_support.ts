@@ -44,3 +44,22 @@ export function freePort(): number {
   listener.close();
   return port;
 }
+
+/** The size of a file, 0 when it does not exist. */
+export async function fileSize(path: string): Promise<number> {
+  try {
+    return (await Deno.stat(path)).size;
+  } catch {
+    return 0;
+  }
+}
+
+/** The last lines `path` got after byte `from` (a server log since a start began). */
+export async function logTail(path: string, from: number): Promise<string> {
+  try {
+    const bytes = await Deno.readFile(path);
+    return lastLines(new TextDecoder().decode(bytes.subarray(Math.min(from, bytes.length))));
+  } catch {
+    return "";
+  }
+}

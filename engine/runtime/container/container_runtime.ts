@@ -35,7 +35,17 @@ import { messageOf, SqlrsError } from "../../../shared/errors.ts";
 import type { ResolvedImage, Runtime, ServerHandle, StartOptions, ToolOptions } from "../types.ts";
 import { INITDB_ARGS } from "../host/pg_install.ts";
 import { ContainerCli, type ContainerEngine } from "./container_cli.ts";
-import { cancelled, freePort, isUnder, lastLines, LOG_TAIL_LINES, sha256Hex, sleep } from "../_support.ts";
+import {
+  cancelled,
+  fileSize,
+  freePort,
+  isUnder,
+  lastLines,
+  LOG_TAIL_LINES,
+  logTail,
+  sha256Hex,
+  sleep,
+} from "../_support.ts";
 import { randomHex } from "../../../shared/random.ts";
 
 /** The image `--image` means when a container runtime gets no image (never, through the selector). */
@@ -434,23 +444,6 @@ export function createContainerRuntime(engine: ContainerEngine, options: Contain
       return (await Deno.readTextFile(join(dataDir, "postmaster.pid"))).split("\n")[7]?.trim();
     } catch {
       return undefined;
-    }
-  }
-
-  async function fileSize(path: string): Promise<number> {
-    try {
-      return (await Deno.stat(path)).size;
-    } catch {
-      return 0;
-    }
-  }
-
-  async function logTail(path: string, from: number): Promise<string> {
-    try {
-      const bytes = await Deno.readFile(path);
-      return lastLines(new TextDecoder().decode(bytes.subarray(Math.min(from, bytes.length))));
-    } catch {
-      return "";
     }
   }
 

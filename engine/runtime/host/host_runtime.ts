@@ -25,7 +25,7 @@ import {
   selectBuild,
 } from "./pg_install.ts";
 import { assertUserCanReach, chownTree, isEngineUser, type ServerUser, serverUser } from "./server_user.ts";
-import { cancelled, freePort, isUnder, lastLines, sha256Hex, sleep } from "../_support.ts";
+import { cancelled, fileSize, freePort, isUnder, lastLines, logTail, sha256Hex, sleep } from "../_support.ts";
 
 const READY_POLL_MS = 3;
 const STOP_POLL_MS = 2;
@@ -190,24 +190,6 @@ async function socketDirFor(runDir: string, user: ServerUser): Promise<string> {
   await ensureOwned(dir, user, false);
   await Deno.chmod(dir, 0o700);
   return dir;
-}
-
-async function fileSize(path: string): Promise<number> {
-  try {
-    return (await Deno.stat(path)).size;
-  } catch {
-    return 0;
-  }
-}
-
-/** The last lines `path` got after byte `from`. */
-async function logTail(path: string, from: number): Promise<string> {
-  try {
-    const bytes = await Deno.readFile(path);
-    return lastLines(new TextDecoder().decode(bytes.subarray(Math.min(from, bytes.length))));
-  } catch {
-    return "";
-  }
 }
 
 function serverEnv(build: PgBuild): Record<string, string> {
