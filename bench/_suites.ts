@@ -903,3 +903,243 @@ export async function chainProbes(ctx: BenchContext, setup: BackendSetup, c: Cha
     },
   ];
 }
+
+// ---------------------------------------------------------------------------------------------
+// Docker (issue 5): sqlrs warm instance with `--image` against a bare `docker run` to ready
+
+const DOCKER_IMAGE = "sqlrs-local/postgres:15";
+const DOCKER_SQL = ["-c", "create table t(id int)"];
+const DOCKER_READY_POLL_MS = 2;
+const DOCKER_START_TIMEOUT_MS = 60_000;
+
+/** Whether docker and the local image can be used here: undefined when they can, else why not. */
+async function dockerUnavailable(): Promise<string | undefined> {
+  const info = await run(["docker", "info", "--format", "{{.ServerVersion}}"]).catch((e) => ({
+    code: -1,
+    stdout: "",
+    stderr: e instanceof Error ? e.message : String(e),
+  }));
+  if (info.code !== 0) return `docker is not usable: ${info.stderr.trim().split("\n")[0]}`;
+  const image = await run(["docker", "image", "inspect", "--format", "{{.Id}}", DOCKER_IMAGE]);
+  if (image.code !== 0) return `the image ${DOCKER_IMAGE} is not present locally`;
+  return undefined;
+}
+
+async function removeContainer(name: string): Promise<void> {
+  await run(["docker", "rm", "-f", "-v", name]).catch(() => undefined);
+}
+
+/** Polls the status line of `postmaster.pid` (bind-mounted) until "ready"; checks the container now and then. */
+async function waitPidReady(dataDir: string, name: string): Promise<void> {
+  const deadline = performance.now() + DOCKER_START_TIMEOUT_MS;
+  let nextStateCheck = performance.now() + 250;
+  for (;;) {
+    try {
+      const lines = (await Deno.readTextFile(join(dataDir, "postmaster.pid"))).split("\n");
+      if (lines[7]?.trim() === "ready") return;
+    } catch {
+      // not written yet
+    }
+    if (performance.now() > nextStateCheck) {
+      nextStateCheck = performance.now() + 250;
+      const state = await run(["docker", "inspect", "--format", "{{.State.Running}}", name]);
+      if (state.stdout.trim() !== "true") {
+        const logs = await run(["docker", "logs", "--tail", "10", name]);
+        throw new Error(`The bare container ${name} stopped before ready: ${logs.stderr}${logs.stdout}`);
+      }
+    }
+    if (performance.now() > deadline) throw new Error(`The bare container ${name} was not ready in time`);
+    await new Promise((resolve) => setTimeout(resolve, DOCKER_READY_POLL_MS));
+  }
+}
+
+/**
+ * The docker suite: a warm sqlrs prepare with `image_id` (docker runtime) to a ready DSN, then the
+ * instance delete (timed apart), against a bare `docker run -d` of the same image on a copy of an
+ * initdb'd data directory, timed to ready. Resolves with a reason instead when docker cannot be used.
+ */
+export async function dockerProbes(ctx: BenchContext): Promise<{ probes: Probe[]; skipped?: string }> {
+  const reason = await dockerUnavailable();
+  if (reason !== undefined) return { probes: [], skipped: reason };
+  const cheap = { warmup: ctx.config.warmup, runs: ctx.config.runs };
+  const common = { runtime: "docker", workload: "table t", backend: "auto (ext4)" };
+
+  // sqlrs: its own installation (state dir under the bench root), docker forced.
+  const installation = await ctx.installation("sqlrs-docker");
+  installation.env.SQLRS_CONTAINER_RUNTIME = "docker";
+  const client = await installation.client();
+  const request = { ...psqlRequest(DOCKER_SQL, installation.dir), image_id: DOCKER_IMAGE };
+  const started = performance.now();
+  const built = await apiPrepare(client, request);
+  await client.delete("instances", built.instanceId);
+  ctx.log(`  docker: state built in ${(since(started) / 1000).toFixed(1)} s`);
+
+  // Bare docker: one data directory made by the image's own initdb, as the image's postgres user.
+  const owner = (await runOk([
+    "docker",
+    "run",
+    "--rm",
+    "--pull",
+    "never",
+    "--entrypoint",
+    "sh",
+    DOCKER_IMAGE,
+    "-c",
+    "id -u postgres; id -g postgres",
+  ])).trim().split("\n").map(Number);
+  const [uid, gid] = [owner[0] as number, owner[1] as number];
+  const bareRoot = join(ctx.root, "docker-bare");
+  await Deno.mkdir(bareRoot, { mode: 0o755 });
+  await Deno.chown(bareRoot, uid, gid);
+  const template = join(bareRoot, "template");
+  await runOk([
+    "docker",
+    "run",
+    "--rm",
+    "--pull",
+    "never",
+    "--user",
+    `${uid}:${gid}`,
+    "-v",
+    `${bareRoot}:${bareRoot}`,
+    "--entrypoint",
+    "initdb",
+    DOCKER_IMAGE,
+    "-D",
+    template,
+    "-U",
+    "postgres",
+    "-E",
+    "UTF8",
+    "--locale=C",
+    "--auth=trust",
+  ]);
+  const containers = new Set<string>();
+  ctx.cleanup.defer(async () => {
+    for (const name of containers) await removeContainer(name);
+    await removeTree(bareRoot);
+  });
+
+  const warm = figure({
+    ...common,
+    id: "docker.warm.api",
+    group: "docker",
+    what: `sqlrs warm prepare (cache hit) with --image ${DOCKER_IMAGE} to a ready DSN, API`,
+    command:
+      `EngineClient.submitPrepare({image_id: "${DOCKER_IMAGE}", psql_args: -c 'create table t(id int)'})` +
+      " + jobEvents until result",
+    technique: "sqlrs",
+    via: "api",
+  });
+  const del = figure({
+    ...common,
+    id: "docker.delete.api",
+    metric: "delete",
+    group: "delete",
+    what: "sqlrs instance delete (docker container), API",
+    command: "EngineClient.delete('instances', id)",
+    technique: "sqlrs",
+    via: "api",
+  });
+  const bare = figure({
+    ...common,
+    id: "docker.bare.run",
+    group: "docker",
+    workload: "empty cluster",
+    backend: "cp -a (ext4)",
+    what: "bare docker run -d of the same image on a copy of an initdb'd data dir, to ready (copy untimed)",
+    command:
+      `docker run -d --user UID:GID --stop-signal SIGINT -p 127.0.0.1::5432 -v DIR:DIR ${DOCKER_IMAGE} ` +
+      "postgres -D DIR + poll postmaster.pid every 2 ms; docker rm -f (untimed)",
+    technique: "baseline",
+    via: HAND,
+  });
+  const copy = figure({
+    ...common,
+    id: "docker.bare.copy",
+    metric: "copy",
+    group: "clone",
+    workload: "empty cluster",
+    backend: "cp -a (ext4)",
+    what: "copy of the initdb'd data dir for the bare run (not part of docker.bare.run)",
+    command: "cp -a TEMPLATE DIR",
+    technique: "baseline",
+    via: HAND,
+  });
+
+  const probes: Probe[] = [{
+    name: warm.id,
+    ...cheap,
+    figures: [
+      warm,
+      ...phases(warm, [
+        ["clone", "engine: clone of the state (engine log)"],
+        ["start", "engine: container start to ready (engine log)"],
+        ["other", "rest: planning, job, events, registry, HTTP"],
+      ]),
+      del,
+    ],
+    async run() {
+      await installation.newLogLines();
+      const p = await apiPrepare(client, request);
+      const timings = instanceTimings(await installation.newLogLines(), p.instanceId);
+      const t = performance.now();
+      await client.delete("instances", p.instanceId);
+      const deleteMs = since(t);
+      if (p.executedSteps !== 0) throw new Error(`A warm docker prepare ran ${p.executedSteps} steps`);
+      return {
+        total: p.totalMs,
+        clone: timings?.clone ?? NaN,
+        start: timings?.start ?? NaN,
+        other: timings === undefined ? NaN : p.totalMs - timings.clone - timings.start,
+        delete: deleteMs,
+      };
+    },
+  }, {
+    name: bare.id,
+    ...cheap,
+    figures: [bare, copy],
+    async run() {
+      const n = ctx.next();
+      const dataDir = join(bareRoot, `clone-${n}`);
+      const name = `sqlrs-bench-bare-${Deno.pid}-${n}`;
+      try {
+        const t0 = performance.now();
+        await runOk(["cp", "-a", "-T", template, dataDir]);
+        const copyMs = since(t0);
+        containers.add(name);
+        const t1 = performance.now();
+        await runOk([
+          "docker",
+          "run",
+          "-d",
+          "--name",
+          name,
+          "--pull",
+          "never",
+          "--user",
+          `${uid}:${gid}`,
+          "--stop-signal",
+          "SIGINT",
+          "-p",
+          "127.0.0.1::5432",
+          "-v",
+          `${dataDir}:${dataDir}`,
+          DOCKER_IMAGE,
+          "postgres",
+          "-D",
+          dataDir,
+          "-c",
+          "listen_addresses=*",
+        ]);
+        await waitPidReady(dataDir, name);
+        return { total: since(t1), copy: copyMs };
+      } finally {
+        await removeContainer(name);
+        containers.delete(name);
+        await removeTree(dataDir);
+      }
+    },
+  }];
+  return { probes };
+}

@@ -32,6 +32,7 @@ import {
   cliStartProbe,
   coldProbes,
   configFor,
+  dockerProbes,
   setupBackend,
   templateProbes,
 } from "./_suites.ts";
@@ -138,6 +139,20 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
   const first = setups[0];
   if (first !== undefined) probes.push(cliStartProbe(ctx, first.installation));
   probes.push(...(await templateProbes(ctx)));
+  options.signal.throwIfAborted();
+  log("docker: building the state and the bare data directory...");
+  let dockerSkipped: string | undefined;
+  try {
+    const docker = await dockerProbes(ctx);
+    probes.push(...docker.probes);
+    dockerSkipped = docker.skipped;
+  } catch (error) {
+    if (options.signal.aborted) throw error;
+    dockerSkipped = `setup failed: ${
+      (error instanceof Error ? error.message : String(error)).split("\n")[0]
+    }`;
+  }
+  if (dockerSkipped !== undefined) log(`docker suite skipped: ${dockerSkipped}`);
   const chain = await chainWorkload(ctx);
   probes.push(chainFreshProbe(ctx, chain));
   for (const setup of setups.slice(0, config.chainBackends)) {
@@ -150,7 +165,11 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
   const figures = await runInterleaved(probes, { signal: options.signal, log });
   machine.loadAverageEnd = Deno.loadavg().map((v) => Math.round(v * 100) / 100);
   const measured = setups.map((s) => s.kind);
-  const { ratios, goals } = compare(figures, { backends: measured, scales: config.scales });
+  const { ratios, goals } = compare(figures, {
+    backends: measured,
+    scales: config.scales,
+    ...(dockerSkipped === undefined ? {} : { dockerSkipped }),
+  });
   return {
     schema: 1,
     generatedAt: new Date().toISOString(),
@@ -171,6 +190,9 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
       "then starts postgres directly; warm sqlrs figures are cache hits (checked: no step ran).",
       "The cold sqlrs prepare also publishes a durable state and starts an instance from it; the by-hand " +
       "run stops after psql. The CLI cold figure includes the engine's start.",
+      "Docker: sqlrs runs a warm prepare with image_id (docker runtime forced) of a one-table state and " +
+      "deletes the instance (timed apart); the bare run is docker run -d of the same image on a cp -a copy " +
+      "of an initdb'd data dir (copy untimed), ready by postmaster.pid through the bind mount, then docker rm -f.",
       `The pgbench states are made by the real \`pgbench -i -q -s N\` run from inside a psql prepare step (\\!).`,
       `Setup (untimed) took ${
         setupSeconds.toFixed(0)
