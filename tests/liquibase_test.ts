@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { REPO, requireComponent, Sandbox } from "./_sandbox.ts";
 import { executeStatuses, hostPsql } from "./_prepare_suite.ts";
+import { requireContainer, TEST_IMAGE } from "./_containers.ts";
 
 interface PlanTask {
   type: string;
@@ -192,3 +193,33 @@ Deno.test("the example Liquibase project (XML including YAML, SQL and JSON chang
   assert.match(status.liquibase.detail, /^Liquibase 4\.28\.\d+ at \//);
   assert.match((await sandbox.cliOk(["status"])).stdout, /liquibase: Liquibase 4\.28/);
 });
+
+for (const engine of ["docker", "podman"] as const) {
+  Deno.test(`prepare:lb runs the example project on ${engine} (JDBC over the published loopback port)`, async () => {
+    if (!requireComponent(await liquibaseAvailable(), "Liquibase and Java (scripts/install-liquibase.sh)")) {
+      return;
+    }
+    if (!(await requireContainer(engine))) return;
+    await using sandbox = await Sandbox.create(() => ({ SQLRS_CONTAINER_RUNTIME: engine }));
+    const result = await sandbox.cli(
+      [
+        "prepare:lb",
+        "--image",
+        TEST_IMAGE,
+        "--",
+        "update",
+        "--changelog-file",
+        "changelog.xml",
+        "run:psql",
+        "--",
+        "-A",
+        "-t",
+        "-c",
+        "select count(*) from databasechangelog",
+      ],
+      { cwd: join(REPO, "examples", "liquibase") },
+    );
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(result.stdout, "5\n");
+  });
+}
