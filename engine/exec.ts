@@ -8,6 +8,7 @@
  */
 
 import { SqlrsError } from "../shared/errors.ts";
+import { TextLineStream } from "../shared/ndjson.ts";
 
 /** Options of one child process. */
 export interface ExecOptions {
@@ -113,18 +114,22 @@ export async function runOk(argv: readonly string[], options: ExecOptions = {}):
   return result.stdout;
 }
 
-async function* linesOf(
+/** How many of a child's last output lines are kept for error messages. */
+const TAIL_LINES = 50;
+
+/** Reads a byte stream line by line as it arrives; with `tail`, keeps the last lines there. */
+export async function readLines(
   stream: ReadableStream<Uint8Array>,
-  name: OutputLine["stream"],
-): AsyncGenerator<OutputLine> {
-  let pending = "";
-  for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
-    pending += chunk;
-    const lines = pending.split("\n");
-    pending = lines.pop() ?? "";
-    for (const line of lines) yield { stream: name, line };
+  onLine: (line: string) => void,
+  tail?: string[],
+): Promise<void> {
+  for await (const line of stream.pipeThrough(new TextDecoderStream()).pipeThrough(new TextLineStream())) {
+    if (tail !== undefined) {
+      tail.push(line);
+      if (tail.length > TAIL_LINES) tail.shift();
+    }
+    onLine(line);
   }
-  if (pending !== "") yield { stream: name, line: pending };
 }
 
 /**
@@ -139,17 +144,10 @@ export async function runLines(
   const child = spawnChild(argv, options);
   const stderrTail: string[] = [];
   const stdoutTail: string[] = [];
-  async function drain(stream: ReadableStream<Uint8Array>, name: OutputLine["stream"], tail: string[]) {
-    for await (const line of linesOf(stream, name)) {
-      tail.push(line.line);
-      if (tail.length > 50) tail.shift();
-      onLine(line);
-    }
-  }
   const [, , , status] = await Promise.all([
     feedStdin(child, options.stdin),
-    drain(child.stdout, "stdout", stdoutTail),
-    drain(child.stderr, "stderr", stderrTail),
+    readLines(child.stdout, (line) => onLine({ stream: "stdout", line }), stdoutTail),
+    readLines(child.stderr, (line) => onLine({ stream: "stderr", line }), stderrTail),
     child.status,
   ]);
   return { code: status.code, stdout: stdoutTail.join("\n"), stderr: stderrTail.join("\n") };

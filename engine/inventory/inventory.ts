@@ -19,7 +19,7 @@ import type {
   StateEntry,
 } from "../../shared/schemas.ts";
 import { invalidArgument, notFound, SqlrsError } from "../../shared/errors.ts";
-import { TextLineStream } from "../../shared/ndjson.ts";
+import { readLines } from "../exec.ts";
 
 /** Dependencies of the inventory. */
 export interface InventoryDeps {
@@ -202,13 +202,7 @@ export class Inventory {
     ], { cwd: "/" });
     let out = "";
     const [, , code] = await Promise.all([
-      (async () => {
-        for await (
-          const line of child.stdout.pipeThrough(new TextDecoderStream()).pipeThrough(new TextLineStream())
-        ) {
-          out += line;
-        }
-      })(),
+      readLines(child.stdout, (line) => (out += line)),
       child.stderr.cancel(),
       child.status,
     ]);

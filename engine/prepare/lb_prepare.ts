@@ -19,7 +19,8 @@ import {
   ranChangesets,
 } from "./liquibase/lb_plan.ts";
 import { chainPlan, type Plan, type PlannerDeps, type StepDraft } from "./planner.ts";
-import { pipeLines, type StepAction } from "./step_action.ts";
+import type { StepAction } from "./step_action.ts";
+import { readLines } from "../exec.ts";
 import { argsSummary } from "./summary.ts";
 import { hashRecords, toHex } from "./fingerprint.ts";
 import { SqlrsError } from "../../shared/errors.ts";
@@ -79,8 +80,8 @@ async function clearStaleLock(
   });
   const tail: string[] = [];
   const [, , code] = await Promise.all([
-    pipeLines(child.stdout, () => {}, []),
-    pipeLines(child.stderr, () => {}, tail),
+    readLines(child.stdout, () => {}),
+    readLines(child.stderr, () => {}, tail),
     child.status,
   ]);
   if (code !== 0) throw new SqlrsError("internal_error", `Cannot clear Liquibase's lock: ${tail.join(" ")}`);

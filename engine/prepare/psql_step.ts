@@ -10,7 +10,8 @@ import { SqlrsError } from "../../shared/errors.ts";
 import { expandPsqlContent } from "./psql_includes.ts";
 import type { PsqlStep } from "./psql_args.ts";
 import { argsSummary } from "./summary.ts";
-import { pipeLines, type StepAction, stepFailed } from "./step_action.ts";
+import { type StepAction, stepFailed } from "./step_action.ts";
+import { readLines } from "../exec.ts";
 
 /** `-f /abs/file.sql`, `-f -` or `-c '…'`. */
 export function psqlInputSummary(step: PsqlStep): string {
@@ -32,8 +33,8 @@ export function psqlStepAction(step: PsqlStep, workDir: string, stdin: string | 
       const child = runtime.spawnTool(image, server, "psql", step.args, options);
       const stderrTail: string[] = [];
       const [, , code] = await Promise.all([
-        pipeLines(child.stdout, (line) => reporter.log(taskId, `psql: ${line}`), []),
-        pipeLines(child.stderr, (line) => reporter.log(taskId, `psql: ${line}`), stderrTail),
+        readLines(child.stdout, (line) => reporter.log(taskId, `psql: ${line}`)),
+        readLines(child.stderr, (line) => reporter.log(taskId, `psql: ${line}`), stderrTail),
         child.status,
       ]);
       signal.throwIfAborted();

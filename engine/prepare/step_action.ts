@@ -9,7 +9,6 @@
 import type { ResolvedImage, Runtime, ServerHandle } from "../runtime/types.ts";
 import type { JobReporter } from "./executor.ts";
 import { SqlrsError } from "../../shared/errors.ts";
-import { TextLineStream } from "../../shared/ndjson.ts";
 
 /** Everything an action may use while it runs. */
 export interface StepContext {
@@ -41,19 +40,6 @@ export interface StepAction {
   run(context: StepContext): Promise<void>;
   /** Throws `conflict` when an input changed while the step ran (the key would no longer match). */
   verifyUnchanged(): Promise<void>;
-}
-
-/** Reads a byte stream line by line, keeping the last lines. */
-export async function pipeLines(
-  stream: ReadableStream<Uint8Array>,
-  onLine: (line: string) => void,
-  tail: string[],
-): Promise<void> {
-  for await (const line of stream.pipeThrough(new TextDecoderStream()).pipeThrough(new TextLineStream())) {
-    tail.push(line);
-    if (tail.length > 40) tail.shift();
-    onLine(line);
-  }
 }
 
 /** The error of a step whose tool exited non-zero, with the last meaningful lines of its output. */
