@@ -78,6 +78,21 @@ export async function succeeds(argv: readonly string[], opts: RunOptions = {}): 
   }
 }
 
+/** Reads a stream to its end in the background, keeping its last 4 KiB of text. */
+function keepTail(stream: ReadableStream<Uint8Array>): { drain: Promise<void>; tail: () => string } {
+  let text = "";
+  const drain = (async () => {
+    try {
+      for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
+        text = (text + chunk).slice(-4096);
+      }
+    } catch {
+      // the child went away
+    }
+  })();
+  return { drain, tail: () => text };
+}
+
 /** A child whose stdout/stderr are discarded but whose stderr tail is kept for error messages. */
 export interface LiveChild {
   readonly pid: number;
@@ -97,16 +112,7 @@ export function spawn(argv: readonly string[], opts: RunOptions = {}): LiveChild
   const command = options(argv, opts, "null");
   command.stderr = "piped";
   const child = new Deno.Command(program, command).spawn();
-  let tail = "";
-  const drain = (async () => {
-    try {
-      for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) {
-        tail = (tail + chunk).slice(-4096);
-      }
-    } catch {
-      // the child went away
-    }
-  })();
+  const { drain, tail } = keepTail(child.stderr);
   const status = child.status.then(async (s) => {
     await drain;
     return s;
@@ -114,7 +120,7 @@ export function spawn(argv: readonly string[], opts: RunOptions = {}): LiveChild
   return {
     pid: child.pid,
     status,
-    stderrTail: () => tail,
+    stderrTail: tail,
     kill(signal) {
       try {
         child.kill(signal);
@@ -146,16 +152,7 @@ export function spawnInteractive(argv: readonly string[], opts: RunOptions = {})
   const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
   let buffer = "";
   let ended = false;
-  let tail = "";
-  const drain = (async () => {
-    try {
-      for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) {
-        tail = (tail + chunk).slice(-4096);
-      }
-    } catch {
-      // gone
-    }
-  })();
+  const { drain, tail } = keepTail(child.stderr);
   const encoder = new TextEncoder();
   return {
     pid: child.pid,
@@ -190,6 +187,6 @@ export function spawnInteractive(argv: readonly string[], opts: RunOptions = {})
       await child.status;
       await drain;
     },
-    stderrTail: () => tail,
+    stderrTail: tail,
   };
 }
