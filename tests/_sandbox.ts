@@ -35,6 +35,30 @@ export interface CliRunOptions {
   env?: Record<string, string>;
 }
 
+/** Runs a program to completion with piped output; `stdin` text is written and closed. */
+export async function runProgram(
+  program: string,
+  args: readonly string[],
+  options: { cwd: string; env: Record<string, string>; stdin?: string },
+): Promise<CliResult> {
+  const child = new Deno.Command(program, {
+    args: [...args],
+    cwd: options.cwd,
+    env: options.env,
+    stdin: options.stdin === undefined ? "null" : "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  if (options.stdin !== undefined) {
+    const writer = child.stdin.getWriter();
+    await writer.write(new TextEncoder().encode(options.stdin));
+    await writer.close();
+  }
+  const output = await child.output();
+  const decoder = new TextDecoder();
+  return { code: output.code, stdout: decoder.decode(output.stdout), stderr: decoder.decode(output.stderr) };
+}
+
 /** An isolated sqlrs installation for one test. */
 export class Sandbox implements AsyncDisposable {
   readonly dir: string;
@@ -79,27 +103,12 @@ export class Sandbox implements AsyncDisposable {
   }
 
   /** Runs `sqlrs <args>` to completion. */
-  async cli(args: readonly string[], options: CliRunOptions = {}): Promise<CliResult> {
-    const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", "--quiet", CLI, ...args],
+  cli(args: readonly string[], options: CliRunOptions = {}): Promise<CliResult> {
+    return runProgram(Deno.execPath(), ["run", "-A", "--quiet", CLI, ...args], {
       cwd: options.cwd ?? this.dir,
       env: { ...this.env, ...options.env },
-      stdin: options.stdin === undefined ? "null" : "piped",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    if (options.stdin !== undefined) {
-      const writer = child.stdin.getWriter();
-      await writer.write(new TextEncoder().encode(options.stdin));
-      await writer.close();
-    }
-    const output = await child.output();
-    const decoder = new TextDecoder();
-    return {
-      code: output.code,
-      stdout: decoder.decode(output.stdout),
-      stderr: decoder.decode(output.stderr),
-    };
+      ...(options.stdin === undefined ? {} : { stdin: options.stdin }),
+    });
   }
 
   /** Runs the CLI and fails with its output unless it exits 0. */

@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { dirname, join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { VERSION } from "../shared/version.ts";
-import { CLI, REPO, requireComponent, Sandbox } from "./_sandbox.ts";
+import { CLI, REPO, requireComponent, runProgram, Sandbox } from "./_sandbox.ts";
 
 interface Output {
   code: number;
@@ -17,28 +17,17 @@ interface Output {
   stderr: string;
 }
 
-/** Runs a program to completion. */
-async function exec(
+/** Runs a program to completion (in the repository unless told otherwise). */
+function exec(
   program: string,
   args: readonly string[],
   options: { cwd?: string; env?: Record<string, string>; stdin?: string } = {},
 ): Promise<Output> {
-  const child = new Deno.Command(program, {
-    args: [...args],
+  return runProgram(program, args, {
     cwd: options.cwd ?? REPO,
     env: { DENO_NO_UPDATE_CHECK: "1", NO_COLOR: "1", ...options.env },
-    stdin: options.stdin === undefined ? "null" : "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  if (options.stdin !== undefined) {
-    const writer = child.stdin.getWriter();
-    await writer.write(new TextEncoder().encode(options.stdin));
-    await writer.close();
-  }
-  const output = await child.output();
-  const decoder = new TextDecoder();
-  return { code: output.code, stdout: decoder.decode(output.stdout), stderr: decoder.decode(output.stderr) };
+    ...(options.stdin === undefined ? {} : { stdin: options.stdin }),
+  });
 }
 
 async function execOk(program: string, args: readonly string[], options: Parameters<typeof exec>[2] = {}) {
