@@ -80,6 +80,10 @@ async function teardown(dir: string, image?: string): Promise<void> {
       const device = line.split(":")[0]?.trim();
       if (device) await run(["losetup", "-d", device]);
     }
+    // Detaching a loop device that is still being released is deferred by the kernel: give it a moment.
+    for (let i = 0; i < 100 && (await runOk(["losetup", "-j", image])).trim() !== ""; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
     strictEqual((await runOk(["losetup", "-j", image])).trim(), "", `${image} is still attached`);
   }
   await Deno.remove(dir, { recursive: true });
