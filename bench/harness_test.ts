@@ -27,20 +27,37 @@ Deno.test("summarise() gives the median, min and max, averaging the middle pair"
   assert.deepEqual(summarise([]), { median: null, min: null, max: null });
 });
 
-Deno.test("runInterleaved() rotates the order each round and drops warm-ups", async () => {
-  const calls: string[] = [];
-  let n = 0;
-  const probe = (name: string, warmup: number, runs: number) => ({
+function recordingProbe(calls: string[], name: string, warmup: number, runs: number) {
+  return {
     name,
     warmup,
     runs,
     figures: [spec(name)],
     run: () => {
       calls.push(name);
-      return Promise.resolve({ total: ++n });
+      return Promise.resolve({ total: calls.length });
     },
+  };
+}
+
+Deno.test("runInterleaved() rotates and reverses the order so that each probe of a pair goes first as often", async () => {
+  const calls: string[] = [];
+  const names = ["a", "b", "c"];
+  await runInterleaved(names.map((name) => recordingProbe(calls, name, 0, 4)), {
+    signal: new AbortController().signal,
+    log: () => {},
   });
-  const results = await runInterleaved([probe("a", 1, 2), probe("b", 0, 2)], {
+  assert.deepEqual(calls, ["a", "b", "c", "c", "b", "a", "b", "c", "a", "a", "c", "b"]);
+  const rounds = [0, 1, 2, 3].map((r) => calls.slice(r * 3, r * 3 + 3));
+  for (const [x, y] of [["a", "b"], ["a", "c"], ["b", "c"]] as const) {
+    const xFirst = rounds.filter((round) => round.indexOf(x) < round.indexOf(y)).length;
+    assert.equal(xFirst, 2, `${x} before ${y} in ${xFirst} of 4 rounds`);
+  }
+});
+
+Deno.test("runInterleaved() drops warm-ups and stops a probe after its runs", async () => {
+  const calls: string[] = [];
+  const results = await runInterleaved([recordingProbe(calls, "a", 1, 2), recordingProbe(calls, "b", 0, 2)], {
     signal: new AbortController().signal,
     log: () => {},
   });
