@@ -1,13 +1,14 @@
 /**
- * `deno task bench [--quick] [--backends btrfs,overlay,...]`: sqlrs against the techniques users would
- * otherwise pick, measured side by side and interleaved in one run, on every snapshot backend this
- * machine has. Prints the table, writes `bench/results/latest.json`, `bench/results/latest.svg` and
- * `docs/benchmarks.md`. Needs root for the btrfs, XFS and overlay backends (loop files, mounts).
+ * `deno task bench [--quick] [--backends btrfs,overlay,...] [--out DIR]`: sqlrs against the techniques
+ * users would otherwise pick, measured side by side and interleaved in one run, on every snapshot backend
+ * this machine has. Prints the table, writes `bench/results/latest.json`, `bench/results/latest.svg` and
+ * `docs/benchmarks.md` (or `latest.json`, `latest.svg` and `benchmarks.md` in DIR). Needs root for the
+ * btrfs, XFS and overlay backends (loop files, mounts).
  *
  * @module
  */
 
-import { join } from "node:path";
+import { dirname, join, relative } from "node:path";
 import { run } from "./_exec.ts";
 import { runInterleaved } from "./_harness.ts";
 import { machineInfo, versions } from "./_machine.ts";
@@ -201,34 +202,77 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
   };
 }
 
-function parseArgs(args: readonly string[]): { mode: BenchMode; backends?: BackendKind[] } | undefined {
-  let mode: BenchMode = "full";
-  let backends: BackendKind[] | undefined;
+/** The command line of `deno task bench`. */
+interface BenchArgs {
+  mode: BenchMode;
+  backends?: BackendKind[];
+  /** Where the results go instead of bench/results/ and docs/. */
+  outDir?: string;
+}
+
+function parseArgs(args: readonly string[]): BenchArgs | undefined {
+  const parsed: BenchArgs = { mode: "full" };
   for (let i = 0; i < args.length; i++) {
     const arg = args[i] as string;
-    if (arg === "--quick") mode = "quick";
-    else if (arg === "--smoke") mode = "smoke";
-    else if (arg === "--backends" || arg.startsWith("--backends=")) {
-      const value = arg.includes("=") ? arg.slice(arg.indexOf("=") + 1) : args[++i] ?? "";
-      const names = value.split(",").filter((n) => n !== "");
+    // `--name=value` or `--name value`.
+    const value = () => arg.includes("=") ? arg.slice(arg.indexOf("=") + 1) : args[++i] ?? "";
+    if (arg === "--quick") parsed.mode = "quick";
+    else if (arg === "--smoke") parsed.mode = "smoke";
+    else if (arg === "--out" || arg.startsWith("--out=")) {
+      parsed.outDir = value();
+      if (parsed.outDir === "") throw new TypeError("Cannot use --out without a directory");
+    } else if (arg === "--backends" || arg.startsWith("--backends=")) {
+      const names = value().split(",").filter((n) => n !== "");
       for (const name of names) {
         if (!BACKENDS.includes(name as BackendKind)) {
           throw new TypeError(`Cannot use backend "${name}": choose from ${BACKENDS.join(", ")}`);
         }
       }
-      backends = names as BackendKind[];
+      parsed.backends = names as BackendKind[];
     } else if (arg === "--help" || arg === "-h") return undefined;
-    else throw new TypeError(`Cannot parse argument "${arg}": use --quick, --smoke or --backends LIST`);
+    else {
+      throw new TypeError(
+        `Cannot parse argument "${arg}": use --quick, --smoke, --backends LIST or --out DIR`,
+      );
+    }
   }
-  return backends === undefined ? { mode } : { mode, backends };
+  return parsed;
+}
+
+/** Where a run's results go: the repository's by default, /tmp for a smoke run, or `--out DIR`. */
+function resultPaths(args: BenchArgs): { json: string; svg: string; markdown?: string } {
+  if (args.outDir !== undefined) {
+    const dir = args.outDir;
+    return {
+      json: join(dir, "latest.json"),
+      svg: join(dir, "latest.svg"),
+      markdown: join(dir, "benchmarks.md"),
+    };
+  }
+  // A smoke run only checks that everything works: it leaves the published results alone.
+  if (args.mode === "smoke") {
+    return { json: "/tmp/sqlrs-bench-smoke.json", svg: "/tmp/sqlrs-bench-smoke.svg" };
+  }
+  return {
+    json: join(REPO, "bench", "results", "latest.json"),
+    svg: join(REPO, "bench", "results", "latest.svg"),
+    markdown: join(REPO, "docs", "benchmarks.md"),
+  };
 }
 
 async function main(): Promise<number> {
-  const parsed = parseArgs(Deno.args);
+  let parsed: BenchArgs | undefined;
+  try {
+    parsed = parseArgs(Deno.args);
+  } catch (error) {
+    console.error(`bench: ${error instanceof Error ? error.message : String(error)}`);
+    return 2;
+  }
   if (parsed === undefined) {
     console.log(
-      "usage: deno task bench [--quick | --smoke] [--backends btrfs,xfs-reflink,overlay,copy]\n" +
-        "  (full run by default; --quick: under 5 minutes; --smoke: one run of each probe, to try changes)",
+      "usage: deno task bench [--quick | --smoke] [--backends btrfs,xfs-reflink,overlay,copy] [--out DIR]\n" +
+        "  (full run by default; --quick: under 5 minutes; --smoke: one run of each probe, to try changes;\n" +
+        "  --out: write latest.json, latest.svg and benchmarks.md in DIR instead of bench/results/ and docs/)",
     );
     return 0;
   }
@@ -245,20 +289,15 @@ async function main(): Promise<number> {
     console.error(`[${((performance.now() - t0) / 1000).toFixed(1).padStart(6)} s] ${line}`);
   try {
     const results = await runBench({ ...parsed, signal: abort.signal, log });
-    // A smoke run only checks that everything works: it leaves the published results alone.
-    const smoke = parsed.mode === "smoke";
-    const resultsDir = smoke ? "/tmp" : join(REPO, "bench", "results");
-    const base = smoke ? "sqlrs-bench-smoke" : "latest";
-    await Deno.mkdir(resultsDir, { recursive: true });
-    const json = join(resultsDir, `${base}.json`);
-    const svg = join(resultsDir, `${base}.svg`);
+    const { json, svg, markdown } = resultPaths(parsed);
+    await Deno.mkdir(dirname(json), { recursive: true });
     await Deno.writeTextFile(json, `${JSON.stringify(results, null, 2)}\n`);
     await Deno.writeTextFile(svg, renderSvg(results));
     const written = [json, svg];
-    if (!smoke) {
-      const md = join(REPO, "docs", "benchmarks.md");
-      await Deno.writeTextFile(md, renderMarkdown(results, "../bench/results/latest.svg"));
-      written.push(md);
+    if (markdown !== undefined) {
+      await Deno.mkdir(dirname(markdown), { recursive: true });
+      await Deno.writeTextFile(markdown, renderMarkdown(results, relative(dirname(markdown), svg)));
+      written.push(markdown);
       // Keep `deno fmt --check` green: the committed results are formatted like the rest of the repo.
       await run([Deno.execPath(), "fmt", "--quiet", json, svg], { cwd: REPO }).catch(() => undefined);
     }
