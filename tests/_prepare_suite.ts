@@ -312,46 +312,29 @@ export function definePrepareSuite(kind: StoreKind, runtime?: ContainerEngine): 
     const tracks = await hostPsql(dsn, "select count(*) from track");
     assert.equal(tracks.stdout, "3503", tracks.stderr);
   });
-  if (runtime !== undefined) {
-    test("the composite form runs psql in the container, passes its exit code on and leaves nothing", async (sandbox) => {
-      await writeFiles(sandbox.dir, { "bad.sql": "select 1;\nselect 1/0;\n" });
-      const ok = await sandbox.cli([
-        "prepare:psql",
-        ...imageFlag(sandbox),
-        "--",
-        "-c",
-        "create table t as select generate_series(1, 5) as id",
-        "run:psql",
-        "--",
-        "-A",
-        "-t",
-        "-c",
-        "select sum(id) from t",
-      ], { cwd: sandbox.dir });
-      assert.equal(ok.code, 0, ok.stderr);
-      assert.equal(ok.stdout, "15\n");
-      const failed = await sandbox.cli(
-        [
-          "prepare:psql",
-          ...imageFlag(sandbox),
-          "--",
-          "-c",
-          "select 1",
-          "run:psql",
-          "--",
-          "-v",
-          "ON_ERROR_STOP=1",
-          "-f",
-          "bad.sql",
-        ],
-        { cwd: sandbox.dir },
-      );
-      assert.equal(failed.code, 3, "psql exits 3 when a script stops on an error");
-      assert.match(failed.stderr, /division by zero/);
-      assert.equal(await countInstances(sandbox), 0);
-      assert.deepEqual(await containersLeft(sandbox.storeRoot), []);
-    });
+  test("the composite form runs psql (in the container on docker and podman), passes its exit code on and leaves nothing", async (sandbox) => {
+    await writeFiles(sandbox.dir, { "bad.sql": "select 1;\nselect 1/0;\nselect 2;\n" });
+    const composite = (step: string[], run: string[]) =>
+      sandbox.cli(["prepare:psql", ...imageFlag(sandbox), "--", ...step, "run:psql", "--", ...run], {
+        cwd: sandbox.dir,
+      });
+    const ok = await composite(
+      ["-c", "create table t as select generate_series(1, 5) as id"],
+      ["-A", "-t", "-c", "select sum(id) from t"],
+    );
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.equal(ok.stdout, "15\n");
+    const failedCommand = await composite(["-c", "select 1"], ["-c", "select 1/0"]);
+    assert.equal(failedCommand.code, 1, "psql exits 1 when a -c command fails");
+    assert.match(failedCommand.stderr, /division by zero/);
+    const failedScript = await composite(["-c", "select 1"], ["-v", "ON_ERROR_STOP=1", "-f", "bad.sql"]);
+    assert.equal(failedScript.code, 3, "psql exits 3 when a script stops on an error");
+    assert.match(failedScript.stderr, /division by zero/);
+    assert.equal(await countInstances(sandbox), 0, "the failed runs' instances are deleted too");
+    assert.deepEqual(await containersLeft(sandbox.storeRoot), []);
+  });
 
+  if (runtime !== undefined) {
     test(`${runtime} rm -f of an instance's container: run:psql recreates it and the instance reports it`, async (sandbox) => {
       const prepared = await prepare(sandbox, ["-c", "create table kept as select 41 as v"]);
       const runtimeId = async () => {

@@ -1,6 +1,7 @@
 /**
- * run:psql and run:pgbench on real PostgreSQL: the composite form, exit codes, pgbench, instance
- * references (id, prefix, name, ambiguity), names, and large output streamed with bounded memory.
+ * run:psql and run:pgbench on real PostgreSQL: pgbench, instance references (id, prefix, name,
+ * ambiguity), names, and large output streamed with bounded memory. The composite form and psql's exit
+ * codes are tested on every backend and runtime by the prepare suite (tests/_prepare_suite.ts).
  */
 
 import assert from "node:assert/strict";
@@ -14,49 +15,6 @@ async function instances(
 ): Promise<Array<{ instance_id: string; name: string | null; runtime_id: string }>> {
   return JSON.parse((await sandbox.cliOk(["--output", "json", "ls", "--instances"])).stdout).instances;
 }
-
-Deno.test("the composite form prints the query result and leaves no instance", async () => {
-  await using sandbox = await Sandbox.create();
-  const result = await sandbox.cli([
-    "prepare:psql",
-    "--",
-    "-c",
-    "create table t as select generate_series(1, 5) as id",
-    "run:psql",
-    "--",
-    "-A",
-    "-t",
-    "-c",
-    "select sum(id) from t",
-  ]);
-  assert.equal(result.code, 0, result.stderr);
-  assert.equal(result.stdout, "15\n");
-  assert.deepEqual(await instances(sandbox), []);
-});
-
-Deno.test("psql's non-zero exit code is sqlrs's exit code, with psql's error on stderr", async () => {
-  await using sandbox = await Sandbox.create();
-  await Deno.writeTextFile(join(sandbox.dir, "bad.sql"), "select 1;\nselect 1/0;\nselect 2;\n");
-  const viaCommand = await sandbox.cli([
-    "prepare:psql",
-    "--",
-    "-c",
-    "select 1",
-    "run:psql",
-    "--",
-    "-c",
-    "select 1/0",
-  ]);
-  assert.equal(viaCommand.code, 1);
-  assert.match(viaCommand.stderr, /division by zero/);
-  const viaFile = await sandbox.cli(
-    ["prepare:psql", "--", "-c", "select 1", "run:psql", "--", "-v", "ON_ERROR_STOP=1", "-f", "bad.sql"],
-    { cwd: sandbox.dir },
-  );
-  assert.equal(viaFile.code, 3, "psql exits 3 when a script stops on an error");
-  assert.match(viaFile.stderr, /division by zero/);
-  assert.deepEqual(await instances(sandbox), [], "the failed run's instance is deleted too");
-});
 
 Deno.test("run:pgbench initializes and runs against an instance; pgbench_accounts has 100000 rows", async () => {
   await using sandbox = await Sandbox.create();
