@@ -22,6 +22,20 @@ export interface JobReporter {
   task(taskId: string, status: "running" | "succeeded" | "failed" | "skipped", message?: string): void;
 }
 
+/** Milliseconds between successive marks: the step's timing line, which says where a slow step went. */
+class PhaseClock {
+  #last = performance.now();
+  readonly #parts: string[] = [];
+  mark(phase: string): void {
+    const now = performance.now();
+    this.#parts.push(`${phase} ${(now - this.#last).toFixed(0)} ms`);
+    this.#last = now;
+  }
+  toString(): string {
+    return this.#parts.join(", ");
+  }
+}
+
 /** The job's build area: a clone of some input, and the server on it while one runs. */
 interface Workspace {
   /** Clone path under `jobs/<id>/runtime` (what statefs.remove takes). */
@@ -158,6 +172,7 @@ export class Executor {
     signal: AbortSignal,
   ): Promise<void> {
     const { layout, statefs, registry } = this.#deps;
+    const clock = new PhaseClock();
     if (workspace.contentId !== step.inputId) {
       await statefs.remove(workspace.clonePath);
       const source = step.inputKind === "image"
@@ -165,6 +180,7 @@ export class Executor {
         : layout.stateDir(plan.image.storeDir, step.inputId);
       workspace.dataDir = await statefs.clone(source, workspace.clonePath);
       workspace.contentId = step.inputId;
+      clock.mark("clone");
     }
     const dataDir = workspace.dataDir as string;
     workspace.server = await runtime.start(plan.image, dataDir, base.password, {
@@ -175,6 +191,7 @@ export class Executor {
     });
     // From here the data directory no longer equals its input, whatever happens.
     workspace.contentId = null;
+    clock.mark("start");
     await step.action.run({
       runtime,
       image: plan.image,
@@ -184,8 +201,10 @@ export class Executor {
       workDir: plan.workDir,
       signal,
     });
+    clock.mark("run");
     await runtime.stop(workspace.server);
     workspace.server = null;
+    clock.mark("stop");
     await step.action.verifyUnchanged();
 
     const statePath = layout.stateDir(plan.image.storeDir, step.outputStateId);
@@ -193,6 +212,7 @@ export class Executor {
     await Deno.mkdir(layout.statesDir(plan.image.storeDir), { recursive: true });
     await statefs.remove(statePath);
     await statefs.snapshot(dataDir, building);
+    clock.mark("snapshot");
     const sizeBytes = await statefs.size(building);
     try {
       await this.#deps.capacity.admit(sizeBytes);
@@ -212,6 +232,8 @@ export class Executor {
       inputs: step.inputs,
     });
     workspace.contentId = step.outputStateId;
+    clock.mark("publish");
+    reporter.log(step.taskId, `took ${clock}`);
     await this.#deps.capacity.enforce("post_snapshot");
   }
 }
