@@ -49,6 +49,8 @@ export class Bases {
       await this.statefs.createEmpty(building);
       try {
         await runtime.initBase(image, building, password);
+        // initdb ran without syncing: the base must be on disk before its name is.
+        await this.statefs.flush(building);
         await Deno.rename(building, path);
       } catch (error) {
         await this.statefs.remove(building);

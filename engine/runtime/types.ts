@@ -69,7 +69,7 @@ export interface Runtime {
   readonly name: RuntimeName;
   /** Resolves an image reference (undefined = this runtime's default build). */
   resolveImage(imageId: string | undefined): Promise<ResolvedImage>;
-  /** Runs initdb into the empty directory `dataDir`. */
+  /** Runs initdb into the empty directory `dataDir`, without syncing: the caller flushes it (StateFS.flush). */
   initBase(image: ResolvedImage, dataDir: string, password: string): Promise<void>;
   /** Starts a server on the stopped data directory `dataDir` and resolves once it accepts connections. */
   start(

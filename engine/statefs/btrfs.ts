@@ -18,6 +18,7 @@ import {
   refuseExisting,
   removeLeftovers,
   requireDirectory,
+  syncFilesystem,
   tempSibling,
 } from "./copy.ts";
 
@@ -150,6 +151,7 @@ export function createBtrfsStateFS(root: string): StateFS {
       else await copyIntoSubvolume(src, dst, false);
       return dst;
     },
+    flush: syncFilesystem,
     remove,
     async size(path) {
       if (!(await pathExists(path))) throw notFound(`Cannot measure ${path}: it does not exist`, { path });

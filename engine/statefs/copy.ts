@@ -281,6 +281,7 @@ export function createCopyStateFS(storeRoot?: string): StateFS {
       await copyToNew(src, dst, "clone", false);
       return dst;
     },
+    flush: syncFilesystem,
     remove: removeTree,
     size: diskUsage,
     recover(root) {

@@ -26,6 +26,7 @@ import {
   removeLeftovers,
   removeTree,
   requireDirectory,
+  syncFilesystem,
   TEMP_PREFIX,
 } from "./copy.ts";
 
@@ -261,6 +262,7 @@ export function createOverlayStateFS(storeRoot?: string): StateFS {
         throw error;
       }
     },
+    flush: syncFilesystem,
     remove,
     size: diskUsage,
     async recover(root, keep) {

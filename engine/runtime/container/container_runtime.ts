@@ -33,7 +33,7 @@ import { dirname, join, resolve } from "node:path";
 import { type ExecOptions, runOk } from "../../exec.ts";
 import { messageOf, SqlrsError } from "../../../shared/errors.ts";
 import type { ResolvedImage, Runtime, ServerHandle, StartOptions, ToolOptions } from "../types.ts";
-import { INITDB_ARGS } from "../host/pg_install.ts";
+import { INITDB_RUN_ARGS } from "../host/pg_install.ts";
 import { ContainerCli, type ContainerEngine } from "./container_cli.ts";
 import {
   cancelled,
@@ -715,7 +715,7 @@ export function createContainerRuntime(engine: ContainerEngine, options: Contain
       info.ref,
       "-D",
       dataDir,
-      ...INITDB_ARGS,
+      ...INITDB_RUN_ARGS,
       "--pwfile=/dev/stdin",
     ], { stdin: `${password}\n` });
     if (result.code !== 0) {

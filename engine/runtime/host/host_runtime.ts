@@ -19,7 +19,7 @@ import {
   findOnPathSync,
   findPgBuilds,
   imageOf,
-  INITDB_ARGS,
+  INITDB_RUN_ARGS,
   INSTALL_HINT,
   type PgBuild,
   selectBuild,
@@ -376,7 +376,7 @@ async function initDataDir(build: PgBuild, dataDir: string, password: string): P
   try {
     await Deno.writeTextFile(pwFile, `${password}\n`);
     await ensureOwned(pwFile, user, false);
-    const argv = [join(build.bindir, "initdb"), "-D", dataDir, ...INITDB_ARGS, `--pwfile=${pwFile}`];
+    const argv = [join(build.bindir, "initdb"), "-D", dataDir, ...INITDB_RUN_ARGS, `--pwfile=${pwFile}`];
     const result = await run(argv, { cwd: "/", env: serverEnv(build), ...idOptions(user) });
     if (result.code !== 0) {
       const tail = lastLines(result.stderr.trim() || result.stdout);
