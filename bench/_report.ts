@@ -76,22 +76,18 @@ export function compare(
   const small = `pgbench-s${options.scales[0]}`;
   const large = `pgbench-s${options.scales[options.scales.length - 1]}`;
 
-  add("cold prepare on ext4: sqlrs API (auto backend) / by hand", "cold.api.chinook", "hand.fresh.chinook");
-  add(
-    "cold prepare on ext4: sqlrs CLI (engine start incl.) / by hand",
-    "cold.cli.chinook",
-    "hand.fresh.chinook",
-  );
+  for (const b of options.backends) {
+    add(`cold prepare: sqlrs API on ${b} / by hand on ext4`, `cold.api.chinook@${b}`, "hand.fresh.chinook");
+    add(
+      `cold prepare: sqlrs CLI on ${b} (engine start incl.) / by hand on ext4`,
+      `cold.cli.chinook@${b}`,
+      "hand.fresh.chinook",
+    );
+  }
   add("cold prepare on btrfs: sqlrs API / by hand", "cold.api.chinook@btrfs", "hand.fresh.chinook@btrfs");
-  add("cold prepare: sqlrs API on btrfs / by hand on ext4", "cold.api.chinook@btrfs", "hand.fresh.chinook");
   add(
-    "cold prepare: sqlrs CLI on btrfs (engine start incl.) / by hand on ext4",
-    "cold.cli.chinook@btrfs",
-    "hand.fresh.chinook",
-  );
-  add(
-    "cold prepare: sqlrs API (ext4) / by hand throwaway (-N, fsync=off)",
-    "cold.api.chinook",
+    "cold prepare: sqlrs API on overlay (ext4's default) / by hand throwaway (-N, fsync=off)",
+    "cold.api.chinook@overlay",
     "hand.fresh-nosync.chinook",
   );
   add("by hand: pg_ctl / direct start", "hand.pgctl.chinook", "hand.fresh.chinook");
@@ -125,6 +121,17 @@ export function compare(
     add(`${b}: size, physical floor ${large} / ${small}`, `floor.${large}@${b}`, `floor.${small}@${b}`);
   }
   add("docker: warm API (--image) / bare docker run to ready", "docker.warm.api", "docker.bare.run");
+  add("docker: warm CLI / warm API", "docker.warm.cli", "docker.warm.api");
+  add(
+    "docker: cold prepare (Chinook, initdb in a container) / by hand on the host",
+    "docker.cold.api",
+    "hand.fresh.chinook",
+  );
+  add(
+    "docker: chain, fresh cluster on the host (3 steps) / sqlrs tail-only",
+    "hand.chain.fresh",
+    "chain.tail.api@docker",
+  );
   const best = options.backends[0];
   if (best !== undefined) {
     add(
@@ -180,7 +187,8 @@ export function compare(
   };
   const btrfs = options.backends.includes("btrfs");
   // sqlrs on its best backend against the fastest by-hand run of the same steps (ext4 or btrfs).
-  const coldSqlrs = figures.has("cold.api.chinook@btrfs") ? "cold.api.chinook@btrfs" : "cold.api.chinook";
+  const coldBackend = options.backends.find((b) => figures.has(`cold.api.chinook@${b}`)) ?? "btrfs";
+  const coldSqlrs = `cold.api.chinook@${coldBackend}`;
   const coldHand = ["hand.fresh.chinook", "hand.fresh.chinook@btrfs"]
     .filter((id) => median(figures, id) !== null)
     .sort((a, b) => (median(figures, a) as number) - (median(figures, b) as number))[0] ??
@@ -221,9 +229,7 @@ export function compare(
       noBtrfs,
     ),
     goal(
-      `cold prepare (host, ${
-        coldSqlrs.endsWith("@btrfs") ? "btrfs" : "auto backend on ext4"
-      }) <= 1.3x the same steps by hand ` +
+      `cold prepare (host, ${coldBackend}) <= 1.3x the same steps by hand ` +
         "(initdb + start + psql -f + stop; the fastest by-hand run measured)",
       "<= 1.3",
       coldSqlrs,

@@ -99,12 +99,13 @@ export async function apiPrepare(client: EngineClient, request: PrepareJobReques
   };
 }
 
-/** `sqlrs --output json prepare:psql -- <psqlArgs>`, timed as a whole (process start included). */
+/** `sqlrs --output json prepare:psql <flags> -- <psqlArgs>`, timed as a whole (process start included). */
 export async function cliPrepare(
   installation: Installation,
   psqlArgs: readonly string[],
+  flags: readonly string[] = [],
 ): Promise<{ ms: number; instanceId: string; stateId: string }> {
-  const result = await installation.cli(["--output", "json", "prepare:psql", "--", ...psqlArgs]);
+  const result = await installation.cli(["--output", "json", "prepare:psql", ...flags, "--", ...psqlArgs]);
   if (result.code !== 0) {
     throw new Error(
       `sqlrs prepare:psql exited ${result.code}: ${result.stderr.trim() || result.stdout.trim()}`,

@@ -256,36 +256,34 @@ const DIRECT_START = "postgres -D CLONE -p P -k SOCK (as postgres) + poll postma
 // Cold prepare (issue 3)
 
 /**
- * Cold Chinook through sqlrs (each run on a brand-new installation: empty store, new engine) and the
- * same steps by hand, on the default store (ext4, `auto` backend) and, where there is one, on the
- * btrfs filesystem, so that each sqlrs figure has a by-hand twin on the same filesystem.
+ * Cold prepares of Chinook (an empty store: initdb of the base included) through the API on every
+ * backend measured (a quick run: the first, btrfs where available) and through the CLI on the first,
+ * against the same steps by hand on the system disk (ext4, what a user would otherwise do), in a full
+ * run also on the btrfs filesystem.
  */
-export function coldProbes(ctx: BenchContext, btrfs: BackendSetup | undefined): Probe[] {
+export function coldProbes(ctx: BenchContext, setups: readonly BackendSetup[]): Probe[] {
   const work = chinook();
   const chinookFile = work.psqlArgs[2] as string;
   const probes: Probe[] = [];
-  // sqlrs runs on the default store (ext4, `auto`) and on btrfs; by hand runs on the system disk (ext4),
-  // what a user would otherwise do, and in a full run also on the btrfs filesystem. A quick run keeps
-  // sqlrs on its best backend and by hand on ext4.
-  type Target = { suffix: string; backend: string; fs: string | undefined };
-  const ext4: Target = { suffix: "", backend: "auto (ext4)", fs: undefined };
-  const onBtrfs: Target | undefined = btrfs === undefined
-    ? undefined
-    : { suffix: "@btrfs", backend: btrfs.label, fs: btrfs.fs };
   const every = ctx.config.coldOnEveryFilesystem;
-  const targets: Target[] = onBtrfs === undefined ? [ext4] : every ? [ext4, onBtrfs] : [onBtrfs];
-  const handTargets: Target[] = onBtrfs !== undefined && every ? [ext4, onBtrfs] : [ext4];
-  const cliTarget = targets[targets.length - 1] as Target;
+  const targets = every ? setups : setups.slice(0, 1);
+  /** A new installation with an empty store on the backend's filesystem. */
+  const emptyInstallation = (setup: BackendSetup, name: string) =>
+    Installation.create(join(ctx.root, name), {
+      storeRoot: join(setup.fs, `${name}-store`),
+      backend: BACKEND_INFO[setup.kind].engine,
+    });
 
-  for (const target of targets) {
-    const common = { group: "cold", workload: "chinook", runtime: HOST };
+  for (const setup of targets) {
     const coldApi = figure({
-      ...common,
-      id: `cold.api.chinook${target.suffix}`,
+      id: `cold.api.chinook@${setup.kind}`,
+      group: "cold",
+      workload: "chinook",
+      runtime: HOST,
       what: "sqlrs cold prepare, empty store (initdb of the base included), API",
       command: "EngineClient.submitPrepare({psql_args: [-q, -f, Chinook.sql]}) + jobEvents until result",
       technique: "sqlrs",
-      backend: target.backend,
+      backend: setup.label,
       via: "api",
     });
     probes.push({
@@ -301,18 +299,12 @@ export function coldProbes(ctx: BenchContext, btrfs: BackendSetup | undefined): 
         ]),
       ],
       async run() {
-        const n = ctx.next();
-        const installation = await Installation.create(
-          join(ctx.root, `cold-api-${n}`),
-          target.fs === undefined ? {} : { storeRoot: join(target.fs, `cold-store-${n}`), backend: "btrfs" },
-        );
+        const installation = await emptyInstallation(setup, `cold-api-${ctx.next()}`);
         try {
-          const client = await installation.client();
-          const p = await apiPrepare(client, psqlRequest(work.psqlArgs, installation.dir));
-          if (coldApi.backend.startsWith("auto")) {
-            const selected = (await client.status()).snapshotBackends.find((b) => b.selected)?.name ?? "?";
-            coldApi.backend = `${selected} (auto, ext4)`;
-          }
+          const p = await apiPrepare(
+            await installation.client(),
+            psqlRequest(work.psqlArgs, installation.dir),
+          );
           return { total: p.totalMs, ...p.phases };
         } finally {
           await installation.dispose();
@@ -321,6 +313,14 @@ export function coldProbes(ctx: BenchContext, btrfs: BackendSetup | undefined): 
     });
   }
 
+  const btrfs = setups.find((s) => s.kind === "btrfs");
+  const handTargets: Array<{ suffix: string; backend: string; fs?: string }> = [{
+    suffix: "",
+    backend: "ext4",
+  }];
+  if (btrfs !== undefined && every) {
+    handTargets.push({ suffix: "@btrfs", backend: btrfs.label, fs: btrfs.fs });
+  }
   for (const target of handTargets) {
     const hand = figure({
       id: `hand.fresh.chinook${target.suffix}`,
@@ -331,50 +331,40 @@ export function coldProbes(ctx: BenchContext, btrfs: BackendSetup | undefined): 
       command:
         `initdb -U postgres -E UTF8 --locale=C; ${DIRECT_START}; psql -X -q -v ON_ERROR_STOP=1 -f Chinook.sql; kill -INT`,
       technique: "baseline",
-      backend: target.fs === undefined ? "ext4" : target.backend,
+      backend: target.backend,
       via: HAND,
     });
     probes.push(handProbe(ctx, hand, chinookFile, { noSync: false, pgCtl: false, parent: target.fs }));
   }
 
-  const coldCli = figure({
-    id: `cold.cli.chinook${cliTarget.suffix}`,
-    group: "cold",
-    workload: "chinook",
-    runtime: HOST,
-    what: "sqlrs cold prepare, empty store, CLI, engine not running (its start included)",
-    command: "sqlrs --output json prepare:psql -- -q -f Chinook.sql",
-    technique: "sqlrs",
-    backend: cliTarget.backend,
-    via: "cli",
-  });
-  probes.push({
-    name: coldCli.id,
-    warmup: ctx.config.coldWarmup,
-    runs: ctx.config.coldRuns,
-    figures: [coldCli],
-    async run() {
-      const n = ctx.next();
-      const installation = await Installation.create(
-        join(ctx.root, `cold-cli-${n}`),
-        cliTarget.fs === undefined
-          ? {}
-          : { storeRoot: join(cliTarget.fs, `cold-store-${n}`), backend: "btrfs" },
-      );
-      try {
-        const prepared = await cliPrepare(installation, work.psqlArgs);
-        if (coldCli.backend.startsWith("auto")) {
-          const selected = (await (await installation.client()).status()).snapshotBackends.find((b) =>
-            b.selected
-          );
-          coldCli.backend = `${selected?.name ?? "?"} (auto, ext4)`;
+  const cliSetup = targets[0];
+  if (cliSetup !== undefined) {
+    const coldCli = figure({
+      id: `cold.cli.chinook@${cliSetup.kind}`,
+      group: "cold",
+      workload: "chinook",
+      runtime: HOST,
+      what: "sqlrs cold prepare, empty store, CLI, engine not running (its start included)",
+      command: "sqlrs --output json prepare:psql -- -q -f Chinook.sql",
+      technique: "sqlrs",
+      backend: cliSetup.label,
+      via: "cli",
+    });
+    probes.push({
+      name: coldCli.id,
+      warmup: ctx.config.coldWarmup,
+      runs: ctx.config.coldRuns,
+      figures: [coldCli],
+      async run() {
+        const installation = await emptyInstallation(cliSetup, `cold-cli-${ctx.next()}`);
+        try {
+          return { total: (await cliPrepare(installation, work.psqlArgs)).ms };
+        } finally {
+          await installation.dispose();
         }
-        return { total: prepared.ms };
-      } finally {
-        await installation.dispose();
-      }
-    },
-  });
+      },
+    });
+  }
 
   if (ctx.config.extraHandVariants) {
     const variants = [
@@ -824,40 +814,65 @@ export function chainFreshProbe(ctx: BenchContext, c: Chain): Probe {
   };
 }
 
-/** Tail-only rebuild through sqlrs, and the same by hand on the cached state of step 2. */
-export async function chainProbes(ctx: BenchContext, setup: BackendSetup, c: Chain): Promise<Probe[]> {
-  const { kind, label, installation, floorDir } = setup;
+/**
+ * The chain built once through `installation` (untimed), and a probe of sqlrs rebuilding only its
+ * changed tail; `request` adds to the psql request (an image for a container runtime).
+ */
+async function chainTailProbe(
+  ctx: BenchContext,
+  c: Chain,
+  installation: Installation,
+  spec: { id: string; backend: string; runtime: string; request?: { image_id?: string } },
+): Promise<{ probe: Probe; firstJobId: string }> {
   const client = await installation.client();
-  const first = await apiPrepare(client, psqlRequest(c.psqlArgs, installation.dir));
+  const request = () => ({ ...psqlRequest(c.psqlArgs, installation.dir), ...spec.request });
+  const first = await apiPrepare(client, request());
   await client.delete("instances", first.instanceId);
-  const executes = (await client.job(first.jobId)).tasks.filter((t) => t.type === "state_execute");
-  const second = executes[1];
-  if (second?.type !== "state_execute") throw new Error("The chain's plan has no second step");
-  const secondDir = await stateDirOf(installation.storeRoot, second.output_state_id);
-  const socketDir = await ctx.serverDir("sock-");
-  const common = { group: "chain", workload: "chain-3", runtime: HOST, backend: label };
   const tail = figure({
-    ...common,
-    id: `chain.tail.api@${kind}`,
+    id: spec.id,
+    group: "chain",
+    workload: "chain-3",
+    runtime: spec.runtime,
+    backend: spec.backend,
     what: "sqlrs tail-only rebuild (steps 1-2 cached, step 3 new) to a ready DSN, API",
     command: "EngineClient.submitPrepare({psql_args: [-q, -f, Chinook.sql, -f, chain-2, -f, chain-3']})",
     technique: "sqlrs",
     via: "api",
   });
-  return [
-    {
-      name: tail.id,
-      warmup: ctx.config.coldWarmup,
-      runs: ctx.config.coldRuns,
-      figures: [tail, ...phases(tail, [["steps", "engine: step 3"], ["instance", "engine: instance"]])],
-      async run() {
-        await nextChainTail(c, ctx.next());
-        const p = await apiPrepare(client, psqlRequest(c.psqlArgs, installation.dir));
-        await client.delete("instances", p.instanceId);
-        if (p.executedSteps !== 1) throw new Error(`A tail-only rebuild ran ${p.executedSteps} steps, not 1`);
-        return { total: p.totalMs, steps: p.phases.steps, instance: p.phases.instance };
-      },
+  const probe: Probe = {
+    name: tail.id,
+    warmup: ctx.config.coldWarmup,
+    runs: ctx.config.coldRuns,
+    figures: [tail, ...phases(tail, [["steps", "engine: step 3"], ["instance", "engine: instance"]])],
+    async run() {
+      await nextChainTail(c, ctx.next());
+      const p = await apiPrepare(client, request());
+      await client.delete("instances", p.instanceId);
+      if (p.executedSteps !== 1) throw new Error(`A tail-only rebuild ran ${p.executedSteps} steps, not 1`);
+      return { total: p.totalMs, steps: p.phases.steps, instance: p.phases.instance };
     },
+  };
+  return { probe, firstJobId: first.jobId };
+}
+
+/** Tail-only rebuild through sqlrs, and the same by hand on the cached state of step 2. */
+export async function chainProbes(ctx: BenchContext, setup: BackendSetup, c: Chain): Promise<Probe[]> {
+  const { kind, label, installation, floorDir } = setup;
+  const { probe: tail, firstJobId } = await chainTailProbe(ctx, c, installation, {
+    id: `chain.tail.api@${kind}`,
+    backend: label,
+    runtime: HOST,
+  });
+  const executes = (await (await installation.client()).job(firstJobId)).tasks.filter((t) =>
+    t.type === "state_execute"
+  );
+  const second = executes[1];
+  if (second?.type !== "state_execute") throw new Error("The chain's plan has no second step");
+  const secondDir = await stateDirOf(installation.storeRoot, second.output_state_id);
+  const socketDir = await ctx.serverDir("sock-");
+  const common = { group: "chain", workload: "chain-3", runtime: HOST, backend: label };
+  return [
+    tail,
     {
       name: `floor.chain-tail@${kind}`,
       warmup: ctx.config.coldWarmup,
@@ -953,22 +968,34 @@ async function waitPidReady(dataDir: string, name: string): Promise<void> {
   }
 }
 
+/** A new sqlrs installation (store on ext4, `auto` backend) with the docker runtime forced. */
+async function dockerInstallation(dir: string): Promise<Installation> {
+  const installation = await Installation.create(dir);
+  installation.env.SQLRS_CONTAINER_RUNTIME = "docker";
+  return installation;
+}
+
 /**
- * The docker suite: a warm sqlrs prepare with `image_id` (docker runtime) to a ready DSN, then the
- * instance delete (timed apart), against a bare `docker run -d` of the same image on a copy of an
- * initdb'd data directory, timed to ready. Resolves with a reason instead when docker cannot be used.
+ * The docker suite: a warm sqlrs prepare with `image_id` (docker runtime) to a ready DSN through the API
+ * and the CLI, the instance delete (timed apart), a cold prepare of Chinook and a tail-only rebuild of
+ * the chain, against a bare `docker run -d` of the same image on a copy of an initdb'd data directory,
+ * timed to ready. Resolves with a reason instead when docker cannot be used.
  */
-export async function dockerProbes(ctx: BenchContext): Promise<{ probes: Probe[]; skipped?: string }> {
+export async function dockerProbes(
+  ctx: BenchContext,
+  c: Chain,
+): Promise<{ probes: Probe[]; skipped?: string }> {
   const reason = await dockerUnavailable();
   if (reason !== undefined) return { probes: [], skipped: reason };
   const cheap = { warmup: ctx.config.warmup, runs: ctx.config.runs };
   const common = { runtime: "docker", workload: "table t", backend: "auto (ext4)" };
+  const image = { image_id: DOCKER_IMAGE };
 
   // sqlrs: its own installation (state dir under the bench root), docker forced.
-  const installation = await ctx.installation("sqlrs-docker");
-  installation.env.SQLRS_CONTAINER_RUNTIME = "docker";
+  const installation = await dockerInstallation(join(ctx.root, "sqlrs-docker"));
+  ctx.cleanup.defer(() => installation.dispose());
   const client = await installation.client();
-  const request = { ...psqlRequest(DOCKER_SQL, installation.dir), image_id: DOCKER_IMAGE };
+  const request = { ...psqlRequest(DOCKER_SQL, installation.dir), ...image };
   const started = performance.now();
   const built = await apiPrepare(client, request);
   await client.delete("instances", built.instanceId);
@@ -1067,7 +1094,68 @@ export async function dockerProbes(ctx: BenchContext): Promise<{ probes: Probe[]
     via: HAND,
   });
 
-  const probes: Probe[] = [{
+  const warmCli = figure({
+    ...common,
+    id: "docker.warm.cli",
+    group: "warm",
+    what:
+      `sqlrs warm prepare (cache hit) with --image ${DOCKER_IMAGE} to a ready DSN, CLI (process start included)`,
+    command: `sqlrs --output json prepare:psql --image ${DOCKER_IMAGE} -- -c 'create table t(id int)'`,
+    technique: "sqlrs",
+    via: "cli",
+  });
+  const chinookWork = chinook();
+  const cold = figure({
+    ...common,
+    id: "docker.cold.api",
+    group: "cold",
+    workload: "chinook",
+    what: "sqlrs cold prepare of Chinook with --image, empty store (initdb in a container included), API",
+    command: `EngineClient.submitPrepare({image_id: "${DOCKER_IMAGE}", psql_args: [-q, -f, Chinook.sql]})`,
+    technique: "sqlrs",
+    via: "api",
+  });
+  const { probe: chainTail } = await chainTailProbe(ctx, c, installation, {
+    id: "chain.tail.api@docker",
+    backend: common.backend,
+    runtime: "docker",
+    request: image,
+  });
+
+  const probes: Probe[] = [chainTail, {
+    name: cold.id,
+    warmup: ctx.config.coldWarmup,
+    runs: ctx.config.coldRuns,
+    figures: [
+      cold,
+      ...phases(cold, [
+        ["initdb", "engine: initdb of the base (in a container)"],
+        ["steps", "engine: step (clone, container start, psql, stop, snapshot)"],
+        ["instance", "engine: instance (clone + container start to ready)"],
+      ]),
+    ],
+    async run() {
+      const fresh = await dockerInstallation(join(ctx.root, `docker-cold-${ctx.next()}`));
+      try {
+        const p = await apiPrepare(await fresh.client(), {
+          ...psqlRequest(chinookWork.psqlArgs, fresh.dir),
+          ...image,
+        });
+        return { total: p.totalMs, ...p.phases };
+      } finally {
+        await fresh.dispose();
+      }
+    },
+  }, {
+    name: warmCli.id,
+    ...cheap,
+    figures: [warmCli],
+    async run() {
+      const prepared = await cliPrepare(installation, DOCKER_SQL, ["--image", DOCKER_IMAGE]);
+      await client.delete("instances", prepared.instanceId);
+      return { total: prepared.ms };
+    },
+  }, {
     name: warm.id,
     ...cheap,
     figures: [

@@ -135,16 +135,17 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
 
   options.signal.throwIfAborted();
   log("baselines: template server, chain...");
-  const probes = [...coldProbes(ctx, setups.find((s) => s.kind === "btrfs"))];
+  const probes = [...coldProbes(ctx, setups)];
   for (const setup of setups) probes.push(...(await backendProbes(ctx, setup)));
   const first = setups[0];
   if (first !== undefined) probes.push(cliStartProbe(ctx, first.installation));
   probes.push(...(await templateProbes(ctx)));
   options.signal.throwIfAborted();
-  log("docker: building the state and the bare data directory...");
+  const chain = await chainWorkload(ctx);
+  log("docker: building the states and the bare data directory...");
   let dockerSkipped: string | undefined;
   try {
-    const docker = await dockerProbes(ctx);
+    const docker = await dockerProbes(ctx, chain);
     probes.push(...docker.probes);
     dockerSkipped = docker.skipped;
   } catch (error) {
@@ -154,7 +155,6 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
     }`;
   }
   if (dockerSkipped !== undefined) log(`docker suite skipped: ${dockerSkipped}`);
-  const chain = await chainWorkload(ctx);
   probes.push(chainFreshProbe(ctx, chain));
   for (const setup of setups.slice(0, config.chainBackends)) {
     options.signal.throwIfAborted();
@@ -193,7 +193,10 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
       "run stops after psql. The CLI cold figure includes the engine's start.",
       "Docker: sqlrs runs a warm prepare with image_id (docker runtime forced) of a one-table state and " +
       "deletes the instance (timed apart); the bare run is docker run -d of the same image on a cp -a copy " +
-      "of an initdb'd data dir (copy untimed), ready by postmaster.pid through the bind mount, then docker rm -f.",
+      "of an initdb'd data dir (copy untimed), ready by postmaster.pid through the bind mount, then docker rm -f. " +
+      "The docker cold prepare (Chinook) and chain figures use the same image on a store on ext4 (auto backend).",
+      "The cold sqlrs figures of each backend use a new installation whose empty store is on that backend's " +
+      "filesystem; the by-hand twins run on ext4 (and, in a full run, on the btrfs loop file too).",
       `The pgbench states are made by the real \`pgbench -i -q -s N\` run from inside a psql prepare step (\\!).`,
       `Setup (untimed) took ${
         setupSeconds.toFixed(0)
