@@ -432,7 +432,7 @@ export function renderMarkdown(results: BenchResults, chartPath: string): string
   lines.push(
     "Every figure is the median of n runs after a warm-up; every probe runs round-robin with the others " +
       "(interleaved, the order rotated every other round and reversed on odd rounds, so that of two probes each goes first as often), and every ratio divides two medians of the same run. " +
-      "Times are wall-clock milliseconds of whole operations. Runtime: host (PostgreSQL processes on this machine).",
+      "Times are wall-clock milliseconds of whole operations. Runtime: host (PostgreSQL processes on this machine) unless the Runtime column says docker.",
     "",
   );
   lines.push("## Machine and versions", "");
