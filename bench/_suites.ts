@@ -274,15 +274,14 @@ export function coldProbes(ctx: BenchContext, setups: readonly BackendSetup[]): 
       backend: BACKEND_INFO[setup.kind].engine,
     });
 
+  const sqlrsCold = { group: "cold", workload: "chinook", runtime: HOST, technique: "sqlrs" } as const;
+
   for (const setup of targets) {
     const coldApi = figure({
+      ...sqlrsCold,
       id: `cold.api.chinook@${setup.kind}`,
-      group: "cold",
-      workload: "chinook",
-      runtime: HOST,
       what: "sqlrs cold prepare, empty store (initdb of the base included), API",
       command: "EngineClient.submitPrepare({psql_args: [-q, -f, Chinook.sql]}) + jobEvents until result",
-      technique: "sqlrs",
       backend: setup.label,
       via: "api",
     });
@@ -340,13 +339,10 @@ export function coldProbes(ctx: BenchContext, setups: readonly BackendSetup[]): 
   const cliSetup = targets[0];
   if (cliSetup !== undefined) {
     const coldCli = figure({
+      ...sqlrsCold,
       id: `cold.cli.chinook@${cliSetup.kind}`,
-      group: "cold",
-      workload: "chinook",
-      runtime: HOST,
       what: "sqlrs cold prepare, empty store, CLI, engine not running (its start included)",
       command: "sqlrs --output json prepare:psql -- -q -f Chinook.sql",
-      technique: "sqlrs",
       backend: cliSetup.label,
       via: "cli",
     });
