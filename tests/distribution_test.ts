@@ -1,8 +1,9 @@
 /**
- * The ways sqlrs is distributed, exercised for real: `deno publish --dry-run` (no slow types), the
- * command `deno install -g` puts on PATH, the single-file bundle under `deno run` (including the engine
- * it starts from itself), shell completions in bash, zsh and fish, the JSDoc examples of `mod.ts`
- * and the example test in `examples/`, both in a sandbox, and sources safe for `deno compile`.
+ * The ways sqlrs is distributed, exercised for real: `deno task check` (types, lint, format),
+ * `deno publish --dry-run` (no slow types), the command `deno install -g` puts on PATH, the single-file
+ * bundle under `deno run` (including the engine it starts from itself), shell completions in bash, zsh
+ * and fish, the JSDoc examples of `mod.ts` and the example test in `examples/`, both in a sandbox, and
+ * sources safe for `deno compile`.
  */
 
 import assert from "node:assert/strict";
@@ -76,6 +77,11 @@ Deno.test("deno publish --dry-run passes: no slow types, license, the three expo
     !JSON.stringify(config.lint ?? {}).includes("no-slow-types"),
     "the lint rule no-slow-types is on",
   );
+});
+
+Deno.test("deno task check passes: every entry point, test and bench type-checks, lints and is formatted", async () => {
+  // execOk asserts the exit code, and shows what failed.
+  await execOk(Deno.execPath(), ["task", "check"]);
 });
 
 Deno.test("deno install -g gives a sqlrs command whose --version and status work from anywhere", async () => {
