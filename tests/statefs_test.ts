@@ -277,6 +277,61 @@ await when("overlay on ext4", ["overlay"], () => {
     });
   });
 
+  Deno.test("overlay: a snapshot of a clone links what the clone left alone and copies the rest", async () => {
+    await withStore(() => tmpStore("overlay"), async (root) => {
+      const statefs = createOverlayStateFS(root);
+      const base = join(root, "base");
+      await sampleDataDir(statefs, base);
+      await Deno.mkdir(join(base, "sub/deep"), { recursive: true });
+      for (const name of ["kept", "changed", "deleted", "renamed"]) {
+        await Deno.writeTextFile(join(base, "sub/deep", name), `${name} in the base`);
+      }
+      await Deno.symlink("sub/deep/kept", join(base, "link"));
+      const clone = join(root, "jobs/j1");
+      const data = await statefs.clone(base, clone);
+      await Deno.writeTextFile(join(data, "sub/deep/changed"), "changed in the clone");
+      await Deno.remove(join(data, "sub/deep/deleted"));
+      await Deno.rename(join(data, "sub/deep/renamed"), join(data, "sub/moved"));
+      await Deno.writeTextFile(join(data, "sub/new"), "new in the clone");
+      await Deno.chmod(join(data, "sub"), 0o750);
+
+      const state = join(root, "states/s1");
+      await statefs.snapshot(data, state);
+      await statefs.remove(clone);
+      const inode = async (path: string) => (await Deno.lstat(path)).ino;
+      // Untouched files are the base's own inodes; what the clone wrote is a copy of its own.
+      strictEqual(await inode(join(state, "data")), await inode(join(base, "data")));
+      strictEqual(await inode(join(state, "sub/deep/kept")), await inode(join(base, "sub/deep/kept")));
+      ok((await inode(join(state, "sub/deep/changed"))) !== (await inode(join(base, "sub/deep/changed"))));
+      strictEqual(await Deno.readTextFile(join(state, "sub/deep/changed")), "changed in the clone");
+      strictEqual(await Deno.readTextFile(join(state, "sub/moved")), "renamed in the base");
+      strictEqual(await Deno.readTextFile(join(state, "sub/new")), "new in the clone");
+      strictEqual(await Deno.readLink(join(state, "link")), "sub/deep/kept");
+      for (const gone of ["sub/deep/deleted", "sub/deep/renamed"]) {
+        ok(!(await Deno.lstat(join(state, gone)).then(() => true, () => false)), `${gone} is in the state`);
+      }
+      // No overlay whiteouts or work files leak in; owners and modes are the clone's.
+      const listed = (await runOk(["find", state, "-printf", "%P %y %U:%G %m\n"])).trimEnd().split("\n")
+        .sort();
+      deepStrictEqual(listed, [
+        " d 101:104 700",
+        "PG_VERSION f 0:0 644",
+        "data f 0:0 644",
+        "link l 0:0 777",
+        "sub d 0:0 750",
+        "sub/deep d 0:0 755",
+        "sub/deep/changed f 0:0 644",
+        "sub/deep/kept f 0:0 644",
+        "sub/moved f 0:0 644",
+        "sub/new f 0:0 644",
+      ]);
+      // The base stays as it was.
+      strictEqual(await Deno.readTextFile(join(base, "sub/deep/changed")), "changed in the base");
+      await statefs.remove(state);
+      strictEqual(await Deno.readTextFile(join(base, "sub/deep/kept")), "kept in the base");
+    });
+  });
+
   Deno.test("overlay: a state under a mounted clone cannot be removed; a busy clone says so", async () => {
     await withStore(() => tmpStore("overlay"), async (root) => {
       const statefs = createOverlayStateFS(root);

@@ -210,12 +210,25 @@ export async function createEmptyDirectory(path: string): Promise<void> {
  * once `dst` exists on disk its content does too.
  */
 export async function copyToNew(src: string, dst: string, action: string, durable: boolean): Promise<void> {
-  await refuseExisting(dst, action);
   await requireDirectory(src, action);
+  await buildNew(dst, action, durable, (tmp) => copyTree(src, tmp));
+}
+
+/**
+ * Makes a new `dst` with `fill`, which creates the path it is given and fills it, through a temporary
+ * sibling and a rename, flushed as {@link copyToNew} says when `durable`.
+ */
+export async function buildNew(
+  dst: string,
+  action: string,
+  durable: boolean,
+  fill: (tmp: string) => Promise<unknown>,
+): Promise<void> {
+  await refuseExisting(dst, action);
   await ensureParent(dst);
   const tmp = tempSibling(dst);
   try {
-    await copyTree(src, tmp);
+    await fill(tmp);
     if (durable) await syncFilesystem(tmp);
     // rename(2) would silently replace an empty directory that appeared meanwhile.
     await refuseExisting(dst, action);

@@ -9,11 +9,13 @@
  * @module
  */
 
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { run, runOk } from "../exec.ts";
+import { linkUnchangedCopyRest } from "./overlay_snapshot.ts";
 import { invalidArgument, SqlrsError } from "../../shared/errors.ts";
 import type { StateFS, StateFSDescription } from "./types.ts";
 import {
+  buildNew,
   copyToNew,
   createEmptyDirectory,
   describeCopies,
@@ -130,6 +132,28 @@ function checkMountablePath(path: string): void {
   }
 }
 
+/**
+ * The lower and upper layer of the overlay mounted at `merged` when it has one lower layer on the
+ * filesystem of `linkDir` (so its files can be hard-linked there), else undefined.
+ */
+async function overlayLayers(
+  merged: string,
+  linkDir: string,
+): Promise<{ lower: string; upper: string } | undefined> {
+  const real = await realPathOrUndefined(merged);
+  const mount = (await readMountInfo()).findLast((m) => m.mountPoint === real && m.fsType === "overlay");
+  if (mount === undefined) return undefined;
+  const lowers = lowerDirs(mount);
+  const upper = mount.superOptions.split(",").find((o) => o.startsWith("upperdir="))?.slice(
+    "upperdir=".length,
+  );
+  if (lowers.length !== 1 || upper === undefined) return undefined;
+  const lower = lowers[0] as string;
+  await Deno.mkdir(linkDir, { recursive: true });
+  const [lowerInfo, linkInfo] = await Promise.all([Deno.stat(lower), Deno.stat(linkDir)]);
+  return lowerInfo.dev === linkInfo.dev ? { lower, upper } : undefined;
+}
+
 async function mountOverlay(lower: string, dst: string): Promise<string> {
   const [upper, work, merged] = [join(dst, "upper"), join(dst, "work"), join(dst, "merged")];
   for (const path of [lower, upper, work, merged]) checkMountablePath(path);
@@ -237,8 +261,15 @@ export function createOverlayStateFS(storeRoot?: string): StateFS {
       return description;
     },
     createEmpty: createEmptyDirectory,
-    snapshot(src, dst) {
-      return copyToNew(src, dst, "snapshot", true);
+    async snapshot(src, dst) {
+      const layers = await overlayLayers(src, dirname(dst));
+      if (layers === undefined) return copyToNew(src, dst, "snapshot", true);
+      await buildNew(
+        dst,
+        "snapshot",
+        true,
+        (tmp) => linkUnchangedCopyRest(src, layers.lower, layers.upper, tmp),
+      );
     },
     async clone(src, dst) {
       await refuseExisting(dst, "clone");
