@@ -79,10 +79,6 @@ const VALUE_OPTIONS: Record<"psql" | "pgbench", readonly string[]> = {
   ],
 };
 
-function optionName(arg: string): string {
-  return arg.startsWith("--") ? arg.split("=")[0] as string : arg.slice(0, 2);
-}
-
 function plainDatabase(kind: string, value: string): string {
   if (/[=/:@\s]/.test(value) || value === "") {
     throw invalidArgument(
@@ -98,32 +94,56 @@ export interface RunArgs {
   database: string | undefined;
 }
 
+function refuseConnectionOption(kind: "psql" | "pgbench", name: string, arg: string): void {
+  if (CONNECTION_OPTIONS[kind].includes(name)) {
+    throw invalidArgument(
+      `Connection option "${arg}" conflicts with the instance's connection; sqlrs connects ${kind} for you`,
+    );
+  }
+}
+
 /**
- * Checks `args` and takes out the database selection.
+ * Checks `args` and takes out the database selection. Short options bundle as with getopt: in `-Atc
+ * SQL` or `-Atd NAME`, the letters are flags up to the first one that takes a value, which is the rest
+ * of the argument or else the next one.
  * @throws {SqlrsError} `invalid_argument` naming a connection option or connection string
  */
 export function parseRunArgs(kind: "psql" | "pgbench", args: readonly string[]): RunArgs {
   const kept: string[] = [];
   let database: string | undefined;
+  const selectsDatabase = (name: string) => kind === "psql" && (name === "-d" || name === "--dbname");
   for (let i = 0; i < args.length; i++) {
     const arg = args[i] as string;
-    if (arg.startsWith("-") && arg !== "-" && arg !== "--") {
-      const name = optionName(arg);
-      if (CONNECTION_OPTIONS[kind].includes(name)) {
-        throw invalidArgument(
-          `Connection option "${arg}" conflicts with the instance's connection; sqlrs connects ${kind} for you`,
-        );
-      }
-      const glued = arg.startsWith("--") ? arg.includes("=") : arg.length > 2;
-      if (kind === "psql" && (name === "-d" || name === "--dbname")) {
-        const value = glued
-          ? (arg.startsWith("--") ? arg.slice(arg.indexOf("=") + 1) : arg.slice(2))
-          : args[++i] ?? "";
-        database = plainDatabase(kind, value);
+    if (arg.startsWith("--") && arg !== "--") {
+      const name = arg.split("=")[0] as string;
+      refuseConnectionOption(kind, name, arg);
+      const glued = arg.includes("=");
+      if (selectsDatabase(name)) {
+        database = plainDatabase(kind, glued ? arg.slice(arg.indexOf("=") + 1) : args[++i] ?? "");
         continue;
       }
       kept.push(arg);
       if (VALUE_OPTIONS[kind].includes(name) && !glued && i + 1 < args.length) kept.push(args[++i] as string);
+      continue;
+    }
+    if (arg.startsWith("-") && arg !== "-" && arg !== "--") {
+      let flags = arg; // what stays of the bundle
+      for (let j = 1; j < arg.length; j++) {
+        const name = `-${arg[j]}`;
+        refuseConnectionOption(kind, name, arg);
+        if (!selectsDatabase(name) && !VALUE_OPTIONS[kind].includes(name)) continue;
+        const rest = arg.slice(j + 1);
+        const value = rest !== "" ? rest : i + 1 < args.length ? args[++i] as string : undefined;
+        if (selectsDatabase(name)) {
+          database = plainDatabase(kind, value ?? "");
+          flags = arg.slice(0, j);
+        } else if (rest === "" && value !== undefined) {
+          kept.push(arg, value);
+          flags = "";
+        }
+        break;
+      }
+      if (flags.length > 1) kept.push(flags);
       continue;
     }
     if (arg === "--") continue;
