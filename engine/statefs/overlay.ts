@@ -69,9 +69,14 @@ function isAtOrUnder(path: string, dir: string): boolean {
   return path === dir || path.startsWith(dir.endsWith("/") ? dir : `${dir}/`);
 }
 
+/** The value of the mount option `name` (as in `upperdir=/a/b`), or undefined without one. */
+function mountOption(mount: MountEntry, name: string): string | undefined {
+  const prefix = `${name}=`;
+  return mount.superOptions.split(",").find((o) => o.startsWith(prefix))?.slice(prefix.length);
+}
+
 function lowerDirs(mount: MountEntry): string[] {
-  const option = mount.superOptions.split(",").find((o) => o.startsWith("lowerdir="));
-  return option === undefined ? [] : option.slice("lowerdir=".length).split(":").filter((d) => d !== "");
+  return (mountOption(mount, "lowerdir") ?? "").split(":").filter((d) => d !== "");
 }
 
 async function realPathOrUndefined(path: string): Promise<string | undefined> {
@@ -144,9 +149,7 @@ async function overlayLayers(
   const mount = (await readMountInfo()).findLast((m) => m.mountPoint === real && m.fsType === "overlay");
   if (mount === undefined) return undefined;
   const lowers = lowerDirs(mount);
-  const upper = mount.superOptions.split(",").find((o) => o.startsWith("upperdir="))?.slice(
-    "upperdir=".length,
-  );
+  const upper = mountOption(mount, "upperdir");
   if (lowers.length !== 1 || upper === undefined) return undefined;
   const lower = lowers[0] as string;
   await Deno.mkdir(linkDir, { recursive: true });
