@@ -350,19 +350,7 @@ export function definePrepareSuite(kind: StoreKind, runtime?: ContainerEngine): 
       })
         .output();
       assert.ok(removed.success, new TextDecoder().decode(removed.stderr));
-      const ran = await sandbox.cli(
-        [
-          "-v",
-          "run:psql",
-          "--instance",
-          prepared.instance_id,
-          "--",
-          "-A",
-          "-t",
-          "-c",
-          "select v + 1 from kept",
-        ],
-      );
+      const ran = await sandbox.query(prepared.instance_id, "select v + 1 from kept", ["-v"]);
       assert.equal(ran.code, 0, ran.stderr);
       assert.equal(ran.stdout, "42\n");
       assert.match(ran.stderr, /not running - restarting/);
@@ -381,18 +369,7 @@ export function definePrepareSuite(kind: StoreKind, runtime?: ContainerEngine): 
         "-q",
       ]);
       assert.equal(bench.code, 0, bench.stderr);
-      const count = await sandbox.cli(
-        [
-          "run:psql",
-          "--instance",
-          prepared.instance_id,
-          "--",
-          "-A",
-          "-t",
-          "-c",
-          "select count(*) from pgbench_branches",
-        ],
-      );
+      const count = await sandbox.query(prepared.instance_id, "select count(*) from pgbench_branches");
       assert.equal(count.stdout, "1\n", count.stderr);
     });
   }

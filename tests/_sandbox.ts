@@ -111,6 +111,11 @@ export class Sandbox implements AsyncDisposable {
     });
   }
 
+  /** `sqlrs [flags] run:psql --instance REF -- -A -t -c SQL`: one query, unaligned and tuples only. */
+  query(instance: string, sql: string, flags: readonly string[] = []): Promise<CliResult> {
+    return this.cli([...flags, "run:psql", "--instance", instance, "--", "-A", "-t", "-c", sql]);
+  }
+
   /** Runs the CLI and fails with its output unless it exits 0. */
   async cliOk(args: readonly string[], options: CliRunOptions = {}): Promise<CliResult> {
     const result = await this.cli(args, options);

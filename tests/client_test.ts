@@ -67,16 +67,8 @@ Deno.test("prepare() resolves -f against cwd, and the CLI finds the engine mod.t
   assert.equal(health.instanceId, (await sandbox.engineInfo())?.instanceId);
   const listed = JSON.parse((await sandbox.cliOk(["--output", "json", "ls", "--instances"])).stdout);
   assert.deepEqual(listed.instances.map((i: { instance_id: string }) => i.instance_id), [db.instanceId]);
-  const run = await sandbox.cliOk([
-    "run:psql",
-    "--instance",
-    db.instanceId,
-    "--",
-    "-A",
-    "-t",
-    "-c",
-    "select 1",
-  ]);
+  const run = await sandbox.query(db.instanceId, "select 1");
+  assert.equal(run.code, 0, run.stderr);
   assert.equal(run.stdout, "1\n");
 });
 

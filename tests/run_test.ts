@@ -34,16 +34,7 @@ Deno.test("run:pgbench initializes and runs against an instance; pgbench_account
   ]);
   assert.equal(bench.code, 0, bench.stderr);
   assert.match(bench.stdout, /number of transactions actually processed: [1-9]/);
-  const count = await sandbox.cli([
-    "run:psql",
-    "--instance",
-    prepared.instance_id,
-    "--",
-    "-A",
-    "-t",
-    "-c",
-    "select count(*) from pgbench_accounts",
-  ]);
+  const count = await sandbox.query(prepared.instance_id, "select count(*) from pgbench_accounts");
   assert.equal(count.stdout, "100000\n");
   const conflict = await sandbox.cli([
     "run:pgbench",
@@ -108,16 +99,8 @@ Deno.test("names bind an instance, refuse to move without --rebind, and redirect
     ])).stdout,
   );
   assert.equal(first.name, "dev");
-  const viaName = await sandbox.cliOk([
-    "run:psql",
-    "--instance",
-    "dev",
-    "--",
-    "-A",
-    "-t",
-    "-c",
-    "select count(*) from a",
-  ]);
+  const viaName = await sandbox.query("dev", "select count(*) from a");
+  assert.equal(viaName.code, 0, viaName.stderr);
   assert.equal(viaName.stdout, "0\n");
   const taken = await sandbox.cli(["prepare:psql", "--name", "dev", "--", "-c", "create table b(id int)"]);
   assert.equal(taken.code, 2);
@@ -192,16 +175,7 @@ Deno.test("an ambiguous instance prefix exits 2 and lists the candidates", async
   assert.equal(ambiguous.code, 2);
   assert.match(ambiguous.stderr, new RegExp(prepared.instance_id));
   assert.match(ambiguous.stderr, new RegExp(twin));
-  const exact = await sandbox.cli([
-    "run:psql",
-    "--instance",
-    prepared.instance_id.slice(0, 12),
-    "--",
-    "-A",
-    "-t",
-    "-c",
-    "select 7",
-  ]);
+  const exact = await sandbox.query(prepared.instance_id.slice(0, 12), "select 7");
   assert.equal(exact.stdout, "7\n", exact.stderr);
 });
 
