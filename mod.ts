@@ -258,8 +258,8 @@ async function runJob(
     throw new SqlrsError("cancelled", `Job ${jobId} was cancelled`, { cause: options.signal.reason });
   }
   if (status.status === "succeeded") return status;
-  if (status.status === "failed") {
-    const cancelled = status.error?.code === "cancelled";
+  if (status.status === "failed" || status.status === "cancelled") {
+    const cancelled = status.status === "cancelled";
     throw new SqlrsError(
       cancelled ? "cancelled" : "step_failed",
       status.error?.message ?? `Job ${jobId} failed`,

@@ -8,7 +8,7 @@
 
 import type { EngineClient } from "../client/engine_client.ts";
 import { followJobEvents } from "../client/job_events.ts";
-import type { PrepareJobEvent, PrepareJobStatus } from "../shared/schemas.ts";
+import { isJobFinished, type PrepareJobEvent, type PrepareJobStatus } from "../shared/schemas.ts";
 import { err } from "./output.ts";
 
 const encoder = new TextEncoder();
@@ -72,7 +72,7 @@ export async function followJob(
     Deno.removeSignalListener("SIGINT", onInterrupt);
   }
   const status = await client.job(jobId);
-  if (detach.signal.aborted && status.status !== "succeeded" && status.status !== "failed") {
+  if (detach.signal.aborted && !isJobFinished(status.status)) {
     err(`detached: job ${jobId} keeps running; follow it with "sqlrs watch ${jobId}"`);
   }
   return status;

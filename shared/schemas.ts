@@ -331,18 +331,30 @@ export const PrepareJobRequest: z.ZodType<PrepareJobRequest> = typed<PrepareJobR
   z.discriminatedUnion("prepare_kind", [PsqlRequestSchema, LiquibaseRequestSchema]),
 );
 
-/** Job lifecycle. Cancellation is `failed` with `error.code = "cancelled"`. */
-export type JobStatusValue = "queued" | "running" | "succeeded" | "failed";
-/** Job lifecycle. Cancellation is `failed` with `error.code = "cancelled"`. */
+/** Job lifecycle. A cancelled job also carries `error.code = "cancelled"`. */
+export type JobStatusValue = "queued" | "running" | "succeeded" | "failed" | "cancelled";
+/** Job lifecycle. A cancelled job also carries `error.code = "cancelled"`. */
 export const JobStatusValue: z.ZodType<JobStatusValue> = typed<JobStatusValue>()(
-  z.enum(["queued", "running", "succeeded", "failed"]),
+  z.enum(["queued", "running", "succeeded", "failed", "cancelled"]),
 );
 
+/** The statuses a job never leaves. */
+export const FINISHED_JOB_STATUSES: ReadonlySet<JobStatusValue> = new Set([
+  "succeeded",
+  "failed",
+  "cancelled",
+]);
+
+/** Whether a job with this status has ended (and will never change again). */
+export function isJobFinished(status: JobStatusValue): boolean {
+  return FINISHED_JOB_STATUSES.has(status);
+}
+
 /** Task lifecycle. */
-export type TaskStatusValue = "queued" | "running" | "succeeded" | "failed" | "skipped";
+export type TaskStatusValue = "queued" | "running" | "succeeded" | "failed" | "skipped" | "cancelled";
 /** Task lifecycle. */
 export const TaskStatusValue: z.ZodType<TaskStatusValue> = typed<TaskStatusValue>()(
-  z.enum(["queued", "running", "succeeded", "failed", "skipped"]),
+  z.enum(["queued", "running", "succeeded", "failed", "skipped", "cancelled"]),
 );
 
 /** `201` answer to `POST /v1/prepare-jobs`. */

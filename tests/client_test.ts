@@ -171,7 +171,7 @@ Deno.test("prepare() with an aborted signal cancels the job and leaves no instan
   assert.ok(Date.now() - started < 30_000, "the step was interrupted, not waited for");
   assert.deepEqual(await sqlrs.ls("instances", options), []);
   const [job] = await sqlrs.ls("jobs", options);
-  assert.equal(job?.status, "failed");
+  assert.equal(job?.status, "cancelled");
 });
 
 Deno.test("rm() deletes an instance by name; a ref that matches nothing is not_found", async () => {

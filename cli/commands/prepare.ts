@@ -44,9 +44,9 @@ export async function psqlRequest(
 /** Fails with the job's error (exit 1) unless it succeeded. */
 function requireSuccess(status: PrepareJobStatus): void {
   if (status.status === "succeeded") return;
-  if (status.status !== "failed") throw new ExitError(0, "");
+  if (status.status !== "failed" && status.status !== "cancelled") throw new ExitError(0, "");
   throw new SqlrsError(
-    status.error?.code === "cancelled" ? "cancelled" : "step_failed",
+    status.status === "cancelled" ? "cancelled" : "step_failed",
     status.error?.message ?? `Job ${status.job_id} failed`,
   );
 }

@@ -9,7 +9,7 @@
  * @module
  */
 
-import type { JobRow, Registry } from "../registry/registry.ts";
+import type { JobOutcome, JobRow, Registry } from "../registry/registry.ts";
 import type { RuntimeSelector } from "../runtime/select.ts";
 import type { Instances } from "../instances/instances.ts";
 import type {
@@ -23,6 +23,7 @@ import type {
   PrepareJobStatus,
   TaskEntry,
 } from "../../shared/schemas.ts";
+import { isJobFinished } from "../../shared/schemas.ts";
 import { messageOf, notFound, SqlrsError } from "../../shared/errors.ts";
 import { parseDuration } from "../../shared/duration.ts";
 import type { ConfigStore } from "../config/config_store.ts";
@@ -45,7 +46,6 @@ export interface JobServiceDeps {
   log(line: string): void;
 }
 
-const TERMINAL = new Set(["succeeded", "failed"]);
 const SHUTDOWN = "engine shutdown";
 
 function errorOf(error: unknown, signal: AbortSignal): ErrorResponse {
@@ -160,7 +160,7 @@ export class JobService {
   /** Asks a queued or running job to stop; false when it already finished. */
   cancel(jobId: string): boolean {
     const job = this.#job(jobId);
-    if (TERMINAL.has(job.status)) return false;
+    if (isJobFinished(job.status)) return false;
     this.#controllers.get(jobId)?.abort("cancelled");
     return true;
   }
@@ -227,7 +227,7 @@ export class JobService {
   }
 
   isTerminal(jobId: string): boolean {
-    return TERMINAL.has(this.#job(jobId).status);
+    return isJobFinished(this.#job(jobId).status);
   }
 
   /** Whether the job is still running in this engine. */
@@ -252,10 +252,10 @@ export class JobService {
       }
       if (to !== undefined && next >= to) return;
       const job = this.#deps.registry.getJob(jobId);
-      if (job === undefined || (TERMINAL.has(job.status) && next >= this.#deps.registry.eventCount(jobId))) {
+      if (job === undefined || (isJobFinished(job.status) && next >= this.#deps.registry.eventCount(jobId))) {
         return;
       }
-      if (to !== undefined && TERMINAL.has(job.status)) return;
+      if (to !== undefined && isJobFinished(job.status)) return;
       await changed;
     }
   }
@@ -399,7 +399,7 @@ export class JobService {
       if (body.code === "internal_error") {
         this.#deps.log(`job ${jobId} failed: ${error instanceof Error ? error.stack : error}`);
       }
-      this.#finish(jobId, { status: "failed", error: body });
+      this.#finish(jobId, { status: body.code === "cancelled" ? "cancelled" : "failed", error: body });
     }
   }
 
@@ -441,16 +441,10 @@ export class JobService {
     };
   }
 
-  #finish(
-    jobId: string,
-    outcome: { status: "succeeded"; result: PrepareJobResult | null } | {
-      status: "failed";
-      error: ErrorResponse;
-    },
-  ): void {
+  #finish(jobId: string, outcome: JobOutcome): void {
     this.#deps.registry.finishJob(jobId, outcome);
     this.#emit(jobId, { type: "status", status: outcome.status });
-    if (outcome.status === "failed") this.#emit(jobId, { type: "error", error: outcome.error });
+    if (outcome.status !== "succeeded") this.#emit(jobId, { type: "error", error: outcome.error });
     this.#trimIdentical(jobId);
   }
 

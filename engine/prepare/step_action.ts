@@ -28,6 +28,12 @@ export interface ChangesetDetails {
   changeset_path: string;
 }
 
+/** A step of a series: its action and the task that reports it. */
+export interface SeriesStep {
+  action: StepAction;
+  taskId: string;
+}
+
 /** One step's work. */
 export interface StepAction {
   readonly kind: "psql" | "lb";
@@ -38,6 +44,13 @@ export interface StepAction {
   readonly changeset?: ChangesetDetails;
   /** Applies the step to the running server; a failure throws `step_failed` with the tool's message. */
   run(context: StepContext): Promise<void>;
+  /**
+   * Optional: applies consecutive steps of this kind (`steps[0].action` is this one) in one tool process
+   * on the same running server, e.g. one psql with several `-f`, or one `liquibase update-count --count N`.
+   * A failure throws `step_failed` whose `details.task_id` names the step that failed. Without it, the
+   * executor calls each step's {@link run} in turn.
+   */
+  runSeries?(context: Omit<StepContext, "taskId">, steps: readonly SeriesStep[]): Promise<void>;
   /** Throws `conflict` when an input changed while the step ran (the key would no longer match). */
   verifyUnchanged(): Promise<void>;
 }

@@ -76,6 +76,11 @@ export interface NameRow {
 }
 
 /** A prepare job. */
+/** How a job ended. */
+export type JobOutcome =
+  | { status: "succeeded"; result: PrepareJobResult | null }
+  | { status: "failed" | "cancelled"; error: ErrorResponse };
+
 export interface JobRow {
   job_id: string;
   status: JobStatusValue;
@@ -447,18 +452,12 @@ export class Registry {
     }));
   }
 
-  finishJob(
-    jobId: string,
-    outcome: { status: "succeeded"; result: PrepareJobResult | null } | {
-      status: "failed";
-      error: ErrorResponse;
-    },
-  ): void {
+  finishJob(jobId: string, outcome: JobOutcome): void {
     this.#run(
       "UPDATE jobs SET status = ?, result_json = ?, error_json = ?, finished_at = ? WHERE job_id = ?",
       outcome.status,
       outcome.status === "succeeded" && outcome.result !== null ? JSON.stringify(outcome.result) : null,
-      outcome.status === "failed" ? JSON.stringify(outcome.error) : null,
+      outcome.status === "succeeded" ? null : JSON.stringify(outcome.error),
       now(),
       jobId,
     );
@@ -467,7 +466,7 @@ export class Registry {
   /** Finished jobs with this signature, newest first (by finish time, then creation). */
   finishedJobsWithSignature(signature: string): JobRow[] {
     return this.#all(
-      `SELECT * FROM jobs WHERE signature = ? AND status IN ('succeeded', 'failed')
+      `SELECT * FROM jobs WHERE signature = ? AND status IN ('succeeded', 'failed', 'cancelled')
        ORDER BY COALESCE(finished_at, created_at) DESC, created_at DESC`,
       signature,
     ).map(toJob);
