@@ -36,6 +36,13 @@ export interface OutputLine {
   line: string;
 }
 
+/** A command line for a message: long argv (a `cp` of hundreds of files) shortened to its head. */
+export function commandLine(argv: readonly string[], maxLength = 300): string {
+  const line = argv.join(" ");
+  if (line.length <= maxLength) return line;
+  return `${line.slice(0, maxLength)}… (${argv.length} arguments)`;
+}
+
 /** A failed command, with its exit code and the tail of its stderr. */
 export class CommandError extends SqlrsError {
   readonly exitCode: number;
@@ -44,7 +51,7 @@ export class CommandError extends SqlrsError {
     const tail = (result.stderr.trim() || result.stdout.trim()).split("\n").slice(-20).join("\n");
     super(
       "internal_error",
-      `Command failed (exit ${result.code}): ${argv.join(" ")}${tail ? `\n${tail}` : ""}`,
+      `Command failed (exit ${result.code}): ${commandLine(argv)}${tail ? `\n${tail}` : ""}`,
     );
     this.name = "CommandError";
     this.exitCode = result.code;

@@ -10,6 +10,7 @@ import { z } from "zod";
 import {
   ConfigSetRequest,
   type EngineStatus,
+  type ErrorResponse,
   type Health,
   PrepareJobRequest,
   RunRequest,
@@ -62,7 +63,18 @@ function errorResponse(error: SqlrsError): Response {
   return json(error.toJSON(), statusFor(error.code));
 }
 
-/** Streams values as NDJSON; `onClose` runs when the stream ends or the client goes away. */
+/** The last line of a stream that failed after its status was sent: an `error` event. */
+function streamErrorEvent(error: unknown): { type: "error"; ts: string; error: ErrorResponse } {
+  const body = error instanceof SqlrsError
+    ? error.toJSON()
+    : { code: "internal_error" as const, message: `Internal error: ${messageOf(error)}` };
+  return { type: "error", ts: new Date().toISOString(), error: body };
+}
+
+/**
+ * Streams values as NDJSON; `onClose` runs when the stream ends or the client goes away. A source that
+ * throws ends the stream with an `error` event, so that a client never sees a stream cut short.
+ */
 export function ndjsonResponse(
   source: AsyncIterable<unknown>,
   options: { status?: number; headers?: HeadersInit; onClose?: () => void } = {},
@@ -77,7 +89,8 @@ export function ndjsonResponse(
           options.onClose?.();
         } else controller.enqueue(next.value);
       } catch (error) {
-        controller.error(error);
+        controller.enqueue(streamErrorEvent(error));
+        controller.close();
         options.onClose?.();
       }
     },
@@ -264,6 +277,21 @@ function routes(deps: AppDeps): Route[] {
   }));
 }
 
+/** No id, name, prefix or path the API takes is longer than this. */
+const MAX_PARAMETER_LENGTH = 1024;
+
+/** Refuses oversized path and query parameters before any handler sees them. */
+function checkLengths(params: Params, url: URL): void {
+  const values = [...Object.entries(params), ...url.searchParams.entries()];
+  for (const [name, value] of values) {
+    if (value !== undefined && value.length > MAX_PARAMETER_LENGTH) {
+      throw invalidArgument(
+        `Parameter ${name} is too long (${value.length} characters; at most ${MAX_PARAMETER_LENGTH})`,
+      );
+    }
+  }
+}
+
 /** Builds the engine's request handler. */
 export function createApp(deps: AppDeps): (request: Request) => Promise<Response> {
   const table = routes(deps);
@@ -285,6 +313,7 @@ export function createApp(deps: AppDeps): (request: Request) => Promise<Response
       }
     }
     const params = route.pattern.exec({ pathname: url.pathname })?.pathname.groups ?? {};
+    checkLengths(params as Params, url);
     return await route.handler(request, params as Params, url);
   }
 

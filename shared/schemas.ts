@@ -702,7 +702,7 @@ export type ParsedRunRequest = RunRequest & { args: string[] };
 /** `POST /v1/runs`: run psql or pgbench against an instance. `steps` excludes `args`/`stdin`. */
 export const RunRequest: z.ZodType<ParsedRunRequest, RunRequest> = typed<ParsedRunRequest, RunRequest>()(
   z.strictObject({
-    instance_ref: z.string().min(1),
+    instance_ref: z.string().min(1).max(1024),
     kind: z.enum(["psql", "pgbench"]),
     command: z.string().nullable().optional(),
     args: z.array(z.string()).default([]),

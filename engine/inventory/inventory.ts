@@ -111,7 +111,7 @@ export class Inventory {
       registry.touchName(ref);
       return { row, byName: true };
     }
-    if (/^[0-9a-fA-F]{8,}$/.test(ref)) {
+    if (/^[0-9a-fA-F]{8,64}$/.test(ref)) {
       const matches = registry.instancesWithPrefix(ref.toLowerCase());
       if (matches.length === 1) return { row: matches[0] as InstanceRow, byName: false };
       if (matches.length > 1) {
@@ -181,8 +181,8 @@ export class Inventory {
   }
 
   #hexPrefix(value: string): string {
-    if (!/^[0-9a-fA-F]{8,}$/.test(value)) {
-      throw invalidArgument(`Invalid id prefix "${value}": use 8 or more hex characters`);
+    if (!/^[0-9a-fA-F]{8,64}$/.test(value)) {
+      throw invalidArgument(`Invalid id prefix "${value.slice(0, 80)}": use 8 to 64 hex characters`);
     }
     return value.toLowerCase();
   }

@@ -7,6 +7,7 @@
  * @module
  */
 
+import { isAbsolute } from "node:path";
 import { encodeBase64 } from "./base64.ts";
 import type { Inventory } from "../inventory/inventory.ts";
 import type { Instances } from "../instances/instances.ts";
@@ -33,6 +34,20 @@ function now(): string {
   return new Date().toISOString();
 }
 
+/** The directory tools run in: an absolute path to an existing directory (default `/`). */
+function checkWorkDir(workDir: string | undefined): string {
+  if (workDir === undefined) return "/";
+  if (!isAbsolute(workDir)) throw invalidArgument(`Invalid work_dir "${workDir}": the path must be absolute`);
+  let info: Deno.FileInfo;
+  try {
+    info = Deno.statSync(workDir);
+  } catch {
+    throw invalidArgument(`Invalid work_dir "${workDir}": no such directory`);
+  }
+  if (!info.isDirectory) throw invalidArgument(`Invalid work_dir "${workDir}": not a directory`);
+  return workDir;
+}
+
 /** Starts runs. */
 export class RunService {
   readonly #deps: RunServiceDeps;
@@ -57,11 +72,12 @@ export class RunService {
       ...parseRunArgs(body.kind, step.args),
       stdin: step.stdin,
     }));
+    const workDir = checkWorkDir(body.work_dir);
     const { row } = this.#deps.inventory.resolveInstance(body.instance_ref);
     if (row.expires_at !== null && Date.parse(row.expires_at) < Date.now()) {
       throw new SqlrsError("not_found", `Instance ${row.instance_id} has expired`);
     }
-    return this.#stream(row.instance_id, body.kind, invocations, body.work_dir ?? "/", signal);
+    return this.#stream(row.instance_id, body.kind, invocations, workDir, signal);
   }
 
   async *#stream(

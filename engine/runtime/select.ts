@@ -44,6 +44,26 @@ export function isHostImage(imageId: string | undefined): boolean {
   return imageId === undefined || imageId === "host" || /^host:/.test(imageId) || /^\d+$/.test(imageId);
 }
 
+/**
+ * A container image reference as docker and podman spell it: `[host[:port]/]path[:tag][@digest]`,
+ * or a bare image id. Anything else (a filesystem path, `..`) is refused before a runtime sees it.
+ */
+const IMAGE_REFERENCE =
+  /^(?:[a-zA-Z0-9.-]+(?::\d+)?\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[\w][\w.-]{0,127})?(?:@sha256:[0-9a-f]{64})?$/;
+
+/** @throws {SqlrsError} `invalid_argument` when `imageId` is not an image reference */
+function checkImageReference(imageId: string): void {
+  if (imageId.length <= 255 && (IMAGE_REFERENCE.test(imageId) || /^sha256:[0-9a-f]{64}$/.test(imageId))) {
+    return;
+  }
+  throw new SqlrsError(
+    "invalid_argument",
+    `Invalid image "${
+      imageId.slice(0, 100)
+    }": expected host, host:MAJOR or a container image such as postgres:17`,
+  );
+}
+
 /** A selector over a fixed set of runtimes. */
 export function createRuntimeSelector(
   runtimes: readonly Runtime[],
@@ -117,6 +137,7 @@ export function createRuntimeSelector(
   return {
     async forImage(imageId) {
       if (isHostImage(imageId)) return byName("host");
+      checkImageReference(imageId as string);
       return await containerRuntime(imageId as string);
     },
     async containerRuntimeName() {
