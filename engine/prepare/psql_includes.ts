@@ -12,12 +12,20 @@
  *   directory psql runs in), `\ir` against the including file's directory (`workDir` for stdin and
  *   `-c`). The command's spelling and path do not enter the hash: only content does.
  * - `\copy … from <file>` and `\lo_import <file>` stay in the text, followed by a `data` record with
- *   the SHA-256 of the file's bytes, so that editing a data file changes the key.
+ *   the SHA-256 of the file's bytes, so that editing a data file changes the key. So do the files the
+ *   server reads: `COPY … FROM '/abs/file'` (an absolute path the engine can read: the host runtime's
+ *   server sees the same filesystem; a container must have it mounted at the same path).
+ * - A program's output (`\copy … from program '…'`, `COPY … FROM PROGRAM '…'`) is keyed by the
+ *   program's text and the content of every file its command line names (`cat data.csv`,
+ *   `gunzip -c data.csv.gz`); a program that names no file is refused, since its output cannot be
+ *   known in advance.
  *
  * What sqlrs cannot key is refused rather than silently missed: paths built from psql variables,
- * backquoted shell commands or `~`, `\i -` (stdin), and `\cd`. Known limits: all `\if` branches are
- * expanded; string literals are scanned as with `standard_conforming_strings` on (the default);
- * output of `\!`, backquotes and `\copy … from program` is not keyed.
+ * backquoted shell commands or `~`, `\i -` (stdin), `\cd`, a server-side COPY from a relative path
+ * or a file the engine cannot read. Known limits: all `\if` branches are expanded; string literals
+ * are scanned as with `standard_conforming_strings` on (the default); what functions read on the
+ * server (`pg_read_file`, `lo_import()`, foreign tables) and the output of `\!` and backquotes are
+ * not keyed.
  *
  * @module
  */
@@ -26,6 +34,7 @@ import { createHash } from "node:crypto";
 import { dirname, isAbsolute, relative, resolve } from "node:path";
 import { invalidArgument, messageOf } from "../../shared/errors.ts";
 import { hashRecords, toHex } from "./fingerprint.ts";
+import { copySource, programWords, serverCopySource } from "./psql_copy.ts";
 
 /** Version of the content stream's layout; changing it changes every psql content hash. */
 export const CONTENT_SCHEMA_VERSION = "sqlrs-psql-content-v1";
@@ -255,12 +264,81 @@ async function expandSource(ctx: Context, source: Source): Promise<void> {
     await scanLine(ctx, source, scan, text.slice(start, end), newline === -1 ? "" : "\n");
     start = end + 1;
   }
+  // psql sends an unterminated last statement at the end of its input.
+  await endStatement(ctx, source, scan);
 }
 
-function endStatement(scan: Scan): void {
-  if (scan.statementKind === "copy" && /\bfrom\s+stdin\b/i.test(scan.statement)) scan.copyPending = true;
+/** Ends the current statement: a COPY's inline data follows, or what the server will read is keyed. */
+async function endStatement(ctx: Context, source: Source, scan: Scan): Promise<void> {
+  if (scan.statementKind === "copy") {
+    if (/\bfrom\s+stdin\b/i.test(scan.statement)) scan.copyPending = true;
+    else await keyServerCopy(ctx, source, scan.statement);
+  }
   scan.statement = "";
   scan.statementKind = "unknown";
+}
+
+/** Keys the file or program a server-side `COPY … FROM` reads, or refuses what cannot be keyed. */
+async function keyServerCopy(ctx: Context, source: Source, statement: string): Promise<void> {
+  const copy = serverCopySource(statement);
+  const where = `COPY … FROM in ${includerName(source)}`;
+  const howToKey = `load the data with \\copy … from 'file' instead, which sqlrs keys by the file's content`;
+  if (copy.kind === "none") return;
+  if (copy.kind === "unknown") {
+    throw invalidArgument(`Cannot key ${where}: sqlrs cannot tell what it reads; ${howToKey}`);
+  }
+  if (copy.kind === "file") {
+    if (!isAbsolute(copy.path)) {
+      throw invalidArgument(
+        `Cannot key ${where}: the server resolves "${copy.path}" against its data directory; ${howToKey}`,
+      );
+    }
+    const reason = await unreadableReason(copy.path);
+    if (reason !== null) {
+      throw invalidArgument(
+        `Cannot key ${where}: "${copy.path}": ${reason} (the engine must read it too); ${howToKey}`,
+      );
+    }
+    await keyDataFile(ctx, source, "COPY … FROM", copy.path);
+    return;
+  }
+  await keyProgram(
+    ctx,
+    source,
+    "COPY … FROM PROGRAM",
+    copy.command,
+    (word) => isAbsolute(word) ? word : null,
+  );
+}
+
+/**
+ * Keys a program's output by its text and every file its command line names; `locate` maps a word to
+ * the path it would name (null: not a path this program can mean). A program naming no file is refused.
+ */
+async function keyProgram(
+  ctx: Context,
+  source: Source,
+  command: string,
+  program: string,
+  locate: (word: string) => string | null,
+): Promise<void> {
+  const files: string[] = [];
+  for (const word of programWords(program)) {
+    const path = locate(word);
+    if (path !== null && await unreadableReason(path) === null) files.push(path);
+  }
+  if (files.length === 0) {
+    throw invalidArgument(
+      `Cannot key ${command} '${program.slice(0, 200)}' in ${includerName(source)}: sqlrs keys a program ` +
+        `by the files its command line names, and this one names none (e.g. 'cat /abs/data.csv' or ` +
+        `'gunzip -c data.csv.gz'); or load the data with \\copy … from 'file'`,
+    );
+  }
+  flush(ctx);
+  ctx.records.push(["program", program]);
+  for (const file of files) {
+    ctx.records.push(["data", await hashDataFile(ctx, file, `Cannot read "${file}" for ${command}`)]);
+  }
 }
 
 function addStatementText(scan: Scan, text: string): void {
@@ -301,7 +379,10 @@ async function scanLine(ctx: Context, source: Source, scan: Scan, line: string, 
       continue;
     }
     if (state.kind === "string") {
-      i = closeString(scan, state.escapes, line, i);
+      const end = closeString(scan, state.escapes, line, i);
+      // A COPY's file or program is a literal: keep it for serverCopySource().
+      if (scan.statementKind === "copy") scan.statement += line.slice(i, end);
+      i = end;
       continue;
     }
     if (state.kind === "ident") {
@@ -343,7 +424,7 @@ async function scanLine(ctx: Context, source: Source, scan: Scan, line: string, 
       // E'…' (backslash escapes) only when the E starts its own token.
       const escapes = (line[i - 1] === "E" || line[i - 1] === "e") && !isIdentCont(line[i - 2]);
       scan.state = { kind: "string", escapes };
-      addStatementText(scan, " ");
+      addStatementText(scan, scan.statementKind === "copy" ? "'" : " ");
       i++;
     } else if (c === '"') {
       scan.state = { kind: "ident" };
@@ -373,7 +454,7 @@ async function scanLine(ctx: Context, source: Source, scan: Scan, line: string, 
       else if (c === ")" && scan.parenDepth > 0) scan.parenDepth--;
       if (c === ";" && scan.parenDepth === 0) {
         addStatementText(scan, ";");
-        endStatement(scan);
+        await endStatement(ctx, source, scan);
       } else {
         addStatementText(scan, c ?? "");
       }
@@ -583,6 +664,15 @@ async function metaCommand(
     // Inline data follows in this input; with pstdin too when this input is psql's stdin.
     if (copy.kind === "stdin" || (copy.kind === "pstdin" && source.path === null)) scan.copyPending = true;
     if (copy.kind === "file") await keyDataFile(ctx, source, "\\copy", copy.path);
+    if (copy.kind === "program") {
+      await keyProgram(
+        ctx,
+        source,
+        "\\copy … from program",
+        copy.command,
+        (word) => resolve(ctx.workDir, word),
+      );
+    }
     return { next: line.length, copied: line.length };
   }
   if (WHOLE_LINE.has(name)) return { next: line.length, copied: start };
@@ -598,7 +688,7 @@ async function metaCommand(
       }: sqlrs resolves paths against the directory psql starts in`,
     );
   }
-  if (SENDS_QUERY.has(name)) endStatement(scan);
+  if (SENDS_QUERY.has(name)) await endStatement(ctx, source, scan);
   if (name === "r" || name === "reset") {
     scan.statement = "";
     scan.statementKind = "unknown";
@@ -648,88 +738,4 @@ async function includeFile(ctx: Context, source: Source, written: string, path: 
   ctx.stack.pop();
   flush(ctx);
   ctx.records.push(["include-boundary", "end"]);
-}
-
-/** Where a `\\copy` command reads its data from. */
-export type CopySource =
-  | { kind: "file"; path: string }
-  | { kind: "stdin" }
-  | { kind: "pstdin" }
-  | { kind: "none" }
-  | { kind: "invalid"; reason: string };
-
-/** psql's strtokx(): the next token from `pos`, with quoted tokens kept whole (quotes included). */
-function token(s: string, pos: number, delims: string, quotes: string): { text: string; end: number } | null {
-  let p = pos;
-  while (p < s.length && " \t\n\r".includes(s[p] ?? "")) p++;
-  if (p >= s.length) return null;
-  const c = s[p] ?? "";
-  if (delims.includes(c)) return { text: c, end: p + 1 };
-  if (quotes.includes(c)) {
-    let q = p + 1;
-    while (q < s.length) {
-      if (s[q] === c && s[q + 1] === c) q += 2;
-      else if (s[q] === c) {
-        q++;
-        break;
-      } else q++;
-    }
-    return { text: s.slice(p, q), end: q };
-  }
-  let q = p;
-  while (
-    q < s.length && !" \t\n\r".includes(s[q] ?? "") && !delims.includes(s[q] ?? "") &&
-    !quotes.includes(s[q] ?? "")
-  ) {
-    q++;
-  }
-  return { text: s.slice(p, q), end: q };
-}
-
-/** Where `\copy` reads from, following psql's parse_slash_copy(). */
-export function copySource(args: string): CopySource {
-  let pos = 0;
-  const next = (delims: string, quotes: string): string | null => {
-    const t = token(args, pos, delims, quotes);
-    if (t === null) return null;
-    pos = t.end;
-    return t.text;
-  };
-  let t = next(".,()", '"');
-  if (t !== null && t.toLowerCase() === "binary") t = next(".,()", '"');
-  if (t === "(") {
-    for (let parens = 1; parens > 0 && t !== null;) {
-      t = next("()", `"'`);
-      if (t === "(") parens++;
-      else if (t === ")") parens--;
-    }
-  }
-  if (t === null) return { kind: "invalid", reason: "unexpected end of line" };
-  t = next(".,()", '"');
-  if (t === ".") {
-    next(".,()", '"');
-    t = next(".,()", '"');
-  }
-  if (t === "(") {
-    do t = next("()", '"'); while (t !== null && t !== ")");
-    if (t !== null) t = next(".,()", '"');
-  }
-  if (t === null) return { kind: "invalid", reason: "unexpected end of line" };
-  const direction = t.toLowerCase();
-  if (direction !== "from" && direction !== "to") {
-    return { kind: "invalid", reason: `expected FROM or TO at "${t}"` };
-  }
-  const target = next(";", "'");
-  if (target === null) return { kind: "invalid", reason: "missing file name" };
-  if (direction === "to") return { kind: "none" };
-  const lower = target.toLowerCase();
-  if (lower === "stdin") return { kind: "stdin" };
-  if (lower === "pstdin") return { kind: "pstdin" };
-  if (lower === "program") return { kind: "none" };
-  const path = target.startsWith("'")
-    ? target.slice(1, target.endsWith("'") ? -1 : undefined).replaceAll("''", "'")
-    : target;
-  if (path === "") return { kind: "invalid", reason: "empty file name" };
-  if (path.startsWith("~")) return { kind: "invalid", reason: `sqlrs does not expand "~" in paths` };
-  return { kind: "file", path };
 }

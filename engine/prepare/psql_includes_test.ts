@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { SqlrsError } from "../../shared/errors.ts";
-import { copySource, expandPsqlContent } from "./psql_includes.ts";
+import { expandPsqlContent } from "./psql_includes.ts";
+import { copySource } from "./psql_copy.ts";
 
 /** A temp dir with the given files (paths relative to it); removed after `body`. */
 async function withFiles(files: Record<string, string>, body: (dir: string) => Promise<void>): Promise<void> {
@@ -269,17 +270,64 @@ Deno.test("expandPsqlContent() refuses a missing \\copy data file", async () => 
   });
 });
 
-Deno.test("expandPsqlContent() reads nothing for \\copy from stdin, pstdin, program or to a file", async () => {
+Deno.test("expandPsqlContent() reads nothing for \\copy from stdin, pstdin or to a file", async () => {
   await withFiles({}, async (dir) => {
     const text = [
       "\\copy t from stdin",
       "1",
       "\\.",
-      "\\copy t from program 'cat x.csv'",
       "\\copy (select 1) to 'out.csv'",
       "\\copy t to stdout",
+      "copy t to '/tmp/out.csv';",
+      "copy (select 1 from t) to stdout;",
     ].join("\n");
     assert.deepEqual((await expandPsqlContent({ text, origin: null, workDir: dir })).files, []);
+  });
+});
+
+Deno.test("a program's output is keyed by the files it names; one naming none is refused", async () => {
+  await withFiles({ "x.csv": "1\n", "y.csv.gz": "gz" }, async (dir) => {
+    const hash = async (text: string) =>
+      (await expandPsqlContent({ text, origin: null, workDir: dir })).contentHash;
+    const cat = "\\copy t from program 'cat x.csv'";
+    const before = await hash(cat);
+    assert.equal(before, await hash(cat));
+    await Deno.writeTextFile(join(dir, "x.csv"), "2\n");
+    assert.notEqual(await hash(cat), before, "editing the file the program reads changes the key");
+    const server = `copy t from program 'gunzip -c ${join(dir, "y.csv.gz")}' with (format csv);`;
+    const files = (await expandPsqlContent({ text: server, origin: null, workDir: dir })).files;
+    assert.deepEqual(files, [join(dir, "y.csv.gz")]);
+    await assert.rejects(
+      hash("\\copy t from program 'curl -s https://example.org/x.csv'"),
+      isBadInput(/names none/),
+    );
+    await assert.rejects(hash("COPY t FROM PROGRAM 'cat x.csv';"), isBadInput(/names none/));
+  });
+});
+
+Deno.test("a server-side COPY FROM a file is keyed by the file; a relative path is refused", async () => {
+  await withFiles({ "data.csv": "1\n" }, async (dir) => {
+    const path = join(dir, "data.csv");
+    const hash = async (text: string) =>
+      (await expandPsqlContent({ text, origin: null, workDir: dir })).contentHash;
+    for (const text of [`copy t from '${path}';`, `COPY t (a, "from") FROM '${path}' WITH (FORMAT csv)`]) {
+      const before = await hash(text);
+      await Deno.writeTextFile(path, `${before}\n`);
+      assert.notEqual(await hash(text), before, text);
+    }
+    await assert.rejects(hash("copy t from 'data.csv';"), isBadInput(/data directory/));
+    await assert.rejects(hash(`copy t from '${dir}/missing.csv';`), isBadInput(/file not found/));
+    await assert.rejects(hash("copy t from $$/x$$;"), isBadInput(/cannot tell what it reads/));
+    // A comment or a string elsewhere mentioning a path changes nothing.
+    assert.deepEqual(
+      (await expandPsqlContent({
+        text: "select 'copy t from x'; -- copy t from '/y'\n",
+        origin: null,
+        workDir: dir,
+      }))
+        .files,
+      [],
+    );
   });
 });
 
@@ -291,6 +339,10 @@ Deno.test("copySource() follows psql's \\copy syntax", () => {
   assert.deepEqual(copySource(" s.t from /abs/t.csv;"), { kind: "file", path: "/abs/t.csv" });
   assert.deepEqual(copySource(" (select ')' from x) to 'out.csv'"), { kind: "none" });
   assert.deepEqual(copySource(" t from STDIN"), { kind: "stdin" });
+  assert.deepEqual(copySource(" t from program 'cat ''a b''.csv'"), {
+    kind: "program",
+    command: "cat 'a b'.csv",
+  });
   assert.equal(copySource(" t").kind, "invalid");
 });
 
