@@ -25,6 +25,7 @@ import {
   selectBuild,
 } from "./pg_install.ts";
 import { assertUserCanReach, chownTree, isEngineUser, type ServerUser, serverUser } from "./server_user.ts";
+import { extensionsDigest } from "./extensions.ts";
 import { cancelled, fileSize, freePort, isUnder, lastLines, logTail, sha256Hex, sleep } from "../_support.ts";
 
 const READY_POLL_MS = 3;
@@ -468,7 +469,7 @@ export function createHostRuntime(): Runtime {
         // Perhaps a build installed since the last look.
         build = selectBuild(await discover(true), imageId);
       }
-      return await imageOf(build, imageId);
+      return await imageOf(build, imageId, await extensionsDigest(build.bindir));
     },
 
     async initBase(image, dataDir, password) {

@@ -219,8 +219,15 @@ async function sha256Hex(text: string): Promise<string> {
   return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-/** The {@link ResolvedImage} of a build, as `imageId` named it. */
-export async function imageOf(build: PgBuild, imageId: string | undefined): Promise<ResolvedImage> {
+/**
+ * The {@link ResolvedImage} of a build, as `imageId` named it. The tool identity that keys every step
+ * covers psql and the installed extensions (`extensions`, from extensionsDigest()).
+ */
+export async function imageOf(
+  build: PgBuild,
+  imageId: string | undefined,
+  extensions: string,
+): Promise<ResolvedImage> {
   const hash = (await sha256Hex(`${build.version}\n${INITDB_OPTIONS_VERSION}`)).slice(0, 12);
   return {
     runtime: "host",
@@ -228,7 +235,7 @@ export async function imageOf(build: PgBuild, imageId: string | undefined): Prom
     resolvedId: `host:${build.version}`,
     storeDir: `host/${build.major}-${hash}`,
     major: build.major,
-    toolIdentity: build.psqlVersion,
+    toolIdentity: `${build.psqlVersion}; extensions ${extensions}`,
   };
 }
 
