@@ -8,6 +8,8 @@
  * @module
  */
 
+import { createHash } from "node:crypto";
+
 const encoder = new TextEncoder();
 const NEWLINE = encoder.encode("\n");
 
@@ -36,6 +38,35 @@ export async function hashRecords(records: ReadonlyArray<readonly [string, strin
     offset += chunk.byteLength;
   }
   return toHex(await crypto.subtle.digest("SHA-256", buffer));
+}
+
+/**
+ * {@link hashRecords} written record by record, for inputs too large to hold: the same records give
+ * the same hash either way.
+ */
+export class RecordHasher {
+  readonly #hash = createHash("sha256");
+
+  add(key: string, value: string): void {
+    const body = encoder.encode(value);
+    this.#hash.update(`${key}=${body.byteLength}:`);
+    this.#hash.update(body);
+    this.#hash.update(NEWLINE);
+  }
+
+  /** The hex digest; the hasher cannot be used afterwards. */
+  digest(): string {
+    return this.#hash.digest("hex");
+  }
+}
+
+/** SHA-256 (hex) of a file's bytes, read as a stream. */
+export async function sha256File(path: string): Promise<string> {
+  const hash = createHash("sha256");
+  // Reading `readable` to its end closes the file.
+  const file = await Deno.open(path);
+  for await (const chunk of file.readable) hash.update(chunk);
+  return hash.digest("hex");
 }
 
 /** Version of the state-key layout; changing what a key covers must change this. */

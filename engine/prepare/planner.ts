@@ -11,7 +11,7 @@
 import type { PrepareJobRequest, PreparePlanTask } from "../../shared/schemas.ts";
 import type { ResolvedImage } from "../runtime/types.ts";
 import type { StateInputs } from "../registry/registry.ts";
-import { hashRecords, stateFingerprint, toHex } from "./fingerprint.ts";
+import { hashRecords, sha256File, stateFingerprint } from "./fingerprint.ts";
 import { planPsql } from "./psql_args.ts";
 import { psqlStepAction } from "./psql_step.ts";
 import type { StepAction } from "./step_action.ts";
@@ -67,9 +67,7 @@ export function baseIdentity(image: ResolvedImage): string {
 
 async function fileHashes(paths: readonly string[]): Promise<Record<string, string>> {
   const hashes: Record<string, string> = {};
-  for (const path of paths) {
-    hashes[path] = toHex(await crypto.subtle.digest("SHA-256", await Deno.readFile(path)));
-  }
+  for (const path of paths) hashes[path] = await sha256File(path);
   return hashes;
 }
 

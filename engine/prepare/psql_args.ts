@@ -324,7 +324,5 @@ async function stepContent(
   if (reason !== null) {
     throw invalidArgument(`Cannot read -f file "${input.path}": ${reason}`, { path: input.path });
   }
-  // Read as the executor re-reads it, so that both hash the same text.
-  const text = await Deno.readTextFile(input.path);
-  return await expandPsqlContent({ text, origin: input.path, workDir });
+  return await expandPsqlContent({ origin: input.path, workDir });
 }

@@ -33,7 +33,7 @@
 import { createHash } from "node:crypto";
 import { dirname, isAbsolute, relative, resolve } from "node:path";
 import { invalidArgument, messageOf } from "../../shared/errors.ts";
-import { hashRecords, toHex } from "./fingerprint.ts";
+import { RecordHasher, sha256File, toHex } from "./fingerprint.ts";
 import { copySource, programWords, serverCopySource } from "./psql_copy.ts";
 
 /** Version of the content stream's layout; changing it changes every psql content hash. */
@@ -41,9 +41,9 @@ export const CONTENT_SCHEMA_VERSION = "sqlrs-psql-content-v1";
 
 /** One psql input to expand. */
 export interface ExpandPsqlInput {
-  /** The input's text. */
-  text: string;
-  /** Absolute path of the file the text came from; null for `-c` SQL and for stdin. */
+  /** The input's text (`-c`, stdin); ignored for a file, which is read from `origin` as a stream. */
+  text?: string;
+  /** Absolute path of the input file; null for `-c` SQL and for stdin. */
   origin: string | null;
   /** The directory psql runs in: plain `\i` and `\copy` paths resolve against it. */
   workDir: string;
@@ -66,14 +66,13 @@ export interface ExpandedPsqlContent {
  */
 export async function expandPsqlContent(input: ExpandPsqlInput): Promise<ExpandedPsqlContent> {
   // Every warm prepare plans again, and scanning a large script costs tens of ms (Chinook: 40-65 ms)
-  // while hashing it costs a few: reuse the last expansion of the same text when every file it read
+  // while hashing it costs a few: reuse the last expansion of the same input when every file it read
   // still has the same bytes.
-  const key = `${resolve(input.workDir)}\0${input.origin ?? ""}\0${await sha256(encoder.encode(input.text))}`;
+  const textKey = input.origin !== null ? "" : await sha256(encoder.encode(input.text ?? ""));
+  const key = `${resolve(input.workDir)}\0${input.origin ?? ""}\0${textKey}`;
   const cached = expansions.get(key);
   if (cached !== undefined && await unchanged(cached.fileDigests)) return cached.result;
-  const result = await expandUncached(input);
-  const fileDigests = new Map<string, string>();
-  for (const file of result.files) fileDigests.set(file, await sha256(await Deno.readFile(file)));
+  const { result, fileDigests } = await expandUncached(input);
   expansions.delete(key);
   expansions.set(key, { result, fileDigests });
   if (expansions.size > 64) expansions.delete(expansions.keys().next().value as string);
@@ -85,7 +84,7 @@ const expansions = new Map<string, { result: ExpandedPsqlContent; fileDigests: M
 async function unchanged(digests: ReadonlyMap<string, string>): Promise<boolean> {
   for (const [file, digest] of digests) {
     try {
-      if (await sha256(await Deno.readFile(file)) !== digest) return false;
+      if (await sha256File(file) !== digest) return false;
     } catch {
       return false;
     }
@@ -93,37 +92,96 @@ async function unchanged(digests: ReadonlyMap<string, string>): Promise<boolean>
   return true;
 }
 
-async function expandUncached(input: ExpandPsqlInput): Promise<ExpandedPsqlContent> {
+async function expandUncached(
+  input: ExpandPsqlInput,
+): Promise<{ result: ExpandedPsqlContent; fileDigests: Map<string, string> }> {
   const workDir = resolve(input.workDir);
-  const ctx: Context = { workDir, records: [], pending: "", files: new Set(), stack: [] };
-  let path: string | null = null;
-  if (input.origin !== null) {
-    path = resolve(workDir, input.origin);
-    const read = await readSource(ctx, path, `Cannot read "${path}"`);
-    // The caller decoded the file itself; key the raw bytes too when that decoding was lossy.
-    if (!sameBytes(encoder.encode(input.text), read.bytes)) {
-      ctx.records.push(["bytes", await sha256(read.bytes)]);
-    }
-    ctx.stack.push({ real: read.real, display: display(ctx, path) });
+  const hasher = new RecordHasher();
+  hasher.add("content-schema", CONTENT_SCHEMA_VERSION);
+  const ctx: Context = { workDir, hasher, pending: "", files: new Map(), stack: [] };
+  if (input.origin === null) {
+    await expandSource(
+      ctx,
+      { path: null, label: input.label ?? "the SQL text" },
+      textLines(input.text ?? ""),
+    );
+  } else {
+    const path = resolve(workDir, input.origin);
+    await expandFile(ctx, path, `Cannot read "${path}"`, { path, label: display(ctx, path) });
   }
-  await expandSource(ctx, { text: input.text, path, label: input.label ?? "the SQL text" });
   flush(ctx);
-  const contentHash = await hashRecords([["content-schema", CONTENT_SCHEMA_VERSION], ...ctx.records]);
-  return { contentHash, files: [...ctx.files] };
+  return { result: { contentHash: hasher.digest(), files: [...ctx.files.keys()] }, fileDigests: ctx.files };
 }
+
+/** The lines of a text, each with its end of line ("" for a last line without one). */
+function* textLines(text: string): Generator<Line> {
+  let start = 0;
+  while (start < text.length) {
+    const newline = text.indexOf("\n", start);
+    const end = newline === -1 ? text.length : newline;
+    yield [text.slice(start, end), newline === -1 ? "" : "\n"];
+    start = end + 1;
+  }
+}
+
+/**
+ * The lines of a file read as a stream (memory stays flat whatever its size), while its raw bytes are
+ * hashed; `onEnd` gets that digest and whether the bytes were valid UTF-8 (when not, the decoded text
+ * lost information and the raw bytes must be keyed too).
+ */
+async function* fileLines(
+  file: Deno.FsFile,
+  onEnd: (digest: string, validUtf8: boolean) => void,
+): AsyncGenerator<Line> {
+  const raw = createHash("sha256");
+  const decoder = new TextDecoder();
+  const strict = new TextDecoder("utf-8", { fatal: true });
+  let validUtf8 = true;
+  let rest = "";
+  for await (const chunk of file.readable) {
+    raw.update(chunk);
+    if (validUtf8) {
+      try {
+        strict.decode(chunk, { stream: true });
+      } catch {
+        validUtf8 = false;
+      }
+    }
+    rest += decoder.decode(chunk, { stream: true });
+    let start = 0;
+    for (let newline = rest.indexOf("\n"); newline !== -1; newline = rest.indexOf("\n", start)) {
+      yield [rest.slice(start, newline), "\n"];
+      start = newline + 1;
+    }
+    rest = rest.slice(start);
+  }
+  rest += decoder.decode();
+  if (validUtf8) {
+    try {
+      strict.decode();
+    } catch {
+      validUtf8 = false;
+    }
+  }
+  if (rest !== "") yield [rest, ""];
+  onEnd(raw.digest("hex"), validUtf8);
+}
+
+/** A line without its end of line, and that end of line ("\n", or "" at the end of the input). */
+type Line = [string, string];
 
 interface Context {
   workDir: string;
-  records: Array<readonly [string, string]>;
+  hasher: RecordHasher;
   /** Text not yet written as a record. */
   pending: string;
-  files: Set<string>;
+  /** Every file read, with the SHA-256 of its bytes. */
+  files: Map<string, string>;
   /** The files being expanded, outermost first, for cycle detection. */
   stack: Array<{ real: string; display: string }>;
 }
 
 interface Source {
-  text: string;
   /** Absolute path, or null for stdin and `-c`. */
   path: string | null;
   label: string;
@@ -180,9 +238,18 @@ function isIdentCont(c: string | undefined): boolean {
 }
 
 function flush(ctx: Context): void {
-  if (ctx.pending !== "") ctx.records.push(["text", ctx.pending]);
+  if (ctx.pending !== "") ctx.hasher.add("text", ctx.pending);
   ctx.pending = "";
 }
+
+/** Writes a record after the text before it. */
+function record(ctx: Context, key: string, value: string): void {
+  flush(ctx);
+  ctx.hasher.add(key, value);
+}
+
+/** Pending text is written as a record once it is this long (at a line's end), so memory stays flat. */
+const PENDING_LIMIT = 1 << 20;
 
 function display(ctx: Context, path: string): string {
   const rel = relative(ctx.workDir, path);
@@ -191,12 +258,6 @@ function display(ctx: Context, path: string): string {
 
 function includerName(source: Source): string {
   return source.path === null ? source.label : `"${source.path}"`;
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.byteLength !== b.byteLength) return false;
-  for (let i = 0; i < a.byteLength; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
 
 async function sha256(bytes: Uint8Array<ArrayBuffer>): Promise<string> {
@@ -215,39 +276,68 @@ export async function unreadableReason(path: string): Promise<string | null> {
   }
 }
 
-/** Reads a file the expansion depends on and records it; `what` starts the error message. */
-async function readSource(
+/**
+ * Expands a file the input depends on (the `-f` file or an include) as a stream of lines, refusing an
+ * include cycle; its digest is recorded, and its raw bytes keyed when they are not valid UTF-8.
+ * `what` starts the error message; `written` is how an include named the file.
+ */
+async function expandFile(
   ctx: Context,
   path: string,
   what: string,
-): Promise<{ bytes: Uint8Array<ArrayBuffer>; real: string }> {
+  source: Source,
+  written = path,
+): Promise<void> {
   const reason = await unreadableReason(path);
   if (reason !== null) throw invalidArgument(`${what}: ${reason}`, { path });
+  let file: Deno.FsFile;
+  let real: string;
   try {
-    const bytes = await Deno.readFile(path);
-    const real = await Deno.realPath(path);
-    ctx.files.add(path);
-    return { bytes, real };
+    real = await Deno.realPath(path);
+    file = await Deno.open(path);
   } catch (error) {
     throw invalidArgument(`${what}: ${messageOf(error)}`, { path });
   }
+  if (ctx.stack.some((entry) => entry.real === real)) {
+    file.close();
+    const chain = [...ctx.stack.map((entry) => entry.display), source.label].join(" -> ");
+    throw invalidArgument(`Cannot include "${written}": include cycle ${chain}`, { path });
+  }
+  // Listed before the files it includes.
+  if (!ctx.files.has(path)) ctx.files.set(path, "");
+  ctx.stack.push({ real, display: source.label });
+  let bytesDigest = "";
+  let validUtf8 = true;
+  await expandSource(
+    ctx,
+    source,
+    fileLines(file, (digest, valid) => {
+      bytesDigest = digest;
+      validUtf8 = valid;
+    }),
+  );
+  ctx.stack.pop();
+  ctx.files.set(path, bytesDigest);
+  if (!validUtf8) record(ctx, "bytes", bytesDigest);
 }
 
 async function hashDataFile(ctx: Context, path: string, what: string): Promise<string> {
   const reason = await unreadableReason(path);
   if (reason !== null) throw invalidArgument(`${what}: ${reason}`, { path });
   try {
-    const hash = createHash("sha256");
-    const file = await Deno.open(path);
-    for await (const chunk of file.readable) hash.update(chunk);
-    ctx.files.add(path);
-    return hash.digest("hex");
+    const digest = await sha256File(path);
+    ctx.files.set(path, digest);
+    return digest;
   } catch (error) {
     throw invalidArgument(`${what}: ${messageOf(error)}`, { path });
   }
 }
 
-async function expandSource(ctx: Context, source: Source): Promise<void> {
+async function expandSource(
+  ctx: Context,
+  source: Source,
+  lines: Iterable<Line> | AsyncIterable<Line>,
+): Promise<void> {
   const scan: Scan = {
     state: SQL,
     parenDepth: 0,
@@ -256,13 +346,9 @@ async function expandSource(ctx: Context, source: Source): Promise<void> {
     copyData: false,
     copyPending: false,
   };
-  const text = source.text;
-  let start = 0;
-  while (start < text.length) {
-    const newline = text.indexOf("\n", start);
-    const end = newline === -1 ? text.length : newline;
-    await scanLine(ctx, source, scan, text.slice(start, end), newline === -1 ? "" : "\n");
-    start = end + 1;
+  for await (const [line, eol] of lines) {
+    await scanLine(ctx, source, scan, line, eol);
+    if (ctx.pending.length > PENDING_LIMIT) flush(ctx);
   }
   // psql sends an unterminated last statement at the end of its input.
   await endStatement(ctx, source, scan);
@@ -334,10 +420,9 @@ async function keyProgram(
         `'gunzip -c data.csv.gz'); or load the data with \\copy … from 'file'`,
     );
   }
-  flush(ctx);
-  ctx.records.push(["program", program]);
+  record(ctx, "program", program);
   for (const file of files) {
-    ctx.records.push(["data", await hashDataFile(ctx, file, `Cannot read "${file}" for ${command}`)]);
+    record(ctx, "data", await hashDataFile(ctx, file, `Cannot read "${file}" for ${command}`));
   }
 }
 
@@ -717,25 +802,12 @@ async function keyDataFile(ctx: Context, source: Source, command: string, file: 
     path,
     `Cannot read "${file}" for ${command} from ${includerName(source)}`,
   );
-  flush(ctx);
-  ctx.records.push(["data", hash]);
+  record(ctx, "data", hash);
 }
 
 async function includeFile(ctx: Context, source: Source, written: string, path: string): Promise<void> {
+  record(ctx, "include-boundary", "begin");
   const what = `Cannot include "${written}" from ${includerName(source)}`;
-  const { bytes, real } = await readSource(ctx, path, what);
-  const shown = display(ctx, path);
-  if (ctx.stack.some((entry) => entry.real === real)) {
-    const chain = [...ctx.stack.map((entry) => entry.display), shown].join(" -> ");
-    throw invalidArgument(`Cannot include "${written}": include cycle ${chain}`, { path });
-  }
-  const text = new TextDecoder().decode(bytes);
-  flush(ctx);
-  ctx.records.push(["include-boundary", "begin"]);
-  if (!sameBytes(encoder.encode(text), bytes)) ctx.records.push(["bytes", await sha256(bytes)]);
-  ctx.stack.push({ real, display: shown });
-  await expandSource(ctx, { text, path, label: shown });
-  ctx.stack.pop();
-  flush(ctx);
-  ctx.records.push(["include-boundary", "end"]);
+  await expandFile(ctx, path, what, { path, label: display(ctx, path) }, written);
+  record(ctx, "include-boundary", "end");
 }

@@ -42,13 +42,13 @@ export function psqlStepAction(step: PsqlStep, workDir: string, stdin: string | 
     },
     async verifyUnchanged() {
       const input = step.input;
-      const text = input.kind === "file"
-        ? await Deno.readTextFile(input.path)
-        : input.kind === "command"
-        ? input.sql
-        : stdin ?? "";
-      const origin = input.kind === "file" ? input.path : null;
-      const { contentHash } = await expandPsqlContent({ text, origin, workDir });
+      const { contentHash } = input.kind === "file"
+        ? await expandPsqlContent({ origin: input.path, workDir })
+        : await expandPsqlContent({
+          text: input.kind === "command" ? input.sql : stdin ?? "",
+          origin: null,
+          workDir,
+        });
       if (contentHash !== step.contentHash) {
         throw new SqlrsError("conflict", "The step's input files changed while it ran; run prepare again");
       }
