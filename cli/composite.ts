@@ -1,16 +1,16 @@
 /**
  * The composite form `prepare:<kind> … run:<kind> …`: the first `run`/`run:<kind>` token that is
- * not the value of `--image`, `-f/--file`, `--name` or `--ttl` starts the run stage (reference 2.1).
+ * not the value of an option starts the run stage (reference 2.1). Options with values are sqlrs's
+ * own (`--image`, `--name`, `--ttl`), Liquibase's that name files, and any psql option that takes
+ * one, however it is spelled (`-c`, `-Atc`, `--command`).
  *
  * @module
  */
 
+import { takesNextArg } from "../shared/tool_options.ts";
+
 const VALUE_FLAGS = new Set([
   "--image",
-  "-f",
-  "--file",
-  "-c",
-  "--command",
   "--name",
   "--ttl",
   "--changelog-file",
@@ -24,7 +24,7 @@ export function splitComposite(argv: readonly string[]): { prepare: string[]; ru
   if (!/^prepare(:|$)/.test(argv[0] ?? "")) return { prepare: [...argv], run: undefined };
   for (let i = 1; i < argv.length; i++) {
     const token = argv[i] as string;
-    if (VALUE_FLAGS.has(token)) {
+    if (VALUE_FLAGS.has(token) || takesNextArg("psql", token)) {
       i++;
       continue;
     }

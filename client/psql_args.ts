@@ -8,50 +8,25 @@
 
 import { resolve } from "node:path";
 import { invalidArgument } from "../shared/errors.ts";
+import { renderToken, tokenize } from "../shared/tool_options.ts";
 
-/** A `-f`/`-c` occurrence in psql args, in any spelling. */
-interface InputArg {
-  kind: "file" | "command";
-  value: string;
-  /** Index of the first and one past the last arg it spans. */
-  start: number;
-  end: number;
-}
-
-function findInputs(args: readonly string[]): InputArg[] {
-  const inputs: InputArg[] = [];
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i] as string;
-    const long = /^--(file|command)(?:=(.*))?$/s.exec(arg);
-    if (long !== null) {
-      const kind = long[1] === "file" ? "file" : "command";
-      if (long[2] !== undefined) inputs.push({ kind, value: long[2], start: i, end: i + 1 });
-      else {
-        if (i + 1 >= args.length) throw invalidArgument(`psql option ${arg} needs a value`);
-        inputs.push({ kind, value: args[i + 1] as string, start: i, end: i + 2 });
-        i++;
-      }
+/** psql args read as psql reads them: the `-f`/`-c` inputs in order, and the other options. */
+function splitInputs(args: readonly string[]): {
+  inputs: Array<{ kind: "file" | "command"; value: string }>;
+  shared: string[];
+} {
+  const inputs: Array<{ kind: "file" | "command"; value: string }> = [];
+  const shared: string[] = [];
+  for (const token of tokenize("psql", args)) {
+    const name = token.kind === "option" ? token.option.name : undefined;
+    if (token.kind !== "option" || (name !== "file" && name !== "command")) {
+      shared.push(...renderToken(token));
       continue;
     }
-    const short = /^-([fc])(.*)$/s.exec(arg);
-    if (short !== null) {
-      const kind = short[1] === "f" ? "file" : "command";
-      if (short[2] !== "") inputs.push({ kind, value: short[2] as string, start: i, end: i + 1 });
-      else {
-        if (i + 1 >= args.length) throw invalidArgument(`psql option ${arg} needs a value`);
-        inputs.push({ kind, value: args[i + 1] as string, start: i, end: i + 2 });
-        i++;
-      }
-      continue;
-    }
-    // Values of other options that take one must not be read as -f/-c.
-    if (
-      /^(-[vFLoPRT]|--(set|variable|field-separator|log-file|output|pset|record-separator|table-attr))$/.test(
-        arg,
-      )
-    ) i++;
+    if (token.value === null) throw invalidArgument(`psql option ${token.flag} needs a value`);
+    inputs.push({ kind: name, value: token.value });
   }
-  return inputs;
+  return { inputs, shared };
 }
 
 /**
@@ -68,15 +43,13 @@ export function absolutizePsqlFiles(
   args: readonly string[],
   cwd: string,
 ): { args: string[]; readsStdin: boolean } {
-  const result = [...args];
+  const result: string[] = [];
   let readsStdin = false;
-  for (const input of findInputs(args).reverse()) {
-    if (input.kind !== "file") continue;
-    if (input.value === "-") {
-      readsStdin = true;
-      continue;
-    }
-    result.splice(input.start, input.end - input.start, "-f", resolve(cwd, input.value));
+  for (const token of tokenize("psql", args)) {
+    if (token.kind === "option" && token.option.name === "file" && token.value !== null) {
+      readsStdin ||= token.value === "-";
+      result.push("-f", token.value === "-" ? "-" : resolve(cwd, token.value));
+    } else result.push(...renderToken(token));
   }
   return { args: result, readsStdin };
 }
@@ -104,10 +77,7 @@ export async function psqlRunSteps(
   cwd: string,
   stdin: () => Promise<string | undefined>,
 ): Promise<RunStepArgs[]> {
-  const inputs = findInputs(args);
-  const shared = args.filter((_, index) =>
-    !inputs.some((input) => index >= input.start && index < input.end)
-  );
+  const { inputs, shared } = splitInputs(args);
   if (inputs.length === 0) {
     const content = await stdin();
     return [content === undefined ? { args: shared } : { args: shared, stdin: content }];

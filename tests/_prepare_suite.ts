@@ -312,7 +312,7 @@ export function definePrepareSuite(kind: StoreKind, runtime?: ContainerEngine): 
     const tracks = await hostPsql(dsn, "select count(*) from track");
     assert.equal(tracks.stdout, "3503", tracks.stderr);
   });
-  test("the composite form runs psql (in the container on docker and podman), passes its exit code on and leaves nothing", async (sandbox) => {
+  test("the composite form runs psql (in the container on docker and podman), reads bundled options, passes its exit code on and leaves nothing", async (sandbox) => {
     await writeFiles(sandbox.dir, { "bad.sql": "select 1;\nselect 1/0;\nselect 2;\n" });
     const composite = (step: string[], run: string[]) =>
       sandbox.cli(["prepare:psql", ...imageFlag(sandbox), "--", ...step, "run:psql", "--", ...run], {
@@ -324,6 +324,14 @@ export function definePrepareSuite(kind: StoreKind, runtime?: ContainerEngine): 
     );
     assert.equal(ok.code, 0, ok.stderr);
     assert.equal(ok.stdout, "15\n");
+    // Bundled short options with a relative file, in both stages (read as psql's getopt reads them).
+    await writeFiles(sandbox.dir, {
+      "create.sql": "create table t as select generate_series(1, 4) as id;\n",
+      "sum.sql": "select sum(id) from t;\n",
+    });
+    const bundled = await composite(["-qf", "create.sql"], ["-Atf", "sum.sql"]);
+    assert.equal(bundled.code, 0, bundled.stderr);
+    assert.equal(bundled.stdout, "10\n");
     const failedCommand = await composite(["-c", "select 1"], ["-c", "select 1/0"]);
     assert.equal(failedCommand.code, 1, "psql exits 1 when a -c command fails");
     assert.match(failedCommand.stderr, /division by zero/);

@@ -101,6 +101,8 @@ Deno.test("readsFiles() tells the invocations that open files relative to the wo
   assert.equal(readsFiles("psql", ["-c", "\\ir x.sql"], undefined), true);
   assert.equal(readsFiles("psql", ["-f", "a.sql"], undefined), true);
   assert.equal(readsFiles("psql", ["--file=a.sql"], undefined), true);
+  assert.equal(readsFiles("psql", ["-Atf", "a.sql"], undefined), true, "bundled with flags");
+  assert.equal(readsFiles("psql", ["-Atc", "select 1"], undefined), false);
   assert.equal(readsFiles("psql", ["-o", "out.txt", "-c", "select 1"], undefined), true);
   assert.equal(readsFiles("psql", ["-c", "select '\\d'"], undefined), false);
   assert.equal(readsFiles("pgbench", ["-i", "-s", "1"], undefined), false);

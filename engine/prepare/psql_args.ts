@@ -14,6 +14,7 @@
 
 import { resolve } from "node:path";
 import { invalidArgument } from "../../shared/errors.ts";
+import { completeLongOption, tokenize, type ToolOption } from "../../shared/tool_options.ts";
 import { expandPsqlContent, unreadableReason } from "./psql_includes.ts";
 
 /** One psql run: its input, its full argv (no program name, no connection args) and its content key. */
@@ -50,158 +51,98 @@ type Treatment =
   /** `-v`: keyed, in order. */
   | { kind: "set" }
   /** Changes how psql runs the input: keyed. */
-  | { kind: "keyed"; canonical: string }
+  | { kind: "keyed" }
   /** Changes only what psql prints: passed to psql, not keyed. */
-  | { kind: "cosmetic"; canonical: string }
+  | { kind: "cosmetic" }
   /** Accepted and dropped: already enforced, or harmless for a non-interactive run. */
   | { kind: "dropped" }
   | { kind: "refused"; reason: string };
-
-interface OptionSpec {
-  short: string | null;
-  long: string[];
-  takesValue: boolean;
-  treatment: Treatment;
-}
 
 const CONNECTION = "sqlrs connects psql to the database it prepares";
 const OUTPUT_FILE = "psql output goes to the job log, and files psql writes are not part of the state";
 const EXITS = "it prints information and exits without preparing anything";
 
-function spec(short: string | null, long: string[], takesValue: boolean, treatment: Treatment): OptionSpec {
-  return { short, long, takesValue, treatment };
-}
+const COSMETIC: Treatment = { kind: "cosmetic" };
+const refused = (reason: string): Treatment => ({ kind: "refused", reason });
 
-function cosmetic(short: string | null, long: string, takesValue = false): OptionSpec {
-  return spec(short, [long], takesValue, { kind: "cosmetic", canonical: `--${long}` });
-}
-
-function refused(short: string | null, long: string[], takesValue: boolean, reason: string): OptionSpec {
-  return spec(short, long, takesValue, { kind: "refused", reason });
-}
-
-/** Every option of psql 15–17 (`psql --help`), and what sqlrs does with it. */
-const OPTIONS: readonly OptionSpec[] = [
+/** What a prepare does with each psql option (by its name in shared/tool_options.ts). */
+const TREATMENTS: Readonly<Record<string, Treatment>> = {
   // Inputs: each is a step.
-  spec("f", ["file"], true, { kind: "file" }),
-  spec("c", ["command"], true, { kind: "command" }),
+  file: { kind: "file" },
+  command: { kind: "command" },
   // Result-changing: variables can change any statement (and psql's behaviour: AUTOCOMMIT,
   // ON_ERROR_ROLLBACK, …); one transaction per step and newline-terminated statements change what runs.
-  spec("v", ["set", "variable"], true, { kind: "set" }),
-  spec("1", ["single-transaction"], false, { kind: "keyed", canonical: "--single-transaction" }),
-  spec("S", ["single-line"], false, { kind: "keyed", canonical: "--single-line" }),
+  set: { kind: "set" },
+  "single-transaction": { kind: "keyed" },
+  "single-line": { kind: "keyed" },
   // Already enforced (-X), or only about password prompts, which sqlrs never needs (-w).
-  spec("X", ["no-psqlrc"], false, { kind: "dropped" }),
-  spec("w", ["no-password"], false, { kind: "dropped" }),
+  "no-psqlrc": { kind: "dropped" },
+  "no-password": { kind: "dropped" },
   // Cosmetic: echoing and output formatting only.
-  cosmetic("a", "echo-all"),
-  cosmetic("b", "echo-errors"),
-  cosmetic("e", "echo-queries"),
-  cosmetic("E", "echo-hidden"),
-  cosmetic("n", "no-readline"),
-  cosmetic("q", "quiet"),
-  cosmetic("A", "no-align"),
-  cosmetic(null, "csv"),
-  cosmetic("H", "html"),
-  cosmetic("t", "tuples-only"),
-  cosmetic("x", "expanded"),
-  cosmetic("z", "field-separator-zero"),
-  cosmetic("0", "record-separator-zero"),
-  cosmetic("P", "pset", true),
-  cosmetic("F", "field-separator", true),
-  cosmetic("R", "record-separator", true),
-  cosmetic("T", "table-attr", true),
+  "echo-all": COSMETIC,
+  "echo-errors": COSMETIC,
+  "echo-queries": COSMETIC,
+  "echo-hidden": COSMETIC,
+  "no-readline": COSMETIC,
+  quiet: COSMETIC,
+  "no-align": COSMETIC,
+  csv: COSMETIC,
+  html: COSMETIC,
+  "tuples-only": COSMETIC,
+  expanded: COSMETIC,
+  "field-separator-zero": COSMETIC,
+  "record-separator-zero": COSMETIC,
+  pset: COSMETIC,
+  "field-separator": COSMETIC,
+  "record-separator": COSMETIC,
+  "table-attr": COSMETIC,
   // Refused: connection, prompts, early exits, interactive modes, files written by psql.
-  refused("h", ["host"], true, CONNECTION),
-  refused("p", ["port"], true, CONNECTION),
-  refused("U", ["username"], true, CONNECTION),
-  refused("d", ["dbname", "database"], true, CONNECTION),
-  refused("W", ["password"], false, `${CONNECTION}, without a password prompt`),
-  refused("l", ["list"], false, "it lists databases and exits without preparing anything"),
-  refused("s", ["single-step"], false, "single-step mode asks for confirmation before each command"),
-  refused("V", ["version"], false, EXITS),
-  refused("?", ["help"], false, EXITS),
-  refused("o", ["output"], true, OUTPUT_FILE),
-  refused("L", ["log-file"], true, OUTPUT_FILE),
-];
-
-const BY_SHORT = new Map(OPTIONS.flatMap((o) => (o.short === null ? [] : [[o.short, o] as const])));
-const BY_LONG = new Map(OPTIONS.flatMap((o) => o.long.map((name) => [name, o] as const)));
+  host: refused(CONNECTION),
+  port: refused(CONNECTION),
+  username: refused(CONNECTION),
+  dbname: refused(CONNECTION),
+  password: refused(`${CONNECTION}, without a password prompt`),
+  list: refused("it lists databases and exits without preparing anything"),
+  "single-step": refused("single-step mode asks for confirmation before each command"),
+  version: refused(EXITS),
+  help: refused(EXITS),
+  output: refused(OUTPUT_FILE),
+  "log-file": refused(OUTPUT_FILE),
+};
 
 /** One option occurrence, as written and with its value. */
 interface Occurrence {
-  spec: OptionSpec;
+  option: ToolOption;
+  treatment: Treatment;
   /** The option as the user wrote it, for messages (`-v ON_ERROR_STOP=0`, `--set=…`). */
   spelled: string;
   value: string | null;
 }
 
-/** Splits psql args into option occurrences, following getopt_long(). */
+/** Reads psql args as psql does, refusing positionals, unknown and refused options. */
 function parseOptions(args: readonly string[]): Occurrence[] {
-  const found: Occurrence[] = [];
-  let onlyPositional = false;
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i] ?? "";
-    if (onlyPositional || arg === "-" || !arg.startsWith("-")) {
+  return tokenize("psql", args).map((token) => {
+    if (token.kind === "positional") {
       throw invalidArgument(
-        `Cannot pass "${arg}" to psql: ${CONNECTION}, so positional arguments (database, user, connection string) are refused`,
-        { argument: arg },
+        `Cannot pass "${token.value}" to psql: ${CONNECTION}, so positional arguments (database, user, connection string) are refused`,
+        { argument: token.value },
       );
     }
-    if (arg === "--") {
-      onlyPositional = true;
-      continue;
+    if (token.kind === "unknown") throw unsupported(token.name);
+    const treatment = TREATMENTS[token.option.name] ?? refused("sqlrs does not know what it does");
+    if (treatment.kind === "refused") throw refusal(token.flag, treatment.reason);
+    if (token.option.takesValue && token.value === null) throw needsValue(token.flag);
+    if (!token.option.takesValue && token.value !== null) {
+      throw invalidArgument(`Option "${token.flag}" does not take a value`, { option: token.flag });
     }
-    if (arg.startsWith("--")) {
-      const eq = arg.indexOf("=");
-      const name = arg.slice(2, eq === -1 ? undefined : eq);
-      const option = BY_LONG.get(name);
-      if (option === undefined) throw unsupported(`--${name}`, name);
-      if (option.treatment.kind === "refused") throw refusal(`--${name}`, option.treatment.reason);
-      if (!option.takesValue) {
-        if (eq !== -1) {
-          throw invalidArgument(`Option "--${name}" does not take a value`, { option: `--${name}` });
-        }
-        found.push({ spec: option, spelled: arg, value: null });
-      } else if (eq !== -1) {
-        found.push({ spec: option, spelled: arg, value: arg.slice(eq + 1) });
-      } else {
-        const value = args[++i];
-        if (value === undefined) throw needsValue(`--${name}`);
-        found.push({ spec: option, spelled: `${arg} ${value}`, value });
-      }
-      continue;
-    }
-    // A cluster of short options; one that takes a value ends the cluster.
-    for (let j = 1; j < arg.length; j++) {
-      const letter = arg[j] ?? "";
-      const option = BY_SHORT.get(letter);
-      if (option === undefined) throw unsupported(`-${letter}`, null);
-      if (option.treatment.kind === "refused") throw refusal(`-${letter}`, option.treatment.reason);
-      if (!option.takesValue) {
-        found.push({ spec: option, spelled: `-${letter}`, value: null });
-        continue;
-      }
-      const glued = arg.slice(j + 1);
-      if (glued !== "") {
-        found.push({ spec: option, spelled: `-${letter}${glued}`, value: glued });
-      } else {
-        const value = args[++i];
-        if (value === undefined) throw needsValue(`-${letter}`);
-        found.push({ spec: option, spelled: `-${letter} ${value}`, value });
-      }
-      break;
-    }
-  }
-  return found;
+    return { option: token.option, treatment, spelled: token.spelled, value: token.value };
+  });
 }
 
-function unsupported(option: string, longName: string | null): Error {
+function unsupported(option: string): Error {
   // getopt_long() accepts unambiguous abbreviations; sqlrs wants the full spelling.
-  const candidates = longName === null || longName === ""
-    ? []
-    : [...BY_LONG.keys()].filter((n) => n.startsWith(longName));
-  const hint = candidates.length === 1 ? `: spell it in full ("--${candidates[0]}")` : "";
+  const full = option.startsWith("--") ? completeLongOption("psql", option.slice(2)) : undefined;
+  const hint = full === undefined ? "" : `: spell it in full ("--${full}")`;
   return invalidArgument(`Unsupported psql option "${option}"${hint}`, { option });
 }
 
@@ -254,7 +195,7 @@ export async function planPsql(args: readonly string[], context: PsqlContext): P
   const keyedFlags = new Set<string>();
   const sets: string[] = [];
   for (const occurrence of parseOptions(args)) {
-    const { treatment } = occurrence.spec;
+    const { treatment, option } = occurrence;
     const value = occurrence.value ?? "";
     switch (treatment.kind) {
       case "file":
@@ -283,11 +224,11 @@ export async function planPsql(args: readonly string[], context: PsqlContext): P
         break;
       }
       case "keyed":
-        keyedFlags.add(treatment.canonical);
-        shared.push(treatment.canonical);
+        keyedFlags.add(`--${option.name}`);
+        shared.push(`--${option.name}`);
         break;
       case "cosmetic":
-        shared.push(occurrence.value === null ? treatment.canonical : `${treatment.canonical}=${value}`);
+        shared.push(occurrence.value === null ? `--${option.name}` : `--${option.name}=${value}`);
         break;
       case "dropped":
       case "refused": // parseOptions() already threw

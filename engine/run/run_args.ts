@@ -7,77 +7,10 @@
  */
 
 import { invalidArgument } from "../../shared/errors.ts";
+import { renderToken, tokenize, type ToolName } from "../../shared/tool_options.ts";
 
-/** Connection options that would point the tool somewhere else. pgbench's `-d` is `--debug`. */
-const CONNECTION_OPTIONS: Record<"psql" | "pgbench", readonly string[]> = {
-  psql: ["-h", "--host", "-p", "--port", "-U", "--username"],
-  pgbench: ["-h", "--host", "-p", "--port", "-U", "--username"],
-};
-
-/** Options (short and long) that take a value, per tool, so that values are not mistaken for positionals. */
-const VALUE_OPTIONS: Record<"psql" | "pgbench", readonly string[]> = {
-  psql: [
-    "-c",
-    "--command",
-    "-f",
-    "--file",
-    "-F",
-    "--field-separator",
-    "-L",
-    "--log-file",
-    "-o",
-    "--output",
-    "-P",
-    "--pset",
-    "-R",
-    "--record-separator",
-    "-T",
-    "--table-attr",
-    "-v",
-    "--set",
-    "--variable",
-  ],
-  pgbench: [
-    "-b",
-    "--builtin",
-    "-c",
-    "--client",
-    "-D",
-    "--define",
-    "-f",
-    "--file",
-    "-F",
-    "--fillfactor",
-    "-I",
-    "--init-steps",
-    "-j",
-    "--jobs",
-    "-L",
-    "--latency-limit",
-    "-M",
-    "--protocol",
-    "-P",
-    "--progress",
-    "-R",
-    "--rate",
-    "-s",
-    "--scale",
-    "-t",
-    "--transactions",
-    "-T",
-    "--time",
-    "--index-tablespace",
-    "--tablespace",
-    "--partition-method",
-    "--partitions",
-    "--log-prefix",
-    "--sampling-rate",
-    "--aggregate-interval",
-    "--random-seed",
-    "--max-tries",
-    "--show-script",
-  ],
-};
+/** Options that would point the tool somewhere else (by name in shared/tool_options.ts). */
+const CONNECTION_OPTIONS = new Set(["host", "port", "username"]);
 
 function plainDatabase(kind: string, value: string): string {
   if (/[=/:@\s]/.test(value) || value === "") {
@@ -94,63 +27,34 @@ export interface RunArgs {
   database: string | undefined;
 }
 
-function refuseConnectionOption(kind: "psql" | "pgbench", name: string, arg: string): void {
-  if (CONNECTION_OPTIONS[kind].includes(name)) {
-    throw invalidArgument(
-      `Connection option "${arg}" conflicts with the instance's connection; sqlrs connects ${kind} for you`,
-    );
-  }
-}
-
 /**
- * Checks `args` and takes out the database selection. Short options bundle as with getopt: in `-Atc
- * SQL` or `-Atd NAME`, the letters are flags up to the first one that takes a value, which is the rest
- * of the argument or else the next one.
+ * Checks `args` and takes out the database selection (psql's `-d`/`--dbname`, or a positional name).
+ * Options are read as the tool reads them (shared/tool_options.ts), so `-Atc SQL` and `-Atd NAME`
+ * work; the args handed on are the same options, one per word.
  * @throws {SqlrsError} `invalid_argument` naming a connection option or connection string
  */
-export function parseRunArgs(kind: "psql" | "pgbench", args: readonly string[]): RunArgs {
+export function parseRunArgs(kind: ToolName, args: readonly string[]): RunArgs {
   const kept: string[] = [];
   let database: string | undefined;
-  const selectsDatabase = (name: string) => kind === "psql" && (name === "-d" || name === "--dbname");
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i] as string;
-    if (arg.startsWith("--") && arg !== "--") {
-      const name = arg.split("=")[0] as string;
-      refuseConnectionOption(kind, name, arg);
-      const glued = arg.includes("=");
-      if (selectsDatabase(name)) {
-        database = plainDatabase(kind, glued ? arg.slice(arg.indexOf("=") + 1) : args[++i] ?? "");
-        continue;
-      }
-      kept.push(arg);
-      if (VALUE_OPTIONS[kind].includes(name) && !glued && i + 1 < args.length) kept.push(args[++i] as string);
+  for (const token of tokenize(kind, args)) {
+    if (token.kind === "option" && CONNECTION_OPTIONS.has(token.option.name)) {
+      throw invalidArgument(
+        `Connection option "${token.flag}" conflicts with the instance's connection; sqlrs connects ${kind} for you`,
+      );
+    }
+    const selected = token.kind === "positional"
+      ? token.value
+      : token.kind === "option" && kind === "psql" && token.option.name === "dbname"
+      ? token.value ?? ""
+      : undefined;
+    if (selected === undefined) {
+      kept.push(...renderToken(token));
       continue;
     }
-    if (arg.startsWith("-") && arg !== "-" && arg !== "--") {
-      let flags = arg; // what stays of the bundle
-      for (let j = 1; j < arg.length; j++) {
-        const name = `-${arg[j]}`;
-        refuseConnectionOption(kind, name, arg);
-        if (!selectsDatabase(name) && !VALUE_OPTIONS[kind].includes(name)) continue;
-        const rest = arg.slice(j + 1);
-        const value = rest !== "" ? rest : i + 1 < args.length ? args[++i] as string : undefined;
-        if (selectsDatabase(name)) {
-          database = plainDatabase(kind, value ?? "");
-          flags = arg.slice(0, j);
-        } else if (rest === "" && value !== undefined) {
-          kept.push(arg, value);
-          flags = "";
-        }
-        break;
-      }
-      if (flags.length > 1) kept.push(flags);
-      continue;
+    if (database !== undefined && token.kind === "positional") {
+      throw invalidArgument(`Unexpected argument "${selected}": the database is already "${database}"`);
     }
-    if (arg === "--") continue;
-    if (database !== undefined) {
-      throw invalidArgument(`Unexpected argument "${arg}": the database is already "${database}"`);
-    }
-    database = plainDatabase(kind, arg);
+    database = plainDatabase(kind, selected);
   }
   return { args: kept, database };
 }

@@ -21,19 +21,24 @@ Deno.test("parseRunArgs() takes the database out of -d, --dbname and a positiona
 Deno.test("parseRunArgs() reads bundled short options as getopt does", () => {
   // Flags up to the first letter that takes a value; the value is the rest of the word or the next one.
   assert.deepEqual(parseRunArgs("psql", ["-d", "chinook", "-Atc", "select count(*) from track"]), {
-    args: ["-Atc", "select count(*) from track"],
+    args: ["-A", "-t", "-c", "select count(*) from track"],
     database: "chinook",
   });
-  assert.deepEqual(parseRunArgs("psql", ["-Atcselect 1"]), { args: ["-Atcselect 1"], database: undefined });
+  assert.deepEqual(parseRunArgs("psql", ["-Atcselect 1"]), {
+    args: ["-A", "-t", "-c", "select 1"],
+    database: undefined,
+  });
   assert.deepEqual(parseRunArgs("psql", ["-Atd", "chinook", "-c", "select 1"]), {
-    args: ["-At", "-c", "select 1"],
+    args: ["-A", "-t", "-c", "select 1"],
     database: "chinook",
   });
   assert.deepEqual(parseRunArgs("psql", ["-qXf", "a.sql", "chinook"]), {
-    args: ["-qXf", "a.sql"],
+    args: ["-q", "-X", "-f", "a.sql"],
     database: "chinook",
   });
-  assert.deepEqual(parseRunArgs("pgbench", ["-nc", "4", "db"]), { args: ["-nc", "4"], database: "db" });
+  assert.deepEqual(parseRunArgs("pgbench", ["-nc", "4", "db"]), { args: ["-n", "-c", "4"], database: "db" });
+  // pgbench's -d is --debug, not a database.
+  assert.deepEqual(parseRunArgs("pgbench", ["-d", "db"]), { args: ["-d"], database: "db" });
 });
 
 Deno.test("parseRunArgs() refuses connection options, also inside a bundle, and connection strings", () => {

@@ -47,6 +47,7 @@ import {
   sleep,
 } from "../_support.ts";
 import { randomHex } from "../../../shared/random.ts";
+import { tokenize } from "../../../shared/tool_options.ts";
 
 /** The image `--image` means when a container runtime gets no image (never, through the selector). */
 export const DEFAULT_CONTAINER_IMAGE = "sqlrs-local/postgres:15";
@@ -192,10 +193,8 @@ export function parseImageProbe(output: string): {
   return { uid, gid, major, postgres, psql };
 }
 
-const FILE_OPTIONS: Record<"psql" | "pgbench", readonly string[]> = {
-  psql: ["-f", "--file", "-o", "--output", "-L", "--log-file"],
-  pgbench: ["-f", "--file"],
-};
+/** Options that name a file the tool opens (by name in shared/tool_options.ts). */
+const FILE_OPTIONS = new Set(["file", "output", "log-file"]);
 /** psql meta-commands that read or write files (relative to the working directory). */
 const FILE_META_COMMANDS =
   /(^|[\s;])\\(i|ir|include|include_relative|copy|o|out|w|write|g|gx|s|lo_import|lo_export|cd)(\s|$)/m;
@@ -210,15 +209,11 @@ export function readsFiles(
   args: readonly string[],
   stdin: string | Uint8Array | undefined,
 ): boolean {
-  for (const [i, arg] of args.entries()) {
-    const option = FILE_OPTIONS[tool].find((name) =>
-      arg === name || arg.startsWith(name.startsWith("--") ? `${name}=` : name)
-    );
-    if (option !== undefined) {
-      const value = arg === option ? args[i + 1] : arg.slice(option.length).replace(/^=/, "");
-      if (value !== "-") return true;
-    }
-  }
+  const opensFile = tokenize(tool, args).some((token) =>
+    token.kind === "option" && FILE_OPTIONS.has(token.option.name) && token.value !== null &&
+    token.value !== "-"
+  );
+  if (opensFile) return true;
   if (tool === "pgbench") return false;
   const script = typeof stdin === "string"
     ? stdin
