@@ -65,8 +65,8 @@ async function liveEngine(
 
 /** Takes the spawn lock, waiting at most `timeoutMs`. */
 async function takeSpawnLock(paths: SqlrsPaths, timeoutMs: number): Promise<Deno.FsFile> {
-  // The state dir holds the store, which PostgreSQL's unprivileged user must reach: 0755, not 0700.
-  await Deno.mkdir(paths.stateDir, { recursive: true, mode: 0o755 });
+  // The state dir holds the store, which PostgreSQL's unprivileged user must reach (not read): 0711.
+  await Deno.mkdir(paths.stateDir, { recursive: true, mode: 0o711 });
   const runDir = paths.runDir;
   await Deno.mkdir(runDir, { recursive: true, mode: 0o700 });
   const file = await Deno.open(join(runDir, "daemon.lock"), {

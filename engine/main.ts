@@ -22,6 +22,7 @@ import { Instances } from "./instances/instances.ts";
 import { Activity } from "./lifecycle/activity.ts";
 import { removeEngineFile, writeEngineFile } from "./lifecycle/engine_file.ts";
 import { acquireStoreLock } from "./lifecycle/store_lock.ts";
+import { tightenStore } from "./lifecycle/store_permissions.ts";
 import { Bases } from "./prepare/bases.ts";
 import { findLiquibase } from "./prepare/liquibase/lb_tool.ts";
 import { CacheCapacity } from "./cache/capacity.ts";
@@ -151,14 +152,15 @@ export async function parseEngineArgs(args: readonly string[]): Promise<EngineOp
 /** Runs the engine until it is told to stop or idles out; resolves with the process exit code. */
 export async function runEngine(options: EngineOptions): Promise<number> {
   const paths = sqlrsPaths();
-  await Deno.mkdir(paths.stateDir, { recursive: true, mode: 0o755 });
+  await Deno.mkdir(paths.stateDir, { recursive: true, mode: 0o711 });
   const log = openLog(paths.logDir);
   const image = storeImageFromEnv();
   if (image !== undefined) {
     log(`store: ${await ensureStoreImage(image, paths.storeRoot)} ${image.path} at ${paths.storeRoot}`);
   }
-  // The store root must be reachable by the unprivileged user PostgreSQL runs as.
-  await Deno.mkdir(paths.storeRoot, { recursive: true, mode: 0o755 });
+  // The store root must be reachable (not readable) by the unprivileged user PostgreSQL runs as.
+  await Deno.mkdir(paths.storeRoot, { recursive: true, mode: 0o711 });
+  await tightenStore(paths);
   const lock = await acquireStoreLock(paths.storeRoot);
   const layout = new StoreLayout(paths.storeRoot);
   const registry = new Registry(layout.dbFile);

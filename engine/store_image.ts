@@ -48,8 +48,8 @@ export async function ensureStoreImage(
     await runOk(["mkfs.btrfs", "-q", image.path]);
     created = true;
   }
-  await Deno.mkdir(storeRoot, { recursive: true, mode: 0o755 });
+  await Deno.mkdir(storeRoot, { recursive: true, mode: 0o711 });
   await runOk(["mount", "-o", "loop", image.path, storeRoot]);
-  await Deno.chmod(storeRoot, 0o755);
+  await Deno.chmod(storeRoot, 0o711);
   return created ? "created" : "mounted";
 }

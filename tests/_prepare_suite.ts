@@ -89,6 +89,36 @@ async function writeFiles(dir: string, files: Record<string, string>): Promise<v
   }
 }
 
+/** Where a state's data directory is under the store. */
+async function findStateDir(storeRoot: string, stateId: string): Promise<string> {
+  const engines = join(storeRoot, "engines");
+  for await (const runtime of Deno.readDir(engines)) {
+    for await (const build of Deno.readDir(join(engines, runtime.name))) {
+      const path = join(engines, runtime.name, build.name, "states", stateId);
+      if (await Deno.stat(path).then(() => true, () => false)) return path;
+    }
+  }
+  throw new Error(`state ${stateId} not found under ${engines}`);
+}
+
+/** SHA-256 of every file under `dir`, by relative path. */
+async function digestTree(dir: string): Promise<Record<string, string>> {
+  const digests: Record<string, string> = {};
+  const visit = async (relative: string) => {
+    for await (const entry of Deno.readDir(join(dir, relative))) {
+      const path = join(relative, entry.name);
+      if (entry.isDirectory) await visit(path);
+      else if (entry.isFile) {
+        const bytes = await Deno.readFile(join(dir, path));
+        digests[path] = Array.from(new Uint8Array(await crypto.subtle.digest("SHA-256", bytes)))
+          .map((b) => b.toString(16).padStart(2, "0")).join("");
+      }
+    }
+  };
+  await visit("");
+  return digests;
+}
+
 async function countStates(sandbox: Sandbox): Promise<number> {
   return JSON.parse((await sandbox.cliOk(["--output", "json", "ls", "--states"])).stdout).states.length;
 }
@@ -381,4 +411,21 @@ export function definePrepareSuite(kind: StoreKind, runtime?: ContainerEngine): 
       assert.equal(count.stdout, "1\n", count.stderr);
     });
   }
+
+  test("a superuser of an instance cannot change the cached state it came from (COPY … TO PROGRAM)", async (sandbox) => {
+    const prepared = await prepare(sandbox, ["-c", "create table t (x int)"]);
+    const stateDir = await findStateDir(sandbox.storeRoot, prepared.state_id);
+    const before = await digestTree(stateDir);
+    const hba = join(stateDir, "pg_hba.conf");
+    const attack = await sandbox.query(
+      prepared.instance_id,
+      `copy (select 'host all all 0.0.0.0/0 trust') to program 'cat >> ${hba}; echo poisoned > ${stateDir}/x'`,
+    );
+    assert.notEqual(attack.code, 0, "the write reached the state's files");
+    assert.deepEqual(await digestTree(stateDir), before, "the cached state's files are unchanged");
+    // The next instance of the same state is as clean as the first.
+    const next = await prepare(sandbox, ["-c", "create table t (x int)"]);
+    assert.equal(next.state_id, prepared.state_id);
+    assert.equal((await sandbox.query(next.instance_id, "select count(*) from t")).stdout, "0\n");
+  });
 }

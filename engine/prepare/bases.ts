@@ -1,6 +1,6 @@
 /**
- * Base data directories: one initdb per PostgreSQL build, done once under a lock and published by
- * rename, so a crash mid-initdb never leaves a base that looks complete.
+ * Base data directories: one initdb per PostgreSQL build, done once under a lock in a build area and
+ * published by rename, so a crash mid-initdb never leaves a base that looks complete.
  *
  * @module
  */
@@ -8,7 +8,8 @@
 import type { Registry } from "../registry/registry.ts";
 import type { ResolvedImage, Runtime } from "../runtime/types.ts";
 import type { StateFS } from "../statefs/types.ts";
-import { type StoreLayout, temporarySibling } from "../store_layout.ts";
+import { join } from "node:path";
+import type { StoreLayout } from "../store_layout.ts";
 import { KeyedMutex } from "../single_flight.ts";
 import { randomHex } from "../../shared/random.ts";
 
@@ -45,7 +46,11 @@ export class Bases {
       await Deno.mkdir(this.layout.engineDir(image), { recursive: true });
       await this.statefs.remove(path);
       const password = row?.password ?? randomHex(18);
-      const building = temporarySibling(path);
+      // initdb runs as the server user, which cannot reach engines/ (bases and states must not be
+      // writable through an instance): build in a job-like area, which recovery cleans after a crash.
+      const area = this.layout.jobDir(`.base-${randomHex(8)}`);
+      const building = join(area, "runtime");
+      await Deno.mkdir(area, { recursive: true });
       await this.statefs.createEmpty(building);
       try {
         await runtime.initBase(image, building, password);
@@ -55,6 +60,8 @@ export class Bases {
       } catch (error) {
         await this.statefs.remove(building);
         throw error;
+      } finally {
+        await Deno.remove(area, { recursive: true }).catch(() => {});
       }
       if (row === undefined) {
         this.registry.insertBase({
