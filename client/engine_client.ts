@@ -204,9 +204,9 @@ export class EngineClient implements Disposable {
       }
       if (error instanceof DOMException && error.name === "AbortError") throw error;
       // fetch says only "fetch failed"; the cause says what happened (refused, reset, ...).
-      const why = error instanceof Error && error.cause instanceof Error
-        ? error.cause.message
-        : String(error);
+      const why =
+        (error instanceof Error && error.cause instanceof Error ? error.cause.message : String(error))
+          .replace(/^error sending request for url \([^)]*\): /, "");
       throw new EngineUnreachableError(
         `Cannot reach the engine at ${address.endpoint}: ${why}`,
         error,
