@@ -74,7 +74,8 @@ export async function followJob(
       cancel();
     } else {
       prompting = true;
-      controlPrompt(jobId).then((choice) => {
+      // A terminal that cannot be read (closed meanwhile) leaves the job followed as before.
+      controlPrompt(jobId).catch(() => "continue" as const).then((choice) => {
         prompting = false;
         if (choice === "stop") {
           err(`cancelling job ${jobId}`);
