@@ -21,11 +21,11 @@
  * @module
  */
 
-import { loadCliConfig } from "./cli/cli_config.ts";
+import { loadCliConfig } from "./client/config.ts";
 import { connectEngine } from "./client/discovery.ts";
 import { ApiError, type EngineClient } from "./client/engine_client.ts";
 import { moduleEngineCommand } from "./client/engine_command.ts";
-import { followJobEvents } from "./client/job_events.ts";
+import { followJob, followJobEvents, requireSucceeded } from "./client/follow_job.ts";
 import { lbPrepareRequest, psqlPrepareRequest, runRequestFor } from "./client/requests.ts";
 import { resolveDeleteTarget } from "./client/resolve.ts";
 import { consumeRun } from "./client/run_output.ts";
@@ -96,7 +96,10 @@ export interface ClientOptions {
    * @default Deno.cwd()
    */
   cwd?: string | undefined;
-  /** Timeout of each API request in ms (not of a whole prepare or run). @default 30000 */
+  /**
+   * Timeout of each API request in ms (not of a whole prepare or run), and how long to keep trying to
+   * reach an engine again when it went away (stopped, crashed, idled out). @default 30000
+   */
   timeoutMs?: number | undefined;
   /** How long an engine started here waits idle before exiting. @default the CLI config's, else "120s" */
   idleTimeout?: string | undefined;
@@ -234,7 +237,10 @@ async function prepareRequest(session: Session, options: PrepareOptions, planOnl
     : lbPrepareRequest(options.liquibase ?? [], shared);
 }
 
-/** Submits a job, follows it to its end and returns its final status; anything but success throws. */
+/**
+ * Submits a job, follows it to its end (on the next engine when its engine goes away, as the CLI
+ * does) and returns its final status; anything but success throws, as in the CLI.
+ */
 async function runJob(
   client: EngineClient,
   request: PrepareJobRequest,
@@ -245,34 +251,26 @@ async function runJob(
   let cancelling: Promise<unknown> | undefined;
   const cancel = () => cancelling = client.cancelJob(jobId).catch(() => {});
   options.signal?.addEventListener("abort", cancel, { once: true });
+  let status: PrepareJobStatus | undefined;
   try {
-    for await (const event of followJobEvents(client, jobId)) options.onEvent?.(event);
+    status = await followJob(client, jobId, { onEvent: options.onEvent, stallTimeoutMs: options.timeoutMs });
   } finally {
     options.signal?.removeEventListener("abort", cancel);
     await cancelling;
   }
-  const status = await client.job(jobId);
-  if (status.status === "succeeded" && options.signal?.aborted) {
+  if (status?.status === "succeeded" && options.signal?.aborted) {
     // Cancelled too late: the caller will not get the instance, so it must not outlive the call.
     if (status.result !== null) await client.delete("instances", status.result.instance_id, { force: true });
     throw new SqlrsError("cancelled", `Job ${jobId} was cancelled`, { cause: options.signal.reason });
   }
-  if (status.status === "succeeded") return status;
-  if (status.status === "failed" || status.status === "cancelled") {
-    const cancelled = status.status === "cancelled";
-    throw new SqlrsError(
-      cancelled ? "cancelled" : "step_failed",
-      status.error?.message ?? `Job ${jobId} failed`,
-      {
-        details: { job_id: jobId, ...status.error?.details },
-        cause: cancelled ? options.signal?.reason : undefined,
-      },
-    );
+  if (status === undefined) throw new SqlrsError("internal_error", `Stopped following job ${jobId}`);
+  if (status.status === "cancelled" && options.signal?.aborted) {
+    throw new SqlrsError("cancelled", `Job ${jobId} was cancelled`, {
+      details: { job_id: jobId },
+      cause: options.signal.reason,
+    });
   }
-  throw new SqlrsError(
-    "unavailable",
-    `Lost job ${jobId}: its event stream ended while it was ${status.status}`,
-  );
+  return requireSucceeded(status);
 }
 
 /**
@@ -431,7 +429,8 @@ export interface Plan {
 
 /**
  * Follows a prepare job's events until it ends, e.g. one started by `sqlrs prepare:psql --no-watch`.
- * A dropped connection is resumed from the last event seen.
+ * A dropped connection is resumed from the last event seen; when the engine goes away, following
+ * goes on with the next engine (started if need be), which resumes the job.
  *
  * @example
  * ```ts
@@ -447,7 +446,11 @@ export async function* watch(
   options: WatchOptions = {},
 ): AsyncGenerator<PrepareJobEvent, void, undefined> {
   using session = await open(options);
-  yield* followJobEvents(session.client, jobId, { from: options.from, signal: options.signal });
+  yield* followJobEvents(session.client, jobId, {
+    from: options.from,
+    signal: options.signal,
+    stallTimeoutMs: options.timeoutMs,
+  });
 }
 
 /**

@@ -10,7 +10,7 @@ import { cliRunTarget } from "../client/engine_command.ts";
 import type { EngineClient } from "../client/engine_client.ts";
 import { parseDuration } from "../shared/duration.ts";
 import { invalidArgument } from "../shared/errors.ts";
-import { loadCliConfig } from "./cli_config.ts";
+import { loadCliConfig } from "../client/config.ts";
 
 /** The global flags. */
 export interface GlobalOptions {
@@ -42,21 +42,27 @@ export class CliContext {
     this.verbose = globals.verbose === true;
   }
 
-  /** The engine client, connecting (and spawning the engine) on first use. */
+  /** `--timeout` in ms: for each request, and for reaching an engine again after it went away. */
+  get timeoutMs(): number {
+    try {
+      return parseDuration(this.#globals.timeout);
+    } catch (error) {
+      throw invalidArgument(`Invalid --timeout: ${(error as Error).message}`);
+    }
+  }
+
+  /**
+   * The engine client, connecting (and spawning the engine) on first use. When the engine goes away
+   * (stopped, crashed, idled out), requests find or start the next one within `--timeout`.
+   */
   client(): Promise<EngineClient> {
     this.#client ??= (async () => {
       const config = await loadCliConfig();
-      let timeoutMs: number;
-      try {
-        timeoutMs = parseDuration(this.#globals.timeout);
-      } catch (error) {
-        throw invalidArgument(`Invalid --timeout: ${(error as Error).message}`);
-      }
       return await connectEngine({
         engineCommand: engineCommand(),
         idleTimeout: config.idleTimeout,
         engineEnv: config.engineEnv,
-        timeoutMs,
+        timeoutMs: this.timeoutMs,
         ...(this.#globals.endpoint === undefined ? {} : { endpoint: this.#globals.endpoint }),
       });
     })();

@@ -1,7 +1,7 @@
 /**
  * Exit codes (DESIGN.md section 7): 0 ok; 1 failure (a failed job, an engine error); 2 bad usage
- * or input; 3 internal error or engine unreachable; 4 refused by a safety rule. `run` passes the
- * tool's own code.
+ * or input; 3 internal error or engine unreachable; 4 refused by a safety rule; 5 detached at the
+ * Ctrl+C prompt (the job keeps running). `run` passes the tool's own code.
  *
  * @module
  */
@@ -30,6 +30,9 @@ export function exitCodeFor(error: unknown): number {
       return 1;
   }
 }
+
+/** The exit code of `prepare`/`watch` when the user detached from the job at the control prompt. */
+export const EXIT_DETACHED = 5;
 
 /** A failure whose exit code the command chose. */
 export class ExitError extends Error {

@@ -3,16 +3,23 @@
  *
  * Order: an explicit endpoint (`--endpoint`, `SQLRS_ENGINE_ADDR`, `TAIDON_ENGINE_ADDR`), then
  * `engine.json` (the pid alive, health ok, the token accepted), else a new engine spawned detached
- * under a spawn lock, so that many clients started at once end with exactly one engine.
+ * under a spawn lock, so that many clients started at once end with exactly one engine. An engine
+ * that is shutting down (engine.json gone, answering 503) is waited for: the new one starts once
+ * it has released the store.
  *
  * @module
  */
 
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { EngineFile } from "../shared/schemas.ts";
 import { engineSocketPath, processAlive, type SqlrsPaths, sqlrsPaths } from "../shared/paths.ts";
 import { SqlrsError } from "../shared/errors.ts";
-import { EngineClient, type EngineClientOptions, EngineUnreachableError } from "./engine_client.ts";
+import {
+  type EngineAddress,
+  EngineClient,
+  type EngineClientOptions,
+  EngineUnreachableError,
+} from "./engine_client.ts";
 
 /** How to find or start the engine. */
 export interface ConnectOptions extends EngineClientOptions {
@@ -45,22 +52,42 @@ async function readEngineFile(path: string): Promise<EngineFile | undefined> {
   }
 }
 
-/** A client of the engine described by engine.json, if that engine is alive and accepts its token. */
+/** The engine engine.json describes, if that engine is alive, not stopping, and accepts its token. */
 async function liveEngine(
   paths: SqlrsPaths,
   options: EngineClientOptions,
-): Promise<EngineClient | undefined> {
+): Promise<EngineAddress | undefined> {
   const file = await readEngineFile(paths.engineFile);
   if (file === undefined || !processAlive(file.pid)) return undefined;
-  const client = new EngineClient({ endpoint: file.endpoint, token: file.authToken }, options);
+  const address = { endpoint: file.endpoint, token: file.authToken };
+  using client = new EngineClient(address, options);
   try {
     const health = await client.health();
-    if (health.instanceId === file.instanceId && health.authenticated) return client;
+    if (health.instanceId === file.instanceId && health.authenticated) return address;
   } catch {
-    // Not answering: treat as stale.
+    // Not answering, or shutting down: treat as stale.
   }
-  client[Symbol.dispose]();
   return undefined;
+}
+
+/**
+ * Whether an engine holds the store (its `engine.lock`): one that is shutting down has removed
+ * engine.json but must release the store before the next engine can take it.
+ */
+async function storeHeld(storeRoot: string): Promise<boolean> {
+  let file: Deno.FsFile;
+  try {
+    file = await Deno.open(join(storeRoot, "engine.lock"), { read: true, write: true });
+  } catch {
+    return false;
+  }
+  try {
+    if (!(await file.tryLock(true))) return true;
+    await file.unlock();
+    return false;
+  } finally {
+    file.close();
+  }
 }
 
 /** Takes the spawn lock, waiting at most `timeoutMs`. */
@@ -88,7 +115,7 @@ async function takeSpawnLock(paths: SqlrsPaths, timeoutMs: number): Promise<Deno
   return file;
 }
 
-async function spawnEngine(paths: SqlrsPaths, options: ConnectOptions): Promise<EngineClient> {
+async function spawnEngine(paths: SqlrsPaths, options: ConnectOptions): Promise<EngineAddress> {
   const timeoutMs = options.startupTimeoutMs ?? 15_000;
   const socket = await engineSocketPath(paths);
   const [program, ...args] = options.engineCommand;
@@ -111,8 +138,8 @@ async function spawnEngine(paths: SqlrsPaths, options: ConnectOptions): Promise<
   const deadline = Date.now() + timeoutMs;
   try {
     while (Date.now() < deadline) {
-      const client = await liveEngine(paths, options);
-      if (client !== undefined) return client;
+      const address = await liveEngine(paths, options);
+      if (address !== undefined) return address;
       if (exited !== undefined) {
         await collect;
         throw new EngineUnreachableError(
@@ -141,7 +168,46 @@ function explicitEndpoint(options: ConnectOptions): string | undefined {
 }
 
 /**
- * Connects to the engine, starting one when none runs.
+ * Waits (under the spawn lock) until the engine in engine.json is healthy, or no engine holds the
+ * store so that a new one can be started; an engine that is shutting down still holds it.
+ */
+async function awaitEngineOrFreeStore(
+  paths: SqlrsPaths,
+  options: ConnectOptions,
+): Promise<EngineAddress | undefined> {
+  const storeValue = options.engineEnv?.SQLRS_STATE_STORE;
+  const storeRoot = storeValue === undefined || storeValue === "" ? paths.storeRoot : resolve(storeValue);
+  const timeoutMs = options.startupTimeoutMs ?? 15_000;
+  const deadline = Date.now() + timeoutMs;
+  while (true) {
+    const running = await liveEngine(paths, options);
+    if (running !== undefined) return running;
+    if (!(await storeHeld(storeRoot))) return undefined;
+    if (Date.now() > deadline) {
+      throw new EngineUnreachableError(
+        `An engine still holds the store ${storeRoot} and did not stop or answer within ${timeoutMs} ms`,
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/** The address of the engine, started when none runs. */
+async function discover(paths: SqlrsPaths, options: ConnectOptions): Promise<EngineAddress> {
+  const running = await liveEngine(paths, options);
+  if (running !== undefined) return running;
+  if (options.autostart === false) throw new EngineUnreachableError("The local engine is not running");
+  const lock = await takeSpawnLock(paths, options.startupTimeoutMs ?? 15_000);
+  try {
+    return await awaitEngineOrFreeStore(paths, options) ?? await spawnEngine(paths, options);
+  } finally {
+    lock.close();
+  }
+}
+
+/**
+ * Connects to the engine, starting one when none runs. Unless `autostart` is false, the client
+ * finds (or starts) the engine again when its engine goes away, within `timeoutMs`.
  * @throws {EngineUnreachableError} when no engine can be reached or started
  */
 export async function connectEngine(options: ConnectOptions): Promise<EngineClient> {
@@ -156,15 +222,13 @@ export async function connectEngine(options: ConnectOptions): Promise<EngineClie
     if (token === undefined) {
       throw new SqlrsError("invalid_argument", `No token for engine ${endpoint}: set SQLRS_TOKEN`);
     }
-    return new EngineClient({ endpoint, token }, options);
+    // An explicit engine is not ours to start: a request that did not reach it is sent again to it.
+    return new EngineClient({ endpoint, token }, {
+      ...options,
+      reconnect: () => Promise.resolve({ endpoint, token }),
+    });
   }
-  const running = await liveEngine(paths, options);
-  if (running !== undefined) return running;
-  if (options.autostart === false) throw new EngineUnreachableError("The local engine is not running");
-  const lock = await takeSpawnLock(paths, options.startupTimeoutMs ?? 15_000);
-  try {
-    return await liveEngine(paths, options) ?? await spawnEngine(paths, options);
-  } finally {
-    lock.close();
-  }
+  const address = await discover(paths, options);
+  if (options.autostart === false) return new EngineClient(address, options);
+  return new EngineClient(address, { ...options, reconnect: () => discover(paths, options) });
 }

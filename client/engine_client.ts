@@ -42,10 +42,22 @@ export class ApiError extends SqlrsError {
 
 /** The engine could not be reached at all. */
 export class EngineUnreachableError extends SqlrsError {
-  constructor(message: string, cause?: unknown) {
+  /**
+   * Whether the request was certainly not acted on, so that sending it again (to the next engine)
+   * does nothing twice: its connection failed before any answer, or the engine answered that it is
+   * shutting down. An engine that shuts down finishes the requests it began, so a connection it
+   * drops carried no request it acted on; only a crash in the middle of a request can break that.
+   */
+  readonly notDelivered: boolean;
+  constructor(message: string, cause?: unknown, notDelivered = false) {
     super("unavailable", message, { cause });
     this.name = "EngineUnreachableError";
+    this.notDelivered = notDelivered;
   }
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 /** Where an engine listens and how to authenticate. */
@@ -58,7 +70,15 @@ export interface EngineAddress {
 /** Options of a client. */
 export interface EngineClientOptions {
   /** Per-request timeout in ms for non-streaming calls (default 30 s). */
-  timeoutMs?: number;
+  timeoutMs?: number | undefined;
+}
+
+/** How a client finds the next engine when its engine goes away. */
+export interface ReconnectOptions {
+  /** Finds (or starts) the engine again; called when a request could not reach the current one. */
+  reconnect: () => Promise<EngineAddress>;
+  /** How long to keep reconnecting after the first failure, in ms. @default the request timeout */
+  reachTimeoutMs?: number | undefined;
 }
 
 interface RequestOptions {
@@ -81,37 +101,85 @@ function query(params: Record<string, string | boolean | undefined>): string {
   return text === "" ? "" : `?${text}`;
 }
 
-/** Talks to one engine. */
-export class EngineClient implements Disposable {
-  readonly address: EngineAddress;
-  readonly #baseUrl: string;
-  readonly #httpClient: Deno.HttpClient | undefined;
-  readonly #timeoutMs: number;
+interface Target {
+  address: EngineAddress;
+  baseUrl: string;
+  httpClient: Deno.HttpClient | undefined;
+}
 
-  constructor(address: EngineAddress, options: EngineClientOptions = {}) {
-    this.address = address;
+function targetOf(address: EngineAddress): Target {
+  if (!address.endpoint.startsWith("unix://")) {
+    return { address, baseUrl: address.endpoint.replace(/\/$/, ""), httpClient: undefined };
+  }
+  const httpClient = Deno.createHttpClient({ proxy: { transport: "unix", path: address.endpoint.slice(7) } });
+  return { address, baseUrl: "http://localhost", httpClient };
+}
+
+/**
+ * Talks to the engine. With {@link ReconnectOptions}, a request that did not reach the engine (it
+ * was gone, or shutting down) is sent again to the engine `reconnect` finds, within `reachTimeoutMs`.
+ */
+export class EngineClient implements Disposable {
+  #target: Target;
+  /** Clients of engines left behind, closed on dispose (a stream may still be reading one). */
+  readonly #retired: Target[] = [];
+  readonly #timeoutMs: number;
+  readonly #reconnect: ReconnectOptions | undefined;
+
+  constructor(address: EngineAddress, options: EngineClientOptions & Partial<ReconnectOptions> = {}) {
+    this.#target = targetOf(address);
     this.#timeoutMs = options.timeoutMs ?? 30_000;
-    if (address.endpoint.startsWith("unix://")) {
-      this.#httpClient = Deno.createHttpClient({
-        proxy: { transport: "unix", path: address.endpoint.slice(7) },
-      });
-      this.#baseUrl = "http://localhost";
-    } else {
-      this.#httpClient = undefined;
-      this.#baseUrl = address.endpoint.replace(/\/$/, "");
-    }
+    this.#reconnect = options.reconnect === undefined
+      ? undefined
+      : { reconnect: options.reconnect, reachTimeoutMs: options.reachTimeoutMs };
+  }
+
+  /** The engine currently talked to. */
+  get address(): EngineAddress {
+    return this.#target.address;
   }
 
   [Symbol.dispose](): void {
-    this.#httpClient?.close();
+    for (const target of [this.#target, ...this.#retired]) target.httpClient?.close();
   }
 
   /** Sends a request; a non-2xx answer throws {@link ApiError}. */
   async request(method: string, path: string, options: RequestOptions = {}): Promise<Response> {
-    const headers: Record<string, string> = {
-      authorization: `Bearer ${this.address.token}`,
-      ...options.headers,
-    };
+    if (this.#reconnect === undefined) return await this.#send(method, path, options);
+    const reachTimeoutMs = this.#reconnect.reachTimeoutMs ?? this.#timeoutMs;
+    let deadline: number | undefined;
+    let lost = false;
+    for (let attempt = 0;; attempt++) {
+      try {
+        if (lost) {
+          const address = await this.#reconnect.reconnect();
+          if (address.endpoint !== this.address.endpoint || address.token !== this.address.token) {
+            this.#retired.push(this.#target);
+            this.#target = targetOf(address);
+          }
+          lost = false;
+        }
+        return await this.#send(method, path, options);
+      } catch (error) {
+        const retry = error instanceof EngineUnreachableError && (lost || error.notDelivered);
+        if (!retry || options.signal?.aborted) throw error;
+        lost = true;
+        deadline ??= Date.now() + reachTimeoutMs;
+        if (Date.now() >= deadline) {
+          throw new EngineUnreachableError(
+            `Cannot reach the engine within ${reachTimeoutMs} ms (--timeout): ${error.message}`,
+            error,
+          );
+        }
+        await delay(Math.min(25 * 2 ** attempt, 500));
+      }
+    }
+  }
+
+  /** One attempt at a request against the current engine. */
+  async #send(method: string, path: string, options: RequestOptions): Promise<Response> {
+    const { baseUrl, httpClient, address } = this.#target;
+    const headers: Record<string, string> = { ...options.headers };
     if (options.body !== undefined) headers["content-type"] = "application/json";
     const signals = [options.signal, options.stream ? undefined : AbortSignal.timeout(this.#timeoutMs)]
       .filter(
@@ -119,13 +187,13 @@ export class EngineClient implements Disposable {
       );
     let response: Response;
     try {
-      response = await fetch(`${this.#baseUrl}${path}`, {
+      response = await fetch(`${baseUrl}${path}`, {
         method,
-        headers,
+        headers: { ...headers, authorization: `Bearer ${address.token}` },
         redirect: "manual",
         ...(options.body === undefined ? {} : { body: JSON.stringify(options.body) }),
         ...(signals.length === 0 ? {} : { signal: AbortSignal.any(signals) }),
-        ...(this.#httpClient === undefined ? {} : { client: this.#httpClient }),
+        ...(httpClient === undefined ? {} : { client: httpClient }),
       });
     } catch (error) {
       if (error instanceof DOMException && error.name === "TimeoutError") {
@@ -135,10 +203,19 @@ export class EngineClient implements Disposable {
         );
       }
       if (error instanceof DOMException && error.name === "AbortError") throw error;
+      // fetch says only "fetch failed"; the cause says what happened (refused, reset, ...).
+      const why =
+        (error instanceof Error && error.cause instanceof Error ? error.cause.message : String(error))
+          .replace(/^error sending request for url \([^)]*\): /, "");
       throw new EngineUnreachableError(
-        `Cannot reach the engine at ${this.address.endpoint}: ${(error as Error).message}`,
+        `Cannot reach the engine at ${address.endpoint}: ${why}`,
         error,
+        true,
       );
+    }
+    if (response.status === 503 && response.headers.get("x-sqlrs-stopping") === "true") {
+      await response.body?.cancel();
+      throw new EngineUnreachableError(`The engine at ${address.endpoint} is shutting down`, undefined, true);
     }
     if (response.status >= 400 && !(options.allow ?? []).includes(response.status)) {
       const text = await response.text();

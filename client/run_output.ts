@@ -19,8 +19,8 @@ export interface RunOutputHandlers {
 /**
  * Reads a run's events to the end and returns the tool's exit code (non-zero is not an error).
  *
- * @throws {SqlrsError} `internal_error` when the engine reports a failure, or the stream ends without
- * an exit code
+ * @throws {SqlrsError} `unavailable` when the engine stopped during the run, `internal_error` when it
+ * reports another failure or the stream ends without an exit code
  * @example
  * ```ts
  * import { consumeRun } from "./run_output.ts";
@@ -45,7 +45,9 @@ export async function consumeRun(
       await handlers.output(event.type, Uint8Array.fromBase64(event.data));
     } else if (event.type === "log") handlers.log?.(event.data ?? "");
     else if (event.type === "error") {
-      throw new SqlrsError("internal_error", event.error?.message ?? "run failed");
+      // `unavailable`: the engine stopped mid-run (a failure, exit 1), else an engine-side fault.
+      const code = event.error?.code === "unavailable" ? "unavailable" : "internal_error";
+      throw new SqlrsError(code, event.error?.message ?? "run failed");
     } else if (event.type === "exit") exitCode = event.exit_code;
   }
   if (exitCode === undefined) throw new SqlrsError("internal_error", "The run ended without an exit code");

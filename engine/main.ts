@@ -258,9 +258,11 @@ export async function runEngine(options: EngineOptions): Promise<number> {
     stopping.abort();
     await jobs.shutdown();
     await server?.shutdown();
+    // The socket goes before the store lock: the next engine may start as soon as the lock is free,
+    // and it listens on the same path.
+    if (options.listen.transport === "unix") await Deno.remove(options.listen.path).catch(() => {});
     registry.close();
     lock.close();
-    if (options.listen.transport === "unix") await Deno.remove(options.listen.path).catch(() => {});
     resolveStopped(0);
   }
 

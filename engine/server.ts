@@ -36,7 +36,7 @@ export interface AppDeps {
   runs: RunService;
   activity: Activity;
   capacity: CacheCapacity;
-  /** Aborted when the engine starts shutting down: open streams end. */
+  /** Aborted when the engine starts shutting down: open streams end, new requests get a 503. */
   stopping: AbortSignal;
   status(): Promise<EngineStatus>;
   shutdown(): void;
@@ -61,6 +61,11 @@ function json(body: unknown, status = 200, headers: HeadersInit = {}): Response 
 
 function errorResponse(error: SqlrsError): Response {
   return json(error.toJSON(), statusFor(error.code));
+}
+
+function stoppingResponse(): Response {
+  const error = new SqlrsError("unavailable", "The engine is shutting down; start a new one and retry");
+  return json(error.toJSON(), statusFor(error.code), { "x-sqlrs-stopping": "true" });
 }
 
 /** The last line of a stream that failed after its status was sent: an `error` event. */
@@ -323,7 +328,10 @@ export function createApp(deps: AppDeps): (request: Request) => Promise<Response
     deps.activity.touch();
     let response: Response;
     try {
-      response = await dispatch(request, url);
+      // A stopping engine accepts nothing new (not even health, so discovery looks elsewhere); the
+      // header tells a client that this request was not acted on and can go to the next engine.
+      if (deps.stopping.aborted) response = stoppingResponse();
+      else response = await dispatch(request, url);
     } catch (error) {
       if (error instanceof SqlrsError) response = errorResponse(error);
       else if (error instanceof z.ZodError) response = errorResponse(invalidArgument(zodIssueText(error)));

@@ -15,7 +15,7 @@ import { EngineUnreachableError } from "../../client/engine_client.ts";
 import { sqlrsPaths } from "../../shared/paths.ts";
 import type { CliContext } from "../context.ts";
 import { engineCommand } from "../context.ts";
-import { findWorkspaceConfig } from "../cli_config.ts";
+import { findWorkspaceConfig } from "../../client/config.ts";
 import { ExitError } from "../exit_codes.ts";
 import { err, out, printJson } from "../output.ts";
 

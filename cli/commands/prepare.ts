@@ -11,9 +11,10 @@ import type { CliContext } from "../context.ts";
 import { stdinReader } from "../tool_args.ts";
 import { lbPrepareRequest, psqlPrepareRequest } from "../../client/requests.ts";
 import { followJob } from "../progress.ts";
-import { err, out, printJson, shortId, table } from "../output.ts";
-import { loadCliConfig } from "../cli_config.ts";
-import { ExitError } from "../exit_codes.ts";
+import { out, printJson, shortId, table } from "../output.ts";
+import { loadCliConfig } from "../../client/config.ts";
+import { EXIT_DETACHED, ExitError } from "../exit_codes.ts";
+import { requireSucceeded } from "../../client/follow_job.ts";
 
 type Context = () => CliContext;
 
@@ -41,14 +42,33 @@ export async function psqlRequest(
   });
 }
 
-/** Fails with the job's error (exit 1) unless it succeeded. */
-function requireSuccess(status: PrepareJobStatus): void {
-  if (status.status === "succeeded") return;
-  if (status.status !== "failed" && status.status !== "cancelled") throw new ExitError(0, "");
-  throw new SqlrsError(
-    status.status === "cancelled" ? "cancelled" : "step_failed",
-    status.error?.message ?? `Job ${status.job_id} failed`,
+/** Where a detached job can be picked up again; the exit code says that nothing was finished. */
+function detached(jobId: string, composite: boolean): ExitError {
+  const skipped = composite
+    ? '; the run stage was skipped, and the instance the job makes is kept (delete it with "sqlrs rm")'
+    : "";
+  return new ExitError(
+    EXIT_DETACHED,
+    `detached: job ${jobId} keeps running${skipped}; follow it with "sqlrs watch ${jobId}"`,
   );
+}
+
+/**
+ * Follows a job to its end; returns its status when it succeeded.
+ * @throws {SqlrsError} `step_failed` or `cancelled` (exit 1) when it did not
+ * @throws {ExitError} with {@link EXIT_DETACHED} when the user detached at the control prompt
+ */
+async function followToSuccess(
+  context: CliContext,
+  jobId: string,
+  composite: boolean,
+): Promise<PrepareJobStatus> {
+  const status = await followJob(await context.client(), jobId, {
+    verbose: context.verbose,
+    stallTimeoutMs: context.timeoutMs,
+  });
+  if (status === undefined) throw detached(jobId, composite);
+  return requireSucceeded(status);
 }
 
 /** Runs a prepare to its end; returns the final status (used by the composite form too). */
@@ -56,9 +76,9 @@ export async function runPrepare(
   context: CliContext,
   request: PrepareJobRequest,
   watch: boolean,
+  composite = false,
 ): Promise<PrepareJobStatus | undefined> {
-  const client = await context.client();
-  const accepted = await client.submitPrepare(request);
+  const accepted = await (await context.client()).submitPrepare(request);
   if (!watch) {
     if (context.json) printJson(accepted);
     else {out(
@@ -66,9 +86,7 @@ export async function runPrepare(
       );}
     return undefined;
   }
-  const status = await followJob(client, accepted.job_id, { verbose: context.verbose });
-  requireSuccess(status);
-  return status;
+  return await followToSuccess(context, accepted.job_id, composite);
 }
 
 function printPrepared(context: CliContext, status: PrepareJobStatus): void {
@@ -185,7 +203,12 @@ function prepareCommand(name: PrepareName, context: Context, runStage?: RunStage
     if (runStage !== undefined && options.watch === false) {
       throw new SqlrsError("invalid_argument", "--no-watch cannot be used with a run stage");
     }
-    const status = await runPrepare(context(), request, planOnly || options.watch !== false);
+    const status = await runPrepare(
+      context(),
+      request,
+      planOnly || options.watch !== false,
+      runStage !== undefined,
+    );
     if (status === undefined) return;
     if (runStage !== undefined) await runStage(status);
     else if (planOnly) printPlan(context(), status);
@@ -219,11 +242,8 @@ export function watchCommand(context: Context) {
     .description("Follow a prepare job until it ends")
     .argument("<job-id>", "the full job id")
     .action(async (jobId) => {
-      const client = await context().client();
-      const status = await followJob(client, jobId, { verbose: context().verbose });
-      requireSuccess(status);
+      const status = await followToSuccess(context(), jobId, false);
       if (status.plan_only) printPlan(context(), status);
       else printPrepared(context(), status);
-      if (status.status !== "succeeded") err(`job ${jobId} is ${status.status}`);
     });
 }

@@ -123,6 +123,12 @@ export class RunService {
       }
       await finished;
       exitCode = await child.status;
+      if (signal.aborted) {
+        // Killed by the engine, not failed on its own: its exit code must not pass for the tool's.
+        const message = `The engine stopped during the run: ${kind} was killed, its work may be incomplete`;
+        yield { type: "error", ts: now(), error: { code: "unavailable", message } };
+        return;
+      }
       if (exitCode !== 0) break;
     }
     yield { type: "exit", ts: now(), exit_code: exitCode };

@@ -1,6 +1,7 @@
 /**
- * The CLI's own settings: `<config dir>/config.yaml`, overridden by the nearest workspace
- * `.sqlrs/config.yaml` found walking up from the current directory.
+ * The CLI's settings, also read by `mod.ts` (which finds and starts the engine the same way):
+ * `<config dir>/config.yaml`, overridden by the nearest workspace `.sqlrs/config.yaml` found walking
+ * up from the current directory.
  *
  * Keys read here: `orchestrator.idleTimeout` (the engine's idle timeout, default `120s`) and
  * `dbms.image` (the default `--image`).
