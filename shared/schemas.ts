@@ -237,6 +237,11 @@ export interface EngineStatus {
   runtimes: Capability[];
   snapshotBackends: Capability[];
   snapshotReason: string;
+  /**
+   * What is wrong with the engine's configuration (a snapshot backend that cannot work here, an invalid
+   * config file): the engine runs anyway, and what needs the broken part fails with the same reason.
+   */
+  problems: string[];
   /** The Liquibase that `prepare:lb` would use (path, version), or why there is none. */
   liquibase: { available: boolean; detail: string };
   counts: { states: number; instances: number; jobs: number };
@@ -253,6 +258,7 @@ export const EngineStatus: z.ZodType<EngineStatus> = typed<EngineStatus>()(z.obj
   runtimes: z.array(Capability),
   snapshotBackends: z.array(Capability),
   snapshotReason: z.string(),
+  problems: z.array(z.string()),
   liquibase: z.object({ available: z.boolean(), detail: z.string() }),
   counts: z.object({ states: z.number().int(), instances: z.number().int(), jobs: z.number().int() }),
 }));
