@@ -230,6 +230,7 @@ export async function runEngine(options: EngineOptions): Promise<number> {
     layout,
     jobActive: (jobId) => jobs.isActive(jobId),
     cancelJob: (jobId) => jobs.cancel(jobId),
+    statesInUse: () => jobs.pinnedStates(),
   });
   const runs = new RunService({ inventory, instances, runtimes });
 

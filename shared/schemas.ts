@@ -21,6 +21,7 @@
  */
 
 import { z } from "zod";
+import { isWithinMaxDuration } from "./duration.ts";
 
 /** True when A and B are assignable to each other. */
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
@@ -52,7 +53,7 @@ export const Timestamp: z.ZodString = z.string();
 export const Duration: z.ZodString = z.string().regex(
   /^\d+(ms|s|m|h|d)$/,
   'expected a duration such as "30s", "10m", "2h"',
-);
+).refine(isWithinMaxDuration, "expected a duration of at most 36500d (100 years)");
 
 // ---------------------------------------------------------------------------------------------------
 // Errors and discovery

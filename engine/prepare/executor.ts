@@ -14,12 +14,13 @@ import { type StoreLayout, temporarySibling } from "../store_layout.ts";
 import { KeyedMutex } from "../single_flight.ts";
 import type { Base, Bases } from "./bases.ts";
 import type { Plan, PlannedStep } from "./planner.ts";
+import type { TaskStatusValue } from "../../shared/schemas.ts";
 
 /** How a running job reports progress. */
 export interface JobReporter {
   readonly jobId: string;
   log(taskId: string | undefined, message: string): void;
-  task(taskId: string, status: "running" | "succeeded" | "failed" | "skipped", message?: string): void;
+  task(taskId: string, status: Exclude<TaskStatusValue, "queued">, message?: string): void;
 }
 
 /** Milliseconds between successive marks: the step's timing line, which says where a slow step went. */

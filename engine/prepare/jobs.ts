@@ -442,10 +442,26 @@ export class JobService {
   }
 
   #finish(jobId: string, outcome: JobOutcome): void {
+    if (outcome.status !== "succeeded") this.#settleTasks(jobId, outcome.status);
     this.#deps.registry.finishJob(jobId, outcome);
     this.#emit(jobId, { type: "status", status: outcome.status });
     if (outcome.status !== "succeeded") this.#emit(jobId, { type: "error", error: outcome.error });
     this.#trimIdentical(jobId);
+  }
+
+  /**
+   * Gives every unfinished task of a job that failed or was cancelled its final status, so that
+   * `ls -t`, the job and its events agree: the task that was running failed (or was cancelled),
+   * the ones after it were skipped (or cancelled).
+   */
+  #settleTasks(jobId: string, status: "failed" | "cancelled"): void {
+    const reporter = this.#reporter(jobId);
+    for (const row of this.#deps.registry.listTasks(jobId)) {
+      if (row.status === "running") reporter.task(row.task.task_id, status);
+      else if (row.status === "queued") {
+        reporter.task(row.task.task_id, status === "failed" ? "skipped" : "cancelled", `the job ${status}`);
+      }
+    }
   }
 
   /** Keeps the newest `orchestrator.jobs.maxIdentical` finished jobs of this job's signature. */
