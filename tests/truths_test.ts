@@ -258,3 +258,38 @@ Deno.test("a full disk during a step surfaces the real error, not a failed ROLLB
   // The engine survived and still answers.
   await sandbox.cliOk(["status"]);
 });
+
+/** The overlay mount point of an instance's clone, from the kernel's mount table. */
+async function overlayMountOf(instanceId: string): Promise<string> {
+  const mounts = (await Deno.readTextFile("/proc/self/mountinfo")).split("\n");
+  const mount = mounts.map((line) => line.split(" ")[4] ?? "").find((point) =>
+    point.includes(`/instances/${instanceId}/`)
+  );
+  assert.ok(mount, `no mount of instance ${instanceId}`);
+  return mount;
+}
+
+Deno.test("a delete the backend refuses (409 error) exits 4 with its reason, not 3 with a schema dump", async () => {
+  const sandbox = await sandboxOn("overlay");
+  if (sandbox === undefined) return;
+  await using _ = sandbox;
+  const prepared = JSON.parse(
+    (await sandbox.cliOk(["--output", "json", "prepare:psql", "--", "-c", "create table t(id int)"])).stdout,
+  );
+  // A process inside the clone keeps its mount busy, so the backend cannot unmount it.
+  const squatter = new Deno.Command("sleep", {
+    args: ["60"],
+    cwd: await overlayMountOf(prepared.instance_id),
+  })
+    .spawn();
+  try {
+    const refused = await sandbox.cli(["rm", "-f", prepared.instance_id]);
+    assert.equal(refused.code, 4, refused.stderr);
+    assert.match(refused.stderr, /Cannot delete instance [0-9a-f]{32}: .*still busy/);
+    assert.doesNotMatch(refused.stderr, /invalid_type|issues|expected/);
+  } finally {
+    squatter.kill("SIGKILL");
+    await squatter.status;
+  }
+  await sandbox.cliOk(["rm", "-f", prepared.instance_id]);
+});
