@@ -219,6 +219,9 @@ export async function runEngine(options: EngineOptions): Promise<number> {
   let pinned = (): Set<string> => new Set();
   const capacity = new CacheCapacity({ registry, layout, statefs, config, pinned: () => pinned(), log });
   const executor = new Executor({ registry, layout, statefs, bases, capacity });
+  await executor.removeDiscarded().catch((error) =>
+    log(`recovery: cannot remove discarded states: ${messageOf(error)}`)
+  );
   const instances = new Instances(registry, layout, statefs, runtimes, log);
   const jobs = new JobService({ registry, runtimes, executor, instances, config, activity, log });
   pinned = () => jobs.pinnedStates();

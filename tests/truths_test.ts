@@ -293,3 +293,52 @@ Deno.test("a delete the backend refuses (409 error) exits 4 with its reason, not
   }
   await sandbox.cliOk(["rm", "-f", prepared.instance_id]);
 });
+
+Deno.test("a dirty state under a live overlay instance: plan and prepare agree, and prepare rebuilds it", async () => {
+  const sandbox = await sandboxOn("overlay");
+  if (sandbox === undefined) return;
+  await using _ = sandbox;
+  const args = ["-c", "create table t as select 1 as id"];
+  const live = JSON.parse((await sandbox.cliOk(["--output", "json", "prepare:psql", "--", ...args])).stdout);
+  const state = JSON.parse((await sandbox.cliOk(["--output", "json", "ls", "--states"])).stdout).states
+    .find((row: { state_id: string }) => row.state_id === live.state_id);
+  assert.ok(state);
+  // The state's data directory no longer looks cleanly shut down (as if a server had run on it).
+  const stateDirs = [] as string[];
+  for await (const entry of Deno.readDir(join(sandbox.storeRoot, "engines"))) {
+    for await (const version of Deno.readDir(join(sandbox.storeRoot, "engines", entry.name))) {
+      stateDirs.push(join(sandbox.storeRoot, "engines", entry.name, version.name, "states", live.state_id));
+    }
+  }
+  const stateDir = stateDirs.find((dir) => {
+    try {
+      return Deno.statSync(dir).isDirectory;
+    } catch {
+      return false;
+    }
+  });
+  assert.ok(stateDir, `state directory of ${live.state_id} among ${stateDirs.join(", ")}`);
+  await Deno.writeTextFile(join(stateDir, "postmaster.pid"), "4242\n");
+
+  const planned = JSON.parse((await sandbox.cliOk(["--output", "json", "plan:psql", "--", ...args])).stdout);
+  const step = planned.tasks.find((task: { type: string }) => task.type === "state_execute");
+  const again = await sandbox.cli(["--output", "json", "prepare:psql", "--", ...args]);
+  assert.equal(again.code, 0, again.stderr);
+  const jobId = JSON.parse(again.stdout).job_id;
+  const executed = (await tasksOf(sandbox, jobId)).find((task) => task.type === "state_execute");
+  assert.equal(step.cached, executed?.status === "skipped", "plan and prepare agree");
+  assert.equal(
+    (await sandbox.query(JSON.parse(again.stdout).instance_id, "select count(*) from t")).stdout,
+    "1\n",
+  );
+  // The live instance still works, and is removable.
+  const old = await sandbox.query(live.instance_id, "select count(*) from t");
+  assert.equal(old.stdout, "1\n", old.stderr);
+  await sandbox.cliOk(["rm", "-f", live.instance_id]);
+  // The discarded directory goes once no instance of the state is left (at the next engine start).
+  await sandbox.cliOk(["rm", "-f", JSON.parse(again.stdout).instance_id]);
+  await sandbox.cliOk(["engine", "stop"]);
+  await sandbox.cliOk(["status"]);
+  const left = await Array.fromAsync(Deno.readDir(join(stateDir, "..")));
+  assert.deepEqual(left.map((entry) => entry.name).filter((name) => name.startsWith(".")), []);
+});

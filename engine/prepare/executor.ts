@@ -15,6 +15,8 @@ import { KeyedMutex } from "../single_flight.ts";
 import type { Base, Bases } from "./bases.ts";
 import type { Plan, PlannedStep } from "./planner.ts";
 import type { TaskStatusValue } from "../../shared/schemas.ts";
+import { SqlrsError } from "../../shared/errors.ts";
+import { randomHex } from "../../shared/random.ts";
 
 /** How a running job reports progress. */
 export interface JobReporter {
@@ -58,15 +60,42 @@ export interface ExecutorDeps {
   capacity: { admit(bytes: number): Promise<void>; enforce(trigger: string): Promise<unknown> };
 }
 
-async function isCompleteState(path: string): Promise<boolean> {
+/** Name prefix of a state directory discarded while live instances still use it. */
+const DISCARDED = ".discarded-";
+
+/** The existing `<dir>/<a>/<b>/<leaf>` directories, `depth` levels of children below `dir`. */
+async function childDirs(dir: string, depth: number, leaf: string): Promise<string[]> {
+  if (depth === 0) {
+    try {
+      return (await Deno.stat(join(dir, leaf))).isDirectory ? [join(dir, leaf)] : [];
+    } catch {
+      return [];
+    }
+  }
+  let entries: Deno.DirEntry[];
   try {
-    if (!(await Deno.stat(join(path, "PG_VERSION"))).isFile) return false;
+    entries = await Array.fromAsync(Deno.readDir(dir));
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return [];
+    throw error;
+  }
+  const found: string[] = [];
+  for (const entry of entries.filter((e) => e.isDirectory)) {
+    found.push(...await childDirs(join(dir, entry.name), depth - 1, leaf));
+  }
+  return found;
+}
+
+/** Whether a state's data directory was cleanly shut down: PG_VERSION there, postmaster.pid not. */
+function isCompleteState(path: string): boolean {
+  try {
+    if (!Deno.statSync(join(path, "PG_VERSION")).isFile) return false;
   } catch {
     return false;
   }
   try {
     // A clean shutdown removes postmaster.pid; its presence means the state was taken from a live server.
-    await Deno.stat(join(path, "postmaster.pid"));
+    Deno.statSync(join(path, "postmaster.pid"));
     return false;
   } catch {
     return true;
@@ -82,15 +111,42 @@ export class Executor {
     this.#deps = deps;
   }
 
+  /** Whether a published state exists and is complete on disk: what `plan` reports as cached. */
+  stateCached(stateId: string): boolean {
+    const row = this.#deps.registry.getState(stateId);
+    return row !== undefined && isCompleteState(this.#deps.layout.stateDir(row.store_dir, stateId));
+  }
+
   /** Whether a published, complete state exists; an incomplete one is discarded so it gets rebuilt. */
   async stateReady(stateId: string): Promise<boolean> {
+    if (this.stateCached(stateId)) return true;
     const row = this.#deps.registry.getState(stateId);
     if (row === undefined) return false;
     const path = this.#deps.layout.stateDir(row.store_dir, stateId);
-    if (await isCompleteState(path)) return true;
-    await this.#deps.statefs.remove(path);
+    try {
+      await this.#deps.statefs.remove(path);
+    } catch (error) {
+      if (!(error instanceof SqlrsError && error.code === "conflict")) throw error;
+      // Clones of live instances use it as their lower layer (overlay), so it cannot go yet: moved
+      // aside, where they keep working on it, and removed once no instance of the state is left.
+      await Deno.rename(path, join(dirname(path), `${DISCARDED}${stateId}-${randomHex(4)}`));
+    }
     this.#deps.registry.deleteState(stateId);
     return false;
+  }
+
+  /** Removes the states discarded while live instances used them (see stateReady) that none uses now. */
+  async removeDiscarded(): Promise<void> {
+    const { layout, registry, statefs } = this.#deps;
+    for (const statesDir of await childDirs(join(layout.root, "engines"), 2, "states")) {
+      for (const entry of await Array.fromAsync(Deno.readDir(statesDir))) {
+        if (!entry.name.startsWith(DISCARDED)) continue;
+        const stateId = entry.name.slice(DISCARDED.length, DISCARDED.length + 64);
+        if (registry.instancesOfState(stateId).length === 0) {
+          await statefs.remove(join(statesDir, entry.name));
+        }
+      }
+    }
   }
 
   /** Runs `fn` against a server on a throwaway clone of the base of `image` (Liquibase planning). */

@@ -290,7 +290,7 @@ export class JobService {
     const runtime = await this.#deps.runtimes.forImage(request.image_id);
     const deps = {
       resolveImage: (imageId: string | undefined) => runtime.resolveImage(imageId),
-      stateExists: (stateId: string) => this.#deps.registry.getState(stateId) !== undefined,
+      stateExists: (stateId: string) => this.#deps.executor.stateCached(stateId),
     };
     if (request.prepare_kind === "psql") return planPsqlPrepare(request, deps);
     return planLiquibasePrepare(request, {
