@@ -324,7 +324,11 @@ export class JobService {
     const controller = new AbortController();
     this.#controllers.set(jobId, controller);
     const done = this.#deps.activity.beginJob();
-    const running = this.#run(jobId, plan, controller.signal).finally(() => {
+    const running = this.#run(jobId, plan, controller.signal).catch((error) => {
+      // Even the failure could not be recorded (e.g. the store's disk is full): the job stays
+      // unfinished in the registry, and the next engine resumes it. The engine itself goes on.
+      this.#deps.log(`job ${jobId}: cannot record its end: ${messageOf(error)}`);
+    }).finally(() => {
       this.#controllers.delete(jobId);
       this.#plans.delete(jobId);
       this.#running.delete(running);
