@@ -254,7 +254,7 @@ Deno.test("a full disk during a step surfaces the real error, not a failed ROLLB
   ]);
   assert.equal(result.code, 1, `${result.stdout}\n${result.stderr}`);
   assert.doesNotMatch(result.stderr, /cannot rollback|no transaction is active/);
-  assert.match(result.stderr, /No space left on device|disk is full/i);
+  assert.match(result.stderr, /No space left on device|disk is full/i, result.stderr);
   // The engine survived and still answers.
   await sandbox.cliOk(["status"]);
 });
