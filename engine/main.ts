@@ -32,9 +32,15 @@ import { RunService } from "./run/runs.ts";
 import { createHostRuntime } from "./runtime/host/host_runtime.ts";
 import { createContainerRuntime } from "./runtime/container/container_runtime.ts";
 import { createRuntimeSelector } from "./runtime/select.ts";
-import { openStateFS, probeStateFS, probeStateFSKind, type StateFSSetting } from "./statefs/select.ts";
+import {
+  isStateFSSetting,
+  openStateFS,
+  probeStateFS,
+  probeStateFSKind,
+  type StateFSSetting,
+} from "./statefs/select.ts";
 import { StoreLayout } from "./store_layout.ts";
-import type { StateFS, StateFSKind } from "./statefs/types.ts";
+import type { StateFS } from "./statefs/types.ts";
 import type { Runtime } from "./runtime/types.ts";
 import { createApp } from "./server.ts";
 import { randomHex } from "../shared/random.ts";
@@ -162,10 +168,10 @@ export async function parseEngineArgs(args: readonly string[]): Promise<EngineOp
 }
 
 async function probeSnapshot(kind: string): Promise<number> {
-  if (!["auto", "btrfs", "overlay", "copy"].includes(kind)) {
+  if (!isStateFSSetting(kind)) {
     throw invalidArgument(`Invalid --probe-snapshot "${kind}": use auto, btrfs, overlay or copy`);
   }
-  const probe = await probeStateFSKind(kind as "auto" | StateFSKind, sqlrsPaths().storeRoot);
+  const probe = await probeStateFSKind(kind, sqlrsPaths().storeRoot);
   console.log(JSON.stringify(probe));
   return 0;
 }

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { dirname, join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import type { Registry } from "../registry/registry.ts";
 import type { ResolvedImage, Runtime, ServerHandle } from "../runtime/types.ts";
 import type { StateFS } from "../statefs/types.ts";
@@ -63,27 +63,16 @@ export interface ExecutorDeps {
 /** Name prefix of a state directory discarded while live instances still use it. */
 const DISCARDED = ".discarded-";
 
-/** The existing `<dir>/<a>/<b>/<leaf>` directories, `depth` levels of children below `dir`. */
-async function childDirs(dir: string, depth: number, leaf: string): Promise<string[]> {
-  if (depth === 0) {
-    try {
-      return (await Deno.stat(join(dir, leaf))).isDirectory ? [join(dir, leaf)] : [];
-    } catch {
-      return [];
-    }
-  }
-  let entries: Deno.DirEntry[];
+/** The subdirectories of `dir` (none when it does not exist). */
+async function subdirectories(dir: string): Promise<string[]> {
   try {
-    entries = await Array.fromAsync(Deno.readDir(dir));
+    return (await Array.fromAsync(Deno.readDir(dir))).filter((entry) => entry.isDirectory).map((entry) =>
+      join(dir, entry.name)
+    );
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) return [];
     throw error;
   }
-  const found: string[] = [];
-  for (const entry of entries.filter((e) => e.isDirectory)) {
-    found.push(...await childDirs(join(dir, entry.name), depth - 1, leaf));
-  }
-  return found;
 }
 
 /** Whether a state's data directory was cleanly shut down: PG_VERSION there, postmaster.pid not. */
@@ -138,12 +127,13 @@ export class Executor {
   /** Removes the states discarded while live instances used them (see stateReady) that none uses now. */
   async removeDiscarded(): Promise<void> {
     const { layout, registry, statefs } = this.#deps;
-    for (const statesDir of await childDirs(join(layout.root, "engines"), 2, "states")) {
-      for (const entry of await Array.fromAsync(Deno.readDir(statesDir))) {
-        if (!entry.name.startsWith(DISCARDED)) continue;
-        const stateId = entry.name.slice(DISCARDED.length, DISCARDED.length + 64);
-        if (registry.instancesOfState(stateId).length === 0) {
-          await statefs.remove(join(statesDir, entry.name));
+    for (const engine of await subdirectories(join(layout.root, "engines"))) {
+      for (const version of await subdirectories(engine)) {
+        for (const dir of await subdirectories(join(version, "states"))) {
+          const name = basename(dir);
+          if (!name.startsWith(DISCARDED)) continue;
+          const stateId = name.slice(DISCARDED.length, DISCARDED.length + 64);
+          if (registry.instancesOfState(stateId).length === 0) await statefs.remove(dir);
         }
       }
     }

@@ -105,6 +105,11 @@ export async function createStateFS(
 
 const SETTINGS: readonly string[] = ["auto", "btrfs", "overlay", "copy"];
 
+/** Whether `value` names a backend setting: `auto` or one of the backends. */
+export function isStateFSSetting(value: string): value is "auto" | StateFSKind {
+  return SETTINGS.includes(value);
+}
+
 /** The snapshot backend setting an engine starts with, and where it comes from (for messages). */
 export interface StateFSSetting {
   value: string;
@@ -123,7 +128,7 @@ export async function openStateFS(
   setting: StateFSSetting,
   storeRoot: string,
 ): Promise<{ statefs: StateFS; reason: string; problem?: string }> {
-  const kind = SETTINGS.includes(setting.value) ? setting.value as "auto" | StateFSKind : undefined;
+  const kind = isStateFSSetting(setting.value) ? setting.value : undefined;
   let why: string;
   try {
     if (kind !== undefined) return await createStateFS(kind, storeRoot);
