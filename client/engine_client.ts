@@ -358,7 +358,15 @@ export class EngineClient implements Disposable {
     const path = `/v1/${kind}/${encodeURIComponent(id)}${
       query({ force: options.force, dry_run: options.dryRun, recurse: options.recurse })
     }`;
-    return await this.#json(DeleteResult, "DELETE", path, { allow: [409] });
+    const response = await this.request("DELETE", path, { allow: [409] });
+    const body = await response.json();
+    // A 409 is a regular answer when it carries the blocked tree; one in the error shape (the
+    // backend refused, e.g. a clone still uses the state) is an error like any other.
+    const tree = DeleteResult.safeParse(body);
+    if (tree.success) return tree.data;
+    const error = ErrorResponse.safeParse(body);
+    if (response.status >= 400 && error.success) throw new ApiError(response.status, error.data);
+    throw tree.error;
   }
 
   /** Runs psql or pgbench in an instance, yielding its events as the child produces output. */

@@ -11,9 +11,9 @@
 
 import { join } from "node:path";
 import { parseDuration } from "../shared/duration.ts";
-import { messageOf, SqlrsError } from "../shared/errors.ts";
+import { invalidArgument, messageOf, SqlrsError } from "../shared/errors.ts";
 import { engineSocketPath, sqlrsPaths } from "../shared/paths.ts";
-import type { EngineConfig, EngineStatus } from "../shared/schemas.ts";
+import type { EngineStatus } from "../shared/schemas.ts";
 import { ensureStoreImage, type StoreImage } from "./store_image.ts";
 import { VERSION } from "../shared/version.ts";
 import { ConfigStore } from "./config/config_store.ts";
@@ -33,7 +33,13 @@ import { RunService } from "./run/runs.ts";
 import { createHostRuntime } from "./runtime/host/host_runtime.ts";
 import { createContainerRuntime } from "./runtime/container/container_runtime.ts";
 import { createRuntimeSelector } from "./runtime/select.ts";
-import { createStateFS, probeStateFS } from "./statefs/select.ts";
+import {
+  isStateFSSetting,
+  openStateFS,
+  probeStateFS,
+  probeStateFSKind,
+  type StateFSSetting,
+} from "./statefs/select.ts";
 import { StoreLayout } from "./store_layout.ts";
 import type { StateFS } from "./statefs/types.ts";
 import type { Runtime } from "./runtime/types.ts";
@@ -52,6 +58,12 @@ export interface EngineOptions {
   listen: ListenAddress;
   idleTimeoutMs: number;
   engineFile: string;
+  /**
+   * `--probe-snapshot KIND`: print whether that snapshot backend can work on the store (JSON
+   * `{available, detail}`) and exit, touching nothing; how `sqlrs init` checks a backend before it
+   * writes it (the CLI itself never looks at the store).
+   */
+  probeSnapshot?: string;
 }
 
 const LOOPBACK = new Set(["127.0.0.1", "localhost", "::1", "[::1]"]);
@@ -102,16 +114,20 @@ function openLog(logDir: string): (line: string) => void {
 }
 
 /** `SQLRS_SNAPSHOT_BACKEND` (set by the CLI from a workspace's config) overrides the engine config. */
-function snapshotBackend(config: ConfigStore): EngineConfig["snapshot"]["backend"] {
+function snapshotSetting(config: ConfigStore): StateFSSetting {
   const fromEnv = Deno.env.get("SQLRS_SNAPSHOT_BACKEND");
-  if (fromEnv === undefined || fromEnv === "") return config.effective.snapshot.backend;
-  if (!["auto", "btrfs", "overlay", "copy"].includes(fromEnv)) {
-    throw new SqlrsError(
-      "invalid_argument",
-      `Invalid SQLRS_SNAPSHOT_BACKEND "${fromEnv}": use auto, btrfs, overlay or copy`,
-    );
+  if (fromEnv === undefined || fromEnv === "") {
+    return {
+      value: config.effective.snapshot.backend,
+      source: "engine config snapshot.backend",
+      fix: 'run "sqlrs config rm snapshot.backend" or set a backend that works here',
+    };
   }
-  return fromEnv as EngineConfig["snapshot"]["backend"];
+  return {
+    value: fromEnv,
+    source: "SQLRS_SNAPSHOT_BACKEND, e.g. a workspace's .sqlrs/config.yaml",
+    fix: 'run "sqlrs init local --update --snapshot auto" in the workspace, or unset SQLRS_SNAPSHOT_BACKEND',
+  };
 }
 
 /** `SQLRS_STORE_IMAGE` (+ `SQLRS_STORE_IMAGE_SIZE` bytes): the store lives on this btrfs loop image. */
@@ -128,12 +144,14 @@ export async function parseEngineArgs(args: readonly string[]): Promise<EngineOp
   let listen: string | undefined;
   let idle = "120s";
   let engineFile = paths.engineFile;
+  let probeSnapshot: string | undefined;
   for (let i = 0; i < args.length; i++) {
     const [name, inline] = (args[i] as string).split(/=(.*)/s, 2) as [string, string | undefined];
     const value = () => inline ?? args[++i] ?? "";
     if (name === "--listen") listen = value();
     else if (name === "--idle-timeout") idle = value();
     else if (name === "--write-engine-json") engineFile = value();
+    else if (name === "--probe-snapshot") probeSnapshot = value();
     else throw new SqlrsError("invalid_argument", `Unknown engine option "${name}"`);
   }
   let idleTimeoutMs: number;
@@ -146,11 +164,22 @@ export async function parseEngineArgs(args: readonly string[]): Promise<EngineOp
     listen: parseListen(listen ?? `unix:${await engineSocketPath(paths)}`),
     idleTimeoutMs,
     engineFile,
+    ...(probeSnapshot === undefined ? {} : { probeSnapshot }),
   };
+}
+
+async function probeSnapshot(kind: string): Promise<number> {
+  if (!isStateFSSetting(kind)) {
+    throw invalidArgument(`Invalid --probe-snapshot "${kind}": use auto, btrfs, overlay or copy`);
+  }
+  const probe = await probeStateFSKind(kind, sqlrsPaths().storeRoot);
+  console.log(JSON.stringify(probe));
+  return 0;
 }
 
 /** Runs the engine until it is told to stop or idles out; resolves with the process exit code. */
 export async function runEngine(options: EngineOptions): Promise<number> {
+  if (options.probeSnapshot !== undefined) return await probeSnapshot(options.probeSnapshot);
   const paths = sqlrsPaths();
   await Deno.mkdir(paths.stateDir, { recursive: true, mode: 0o711 });
   const log = openLog(paths.logDir);
@@ -165,7 +194,23 @@ export async function runEngine(options: EngineOptions): Promise<number> {
   const layout = new StoreLayout(paths.storeRoot);
   const registry = new Registry(layout.dbFile);
   const config = await ConfigStore.open(layout.configFile);
-  const { statefs, reason: snapshotReason } = await createStateFS(snapshotBackend(config), paths.storeRoot);
+  const snapshot = snapshotSetting(config);
+  const { statefs, reason: snapshotReason, problem: snapshotProblem } = await openStateFS(
+    snapshot,
+    paths.storeRoot,
+  );
+  if (config.problem !== undefined) log(`config: ${config.problem}`);
+  if (snapshotProblem !== undefined) log(`snapshot backend: ${snapshotProblem}`);
+  // An explicit backend that cannot work here is refused when it is set, not found at the next start.
+  config.onChange(async (next, previous) => {
+    if (next.snapshot.backend === previous.snapshot.backend) return;
+    const probe = await probeStateFSKind(next.snapshot.backend, paths.storeRoot);
+    if (!probe.available) {
+      throw invalidArgument(
+        `Cannot set snapshot.backend to "${next.snapshot.backend}": it cannot work here: ${probe.detail}`,
+      );
+    }
+  });
   const runtimes = createRuntimeSelector([
     createHostRuntime(),
     createContainerRuntime("docker", { storeRoot: paths.storeRoot }),
@@ -182,6 +227,9 @@ export async function runEngine(options: EngineOptions): Promise<number> {
   let pinned = (): Set<string> => new Set();
   const capacity = new CacheCapacity({ registry, layout, statefs, config, pinned: () => pinned(), log });
   const executor = new Executor({ registry, layout, statefs, bases, capacity });
+  await executor.removeDiscarded().catch((error) =>
+    log(`recovery: cannot remove discarded states: ${messageOf(error)}`)
+  );
   const instances = new Instances(registry, layout, statefs, runtimes, log);
   const jobs = new JobService({ registry, runtimes, executor, instances, config, activity, log });
   pinned = () => jobs.pinnedStates();
@@ -193,6 +241,7 @@ export async function runEngine(options: EngineOptions): Promise<number> {
     layout,
     jobActive: (jobId) => jobs.isActive(jobId),
     cancelJob: (jobId) => jobs.cancel(jobId),
+    statesInUse: () => jobs.pinnedStates(),
   });
   const runs = new RunService({ inventory, instances, runtimes });
 
@@ -221,10 +270,11 @@ export async function runEngine(options: EngineOptions): Promise<number> {
       snapshotBackends: backends.map((backend) => ({
         name: backend.kind,
         available: backend.available,
-        selected: backend.kind === statefs.kind,
+        selected: backend.kind === (snapshotProblem === undefined ? statefs.kind : snapshot.value),
         detail: backend.detail,
       })),
       snapshotReason,
+      problems: [config.problem, snapshotProblem].filter((problem) => problem !== undefined),
       liquibase: await liquibaseStatus(config.effective.liquibase.exec),
       counts: registry.counts(),
     };
@@ -373,9 +423,14 @@ async function recoverStore(
     if (!(error instanceof Deno.errors.NotFound)) throw error;
   }
   for (const jobId of leftovers) {
-    await statefs.remove(join(jobsDir, jobId, "runtime"));
-    await Deno.remove(join(jobsDir, jobId), { recursive: true });
-    log(`recovery: removed the build area of job ${jobId}`);
+    try {
+      await statefs.remove(join(jobsDir, jobId, "runtime"));
+      await Deno.remove(join(jobsDir, jobId), { recursive: true });
+      log(`recovery: removed the build area of job ${jobId}`);
+    } catch (error) {
+      // E.g. the configured backend cannot work here: the next engine that can will remove it.
+      log(`recovery: cannot remove the build area of job ${jobId}: ${messageOf(error)}`);
+    }
   }
 }
 

@@ -21,6 +21,7 @@
  */
 
 import { z } from "zod";
+import { isWithinMaxDuration } from "./duration.ts";
 
 /** True when A and B are assignable to each other. */
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
@@ -52,7 +53,7 @@ export const Timestamp: z.ZodString = z.string();
 export const Duration: z.ZodString = z.string().regex(
   /^\d+(ms|s|m|h|d)$/,
   'expected a duration such as "30s", "10m", "2h"',
-);
+).refine(isWithinMaxDuration, "expected a duration of at most 36500d (100 years)");
 
 // ---------------------------------------------------------------------------------------------------
 // Errors and discovery
@@ -237,6 +238,11 @@ export interface EngineStatus {
   runtimes: Capability[];
   snapshotBackends: Capability[];
   snapshotReason: string;
+  /**
+   * What is wrong with the engine's configuration (a snapshot backend that cannot work here, an invalid
+   * config file): the engine runs anyway, and what needs the broken part fails with the same reason.
+   */
+  problems: string[];
   /** The Liquibase that `prepare:lb` would use (path, version), or why there is none. */
   liquibase: { available: boolean; detail: string };
   counts: { states: number; instances: number; jobs: number };
@@ -253,6 +259,7 @@ export const EngineStatus: z.ZodType<EngineStatus> = typed<EngineStatus>()(z.obj
   runtimes: z.array(Capability),
   snapshotBackends: z.array(Capability),
   snapshotReason: z.string(),
+  problems: z.array(z.string()),
   liquibase: z.object({ available: z.boolean(), detail: z.string() }),
   counts: z.object({ states: z.number().int(), instances: z.number().int(), jobs: z.number().int() }),
 }));

@@ -12,6 +12,7 @@ import { Command } from "@commander-js/extra-typings";
 import { dirname, join, resolve } from "node:path";
 import { connectEngine } from "../../client/discovery.ts";
 import { EngineUnreachableError } from "../../client/engine_client.ts";
+import { probeSnapshotBackend } from "../../client/snapshot_probe.ts";
 import { sqlrsPaths } from "../../shared/paths.ts";
 import type { CliContext } from "../context.ts";
 import { engineCommand } from "../context.ts";
@@ -119,6 +120,23 @@ async function stopRunningEngine(): Promise<boolean> {
   }
 }
 
+/**
+ * Refuses a backend that cannot work on the workspace's store, with the reason `status` would give:
+ * written anyway, it would leave an engine that can build nothing. An image store is made btrfs by
+ * the engine, so there is nothing to check.
+ */
+async function refuseUnworkableBackend(wanted: WorkspaceSettings): Promise<void> {
+  const backend = wanted.snapshot.backend;
+  if (wanted.store !== undefined || backend === "auto" || backend === "copy") return;
+  const env: Record<string, string> = wanted.engine === undefined
+    ? {}
+    : { SQLRS_STATE_STORE: wanted.engine.storePath };
+  const probe = await probeSnapshotBackend(engineCommand(), backend, env);
+  if (!probe.available) {
+    throw new ExitError(64, `Snapshot backend "${backend}" cannot work here: ${probe.detail}`);
+  }
+}
+
 /** `init`. */
 export function initCommand(context: () => CliContext) {
   return new Command("init")
@@ -162,6 +180,7 @@ export function initCommand(context: () => CliContext) {
           );
         }
       }
+      await refuseUnworkableBackend(wanted);
       actions.push(`write ${file} (snapshot backend ${wanted.snapshot.backend})`);
       if (wanted.store !== undefined) {
         actions.push(

@@ -7,6 +7,8 @@
 import { Command } from "@commander-js/extra-typings";
 import type { DeleteResult, DeleteTreeNode } from "../../shared/schemas.ts";
 import { resolveDeleteTarget } from "../../client/resolve.ts";
+import { ApiError } from "../../client/engine_client.ts";
+import { ExitError } from "../exit_codes.ts";
 import type { CliContext } from "../context.ts";
 import { err, out, printJson } from "../output.ts";
 
@@ -22,6 +24,22 @@ function renderTree(node: DeleteTreeNode, outcome: DeleteResult["outcome"], pref
   const lines = [`${prefix}${node.kind} ${node.id}${connections}: ${verdict}`];
   for (const child of node.children ?? []) lines.push(...renderTree(child, outcome, `${prefix}  `));
   return lines;
+}
+
+const HINTS: Record<NonNullable<DeleteTreeNode["blocked"]>, string> = {
+  active_connections: "clients are connected: close them, or pass -f to terminate them",
+  active_tasks: "a running job uses it: wait for the job to end, or cancel it (sqlrs rm <job-id>)",
+  has_descendants: "states or instances are built on it: pass -r to delete them too",
+  blocked_by_descendant: "something built on it is blocked",
+};
+
+/** What to do about the first (deepest) reason a tree is blocked. */
+function blockedHint(node: DeleteTreeNode): string | undefined {
+  for (const child of node.children ?? []) {
+    const hint = blockedHint(child);
+    if (hint !== undefined) return hint;
+  }
+  return node.blocked === undefined ? undefined : `${node.kind} ${node.id}: ${HINTS[node.blocked]}`;
 }
 
 /** `rm`. */
@@ -43,9 +61,21 @@ export function rmCommand(context: () => CliContext, setExit: (code: number) => 
         force: flags.force === true,
         dryRun: flags.dryRun === true,
         recurse: flags.recurse === true,
+      }).catch((error) => {
+        // The engine refused for safety (409): exit 4 as a blocked tree does, with its reason.
+        if (!(error instanceof ApiError) || error.status !== 409) throw error;
+        throw new ExitError(
+          4,
+          `Cannot delete ${
+            found.kind === "prepare-jobs" ? "job" : found.kind.slice(0, -1)
+          } ${found.id}: ${error.message}`,
+        );
       });
       if (context().json) printJson(result);
       else out(renderTree(result.root, result.outcome).join("\n"));
-      if (result.outcome === "blocked") setExit(4);
+      if (result.outcome === "blocked") {
+        err(`sqlrs: nothing was deleted; ${blockedHint(result.root) ?? "the delete is blocked"}`);
+        setExit(4);
+      }
     });
 }

@@ -28,7 +28,10 @@ export function statusCommand(context: () => CliContext) {
         return;
       }
       const lines = [
-        `engine:    ok (pid ${status.pid}, up since ${status.startedAt})`,
+        `engine:    ${
+          status.problems.length === 0 ? "ok" : "running with problems"
+        } (pid ${status.pid}, up since ${status.startedAt})`,
+        ...status.problems.map((problem) => `problem:   ${problem}`),
         `endpoint:  ${client.address.endpoint}`,
         `version:   engine ${status.version}, client ${VERSION}`,
         `state dir: ${status.stateDir}`,

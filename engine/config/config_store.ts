@@ -7,7 +7,7 @@
 
 import { z } from "zod";
 import { EngineConfig } from "../../shared/schemas.ts";
-import { invalidArgument, notFound } from "../../shared/errors.ts";
+import { invalidArgument, messageOf, notFound } from "../../shared/errors.ts";
 import { writeFileAtomic } from "../../shared/paths.ts";
 import { zodIssueText } from "../api/validation.ts";
 
@@ -69,29 +69,70 @@ function validate(overrides: Json): EngineConfig {
   return parsed.data;
 }
 
+/** A check of a change before it is written; throws to refuse it. */
+export type ConfigCheck = (next: EngineConfig, previous: EngineConfig) => Promise<void>;
+
 /** Reads and changes the engine config. */
 export class ConfigStore {
   #file: string;
   #overrides: Json;
   #effective: EngineConfig;
+  #problem: string | undefined;
+  #checks: ConfigCheck[] = [];
 
-  private constructor(file: string, overrides: Json) {
+  private constructor(file: string, overrides: Json, problem: string | undefined) {
     this.#file = file;
     this.#overrides = overrides;
-    this.#effective = validate(overrides);
+    this.#effective = problem === undefined ? validate(overrides) : validate({});
+    this.#problem = problem;
   }
 
-  /** Loads `<store>/config.json` (absent = no overrides). */
+  /**
+   * Loads `<store>/config.json` (absent = no overrides). A file that cannot be read or is invalid
+   * does not keep the engine from starting: the defaults apply, {@link problem} says why, and
+   * `config set`/`config rm` can repair it.
+   */
   static async open(file: string): Promise<ConfigStore> {
-    let overrides: Json = {};
+    let text: string;
     try {
-      overrides = JSON.parse(await Deno.readTextFile(file));
+      text = await Deno.readTextFile(file);
     } catch (error) {
-      if (!(error instanceof Deno.errors.NotFound)) {
-        throw new Error(`Cannot read engine config ${file}: ${(error as Error).message}`);
-      }
+      if (error instanceof Deno.errors.NotFound) return new ConfigStore(file, {}, undefined);
+      return new ConfigStore(file, {}, `Cannot read engine config ${file}: ${messageOf(error)}`);
     }
-    return new ConfigStore(file, overrides);
+    let overrides: unknown;
+    try {
+      overrides = JSON.parse(text);
+    } catch (error) {
+      return new ConfigStore(
+        file,
+        {},
+        `Engine config ${file} is not JSON (${messageOf(error)}); the defaults apply`,
+      );
+    }
+    if (overrides === null || typeof overrides !== "object" || Array.isArray(overrides)) {
+      return new ConfigStore(file, {}, `Engine config ${file} is not a JSON object; the defaults apply`);
+    }
+    try {
+      validate(overrides as Json);
+    } catch (error) {
+      return new ConfigStore(
+        file,
+        overrides as Json,
+        `${messageOf(error)} in ${file}; the defaults apply until it is fixed (sqlrs config rm PATH)`,
+      );
+    }
+    return new ConfigStore(file, overrides as Json, undefined);
+  }
+
+  /** Why the config file is not in effect, or undefined when it is. */
+  get problem(): string | undefined {
+    return this.#problem;
+  }
+
+  /** Adds a check that every later change must pass before it is written. */
+  onChange(check: ConfigCheck): void {
+    this.#checks.push(check);
   }
 
   /** The config with every default applied. */
@@ -127,9 +168,11 @@ export class ConfigStore {
 
   async #commit(next: Json): Promise<void> {
     const effective = validate(next);
+    for (const check of this.#checks) await check(effective, this.#effective);
     await writeFileAtomic(this.#file, `${JSON.stringify(next, null, 2)}\n`, 0o600);
     this.#overrides = next;
     this.#effective = effective;
+    this.#problem = undefined;
   }
 }
 

@@ -31,6 +31,8 @@ export interface InventoryDeps {
   /** Whether a job is still running in this engine. */
   jobActive(jobId: string): boolean;
   cancelJob(jobId: string): void;
+  /** States that running jobs build on or build: deleting one would leave a job's result dangling. */
+  statesInUse(): Set<string>;
 }
 
 interface DeleteOptions {
@@ -238,6 +240,10 @@ export class Inventory {
   async #stateNode(row: StateRow, options: DeleteOptions): Promise<DeleteTreeNode> {
     const { registry } = this.#deps;
     const node: DeleteTreeNode = { kind: "state", id: row.state_id };
+    if (this.#deps.statesInUse().has(row.state_id)) {
+      node.blocked = "active_tasks";
+      return node;
+    }
     const instances = registry.instancesOfState(row.state_id);
     const children = registry.childStates(row.state_id);
     if (instances.length + children.length === 0) return node;

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { dirname, join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import type { Registry } from "../registry/registry.ts";
 import type { ResolvedImage, Runtime, ServerHandle } from "../runtime/types.ts";
 import type { StateFS } from "../statefs/types.ts";
@@ -14,12 +14,15 @@ import { type StoreLayout, temporarySibling } from "../store_layout.ts";
 import { KeyedMutex } from "../single_flight.ts";
 import type { Base, Bases } from "./bases.ts";
 import type { Plan, PlannedStep } from "./planner.ts";
+import type { TaskStatusValue } from "../../shared/schemas.ts";
+import { SqlrsError } from "../../shared/errors.ts";
+import { randomHex } from "../../shared/random.ts";
 
 /** How a running job reports progress. */
 export interface JobReporter {
   readonly jobId: string;
   log(taskId: string | undefined, message: string): void;
-  task(taskId: string, status: "running" | "succeeded" | "failed" | "skipped", message?: string): void;
+  task(taskId: string, status: Exclude<TaskStatusValue, "queued">, message?: string): void;
 }
 
 /** Milliseconds between successive marks: the step's timing line, which says where a slow step went. */
@@ -57,15 +60,31 @@ export interface ExecutorDeps {
   capacity: { admit(bytes: number): Promise<void>; enforce(trigger: string): Promise<unknown> };
 }
 
-async function isCompleteState(path: string): Promise<boolean> {
+/** Name prefix of a state directory discarded while live instances still use it. */
+const DISCARDED = ".discarded-";
+
+/** The subdirectories of `dir` (none when it does not exist). */
+async function subdirectories(dir: string): Promise<string[]> {
   try {
-    if (!(await Deno.stat(join(path, "PG_VERSION"))).isFile) return false;
+    return (await Array.fromAsync(Deno.readDir(dir))).filter((entry) => entry.isDirectory).map((entry) =>
+      join(dir, entry.name)
+    );
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return [];
+    throw error;
+  }
+}
+
+/** Whether a state's data directory was cleanly shut down: PG_VERSION there, postmaster.pid not. */
+function isCompleteState(path: string): boolean {
+  try {
+    if (!Deno.statSync(join(path, "PG_VERSION")).isFile) return false;
   } catch {
     return false;
   }
   try {
     // A clean shutdown removes postmaster.pid; its presence means the state was taken from a live server.
-    await Deno.stat(join(path, "postmaster.pid"));
+    Deno.statSync(join(path, "postmaster.pid"));
     return false;
   } catch {
     return true;
@@ -81,15 +100,43 @@ export class Executor {
     this.#deps = deps;
   }
 
+  /** Whether a published state exists and is complete on disk: what `plan` reports as cached. */
+  stateCached(stateId: string): boolean {
+    const row = this.#deps.registry.getState(stateId);
+    return row !== undefined && isCompleteState(this.#deps.layout.stateDir(row.store_dir, stateId));
+  }
+
   /** Whether a published, complete state exists; an incomplete one is discarded so it gets rebuilt. */
   async stateReady(stateId: string): Promise<boolean> {
+    if (this.stateCached(stateId)) return true;
     const row = this.#deps.registry.getState(stateId);
     if (row === undefined) return false;
     const path = this.#deps.layout.stateDir(row.store_dir, stateId);
-    if (await isCompleteState(path)) return true;
-    await this.#deps.statefs.remove(path);
+    try {
+      await this.#deps.statefs.remove(path);
+    } catch (error) {
+      if (!(error instanceof SqlrsError && error.code === "conflict")) throw error;
+      // Clones of live instances use it as their lower layer (overlay), so it cannot go yet: moved
+      // aside, where they keep working on it, and removed once no instance of the state is left.
+      await Deno.rename(path, join(dirname(path), `${DISCARDED}${stateId}-${randomHex(4)}`));
+    }
     this.#deps.registry.deleteState(stateId);
     return false;
+  }
+
+  /** Removes the states discarded while live instances used them (see stateReady) that none uses now. */
+  async removeDiscarded(): Promise<void> {
+    const { layout, registry, statefs } = this.#deps;
+    for (const engine of await subdirectories(join(layout.root, "engines"))) {
+      for (const version of await subdirectories(engine)) {
+        for (const dir of await subdirectories(join(version, "states"))) {
+          const name = basename(dir);
+          if (!name.startsWith(DISCARDED)) continue;
+          const stateId = name.slice(DISCARDED.length, DISCARDED.length + 64);
+          if (registry.instancesOfState(stateId).length === 0) await statefs.remove(dir);
+        }
+      }
+    }
   }
 
   /** Runs `fn` against a server on a throwaway clone of the base of `image` (Liquibase planning). */

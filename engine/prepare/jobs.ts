@@ -290,7 +290,7 @@ export class JobService {
     const runtime = await this.#deps.runtimes.forImage(request.image_id);
     const deps = {
       resolveImage: (imageId: string | undefined) => runtime.resolveImage(imageId),
-      stateExists: (stateId: string) => this.#deps.registry.getState(stateId) !== undefined,
+      stateExists: (stateId: string) => this.#deps.executor.stateCached(stateId),
     };
     if (request.prepare_kind === "psql") return planPsqlPrepare(request, deps);
     return planLiquibasePrepare(request, {
@@ -324,7 +324,11 @@ export class JobService {
     const controller = new AbortController();
     this.#controllers.set(jobId, controller);
     const done = this.#deps.activity.beginJob();
-    const running = this.#run(jobId, plan, controller.signal).finally(() => {
+    const running = this.#run(jobId, plan, controller.signal).catch((error) => {
+      // Even the failure could not be recorded (e.g. the store's disk is full): the job stays
+      // unfinished in the registry, and the next engine resumes it. The engine itself goes on.
+      this.#deps.log(`job ${jobId}: cannot record its end: ${messageOf(error)}`);
+    }).finally(() => {
       this.#controllers.delete(jobId);
       this.#plans.delete(jobId);
       this.#running.delete(running);
@@ -442,10 +446,26 @@ export class JobService {
   }
 
   #finish(jobId: string, outcome: JobOutcome): void {
+    if (outcome.status !== "succeeded") this.#settleTasks(jobId, outcome.status);
     this.#deps.registry.finishJob(jobId, outcome);
     this.#emit(jobId, { type: "status", status: outcome.status });
     if (outcome.status !== "succeeded") this.#emit(jobId, { type: "error", error: outcome.error });
     this.#trimIdentical(jobId);
+  }
+
+  /**
+   * Gives every unfinished task of a job that failed or was cancelled its final status, so that
+   * `ls -t`, the job and its events agree: the task that was running failed (or was cancelled),
+   * the ones after it were skipped (or cancelled).
+   */
+  #settleTasks(jobId: string, status: "failed" | "cancelled"): void {
+    const reporter = this.#reporter(jobId);
+    for (const row of this.#deps.registry.listTasks(jobId)) {
+      if (row.status === "running") reporter.task(row.task.task_id, status);
+      else if (row.status === "queued") {
+        reporter.task(row.task.task_id, status === "failed" ? "skipped" : "cancelled", `the job ${status}`);
+      }
+    }
   }
 
   /** Keeps the newest `orchestrator.jobs.maxIdentical` finished jobs of this job's signature. */

@@ -17,6 +17,7 @@ import type {
   TaskStatusValue,
 } from "../../shared/schemas.ts";
 import { migrate } from "./migrations.ts";
+import { SqlrsError } from "../../shared/errors.ts";
 
 /** A base data directory of one PostgreSQL build. */
 export interface BaseRow {
@@ -170,8 +171,10 @@ const INSTANCE_SELECT =
 /** The engine's metadata store. */
 export class Registry {
   #db: DatabaseSync;
+  #file: string;
 
   constructor(path: string) {
+    this.#file = path;
     this.#db = new DatabaseSync(path);
     this.#db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;");
     migrate(this.#db);
@@ -181,7 +184,10 @@ export class Registry {
     this.#db.close();
   }
 
-  /** Runs `fn` in one write transaction. `fn` must not await. */
+  /**
+   * Runs `fn` in one write transaction. `fn` must not await.
+   * @throws the error of `fn` or of the commit (a full disk as an `unavailable` SqlrsError)
+   */
   transaction<T>(fn: () => T): T {
     this.#db.exec("BEGIN IMMEDIATE");
     try {
@@ -189,9 +195,22 @@ export class Registry {
       this.#db.exec("COMMIT");
       return result;
     } catch (error) {
-      this.#db.exec("ROLLBACK");
-      throw error;
+      // After some errors (a full disk, an I/O error) SQLite has already rolled the transaction
+      // back; a ROLLBACK then fails with "no transaction is active" and would hide the real error.
+      if (this.#db.isTransaction) this.#db.exec("ROLLBACK");
+      throw this.#storeError(error);
     }
+  }
+
+  /** SQLite's error, with a full disk said plainly. */
+  #storeError(error: unknown): unknown {
+    if (!(error instanceof Error) || !/database or disk is full/i.test(error.message)) return error;
+    return new SqlrsError(
+      "unavailable",
+      `The store's disk is full: cannot write ${this.#file} (${error.message}); free space on its ` +
+        'filesystem, e.g. delete states with "sqlrs rm -r STATE"',
+      { cause: error, details: { path: this.#file } },
+    );
   }
 
   #all(sql: string, ...params: SQLInputValue[]): Row[] {
@@ -203,7 +222,11 @@ export class Registry {
   }
 
   #run(sql: string, ...params: SQLInputValue[]): number {
-    return Number(this.#db.prepare(sql).run(...params).changes);
+    try {
+      return Number(this.#db.prepare(sql).run(...params).changes);
+    } catch (error) {
+      throw this.#storeError(error);
+    }
   }
 
   // -- bases ----------------------------------------------------------------------------------------

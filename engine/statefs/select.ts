@@ -12,6 +12,7 @@ import type { StateFS, StateFSKind } from "./types.ts";
 import { createBtrfsStateFS } from "./btrfs.ts";
 import { createCopyStateFS, describeCopies, filesystemName, filesystemType } from "./copy.ts";
 import { createOverlayStateFS, probeOverlay } from "./overlay.ts";
+import { createUnavailableStateFS } from "./unavailable.ts";
 
 /** Whether one backend can work on a store, and why (or why not). */
 export interface StateFSProbe {
@@ -45,6 +46,22 @@ function unavailable(kind: StateFSKind, detail: string): SqlrsError {
   });
 }
 
+/** Whether the backend setting `kind` can work on the store at `storeRoot` (`auto` and copy always can). */
+export async function probeStateFSKind(
+  kind: "auto" | StateFSKind,
+  storeRoot: string,
+): Promise<{ available: boolean; detail: string }> {
+  switch (kind) {
+    case "btrfs":
+      return await probeBtrfs(storeRoot);
+    case "overlay":
+      return await probeOverlay(storeRoot);
+    case "copy":
+    case "auto":
+      return { available: true, detail: `${kind} works on any filesystem` };
+  }
+}
+
 /**
  * Creates the snapshot backend for the store at `storeRoot` (created when missing).
  *
@@ -59,20 +76,13 @@ export async function createStateFS(
   switch (kind) {
     case "copy":
       return { statefs: createCopyStateFS(storeRoot), reason: "copy was chosen explicitly" };
-    case "btrfs": {
-      const btrfs = await probeBtrfs(storeRoot);
-      if (!btrfs.available) throw unavailable("btrfs", btrfs.detail);
-      return {
-        statefs: createBtrfsStateFS(storeRoot),
-        reason: `btrfs was chosen explicitly; ${btrfs.detail}`,
-      };
-    }
+    case "btrfs":
     case "overlay": {
-      const overlay = await probeOverlay(storeRoot);
-      if (!overlay.available) throw unavailable("overlay", overlay.detail);
+      const probe = await probeStateFSKind(kind, storeRoot);
+      if (!probe.available) throw unavailable(kind, probe.detail);
       return {
-        statefs: createOverlayStateFS(storeRoot),
-        reason: `overlay was chosen explicitly; ${overlay.detail}`,
+        statefs: kind === "btrfs" ? createBtrfsStateFS(storeRoot) : createOverlayStateFS(storeRoot),
+        reason: `${kind} was chosen explicitly; ${probe.detail}`,
       };
     }
     case "auto": {
@@ -91,6 +101,48 @@ export async function createStateFS(
       };
     }
   }
+}
+
+const SETTINGS: readonly string[] = ["auto", "btrfs", "overlay", "copy"];
+
+/** Whether `value` names a backend setting: `auto` or one of the backends. */
+export function isStateFSSetting(value: string): value is "auto" | StateFSKind {
+  return SETTINGS.includes(value);
+}
+
+/** The snapshot backend setting an engine starts with, and where it comes from (for messages). */
+export interface StateFSSetting {
+  value: string;
+  /** `snapshot.backend` (engine config) or `SQLRS_SNAPSHOT_BACKEND` (a workspace's config). */
+  source: string;
+  /** How a user changes it, e.g. `run "sqlrs config rm snapshot.backend"`. */
+  fix: string;
+}
+
+/**
+ * Opens the configured snapshot backend for an engine. A setting that cannot work here never keeps
+ * the engine from starting (then neither `status` nor `config rm` could repair it): the engine gets
+ * a backend whose every operation fails with the reason, and `problem` carries it for `status`.
+ */
+export async function openStateFS(
+  setting: StateFSSetting,
+  storeRoot: string,
+): Promise<{ statefs: StateFS; reason: string; problem?: string }> {
+  const kind = isStateFSSetting(setting.value) ? setting.value : undefined;
+  let why: string;
+  try {
+    if (kind !== undefined) return await createStateFS(kind, storeRoot);
+    why = `Invalid snapshot backend "${setting.value}": use ${SETTINGS.join(", ")}`;
+  } catch (error) {
+    if (!(error instanceof SqlrsError)) throw error;
+    why = error.message;
+  }
+  const problem = `${why} (from ${setting.source}); ${setting.fix}`;
+  const statefs = createUnavailableStateFS(
+    kind === undefined || kind === "auto" ? "copy" : kind,
+    new SqlrsError("unavailable", problem, { details: { backend: setting.value } }),
+  );
+  return { statefs, reason: problem, problem };
 }
 
 /**

@@ -1,0 +1,26 @@
+/**
+ * The snapshot backend an engine runs with when the configured one cannot work on its store: every
+ * operation fails with the reason, so that the engine still starts, `status` says what is wrong, and
+ * only what needs snapshots (prepares, deleting states and instances) fails.
+ *
+ * @module
+ */
+
+import type { SqlrsError } from "../../shared/errors.ts";
+import type { StateFS, StateFSKind } from "./types.ts";
+
+/** A backend of `kind` whose every operation rejects with `reason`; `recover` has nothing to do. */
+export function createUnavailableStateFS(kind: StateFSKind, reason: SqlrsError): StateFS {
+  const fail = (): Promise<never> => Promise.reject(reason);
+  return {
+    kind,
+    describe: () => Promise.resolve({ kind, detail: reason.message }),
+    createEmpty: fail,
+    snapshot: fail,
+    flush: fail,
+    clone: fail,
+    remove: fail,
+    size: fail,
+    recover: () => Promise.resolve(),
+  };
+}
