@@ -38,8 +38,11 @@ export async function hashRecords(records: ReadonlyArray<readonly [string, strin
   return toHex(await crypto.subtle.digest("SHA-256", buffer));
 }
 
-/** Version of the state-key layout; changing what a key covers must change this. */
-export const KEY_SCHEMA_VERSION = "sqlrs-state-key-v1";
+/**
+ * Version of the state-key layout; changing what a key covers must change this. v2: bases have 1 MB
+ * WAL segments and the small-WAL settings (a container image's store dir does not show initdb options).
+ */
+export const KEY_SCHEMA_VERSION = "sqlrs-state-key-v2";
 
 /** What identifies the state one prepare step produces. */
 export interface FingerprintInput {

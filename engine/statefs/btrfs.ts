@@ -109,16 +109,46 @@ async function extentExclusive(path: string): Promise<number> {
   return bytes;
 }
 
+/** The generation (last transaction that changed it) of the subvolume at `path`. */
+async function generation(path: string): Promise<number | undefined> {
+  const out = await runOk(["btrfs", "subvolume", "show", path]);
+  const found = /^\s*Generation:\s*(\d+)\s*$/m.exec(out)?.[1];
+  return found === undefined ? undefined : Number(found);
+}
+
+/**
+ * Bytes of the file extents of subvolume `path` written after subvolume `parent` was last changed: for a
+ * state snapshotted from a clone of `parent`, what its step wrote. `btrfs subvolume find-new` lists
+ * every extent of each file changed since a generation, each with the generation that wrote it; the
+ * extents of a later generation are the new ones, the others are still shared with `parent`.
+ */
+async function bytesWrittenSince(path: string, parent: string): Promise<number | undefined> {
+  const since = await generation(parent);
+  if (since === undefined) return undefined;
+  const out = await runOk(["btrfs", "subvolume", "find-new", path, String(since)]);
+  let bytes = 0;
+  for (const line of out.split("\n")) {
+    const extent = /^inode \d+ file offset \d+ len (\d+) disk start (\d+) offset \d+ gen (\d+) flags (\S+)/
+      .exec(line);
+    if (extent === null || Number(extent[3]) <= since) continue;
+    // disk start 0 without INLINE is a hole or a preallocation with nothing on disk.
+    if (extent[2] === "0" && !(extent[4] as string).includes("INLINE")) continue;
+    bytes += Number(extent[1]);
+  }
+  return bytes;
+}
+
 /**
  * Creates the `btrfs` backend for a store on btrfs (see `createStateFS` for the detection).
  *
  * Durability: `btrfs subvolume snapshot` flushes the source's pending data and commits a transaction
  * before it returns, so a state exists on disk complete or not at all without any further sync.
  *
- * Size: exclusive bytes. With quotas on, the subvolume's qgroup (which also counts metadata); else the
- * "Exclusive" column of `btrfs filesystem du`. A snapshot that still shares everything with its
- * source holds 0 exclusive bytes, and space freed by a deleted subvolume is only reattributed once the
- * btrfs cleaner has run.
+ * Own bytes: of a state on its parent, the data extents written after the parent (`find-new`), which a
+ * state keeps even while the clone it was taken from still shares them. Its exclusive bytes would not
+ * do: right after the snapshot, the job's clone shares every byte the step wrote, so they read 0.
+ * Without a parent, exclusive bytes: with quotas on, the subvolume's qgroup (which also counts
+ * metadata); else the "Exclusive" column of `btrfs filesystem du`. Metadata is not counted on a parent.
  *
  * @param root the store root, shown by `describe()`.
  */
@@ -153,9 +183,14 @@ export function createBtrfsStateFS(root: string): StateFS {
     },
     flush: syncFilesystem,
     remove,
-    async size(path) {
+    async ownBytes(path, parent) {
       if (!(await pathExists(path))) throw notFound(`Cannot measure ${path}: it does not exist`, { path });
-      const fromQgroup = (await isSubvolume(path)) ? await qgroupExclusive(path) : undefined;
+      const subvolume = await isSubvolume(path);
+      if (subvolume && parent !== undefined && await isSubvolume(parent)) {
+        const written = await bytesWrittenSince(path, parent);
+        if (written !== undefined) return written;
+      }
+      const fromQgroup = subvolume ? await qgroupExclusive(path) : undefined;
       return fromQgroup ?? await extentExclusive(path);
     },
     recover(storeRoot) {
