@@ -131,6 +131,8 @@ async function measureStore(kind: StoreKind, sandbox: Sandbox): Promise<number> 
   const states = (await Array.fromAsync(Deno.readDir(join(dir, "states"))))
     .filter((entry) => entry.isDirectory && !entry.name.startsWith("."))
     .map((entry) => join(dir, "states", entry.name));
+  // Quotas only now: with them on from the start, btrfs could have told the engine more than without.
+  await runOk(["btrfs", "quota", "enable", sandbox.storeRoot]);
   return await groupExclusive(sandbox.storeRoot, "1/100", [join(dir, "base"), ...states]);
 }
 
@@ -164,7 +166,6 @@ function mib(bytes: number): string {
 async function storeSizeSeries(kind: StoreKind): Promise<void> {
   await using sandbox = await sandboxOn(kind);
   if (sandbox === undefined) return;
-  if (kind === "btrfs") await runOk(["btrfs", "quota", "enable", sandbox.storeRoot]);
   const args = await writeSeries(join(sandbox.dir, "series"));
   const first = await prepare(sandbox, args);
   const content = (await sandbox.query(first.instance_id, CONTENT_SQL)).stdout.trim();
