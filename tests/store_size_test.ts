@@ -1,10 +1,10 @@
 /**
  * What a series of small migrations costs in the store, on every snapshot backend this machine has
- * (real PostgreSQL): no state is reported as 0 B, `status --cache` is within 10 % of what the states
- * really take (`du` on overlay and copy, exclusive bytes of a qgroup on btrfs), the store stays within
- * 3× a data directory made by hand, and a second series completes under a cap of half the store it
- * would otherwise need (states in the middle of chains are evicted), then a rerun rebuilds what was
- * evicted and gives the same data.
+ * (real PostgreSQL): no state is reported as 0 B, a state carries at most two 1 MB WAL segments,
+ * `status --cache` is within 10 % of what the states really take (`du` on overlay and copy, exclusive
+ * data bytes on btrfs), the store stays within 3× a data directory made by hand, and a second series
+ * completes under a cap of half the store it would otherwise need (states in the middle of chains are
+ * evicted), then a rerun rebuilds what was evicted and gives the same data.
  *
  * Each backend prints one line of figures (`store-size <backend>: ...`) for the record.
  *
@@ -176,6 +176,14 @@ async function storeSizeSeries(kind: StoreKind): Promise<void> {
   assert.equal(states.length, STEPS);
   const zero = states.filter((state) => !((state.size_bytes ?? 0) > 0));
   assert.deepEqual(zero.map((state) => state.state_id), [], "states reported as 0 B");
+
+  // Small WAL: 1 MB segments, and a clean stop leaves no recycled ones behind.
+  const wal = join(await engineDir(sandbox), "states", first.state_id, "pg_wal");
+  let walBytes = 0;
+  for await (const entry of Deno.readDir(wal)) {
+    if (entry.isFile) walBytes += (await Deno.stat(join(wal, entry.name))).size;
+  }
+  assert.ok(walBytes <= 2 * MiB, `the last state carries ${walBytes} bytes of WAL`);
 
   const reported = (await cacheStatus(sandbox)).usage_bytes;
   const measured = await measureStates(kind, sandbox);
