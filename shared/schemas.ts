@@ -117,7 +117,9 @@ const CacheCapacityConfig = z.strictObject({
     "Eviction starts above this share of the limit",
   ),
   lowWatermark: z.number().gt(0).max(1).default(0.8).describe("Eviction stops below this share of the limit"),
-  minStateAge: Duration.default("10m").describe("States younger than this are never evicted"),
+  minStateAge: Duration.default("10m").describe(
+    "Leaf states younger than this are never evicted (states with descendants can go at any age)",
+  ),
 });
 
 /** The engine's configuration with every default applied (what `EngineConfig.parse` returns). */

@@ -243,10 +243,10 @@ await when("btrfs", ["btrfs"], () => {
       await runOk(["btrfs", "quota", "rescan", "-w", root]);
       const src = join(root, "base");
       await sampleDataDir(statefs, src);
-      ok((await statefs.size(src)) >= 65536);
+      ok((await statefs.ownBytes(src)) >= 65536);
       const state = join(root, "states/s1");
       await statefs.snapshot(src, state);
-      const shared = await statefs.size(state);
+      const shared = await statefs.ownBytes(state);
       ok(shared > 0 && shared < 65536, `a fresh snapshot holds ${shared} exclusive bytes`);
     });
   });

@@ -1,8 +1,16 @@
 /**
- * The bounded state cache. Usage is the sum of the states' sizes; the limit is
- * `min(maxBytes, store size − reserveBytes)`. Above `highWatermark × limit`, or with less free space
- * than the reserve, unreferenced leaf states older than `minStateAge` are evicted, least recently
+ * The bounded state cache. Usage is the sum of the states' own bytes (what each holds that its parent
+ * does not: see `StateFS.ownBytes`); the limit is `min(maxBytes, store size − reserveBytes)`. Above
+ * `highWatermark × limit`, or with less free space than the reserve, states are evicted, least recently
  * used first, until usage is below `lowWatermark × limit` and the reserve is free again.
+ *
+ * Evictable: a state no instance uses and no running job still needs (`pinned`). That includes states
+ * in the middle of a chain: on every backend a state is independent of its parent once made (btrfs
+ * snapshots; overlay and copy states hard-link their parent's files, which outlive the parent), so
+ * evicting one only means a later prepare rebuilds it from the nearest ancestor still there. Its
+ * children then hold what they shared with it on their own, so they are measured again. Only leaves
+ * (what prepares asked for) are kept for `minStateAge`; a state a backend refuses to remove now (an
+ * overlay clone of a job is mounted on it) is skipped.
  *
  * A new state is admitted only if it fits: larger than the whole limit is `cache_limit_too_small`;
  * no room even after evicting everything evictable is `cache_full_unreclaimable`.
@@ -66,8 +74,11 @@ export class CacheCapacity {
     return { usage, effectiveMax, configuredMax: capacity.maxBytes, reserve, total, free };
   }
 
-  /** Unreferenced leaf states old enough to go, least recently used first. */
-  #evictable(): StateRow[] {
+  /**
+   * States no instance uses and no running job needs, least recently used first; leaves only once older
+   * than `minStateAge`. `refused` are states the backend would not remove in this pass.
+   */
+  #evictable(refused: ReadonlySet<string> = new Set()): StateRow[] {
     const { registry, config } = this.#deps;
     const minAge = parseDuration(config.effective.cache.capacity.minStateAge);
     const pinned = this.#deps.pinned();
@@ -76,18 +87,45 @@ export class CacheCapacity {
     const now = Date.now();
     return states
       .filter((state) =>
-        !parents.has(state.state_id) && !pinned.has(state.state_id) &&
+        !pinned.has(state.state_id) && !refused.has(state.state_id) &&
         registry.instancesOfState(state.state_id).length === 0 &&
-        now - Date.parse(state.created_at) >= minAge
+        (parents.has(state.state_id) || now - Date.parse(state.created_at) >= minAge)
       )
       .sort((a, b) =>
         Date.parse(a.last_used_at ?? a.created_at) - Date.parse(b.last_used_at ?? b.created_at)
       );
   }
 
-  async #evict(state: StateRow): Promise<void> {
-    await this.#deps.statefs.remove(this.#deps.layout.stateDir(state.store_dir, state.state_id));
-    this.#deps.registry.deleteState(state.state_id);
+  /**
+   * The directory of the nearest ancestor of `state` that is still in the store, else its base. Evicted
+   * states leave their children's `parent_state_id` as it was (a rebuild restores the link), so a chain
+   * with a gap falls back to the base: the children are then counted in full, never too little.
+   */
+  #nearestAncestorDir(state: StateRow): string {
+    const { registry, layout } = this.#deps;
+    const parent = state.parent_state_id === null ? undefined : registry.getState(state.parent_state_id);
+    return parent === undefined
+      ? layout.baseDir({ storeDir: state.store_dir })
+      : layout.stateDir(parent.store_dir, parent.state_id);
+  }
+
+  /** Removes `state`; false when the backend refuses now (a conflict: something still uses it). */
+  async #evict(state: StateRow): Promise<boolean> {
+    const { statefs, layout, registry } = this.#deps;
+    try {
+      await statefs.remove(layout.stateDir(state.store_dir, state.state_id));
+    } catch (error) {
+      if (error instanceof SqlrsError && error.code === "conflict") return false;
+      throw error;
+    }
+    registry.deleteState(state.state_id);
+    // What the children shared with the evicted state is now theirs alone.
+    const ancestor = this.#nearestAncestorDir(state);
+    for (const child of registry.childStates(state.state_id)) {
+      const bytes = await statefs.ownBytes(layout.stateDir(child.store_dir, child.state_id), ancestor);
+      registry.setStateSize(child.state_id, bytes);
+    }
+    return true;
   }
 
   /**
@@ -100,24 +138,27 @@ export class CacheCapacity {
     const over = (limits: Limits, threshold: number) =>
       limits.usage + extraBytes > threshold * limits.effectiveMax || limits.free < limits.reserve;
     if (!over(before, extraBytes > 0 ? 1 : highWatermark)) return null;
-    let freed = 0;
     let evicted = 0;
     let current = before;
-    // Leaves first; evicting a leaf may turn its parent into an evictable leaf.
+    const refused = new Set<string>();
     for (
-      let candidates = this.#evictable();
+      let candidates = this.#evictable(refused);
       candidates.length > 0 && over(current, lowWatermark);
-      candidates = this.#evictable()
+      candidates = this.#evictable(refused)
     ) {
       const victim = candidates[0] as StateRow;
-      await this.#evict(victim);
-      freed += victim.size_bytes ?? 0;
+      if (!(await this.#evict(victim))) {
+        refused.add(victim.state_id);
+        continue;
+      }
       evicted++;
       this.#deps.log(
         `cache: evicted state ${victim.state_id} (${victim.size_bytes ?? 0} bytes, trigger ${trigger})`,
       );
       current = await this.#limits();
     }
+    // Evicting a state in a chain frees less than its own bytes: its children keep what they shared.
+    const freed = Math.max(0, before.usage - current.usage);
     const report: EvictionReport = {
       completed_at: new Date().toISOString(),
       trigger,
@@ -157,7 +198,7 @@ export class CacheCapacity {
       throw new SqlrsError(
         "cache_full_unreclaimable",
         `The state cache is full (${after.usage} of ${after.effectiveMax} bytes) and nothing more can be evicted: ` +
-          `the remaining states are in use by instances, have descendants, or are younger than cache.capacity.minStateAge; ` +
+          `the remaining states are in use by instances or running jobs, or are younger than cache.capacity.minStateAge; ` +
           `delete instances ("sqlrs rm") or raise cache.capacity.maxBytes`,
         {
           details: { usage_bytes: after.usage, effective_max_bytes: after.effectiveMax, state_bytes: bytes },

@@ -220,11 +220,11 @@ export class Executor {
   ): Promise<void> {
     const { layout, statefs, registry } = this.#deps;
     const clock = new PhaseClock();
+    const source = step.inputKind === "image"
+      ? base.path
+      : layout.stateDir(plan.image.storeDir, step.inputId);
     if (workspace.contentId !== step.inputId) {
       await statefs.remove(workspace.clonePath);
-      const source = step.inputKind === "image"
-        ? base.path
-        : layout.stateDir(plan.image.storeDir, step.inputId);
       workspace.dataDir = await statefs.clone(source, workspace.clonePath);
       workspace.contentId = step.inputId;
       clock.mark("clone");
@@ -258,9 +258,10 @@ export class Executor {
     const building = temporarySibling(statePath);
     await Deno.mkdir(layout.statesDir(plan.image.storeDir), { recursive: true });
     await statefs.remove(statePath);
-    await statefs.snapshot(dataDir, building);
+    // The step started from `source`: what it did not write is shared with it, and not counted twice.
+    await statefs.snapshot(dataDir, building, { previous: source });
     clock.mark("snapshot");
-    const sizeBytes = await statefs.size(building);
+    const sizeBytes = await statefs.ownBytes(building, source);
     try {
       await this.#deps.capacity.admit(sizeBytes);
     } catch (error) {

@@ -69,8 +69,11 @@ export async function sha256File(path: string): Promise<string> {
   return hash.digest("hex");
 }
 
-/** Version of the state-key layout; changing what a key covers must change this. */
-export const KEY_SCHEMA_VERSION = "sqlrs-state-key-v1";
+/**
+ * Version of the state-key layout; changing what a key covers must change this. v2: bases have 1 MB
+ * WAL segments and the small-WAL settings (a container image's store dir does not show initdb options).
+ */
+export const KEY_SCHEMA_VERSION = "sqlrs-state-key-v2";
 
 /** What identifies the state one prepare step produces. */
 export interface FingerprintInput {

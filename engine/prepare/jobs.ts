@@ -62,6 +62,8 @@ export class JobService {
   readonly #running = new Set<Promise<void>>();
   /** Plans of running jobs: their states must not be evicted underneath them. */
   readonly #plans = new Map<string, Plan>();
+  /** Per running job, the step tasks it has finished (built or found cached). */
+  readonly #finishedSteps = new Map<string, Set<string>>();
 
   constructor(deps: JobServiceDeps) {
     this.#deps = deps;
@@ -140,14 +142,21 @@ export class JobService {
     }
   }
 
-  /** States that running jobs read or build. */
+  /**
+   * States that running jobs still need: the input and output of every step a job has not finished yet,
+   * and its final state (its instance is cloned from it). A state a job is done with can be evicted
+   * while the job goes on; a rerun rebuilds it.
+   */
   pinnedStates(): Set<string> {
     const pinned = new Set<string>();
-    for (const plan of this.#plans.values()) {
+    for (const [jobId, plan] of this.#plans) {
+      const finished = this.#finishedSteps.get(jobId);
       for (const step of plan.steps) {
+        if (finished?.has(step.taskId) === true) continue;
         pinned.add(step.outputStateId);
         if (step.inputKind === "state") pinned.add(step.inputId);
       }
+      pinned.add(plan.finalStateId);
     }
     return pinned;
   }
@@ -331,6 +340,7 @@ export class JobService {
     }).finally(() => {
       this.#controllers.delete(jobId);
       this.#plans.delete(jobId);
+      this.#finishedSteps.delete(jobId);
       this.#running.delete(running);
       done();
     });
@@ -348,6 +358,10 @@ export class JobService {
         ),
       task: (taskId, status, message) => {
         registry.setTaskStatus(jobId, taskId, status);
+        if (status === "succeeded" || status === "skipped") {
+          const finished = this.#finishedSteps.get(jobId) ?? new Set<string>();
+          this.#finishedSteps.set(jobId, finished.add(taskId));
+        }
         this.#emit(
           jobId,
           message === undefined

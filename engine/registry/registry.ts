@@ -291,6 +291,11 @@ export class Registry {
     );
   }
 
+  /** Records what a state holds on its own, measured again (after its parent was evicted). */
+  setStateSize(stateId: string, sizeBytes: number): void {
+    this.#run("UPDATE states SET size_bytes = ? WHERE state_id = ?", sizeBytes, stateId);
+  }
+
   deleteState(stateId: string): void {
     this.#run("DELETE FROM states WHERE state_id = ?", stateId);
   }

@@ -254,20 +254,55 @@ export function runStateFSContract(name: string, setup: () => Promise<StateFSCon
     },
   );
 
-  contractTest("size counts what a path holds", async ({ statefs, root }) => {
+  contractTest("ownBytes counts what a path holds on its own", async ({ statefs, root }) => {
     const src = await makeSource(statefs, root);
-    ok((await statefs.size(src)) > 0, "the source holds nothing");
+    ok((await statefs.ownBytes(src)) > MiB, "the source holds nothing");
     const state = statePath(root, "s1");
     await statefs.snapshot(src, state);
-    // A state may share every byte with its source (btrfs counts exclusive bytes): only require >= 0.
-    ok((await statefs.size(state)) >= 0);
     const clone = clonePath(root, "j1");
     const data = await statefs.clone(state, clone);
     await Deno.writeFile(join(data, "new-data"), randomBytes(2 * MiB));
-    const size = await statefs.size(clone);
-    ok(size >= 2 * MiB, `a clone with 2 MiB of new data has size ${size}`);
-    await rejects(statefs.size(join(root, "never-existed")));
+    const size = await statefs.ownBytes(clone);
+    ok(size >= 2 * MiB, `a clone with 2 MiB of new data has ownBytes ${size}`);
+    await rejects(
+      statefs.ownBytes(join(root, "never-existed")),
+      (error) => error instanceof SqlrsError && error.code === "not_found",
+    );
+    await statefs.remove(clone);
   });
+
+  contractTest(
+    "a state made from a clone owns what its step wrote, also while the clone lives on",
+    async ({ statefs, root }) => {
+      const src = await makeSource(statefs, root);
+      const parent = statePath(root, "s1");
+      await statefs.snapshot(src, parent);
+      const data = await statefs.clone(parent, clonePath(root, "j1"));
+      // A step: a new file, and one page rewritten in place in a file it otherwise leaves alone.
+      await Deno.writeFile(join(data, "base/1/16384"), randomBytes(2 * MiB));
+      const file = await Deno.open(join(data, "base/1/1259"), { write: true });
+      await file.write(randomBytes(8192));
+      file.close();
+      const child = statePath(root, "s2");
+      await statefs.snapshot(data, child, { previous: parent });
+      deepStrictEqual(await manifest(child), await manifest(data));
+      // The job's clone still shares every byte of the child (btrfs would say 0 exclusive bytes).
+      const own = await statefs.ownBytes(child, parent);
+      ok(own >= 2 * MiB, `the child owns ${own} bytes on its parent`);
+      // The 1 MiB WAL segment did not change: it is not the child's own (not copied, or shared).
+      ok(own < 2 * MiB + MiB, `the child owns ${own} bytes on its parent, unchanged files included`);
+      // The child does not depend on its parent.
+      await statefs.remove(clonePath(root, "j1"));
+      await statefs.remove(parent);
+      deepStrictEqual(
+        await sha256(join(child, "pg_wal/000000010000000000000001")),
+        await sha256(join(src, "pg_wal/000000010000000000000001")),
+      );
+      const alone = await statefs.ownBytes(child);
+      ok(alone >= 2 * MiB, `without its parent and the clone, the child owns ${alone} bytes`);
+      await statefs.remove(child);
+    },
+  );
 
   contractTest(
     "snapshot, clone and createEmpty refuse an existing destination",

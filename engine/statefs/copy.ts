@@ -2,7 +2,9 @@
  * The `copy` snapshot backend, and the file helpers the other backends share.
  *
  * A state and a clone are both `cp -a --reflink=auto` copies: O(1) per file where the filesystem
- * can share extents (XFS with reflink, btrfs), a full copy elsewhere (ext4). Every copy is made in a
+ * can share extents (XFS with reflink, btrfs), a full copy elsewhere (ext4). A state hard-links the
+ * files its step did not write from the step's input state, so on ext4 too it costs what the step
+ * changed (and `ownBytes` counts exactly that). Every copy is made in a
  * temporary sibling named `.tmp-*` and renamed into place, so a path that exists is complete; a crash
  * leaves only `.tmp-*` entries, which {@link StateFS.recover} removes.
  *
@@ -12,7 +14,8 @@
 import { dirname, join } from "node:path";
 import { run, runOk } from "../exec.ts";
 import { invalidArgument, notFound, SqlrsError } from "../../shared/errors.ts";
-import type { StateFS, StateFSDescription } from "./types.ts";
+import type { SnapshotOptions, StateFS, StateFSDescription } from "./types.ts";
+import { bytesNotLinkedFrom, linkUnchangedCopyRest, unchangedSince } from "./link_snapshot.ts";
 
 /** The prefix of every temporary entry a backend makes; whatever carries it after a crash is garbage. */
 export const TEMP_PREFIX = ".tmp-";
@@ -122,20 +125,18 @@ export async function fsyncDirectory(path: string): Promise<void> {
 }
 
 /**
- * Bytes allocated under `path` on its own filesystem (`du -s -x -B1`; hard links count once).
- *
- * Without reflinks, these are exactly the bytes `path` holds alone. With reflinks, extents shared with
- * other copies are counted in full, so it is an upper bound. `-x` skips what is mounted below `path`,
- * such as an overlay clone's merged directory.
+ * {@link StateFS.ownBytes} where states share files by hard links: the bytes of the inodes under `path`
+ * that `parent` does not hold.
  */
-export async function diskUsage(path: string): Promise<number> {
+export async function linkedOwnBytes(path: string, parent?: string): Promise<number> {
   if (!(await pathExists(path))) throw notFound(`Cannot measure ${path}: it does not exist`, { path });
-  const out = await runOk(["du", "-s", "-x", "-B1", "--", path]);
-  const bytes = Number(out.trim().split(/\s+/)[0]);
-  if (!Number.isFinite(bytes)) {
-    throw new SqlrsError("internal_error", `Cannot read the size of ${path}: du said "${out.trim()}"`);
-  }
-  return bytes;
+  return await bytesNotLinkedFrom(path, parent);
+}
+
+/** Whether `a` and `b` (which exist) are on one filesystem, so that one can hard-link into the other. */
+export async function sameFilesystem(a: string, b: string): Promise<boolean> {
+  const [infoA, infoB] = await Promise.all([Deno.stat(a), Deno.stat(b)]);
+  return infoA.dev === infoB.dev;
 }
 
 /**
@@ -273,6 +274,20 @@ export async function describeCopies(storeRoot: string | undefined): Promise<str
 }
 
 /**
+ * A durable snapshot of `src` at `dst` whose files that nothing wrote since `previous` (when given, and on
+ * the same filesystem) are hard links to the files of `previous`, the rest copies.
+ */
+async function snapshotLinkingUnchanged(src: string, dst: string, options?: SnapshotOptions): Promise<void> {
+  const previous = options?.previous;
+  await ensureParent(dst);
+  if (previous === undefined || !(await sameFilesystem(previous, dirname(dst)))) {
+    return copyToNew(src, dst, "snapshot", true);
+  }
+  await requireDirectory(src, "snapshot");
+  await buildNew(dst, "snapshot", true, (tmp) => linkUnchangedCopyRest(src, tmp, unchangedSince(previous)));
+}
+
+/**
  * Creates the `copy` backend. Works on any filesystem.
  *
  * @param storeRoot where the store lives; only used by `describe()` to probe for reflinks.
@@ -286,9 +301,7 @@ export function createCopyStateFS(storeRoot?: string): StateFS {
       return description;
     },
     createEmpty: createEmptyDirectory,
-    snapshot(src, dst) {
-      return copyToNew(src, dst, "snapshot", true);
-    },
+    snapshot: snapshotLinkingUnchanged,
     async clone(src, dst) {
       // No flush: a clone is disposable, and after a crash it is rebuilt rather than trusted.
       await copyToNew(src, dst, "clone", false);
@@ -296,7 +309,7 @@ export function createCopyStateFS(storeRoot?: string): StateFS {
     },
     flush: syncFilesystem,
     remove: removeTree,
-    size: diskUsage,
+    ownBytes: linkedOwnBytes,
     recover(root) {
       return removeLeftovers(root, removeTree);
     },

@@ -5,7 +5,7 @@
  * @module
  */
 
-export type { StateFS, StateFSDescription, StateFSKind } from "./types.ts";
+export type { SnapshotOptions, StateFS, StateFSDescription, StateFSKind } from "./types.ts";
 export { createCopyStateFS } from "./copy.ts";
 export { createBtrfsStateFS } from "./btrfs.ts";
 export { createOverlayStateFS } from "./overlay.ts";

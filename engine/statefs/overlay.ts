@@ -11,7 +11,7 @@
 
 import { dirname, join } from "node:path";
 import { run, runOk } from "../exec.ts";
-import { linkUnchangedCopyRest } from "./overlay_snapshot.ts";
+import { type LinkSource, linkUnchangedCopyRest, unchangedSince } from "./link_snapshot.ts";
 import { invalidArgument, SqlrsError } from "../../shared/errors.ts";
 import type { StateFS, StateFSDescription } from "./types.ts";
 import {
@@ -20,14 +20,15 @@ import {
   createEmptyDirectory,
   describeCopies,
   discard,
-  diskUsage,
   existingAncestor,
   filesystemName,
   filesystemType,
+  linkedOwnBytes,
   refuseExisting,
   removeLeftovers,
   removeTree,
   requireDirectory,
+  sameFilesystem,
   syncFilesystem,
   TEMP_PREFIX,
 } from "./copy.ts";
@@ -198,6 +199,25 @@ async function remove(path: string): Promise<void> {
 }
 
 /**
+ * Where a snapshot of an overlay clone finds the files it can link: a file the upper layer does not have
+ * is the lower layer's; one the upper layer has (some step of this job wrote it) may still be unchanged
+ * since `previous`, the state the step started from, when the clone served several steps in a row.
+ */
+function linkSource(layers: { lower: string; upper: string }, previous: LinkSource | undefined): LinkSource {
+  return async (path, info) => {
+    try {
+      await Deno.lstat(join(layers.upper, path));
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound || error instanceof Deno.errors.NotADirectory)) throw error;
+      const below = await Deno.lstat(join(layers.lower, path)).catch(() => undefined);
+      // A renamed directory's content shows at a path the lower layer does not have: copy it.
+      return below?.isFile === true ? join(layers.lower, path) : undefined;
+    }
+    return await previous?.(path, info);
+  };
+}
+
+/**
  * Whether an overlay can be mounted in `storeRoot` (or its nearest existing ancestor), found by
  * mounting one in a temporary directory there.
  */
@@ -248,7 +268,9 @@ export async function probeOverlay(storeRoot: string): Promise<{ available: bool
  *
  * A clone of a clone (a source that is itself on overlayfs) is a plain copy at `dst/merged`: stacking
  * overlays is limited to two levels, and the source clone may change while the new one lives.
- * `size` of a clone counts `upper` and `work` (du stays on one filesystem, so skips the mount).
+ * A snapshot hard-links what the step did not write (see `link_snapshot.ts`), and `ownBytes` counts
+ * the inodes a state does not share with its parent; of a clone, `upper` and `work` (the walk stays on
+ * one filesystem, so skips the mount).
  *
  * @param storeRoot where the store lives; only used by `describe()` to probe for reflinks.
  */
@@ -264,14 +286,17 @@ export function createOverlayStateFS(storeRoot?: string): StateFS {
       return description;
     },
     createEmpty: createEmptyDirectory,
-    async snapshot(src, dst) {
+    async snapshot(src, dst, options) {
       const layers = await overlayLayers(src, dirname(dst));
       if (layers === undefined) return copyToNew(src, dst, "snapshot", true);
+      const previous = options?.previous !== undefined && await sameFilesystem(options.previous, dirname(dst))
+        ? unchangedSince(options.previous)
+        : undefined;
       await buildNew(
         dst,
         "snapshot",
         true,
-        (tmp) => linkUnchangedCopyRest(src, layers.lower, layers.upper, tmp),
+        (tmp) => linkUnchangedCopyRest(src, tmp, linkSource(layers, previous)),
       );
     },
     async clone(src, dst) {
@@ -298,7 +323,7 @@ export function createOverlayStateFS(storeRoot?: string): StateFS {
     },
     flush: syncFilesystem,
     remove,
-    size: diskUsage,
+    ownBytes: linkedOwnBytes,
     async recover(root, keep) {
       const real = await realPathOrUndefined(root);
       if (real === undefined) return;

@@ -15,6 +15,16 @@ export interface StateFSDescription {
   detail: string;
 }
 
+/** Hints for {@link StateFS.snapshot}. */
+export interface SnapshotOptions {
+  /**
+   * An immutable state or base whose content `src` had before the step wrote to it (the step's input).
+   * A file of `src` that still matches the same file of `previous` (same size, mode and mtime: nothing
+   * wrote it since) may be shared with it instead of copied.
+   */
+  previous?: string;
+}
+
 /** A snapshot backend. */
 export interface StateFS {
   readonly kind: StateFSKind;
@@ -25,7 +35,7 @@ export interface StateFS {
    * Makes an immutable, durable copy of the stopped data directory `src` at `dst`, which must not exist.
    * When it resolves, the copy survives a power loss.
    */
-  snapshot(src: string, dst: string): Promise<void>;
+  snapshot(src: string, dst: string, options?: SnapshotOptions): Promise<void>;
   /**
    * Makes durable what was written under `path` without syncing (initdb --no-sync): one syncfs(2) of
    * its filesystem, which is cheaper than an fsync of each file.
@@ -35,8 +45,14 @@ export interface StateFS {
   clone(src: string, dst: string): Promise<string>;
   /** Removes a clone, a state or a base made by this backend. Idempotent. */
   remove(path: string): Promise<void>;
-  /** Bytes that `path` holds on its own (exclusive bytes where the filesystem can tell). */
-  size(path: string): Promise<number>;
+  /**
+   * The bytes a state, base or clone at `path` really holds on its own: what it holds that `parent` (the
+   * state or base it was built from, when it still exists) does not share with it. Summed over a chain of
+   * states, this counts every shared byte once, so the sum is what the chain occupies on disk.
+   * Without `parent`, everything `path` holds that is not shared with another file (hard links once).
+   * @throws {SqlrsError} `not_found` when `path` does not exist
+   */
+  ownBytes(path: string, parent?: string): Promise<number>;
   /**
    * Removes what a crash left under `root` (mounts, subvolumes, temporary copies). Mounts at or under
    * a path that `keep` accepts (the clones of live instances) are left alone.

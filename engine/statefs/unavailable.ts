@@ -20,7 +20,7 @@ export function createUnavailableStateFS(kind: StateFSKind, reason: SqlrsError):
     flush: fail,
     clone: fail,
     remove: fail,
-    size: fail,
+    ownBytes: fail,
     recover: () => Promise.resolve(),
   };
 }

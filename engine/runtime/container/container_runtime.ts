@@ -33,7 +33,7 @@ import { dirname, join, resolve } from "node:path";
 import { type ExecOptions, runOk } from "../../exec.ts";
 import { messageOf, SqlrsError } from "../../../shared/errors.ts";
 import type { ResolvedImage, Runtime, ServerHandle, StartOptions, ToolOptions } from "../types.ts";
-import { INITDB_RUN_ARGS } from "../host/pg_install.ts";
+import { appendBaseSettings, INITDB_RUN_ARGS } from "../host/pg_install.ts";
 import { ContainerCli, type ContainerEngine } from "./container_cli.ts";
 import {
   cancelled,
@@ -721,6 +721,7 @@ export function createContainerRuntime(engine: ContainerEngine, options: Contain
         }`,
       );
     }
+    await appendBaseSettings(dataDir);
     // Clients reach the server from the container network's gateway, not 127.0.0.1.
     await Deno.writeTextFile(
       join(dataDir, "pg_hba.conf"),

@@ -14,6 +14,7 @@ import { type ExecOptions, run, spawnDetached, spawnStreaming, type StreamingChi
 import { messageOf, SqlrsError } from "../../../shared/errors.ts";
 import type { ResolvedImage, Runtime, ServerHandle, StartOptions, ToolOptions } from "../types.ts";
 import {
+  appendBaseSettings,
   buildOfImage,
   describeBuilds,
   findOnPathSync,
@@ -383,6 +384,7 @@ async function initDataDir(build: PgBuild, dataDir: string, password: string): P
       const tail = lastLines(result.stderr.trim() || result.stdout);
       throw new SqlrsError("internal_error", `initdb failed on ${dataDir} (exit ${result.code}):\n${tail}`);
     }
+    await appendBaseSettings(dataDir);
   } finally {
     await Deno.remove(pwFile).catch(() => {});
   }
