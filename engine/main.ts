@@ -290,7 +290,7 @@ export async function runEngine(options: EngineOptions): Promise<number> {
 
   async function sweep(): Promise<void> {
     await reapExpired(registry, inventory, log);
-    await jobs.reclaimUncollected().catch((error) => log(`delivery: reclaim failed: ${messageOf(error)}`));
+    await jobs.reclaimUndelivered().catch((error) => log(`delivery: reclaim failed: ${messageOf(error)}`));
   }
   await sweep();
   await capacity.enforce("startup_recovery").catch((error) =>

@@ -76,9 +76,9 @@ export class Instances {
       });
       this.#registry.touchState(spec.stateId);
       this.#log(
-        `instance ${instanceId}: clone ${(cloned - started).toFixed(1)} ms, start to ready ${
-          (ready - cloned).toFixed(1)
-        } ms, ` +
+        `instance ${instanceId} (job ${spec.jobId ?? "-"}): clone ${
+          (cloned - started).toFixed(1)
+        } ms, start to ready ${(ready - cloned).toFixed(1)} ms, ` +
           `recorded ${(performance.now() - ready).toFixed(1)} ms`,
       );
     } catch (error) {

@@ -151,6 +151,8 @@ export class JobService {
   /** Restarts the jobs an earlier engine left queued or running. */
   resumeInterrupted(): void {
     for (const job of this.#deps.registry.jobsWithStatus("queued", "running")) {
+      // The API serves while the engine recovers: a job submitted meanwhile already runs here.
+      if (this.#controllers.has(job.job_id)) continue;
       this.#emit(job.job_id, { type: "log", message: "engine restarted: resuming the job" });
       this.#start(job.job_id, undefined);
     }
@@ -189,7 +191,7 @@ export class JobService {
 
   /**
    * A job's status. The first read of a finished job's status collects it: its instance counts as
-   * delivered (see {@link reclaimUncollected}) and retention may delete the job from then on.
+   * delivered (see {@link reclaimUndelivered}) and retention may delete the job from then on.
    */
   status(jobId: string): PrepareJobStatus {
     const job = this.#job(jobId);
@@ -508,20 +510,30 @@ export class JobService {
   }
 
   /**
-   * Deletes the instances of succeeded jobs whose status no client read within
-   * `instances.collectGrace` of the job's end (the client died, or the job resumed after a crash and
-   * nobody reconnected), and marks each such job failed so that a late reader is told the truth.
+   * Deletes the instances no client will be given: that of a succeeded job whose status no client read
+   * within `instances.collectGrace` of the job's end (its client died, or the job resumed after a crash
+   * and nobody came back for it), and any left to a failed job (a crash interrupted an earlier reclaim).
+   * Such a succeeded job is marked failed, so that a late reader is told the truth.
    */
-  async reclaimUncollected(): Promise<void> {
+  async reclaimUndelivered(): Promise<void> {
+    const registry = this.#deps.registry;
     const grace = this.#deps.config.effective.instances.collectGrace;
     const before = new Date(Date.now() - parseDuration(grace)).toISOString();
-    for (const instance of this.#deps.registry.uncollectedInstances(before)) {
+    for (const instance of registry.undeliveredInstances(before)) {
       const jobId = instance.job_id as string;
+      const job = registry.getJob(jobId);
+      // Collected while an earlier instance was being destroyed: delivered after all.
+      if (job === undefined || (job.status === "succeeded" && job.collected_at !== null)) continue;
+      if (job.status === "succeeded") {
+        const message = `Instance ${instance.instance_id} of job ${jobId} was deleted: ` +
+          `no client read the job's result within ${grace} (instances.collectGrace)`;
+        // Failed before the instance goes, so that no client is given its DSN from now on.
+        this.#finish(jobId, { status: "failed", error: { code: "not_found", message } });
+      }
+      this.#deps.log(
+        `delivery: deleting instance ${instance.instance_id} of job ${jobId}: nobody collected it`,
+      );
       await this.#deps.instances.destroy(instance);
-      const message = `Instance ${instance.instance_id} of job ${jobId} was deleted: ` +
-        `no client read the job's result within ${grace} (instances.collectGrace)`;
-      this.#deps.log(`delivery: ${message}`);
-      this.#finish(jobId, { status: "failed", error: { code: "not_found", message } });
     }
   }
 

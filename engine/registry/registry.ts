@@ -344,11 +344,15 @@ export class Registry {
     return this.#all(`${INSTANCE_SELECT} WHERE i.job_id = ?`, jobId).map(toInstance);
   }
 
-  /** Instances of succeeded jobs that finished before `before` and whose status no client has read. */
-  uncollectedInstances(before: string): InstanceRow[] {
+  /**
+   * Instances no client can be given: those of succeeded jobs that finished before `before` and whose
+   * status no client has read, and any of a failed or cancelled job.
+   */
+  undeliveredInstances(before: string): InstanceRow[] {
     return this.#all(
       `${INSTANCE_SELECT} JOIN jobs j ON j.job_id = i.job_id
-       WHERE j.status = 'succeeded' AND j.collected_at IS NULL AND j.finished_at < ?`,
+       WHERE j.status IN ('failed', 'cancelled')
+          OR (j.status = 'succeeded' AND j.collected_at IS NULL AND j.finished_at < ?)`,
       before,
     ).map(toInstance);
   }
