@@ -144,12 +144,17 @@ async function runTrials(sandbox: Sandbox, trials: number): Promise<void> {
   );
 
   const store = sandbox.storeRoot;
-  const servers = postgresUnder(store);
-  assert.equal(servers.length, printed.size, "one server per instance, no other");
-  for (const pid of servers) {
-    const dataDir = Deno.readLinkSync(`/proc/${pid}/cwd`);
-    assert.ok(ids().some((id) => dataDir.startsWith(join(store, "instances", id))), `server on ${dataDir}`);
-  }
+  const serverDirs = postgresUnder(store).map((pid) => Deno.readLinkSync(`/proc/${pid}/cwd`));
+  const strays = serverDirs.filter((dir) =>
+    !ids().some((id) => dir.startsWith(join(store, "instances", id)))
+  );
+  assert.deepEqual(
+    strays,
+    [],
+    "servers of no listed instance; the engine log on them:\n" +
+      log.filter((line) => strays.some((dir) => line.includes(dir.split("/").at(-2) as string))).join("\n"),
+  );
+  assert.equal(serverDirs.length, printed.size, "one server per instance");
   const mounts = Deno.readTextFileSync("/proc/self/mountinfo").split("\n")
     .map((line) => line.split(" ")[4] ?? "")
     .filter((point) => point.startsWith(`${store}/`));
