@@ -342,7 +342,11 @@ export async function runEngine(options: EngineOptions): Promise<number> {
     server = Deno.serve({ hostname: options.listen.hostname, port: options.listen.port, onListen }, handler);
   }
 
-  await reapExpired(registry, inventory, log);
+  async function sweep(): Promise<void> {
+    await reapExpired(registry, inventory, log);
+    await jobs.reclaimUndelivered().catch((error) => log(`delivery: reclaim failed: ${messageOf(error)}`));
+  }
+  await sweep();
   await capacity.enforce("startup_recovery").catch((error) =>
     log(`cache: startup enforcement failed: ${messageOf(error)}`)
   );
@@ -351,7 +355,7 @@ export async function runEngine(options: EngineOptions): Promise<number> {
   timers.push(setInterval(() => {
     if (reaping) return;
     reaping = true;
-    reapExpired(registry, inventory, log).finally(() => (reaping = false));
+    sweep().finally(() => (reaping = false));
   }, 1000));
   timers.push(setInterval(() => {
     if (activity.idleMs() >= options.idleTimeoutMs) void shutdown(`idle for ${options.idleTimeoutMs} ms`);
@@ -415,6 +419,22 @@ async function recoverStore(
     layout.root,
     (path) => instanceDirs.some((dir) => path === dir || path.startsWith(`${dir}/`)),
   );
+  // An engine killed between starting an instance (or publishing a state) and recording it leaves
+  // files no row knows: nothing can reach them, so they go.
+  for (const dir of await unrecorded(join(layout.root, "instances"), new Set(instanceDirs))) {
+    await statefs.remove(join(dir, "data"));
+    await Deno.remove(dir, { recursive: true });
+    log(`recovery: removed ${dir}, an instance that was never recorded`);
+  }
+  const stateDirs = new Set(
+    registry.listStates().map((state) => layout.stateDir(state.store_dir, state.state_id)),
+  );
+  for (const storeDir of new Set(registry.listBases().map((base) => base.store_dir))) {
+    for (const dir of await unrecorded(layout.statesDir(storeDir), stateDirs)) {
+      await statefs.remove(dir);
+      log(`recovery: removed ${dir}, a state that was never recorded`);
+    }
+  }
   const jobsDir = join(layout.root, "jobs");
   const leftovers: string[] = [];
   try {
@@ -432,6 +452,20 @@ async function recoverStore(
       log(`recovery: cannot remove the build area of job ${jobId}: ${messageOf(error)}`);
     }
   }
+}
+
+/** The entries of `dir` not in `known` (by full path), skipping the backends' `.tmp-*` entries. */
+async function unrecorded(dir: string, known: ReadonlySet<string>): Promise<string[]> {
+  const found: string[] = [];
+  try {
+    for await (const entry of Deno.readDir(dir)) {
+      const path = join(dir, entry.name);
+      if (!entry.name.startsWith(".") && !known.has(path)) found.push(path);
+    }
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+  return found;
 }
 
 if (import.meta.main) {

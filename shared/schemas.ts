@@ -136,7 +136,7 @@ export interface EngineConfig {
       minStateAge: string;
     };
   };
-  instances: { ttl: string | null };
+  instances: { ttl: string | null; collectGrace: string };
   liquibase: { exec: string | null };
 }
 
@@ -154,7 +154,7 @@ export interface EngineConfigInput {
       minStateAge?: string | undefined;
     } | undefined;
   } | undefined;
-  instances?: { ttl?: string | null | undefined } | undefined;
+  instances?: { ttl?: string | null | undefined; collectGrace?: string | undefined } | undefined;
   liquibase?: { exec?: string | null | undefined } | undefined;
 }
 
@@ -167,7 +167,11 @@ export const EngineConfig: z.ZodType<EngineConfig, EngineConfigInput> = typed<
     orchestrator: z.strictObject({
       jobs: z.strictObject({
         maxIdentical: z.number().int().min(0).nullable().default(2)
-          .describe("Finished jobs kept per signature; 0 disables trimming"),
+          .describe(
+            "Finished jobs kept per signature; an older one is deleted only once a client read its final " +
+              "status, or it finished more than instances.collectGrace ago and holds no instance; " +
+              "0 or null disables trimming",
+          ),
       }).prefault({}),
     }).prefault({}),
     container: z.strictObject({
@@ -182,6 +186,10 @@ export const EngineConfig: z.ZodType<EngineConfig, EngineConfigInput> = typed<
     instances: z.strictObject({
       ttl: Duration.nullable().default(null).describe(
         "Default lifetime of a prepared instance; null = no limit",
+      ),
+      collectGrace: Duration.default("10m").describe(
+        "A succeeded job's instance is delivered when a client reads the job's status; one no client " +
+          "collected within this time after the job finished (e.g. its client died) is deleted",
       ),
     }).prefault({}),
     liquibase: z.strictObject({

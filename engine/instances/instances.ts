@@ -76,9 +76,9 @@ export class Instances {
       });
       this.#registry.touchState(spec.stateId);
       this.#log(
-        `instance ${instanceId}: clone ${(cloned - started).toFixed(1)} ms, start to ready ${
-          (ready - cloned).toFixed(1)
-        } ms, ` +
+        `instance ${instanceId} (job ${spec.jobId ?? "-"}): clone ${
+          (cloned - started).toFixed(1)
+        } ms, start to ready ${(ready - cloned).toFixed(1)} ms, ` +
           `recorded ${(performance.now() - ready).toFixed(1)} ms`,
       );
     } catch (error) {
@@ -109,11 +109,19 @@ export class Instances {
     } catch {
       throw new Error(`Cannot restart instance ${instance.instance_id}: its data directory is gone`);
     }
+    // On the recorded port: the DSN the client was given stays valid.
     const server = await runtime.start(instance.image, instance.server.dataDir, instance.server.password, {
       runDir: join(instance.instance_dir, "run"),
+      port: instance.server.port,
     });
     this.#registry.updateInstanceServer(instance.instance_id, server);
     onLog(`run: server restarted (${runtime.name} ${server.runtimeId})`);
+    if (server.port !== instance.server.port) {
+      onLog(
+        `run: port ${instance.server.port} is taken, so instance ${instance.instance_id} now listens on ` +
+          `${server.port}: its DSN changed (sqlrs ls -i shows the new one)`,
+      );
+    }
     return { ...instance, server };
   }
 

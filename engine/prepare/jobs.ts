@@ -81,7 +81,7 @@ export class JobService {
       const image = await (await this.#deps.runtimes.forImage(request.image_id)).resolveImage(
         request.image_id,
       );
-      registry.insertJob({
+      this.#insertJob({
         job_id: jobId,
         prepare_kind: request.prepare_kind,
         image_id: image.imageId,
@@ -107,7 +107,7 @@ export class JobService {
       return this.#accepted(jobId);
     }
     const plan = await this.#plan(request);
-    registry.insertJob({
+    this.#insertJob({
       job_id: jobId,
       prepare_kind: request.prepare_kind,
       image_id: plan.image.imageId,
@@ -125,6 +125,22 @@ export class JobService {
     return this.#accepted(jobId);
   }
 
+  /**
+   * Records a new job and, for `--name` without `--rebind`, reserves the name in the same transaction:
+   * of concurrent submits for one free name exactly one gets it, the others a `conflict`.
+   */
+  #insertJob(job: Parameters<Registry["insertJob"]>[0]): void {
+    const registry = this.#deps.registry;
+    const { name, rebind, plan_only: planOnly } = job.request;
+    registry.transaction(() => {
+      if (name !== undefined && rebind !== true && planOnly !== true) {
+        this.#checkNameFree(name);
+        registry.reserveName(name, job.job_id);
+      }
+      registry.insertJob(job);
+    });
+  }
+
   #accepted(jobId: string): PrepareJobAccepted {
     return {
       job_id: jobId,
@@ -137,6 +153,8 @@ export class JobService {
   /** Restarts the jobs an earlier engine left queued or running. */
   resumeInterrupted(): void {
     for (const job of this.#deps.registry.jobsWithStatus("queued", "running")) {
+      // The API serves while the engine recovers: a job submitted meanwhile already runs here.
+      if (this.#controllers.has(job.job_id)) continue;
       this.#emit(job.job_id, { type: "log", message: "engine restarted: resuming the job" });
       this.#start(job.job_id, undefined);
     }
@@ -180,8 +198,22 @@ export class JobService {
     await Promise.allSettled([...this.#running]);
   }
 
+  /**
+   * A job's status. The first read of a finished job's status collects it: its instance counts as
+   * delivered (see {@link reclaimUndelivered}) and retention may delete the job from then on.
+   */
   status(jobId: string): PrepareJobStatus {
     const job = this.#job(jobId);
+    const status = this.#statusOf(job);
+    if (isJobFinished(job.status) && job.collected_at === null) {
+      this.#deps.registry.markJobCollected(jobId);
+      this.#trimIdentical(job.signature);
+    }
+    return status;
+  }
+
+  #statusOf(job: JobRow): PrepareJobStatus {
+    const jobId = job.job_id;
     return {
       job_id: job.job_id,
       status: job.status,
@@ -283,14 +315,26 @@ export class JobService {
         `Name "${request.name}" looks like an instance id; pick another`,
       );
     }
-    if (request.plan_only === true) return;
-    const bound = this.#deps.registry.getName(request.name);
-    if (
-      bound !== undefined && request.rebind !== true && this.#deps.registry.getInstance(bound.instance_id)
-    ) {
+    // Fail fast, before planning; #insertJob checks again atomically with the reservation.
+    if (request.plan_only !== true && request.rebind !== true) this.#checkNameFree(request.name);
+  }
+
+  /** @throws {SqlrsError} `conflict` when the name is bound to an instance or held by another job */
+  #checkNameFree(name: string): void {
+    const registry = this.#deps.registry;
+    const bound = registry.getName(name);
+    if (bound !== undefined && registry.getInstance(bound.instance_id)) {
       throw new SqlrsError(
         "conflict",
-        `Name "${request.name}" is bound to instance ${bound.instance_id}; pass --rebind to move it to the new instance`,
+        `Name "${name}" is bound to instance ${bound.instance_id}; pass --rebind to move it to the new instance`,
+      );
+    }
+    const holder = registry.nameReservation(name);
+    if (holder !== undefined) {
+      throw new SqlrsError(
+        "conflict",
+        `Name "${name}" is taken by job ${holder}, which is still preparing its instance; ` +
+          "pick another name, or pass --rebind to move it to this job's instance",
       );
     }
   }
@@ -377,6 +421,7 @@ export class JobService {
     const job = this.#job(jobId);
     const reporter = this.#reporter(jobId);
     try {
+      await this.#discardEarlierInstances(jobId);
       registry.markJobRunning(jobId);
       this.#emit(jobId, { type: "status", status: "running" });
       const plan = planned ?? await this.#plan(job.request);
@@ -459,12 +504,28 @@ export class JobService {
     };
   }
 
+  /**
+   * An engine killed while this job started its instance may have recorded one that no client will
+   * ever be given (the resumed job makes a new one): destroy it before the job runs again.
+   */
+  async #discardEarlierInstances(jobId: string): Promise<void> {
+    for (const instance of this.#deps.registry.instancesOfJob(jobId)) {
+      await this.#deps.instances.destroy(instance);
+      this.#deps.log(`job ${jobId}: deleted instance ${instance.instance_id} of its interrupted run`);
+    }
+  }
+
   #finish(jobId: string, outcome: JobOutcome): void {
     if (outcome.status !== "succeeded") this.#settleTasks(jobId, outcome.status);
-    this.#deps.registry.finishJob(jobId, outcome);
+    const registry = this.#deps.registry;
+    registry.transaction(() => {
+      registry.finishJob(jobId, outcome);
+      // A succeeded job has bound its name by now; a failed or cancelled one gives it back.
+      registry.releaseNames(jobId);
+    });
     this.#emit(jobId, { type: "status", status: outcome.status });
     if (outcome.status !== "succeeded") this.#emit(jobId, { type: "error", error: outcome.error });
-    this.#trimIdentical(jobId);
+    this.#trimIdentical(registry.getJob(jobId)?.signature ?? null);
   }
 
   /**
@@ -482,15 +543,52 @@ export class JobService {
     }
   }
 
-  /** Keeps the newest `orchestrator.jobs.maxIdentical` finished jobs of this job's signature. */
-  #trimIdentical(jobId: string): void {
-    const keep = this.#deps.config.effective.orchestrator.jobs.maxIdentical;
-    const signature = this.#deps.registry.getJob(jobId)?.signature;
-    if (keep === null || keep === 0 || signature === null || signature === undefined) return;
-    for (const old of this.#deps.registry.finishedJobsWithSignature(signature).slice(keep)) {
-      this.#deps.registry.deleteJob(old.job_id);
+  /**
+   * Deletes the instances no client will be given: that of a succeeded job whose status no client read
+   * within `instances.collectGrace` of the job's end (its client died, or the job resumed after a crash
+   * and nobody came back for it), and any left to a failed job (a crash interrupted an earlier reclaim).
+   * Such a succeeded job is marked failed, so that a late reader is told the truth.
+   */
+  async reclaimUndelivered(): Promise<void> {
+    const registry = this.#deps.registry;
+    const grace = this.#deps.config.effective.instances.collectGrace;
+    const before = new Date(Date.now() - parseDuration(grace)).toISOString();
+    for (const instance of registry.undeliveredInstances(before)) {
+      const jobId = instance.job_id as string;
+      const job = registry.getJob(jobId);
+      // Collected while an earlier instance was being destroyed: delivered after all.
+      if (job === undefined || (job.status === "succeeded" && job.collected_at !== null)) continue;
+      if (job.status === "succeeded") {
+        const message = `Instance ${instance.instance_id} of job ${jobId} was deleted: ` +
+          `no client read the job's result within ${grace} (instances.collectGrace)`;
+        // Failed before the instance goes, so that no client is given its DSN from now on.
+        this.#finish(jobId, { status: "failed", error: { code: "not_found", message } });
+      }
       this.#deps.log(
-        `retention: deleted job ${old.job_id} (more than ${keep} finished jobs with its signature)`,
+        `delivery: deleting instance ${instance.instance_id} of job ${jobId}: nobody collected it`,
+      );
+      await this.#deps.instances.destroy(instance);
+    }
+  }
+
+  /**
+   * Retention: keeps the newest `orchestrator.jobs.maxIdentical` finished jobs of a signature, and of
+   * the older ones deletes only those no client may still need: collected ones (a client read the
+   * final status), and ones that finished more than `instances.collectGrace` ago and hold no instance.
+   */
+  #trimIdentical(signature: string | null): void {
+    const keep = this.#deps.config.effective.orchestrator.jobs.maxIdentical;
+    if (keep === null || keep === 0 || signature === null) return;
+    const registry = this.#deps.registry;
+    const abandonedBefore = Date.now() - parseDuration(this.#deps.config.effective.instances.collectGrace);
+    for (const old of registry.finishedJobsWithSignature(signature).slice(keep)) {
+      const abandoned = Date.parse(old.finished_at ?? old.created_at) < abandonedBefore &&
+        registry.instancesOfJob(old.job_id).length === 0;
+      if (old.collected_at === null && !abandoned) continue;
+      registry.deleteJob(old.job_id);
+      this.#deps.log(
+        `retention: deleted job ${old.job_id} (${old.collected_at === null ? "abandoned" : "collected"}, ` +
+          `more than ${keep} finished jobs with its signature)`,
       );
     }
   }

@@ -86,6 +86,12 @@ const MIGRATIONS: readonly string[] = [
   ALTER TABLE states ADD COLUMN inputs_json TEXT;
   CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
   `,
+  // When a client first read a finished job's status (retention and instance delivery hang on it),
+  // and names held by jobs that have not bound them yet (a name binds atomically at submit).
+  `
+  ALTER TABLE jobs ADD COLUMN collected_at TEXT;
+  CREATE TABLE name_reservations (name TEXT PRIMARY KEY, job_id TEXT NOT NULL);
+  `,
 ];
 
 /** The schema version this build writes. */

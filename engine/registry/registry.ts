@@ -97,6 +97,8 @@ export interface JobRow {
   created_at: string;
   started_at: string | null;
   finished_at: string | null;
+  /** When a client first read the job's final status (its result or error). */
+  collected_at: string | null;
 }
 
 /** A task of a job, with its status. */
@@ -162,6 +164,7 @@ function toJob(row: Row): JobRow {
     created_at: row.created_at as string,
     started_at: row.started_at as string | null,
     finished_at: row.finished_at as string | null,
+    collected_at: (row.collected_at ?? null) as string | null,
   };
 }
 
@@ -233,6 +236,10 @@ export class Registry {
 
   getBase(storeDir: string): BaseRow | undefined {
     return this.#get("SELECT * FROM bases WHERE store_dir = ?", storeDir) as BaseRow | undefined;
+  }
+
+  listBases(): BaseRow[] {
+    return this.#all("SELECT * FROM bases ORDER BY store_dir") as unknown as BaseRow[];
   }
 
   insertBase(base: Omit<BaseRow, "created_at">): void {
@@ -360,6 +367,24 @@ export class Registry {
     );
   }
 
+  /** Instances a job created (a job interrupted by a crash may have created one before it resumed). */
+  instancesOfJob(jobId: string): InstanceRow[] {
+    return this.#all(`${INSTANCE_SELECT} WHERE i.job_id = ?`, jobId).map(toInstance);
+  }
+
+  /**
+   * Instances no client can be given: those of succeeded jobs that finished before `before` and whose
+   * status no client has read, and any of a failed or cancelled job.
+   */
+  undeliveredInstances(before: string): InstanceRow[] {
+    return this.#all(
+      `${INSTANCE_SELECT} JOIN jobs j ON j.job_id = i.job_id
+       WHERE j.status IN ('failed', 'cancelled')
+          OR (j.status = 'succeeded' AND j.collected_at IS NULL AND j.finished_at < ?)`,
+      before,
+    ).map(toInstance);
+  }
+
   instancesOfState(stateId: string): InstanceRow[] {
     return this.#all(`${INSTANCE_SELECT} WHERE i.state_id = ?`, stateId).map(toInstance);
   }
@@ -385,6 +410,22 @@ export class Registry {
       name.image_id,
       now(),
     );
+  }
+
+  /** The job that holds `name` until it binds it, if any. */
+  nameReservation(name: string): string | undefined {
+    return this.#get("SELECT job_id FROM name_reservations WHERE name = ?", name)?.job_id as
+      | string
+      | undefined;
+  }
+
+  /** Records that `jobId` will bind `name`; the primary key makes a second holder fail. */
+  reserveName(name: string, jobId: string): void {
+    this.#run("INSERT INTO name_reservations (name, job_id) VALUES (?, ?)", name, jobId);
+  }
+
+  releaseNames(jobId: string): void {
+    this.#run("DELETE FROM name_reservations WHERE job_id = ?", jobId);
   }
 
   touchName(name: string): void {
@@ -431,6 +472,16 @@ export class Registry {
   markJobRunning(jobId: string): void {
     this.#run(
       "UPDATE jobs SET status = 'running', started_at = COALESCE(started_at, ?) WHERE job_id = ?",
+      now(),
+      jobId,
+    );
+  }
+
+  /** Records the first read of a finished job's status. */
+  markJobCollected(jobId: string): void {
+    this.#run(
+      `UPDATE jobs SET collected_at = ? WHERE job_id = ? AND collected_at IS NULL
+       AND status IN ('succeeded', 'failed', 'cancelled')`,
       now(),
       jobId,
     );
@@ -504,6 +555,7 @@ export class Registry {
     this.transaction(() => {
       this.#run("DELETE FROM events WHERE job_id = ?", jobId);
       this.#run("DELETE FROM tasks WHERE job_id = ?", jobId);
+      this.#run("DELETE FROM name_reservations WHERE job_id = ?", jobId);
       this.#run("DELETE FROM jobs WHERE job_id = ?", jobId);
     });
   }

@@ -49,6 +49,11 @@ export interface StartOptions {
   runDir: string;
   signal?: AbortSignal;
   /**
+   * The loopback port to publish the server on (a restart keeps the port its DSN names). When it
+   * cannot be bound, the runtime falls back to a free port and the handle says which.
+   */
+  port?: number;
+  /**
    * Host directories that tools run on this server read (the work dir, the scripts' directories).
    * Container runtimes mount them read-only at the same paths; the host runtime needs nothing.
    */

@@ -38,11 +38,11 @@ import { ContainerCli, type ContainerEngine } from "./container_cli.ts";
 import {
   cancelled,
   fileSize,
-  freePort,
   isUnder,
   lastLines,
   LOG_TAIL_LINES,
   logTail,
+  portForAttempt,
   sha256Hex,
   sleep,
 } from "../_support.ts";
@@ -582,7 +582,7 @@ export function createContainerRuntime(engine: ContainerEngine, options: Contain
 
     for (let attempt = 1;; attempt++) {
       if (signal?.aborted) throw cancelled(signal, what);
-      const port = freePort();
+      const port = portForAttempt(attempt, options.port);
       const logStart = await fileSize(logFile);
       const args = [
         "run",

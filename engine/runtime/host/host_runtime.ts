@@ -27,7 +27,16 @@ import {
 } from "./pg_install.ts";
 import { assertUserCanReach, chownTree, isEngineUser, type ServerUser, serverUser } from "./server_user.ts";
 import { extensionsDigest } from "./extensions.ts";
-import { cancelled, fileSize, freePort, isUnder, lastLines, logTail, sha256Hex, sleep } from "../_support.ts";
+import {
+  cancelled,
+  fileSize,
+  isUnder,
+  lastLines,
+  logTail,
+  portForAttempt,
+  sha256Hex,
+  sleep,
+} from "../_support.ts";
 
 const READY_POLL_MS = 3;
 const STOP_POLL_MS = 2;
@@ -270,18 +279,55 @@ async function waitReady(
   }
 }
 
+/** Live processes of a PostgreSQL build (postmaster or backend) whose working directory is `dataDir`. */
+async function serverProcessesOf(dataDir: string): Promise<number[]> {
+  const found: number[] = [];
+  for await (const entry of Deno.readDir("/proc")) {
+    if (!/^\d+$/.test(entry.name)) continue;
+    const pid = Number(entry.name);
+    try {
+      const exe = basename((await Deno.readLink(`/proc/${pid}/exe`)).replace(/ \(deleted\)$/, ""));
+      if (exe !== "postgres" && exe !== "postmaster") continue;
+      const cwd = (await Deno.readLink(`/proc/${pid}/cwd`)).replace(/ \(deleted\)$/, "");
+      if ((await samePath(cwd, dataDir)) && (await processAlive(pid))) found.push(pid);
+    } catch {
+      // gone, or not ours to inspect
+    }
+  }
+  return found;
+}
+
 /**
- * Removes a postmaster.pid whose pid now belongs to an unrelated process (a clone of a running
- * cluster, or a pid reused after a reboot): PostgreSQL would refuse to start. A pid file of a dead
- * process stays: PostgreSQL removes it itself after checking no old backend still uses the shared memory.
+ * Makes a data directory whose server died startable. PostgreSQL refuses to start while backends of
+ * a killed postmaster still hold its shared memory ("pre-existing shared memory block is still in
+ * use"): they exit on their own once they notice, so they get a few seconds, then SIGKILL. After that
+ * no live postgres uses the directory, and a postmaster.pid left behind is stale: removed, so that a
+ * pid reused by an unrelated process cannot block the start either.
+ * @throws {SqlrsError} `conflict` when a live postmaster serves the directory
  */
 async function clearStalePidFile(dataDir: string): Promise<void> {
-  const pid = Number((await readPidFile(dataDir))?.[0]);
-  if (!Number.isInteger(pid) || pid <= 0) return;
+  const lines = await readPidFile(dataDir);
+  if (lines === undefined) return;
+  const pid = Number(lines[0]);
   if (await isPostmasterOf(pid, dataDir)) {
     throw new SqlrsError("conflict", `PostgreSQL already runs on ${dataDir} (pid ${pid})`);
   }
-  if (await processAlive(pid)) await Deno.remove(join(dataDir, "postmaster.pid")).catch(() => {});
+  const killAt = Date.now() + IMMEDIATE_SHUTDOWN_TIMEOUT_MS;
+  for (
+    let left = await serverProcessesOf(dataDir);
+    left.length > 0;
+    left = await serverProcessesOf(dataDir)
+  ) {
+    if (Date.now() >= killAt + IMMEDIATE_SHUTDOWN_TIMEOUT_MS) {
+      throw new SqlrsError(
+        "internal_error",
+        `PostgreSQL processes ${left.join(", ")} of ${dataDir} survived SIGKILL`,
+      );
+    }
+    if (Date.now() >= killAt) { for (const orphan of left) trySignal(orphan, "SIGKILL"); }
+    await sleep(STOP_POLL_MS * 10);
+  }
+  await Deno.remove(join(dataDir, "postmaster.pid")).catch(() => {});
 }
 
 async function startServer(
@@ -320,7 +366,14 @@ async function startServer(
   for (let attempt = 1;; attempt++) {
     if (attempt > 1) logStart = await fileSize(logFile);
     if (signal?.aborted) throw cancelled(signal, what);
-    const launch: Launch = { build, user, dataDir, logFile, socketDir, port: freePort() };
+    const launch: Launch = {
+      build,
+      user,
+      dataDir,
+      logFile,
+      socketDir,
+      port: portForAttempt(attempt, options.port),
+    };
     const pid = launchServer(launch);
     const outcome = await waitReady(dataDir, pid, signal);
     if ("ready" in outcome) {
