@@ -374,7 +374,8 @@ export class JobService {
       reporter.task("resolve-image", "succeeded", plan.image.resolvedId);
       if (job.plan_only) {
         for (const step of plan.steps) {
-          reporter.task(step.taskId, "skipped", step.cached ? "cached" : "plan only");
+          const why = step.includedIn !== undefined ? "not kept" : step.cached ? "cached" : "plan only";
+          reporter.task(step.taskId, "skipped", why);
         }
         this.#finish(jobId, { status: "succeeded", result: null });
         return;
