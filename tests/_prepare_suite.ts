@@ -381,6 +381,23 @@ export function definePrepareSuite(kind: StoreKind, runtime?: ContainerEngine): 
     assert.equal(sum.stdout, "6");
   });
 
+  test("two jobs preparing the same series at once build each kept state once", async (sandbox) => {
+    const files = await writeMigrations(sandbox.dir, 10);
+    const args = files.flatMap((file) => ["-f", file]);
+    const [one, two] = await Promise.all([
+      prepare(sandbox, args, { cwd: sandbox.dir }),
+      prepare(sandbox, args, { cwd: sandbox.dir }),
+    ]);
+    assert.equal(one.state_id, two.state_id);
+    const statuses = [
+      ...await executeStatuses(sandbox, one.job_id),
+      ...await executeStatuses(sandbox, two.job_id),
+    ];
+    assert.equal(statuses.filter((status) => status === "succeeded").length, 10, "each step ran in one job");
+    assert.equal(statuses.filter((status) => status === "skipped").length, 10);
+    assert.equal((await hostPsql(two.dsn, "select count(*) from m9")).stdout, "5");
+  });
+
   test("cancel stops the running step; the job ends cancelled and leaves no server", async (sandbox) => {
     const result = await sandbox.cliOk([
       "prepare:psql",
