@@ -9,7 +9,7 @@
  * - a fresh session: between steps psql reconnects (`\connect postgres postgres`: an open transaction
  *   is rolled back, `\c` elsewhere is undone, `ALTER DATABASE/ROLE … SET` is picked up) or, when the
  *   step's text can do none of that, runs `DISCARD ALL` (SET, temporary tables, prepared statements);
- * - fresh psql variables and directory: a step whose text can change them (`\set`, `\gset`, `\cd`, …)
+ * - fresh psql variables, directory and output: a step whose text can change them (`\set`, `\cd`, `\o`, …)
  *   ends its psql process, and the next step starts a new one. So does every step under
  *   `--single-transaction`, which would otherwise wrap the whole series in one transaction.
  * Before each step psql writes a marker line to stderr (`\warn`), so the step that failed, and the
@@ -40,8 +40,8 @@ interface PsqlRun {
 }
 const psqlRuns = new WeakMap<StepAction, PsqlRun>();
 
-/** psql meta-commands whose effect outlives the step in the same process (variables, directory). */
-const ENDS_PROCESS = /\\(?:set|unset|gset|getenv|setenv|cd|encoding)\b/;
+/** psql meta-commands whose effect outlives the step in the same process (variables, directory, output). */
+const ENDS_PROCESS = /\\(?:set|unset|gset|getenv|setenv|cd|encoding|o|out)\b/;
 /** What only a new session undoes: another database, an open transaction, new per-database settings. */
 const NEEDS_RECONNECT = [
   /\\c(?:onnect)?\b/,
