@@ -21,7 +21,7 @@ import { KeyedMutex } from "../single_flight.ts";
 import type { Base, Bases } from "./bases.ts";
 import type { Plan, PlannedStep } from "./planner.ts";
 import { KeepPolicy } from "./keep_policy.ts";
-import { SqlrsError } from "../../shared/errors.ts";
+import { messageOf, SqlrsError } from "../../shared/errors.ts";
 
 /** How a running job reports progress. */
 export interface JobReporter {
@@ -91,6 +91,12 @@ async function isCompleteState(path: string): Promise<boolean> {
   }
 }
 
+/** Removes a job's build area (its server, if any, is stopped already). */
+async function removeWorkspace(statefs: StateFS, workspace: Workspace, jobDir: string): Promise<void> {
+  await statefs.remove(workspace.clonePath);
+  await Deno.remove(jobDir, { recursive: true }).catch(() => {});
+}
+
 /** Builds the states of a plan. */
 export class Executor {
   readonly #deps: ExecutorDeps;
@@ -138,7 +144,8 @@ export class Executor {
   /**
    * Builds every missing kept state of `plan`: resumes after the last step whose state exists, runs the
    * rest on one server (one tool process per run of steps, see {@link KeepPolicy}) and stops it only to
-   * keep a state. Resolves with the final state's directory and the base password.
+   * keep a state. Resolves with the final state's directory, the base password, and the removal of the
+   * build area, still under way (await it before the job ends).
    *
    * Single flight: a job holds the key of the first step it is about to run until it has kept a state
    * and taken the key of the step after it; a job waiting for that key then resumes after what the
@@ -149,7 +156,7 @@ export class Executor {
     plan: Plan,
     reporter: JobReporter,
     signal: AbortSignal,
-  ): Promise<{ stateDir: string; base: Base }> {
+  ): Promise<{ stateDir: string; base: Base; workspaceRemoved: Promise<void> }> {
     const { layout, statefs } = this.#deps;
     const base = await this.#deps.bases.ensure(
       runtime,
@@ -167,6 +174,7 @@ export class Executor {
     await Deno.mkdir(workspace.runDir, { recursive: true });
     const policy = new KeepPolicy(plan.steps.length);
     let held: (() => void) | null = null;
+    let workspaceRemoved: Promise<void> | undefined;
     try {
       let next = await this.#resumeFrom(plan, 0, reporter);
       while (next < plan.steps.length) {
@@ -183,16 +191,24 @@ export class Executor {
         const build = { runtime, plan, base, workspace, reporter, signal, policy };
         next = await this.#runToKeptState(build, next);
       }
+      // The build area holds everything the steps wrote (removing it takes up to a second on overlay
+      // and copy): on success the caller starts the instance meanwhile and awaits this before it ends.
+      // A failure here leaves only a leftover, which the next engine start sweeps: log it, never reject
+      // (nothing awaits this promise until the instance is up).
+      workspaceRemoved = removeWorkspace(statefs, workspace, jobDir).catch((error) =>
+        reporter.log(undefined, `could not remove the build area ${jobDir}: ${messageOf(error)}`)
+      );
     } finally {
       held?.();
-      if (workspace.server !== null) await runtime.stop(workspace.server);
-      await statefs.remove(workspace.clonePath);
-      await Deno.remove(jobDir, { recursive: true }).catch(() => {});
+      if (workspaceRemoved === undefined) {
+        if (workspace.server !== null) await runtime.stop(workspace.server);
+        await removeWorkspace(statefs, workspace, jobDir);
+      }
     }
     const finalDir = plan.steps.length === 0
       ? base.path
       : layout.stateDir(plan.image.storeDir, plan.finalStateId);
-    return { stateDir: finalDir, base };
+    return { stateDir: finalDir, base, workspaceRemoved };
   }
 
   /**

@@ -381,9 +381,21 @@ export class JobService {
         return;
       }
       const runtime = this.#deps.runtimes.byName(plan.image.runtime);
-      const { stateDir, base } = await this.#deps.executor.buildStates(runtime, plan, reporter, signal);
+      const built = await this.#deps.executor.buildStates(runtime, plan, reporter, signal);
       reporter.task("prepare-instance", "running");
-      const result = await this.#prepareInstance(jobId, job.request, plan, stateDir, base.password, signal);
+      let result: PrepareJobResult;
+      try {
+        result = await this.#prepareInstance(
+          jobId,
+          job.request,
+          plan,
+          built.stateDir,
+          built.base.password,
+          signal,
+        );
+      } finally {
+        await built.workspaceRemoved;
+      }
       reporter.task("prepare-instance", "succeeded");
       this.#emit(jobId, { type: "result", result });
       this.#finish(jobId, { status: "succeeded", result });
