@@ -220,7 +220,7 @@ function connection(server: Server): string[] {
 export async function psqlFile(
   tools: PgTools,
   server: Server,
-  file: string,
+  file: string | readonly string[],
   database = "postgres",
 ): Promise<void> {
   await runOk([
@@ -232,8 +232,7 @@ export async function psqlFile(
     ...connection(server),
     "-d",
     database,
-    "-f",
-    file,
+    ...(typeof file === "string" ? [file] : file).flatMap((f) => ["-f", f]),
   ], {
     env: { PGAPPNAME: "sqlrs-bench" },
   });

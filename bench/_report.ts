@@ -1,5 +1,5 @@
 /**
- * Turning figures into what people read: ratios of figures taken in the same run, the issue 9 goal
+ * Turning figures into what people read: ratios of figures taken in the same run, the goal
  * lines (pass/fail), a text table for the terminal, `bench/results/latest.json`, the Markdown report
  * and its SVG bar chart (drawn here, no libraries).
  *
@@ -17,12 +17,14 @@ export interface Ratio {
   value: number | null;
 }
 
-/** One goal line of issue 9. */
+/** One goal line (issues 9 and 15). */
 export interface Goal {
   name: string;
   target: string;
   measured: number | null;
   pass: boolean | null;
+  /** `s` when the goal is a time in seconds rather than a ratio. */
+  unit?: "s";
   /** The figures the measured ratio comes from, or why it is not measured yet. */
   basis: string;
 }
@@ -161,6 +163,7 @@ export function compare(
   for (const b of options.backends) {
     add(`${b}: chain, fresh cluster (3 steps) / sqlrs tail-only`, "hand.chain.fresh", `chain.tail.api@${b}`);
     add(`${b}: chain, sqlrs tail-only / same tail by hand`, `chain.tail.api@${b}`, `floor.chain-tail@${b}`);
+    add(`${b}: 150-step series, sqlrs cold / by hand`, `series.cold.api@${b}`, `hand.series@${b}`);
   }
 
   const ratio = (n: string, d: string): number | null => {
@@ -246,7 +249,43 @@ export function compare(
       `docker suite skipped: ${options.dockerSkipped ?? "no docker figures"}`,
     ),
   ];
+  goals.push(...seriesGoals(figures, options.backends));
   return { ratios, goals };
+}
+
+/** Issue 15: a long migration history cold near by-hand speed, and a one-migration change in one step. */
+function seriesGoals(figures: ReadonlyMap<string, FigureResult>, backends: readonly string[]): Goal[] {
+  const goals: Goal[] = [];
+  for (const [backend, limit] of [["btrfs", 1.5], ["overlay", 2], ["copy", 2]] as const) {
+    const n = `series.cold.api@${backend}`;
+    const d = `hand.series@${backend}`;
+    const a = median(figures, n);
+    const b = median(figures, d);
+    const measured = a !== null && b !== null && b > 0 ? Math.round((a / b) * 100) / 100 : null;
+    goals.push({
+      name: `150-step series, cold prepare on ${backend} <= ${limit}x by hand (initdb + one psql + stop)`,
+      target: `<= ${limit}`,
+      measured,
+      pass: measured === null ? null : measured <= limit,
+      basis: measured === null ? `${backend} series not measured` : `${n} / ${d}`,
+    });
+  }
+  for (const backend of backends) {
+    for (const [change, id] of [["editing the last", "edit-last"], ["adding a", "add-new"]] as const) {
+      const figure = `series.${id}.api@${backend}`;
+      const ms = median(figures, figure);
+      if (ms === null) continue;
+      goals.push({
+        name: `150-step series on ${backend}: ${change} migration <= 1.5 s, one step (checked every run)`,
+        target: "<= 1.5 s",
+        measured: Math.round(ms) / 1000,
+        unit: "s",
+        pass: ms <= 1500,
+        basis: figure,
+      });
+    }
+  }
+  return goals;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -312,13 +351,13 @@ export function renderText(results: BenchResults): string {
     results.ratios.map((r) => [r.name, r.value === null ? "-" : `${r.value.toFixed(2)}x`]),
     new Set([1]),
   ));
-  out.push("\ngoals (issue 9)");
+  out.push("\ngoals (issues 9 and 15)");
   out.push(textTable(
     ["goal", "target", "measured", "result"],
     results.goals.map((g) => [
       g.name,
       g.target,
-      g.measured === null ? "-" : `${g.measured}x`,
+      g.measured === null ? "-" : `${g.measured}${g.unit === "s" ? " s" : "x"}`,
       g.pass === null ? "n/a" : g.pass ? "PASS" : "FAIL",
     ]),
   ));
@@ -460,13 +499,13 @@ export function renderMarkdown(results: BenchResults, chartPath: string): string
     lines.push(`- \`${b.kind}\`: ${b.label}: ${b.available ? "measured" : `not measured (${b.reason})`}`);
   }
   lines.push("");
-  lines.push("## Goals (issue 9)", "");
+  lines.push("## Goals (issues 9 and 15)", "");
   lines.push("| Goal | Target | Measured | Result | From |", "|---|---|---|---|---|");
   for (const g of results.goals) {
     lines.push(
-      `| ${mdEscape(g.name)} | ${mdEscape(g.target)} | ${g.measured === null ? "-" : `${g.measured}x`} | ${
-        g.pass === null ? "n/a" : g.pass ? "**pass**" : "**FAIL**"
-      } | ${mdEscape(g.basis)} |`,
+      `| ${mdEscape(g.name)} | ${mdEscape(g.target)} | ${
+        g.measured === null ? "-" : `${g.measured}${g.unit === "s" ? " s" : "x"}`
+      } | ${g.pass === null ? "n/a" : g.pass ? "**pass**" : "**FAIL**"} | ${mdEscape(g.basis)} |`,
     );
   }
   lines.push("");

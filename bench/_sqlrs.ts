@@ -35,7 +35,7 @@ function tsOf(event: PrepareJobEvent): number {
   return Date.parse(event.ts);
 }
 
-/** Engine-side phases: initdb (log line to first step), steps (running to done), the instance task. */
+/** Engine-side phases: initdb (log line to first step), steps (first running to last done), the instance task. */
 function phasesOf(events: readonly PrepareJobEvent[]): PrepareRun["phases"] {
   const taskTimes = new Map<string, { start?: number; end?: number }>();
   let initdbStart: number | undefined;
@@ -47,13 +47,15 @@ function phasesOf(events: readonly PrepareJobEvent[]): PrepareRun["phases"] {
     else entry.end = tsOf(event);
     taskTimes.set(event.task_id, entry);
   }
-  let steps = 0;
+  // From the first step's start to the last step's end: steps of a series run together.
   let firstStep: number | undefined;
+  let lastStep: number | undefined;
   for (const [task, t] of taskTimes) {
     if (!task.startsWith("execute") || t.start === undefined || t.end === undefined) continue;
-    steps += t.end - t.start;
     firstStep = Math.min(firstStep ?? t.start, t.start);
+    lastStep = Math.max(lastStep ?? t.end, t.end);
   }
+  const steps = firstStep !== undefined && lastStep !== undefined ? lastStep - firstStep : 0;
   const instance = taskTimes.get("prepare-instance");
   return {
     initdb: initdbStart !== undefined && firstStep !== undefined ? firstStep - initdbStart : 0,

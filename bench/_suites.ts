@@ -41,7 +41,18 @@ import {
   stop,
 } from "./_postgres.ts";
 import { apiPrepare, cliDelete, cliPrepare, instanceTimings, psqlRequest } from "./_sqlrs.ts";
-import { type Chain, chain, chinook, nextChainTail, pgbench, type Workload } from "./_workloads.ts";
+import {
+  addSeriesStep,
+  type Chain,
+  chain,
+  chinook,
+  editSeriesTail,
+  migrationSeries,
+  nextChainTail,
+  pgbench,
+  type Series,
+  type Workload,
+} from "./_workloads.ts";
 import { CLI } from "./_fixtures.ts";
 
 /** How much to measure. */
@@ -424,7 +435,7 @@ function handProbe(
 /** initdb + start + psql steps + stop in a new directory, timed per phase. */
 async function freshCluster(
   ctx: BenchContext,
-  steps: Array<{ file: string; database: string }>,
+  steps: Array<{ file: string | readonly string[]; database: string }>,
   options: { noSync: boolean; pgCtl: boolean; parent?: string | undefined },
 ): Promise<Sample> {
   const dir = await ctx.serverDir("fresh-", options.parent);
@@ -1226,4 +1237,147 @@ export async function dockerProbes(
     },
   }];
   return { probes };
+}
+
+// ---------------------------------------------------------------------------------------------
+// A long migration history (issue 15)
+
+/** How many migrations the series probe generates. */
+export const SERIES_STEPS = 150;
+
+/**
+ * The migration series on one backend's filesystem `fs`: a cold prepare of all of it (empty store,
+ * initdb of the base included) against initdb + one psql over every file + stop on the same
+ * filesystem; then, on one warm installation, editing the last migration and adding a new one, each
+ * of which must run exactly one step.
+ */
+export async function seriesProbes(ctx: BenchContext, kind: BackendKind, fs: string): Promise<Probe[]> {
+  const label = BACKEND_INFO[kind].label;
+  const common = { group: "series", workload: `series-${SERIES_STEPS}`, runtime: HOST, backend: label };
+  const cold = await migrationSeries(join(ctx.workDir, `series-${kind}`), SERIES_STEPS);
+  const args = (series: Series) => ["-q", ...series.files.flatMap((file) => ["-f", file])];
+  const emptyInstallation = (name: string) =>
+    Installation.create(join(ctx.root, name), {
+      storeRoot: join(fs, `${name}-store`),
+      backend: BACKEND_INFO[kind].engine,
+    });
+
+  const coldApi = figure({
+    ...common,
+    id: `series.cold.api@${kind}`,
+    what: `sqlrs cold prepare of ${SERIES_STEPS} small migrations (one -f each), empty store, API`,
+    command: `EngineClient.submitPrepare({psql_args: [-q, -f 0001_….sql, …, -f ${SERIES_STEPS}_….sql]})`,
+    technique: "sqlrs",
+    via: "api",
+  });
+  const hand = figure({
+    ...common,
+    id: `hand.series@${kind}`,
+    what: `by hand: initdb + direct start + one psql over the ${SERIES_STEPS} files + fast stop`,
+    command:
+      `initdb -U postgres -E UTF8 --locale=C; ${DIRECT_START}; psql -X -q -v ON_ERROR_STOP=1 -f … -f …; kill -INT`,
+    technique: "baseline",
+    via: HAND,
+  });
+
+  // The warm installations of the edit and add probes: the whole series built once, untimed.
+  const warm = async (name: string) => {
+    const series = await migrationSeries(join(ctx.workDir, `series-${name}-${kind}`), SERIES_STEPS);
+    const installation = await ctx.installation(`series-${name}-${kind}`, {
+      storeRoot: join(fs, `series-${name}-store`),
+      backend: BACKEND_INFO[kind].engine,
+    });
+    const client = await installation.client();
+    const first = await apiPrepare(client, psqlRequest(args(series), installation.dir));
+    await client.delete("instances", first.instanceId);
+    return { series, installation, client };
+  };
+  const oneStep = async (
+    target: Awaited<ReturnType<typeof warm>>,
+    change: (series: Series, n: number) => Promise<void>,
+  ): Promise<Sample> => {
+    await change(target.series, ctx.next());
+    const p = await apiPrepare(target.client, psqlRequest(args(target.series), target.installation.dir));
+    await target.client.delete("instances", p.instanceId);
+    if (p.executedSteps !== 1) throw new Error(`A one-migration change ran ${p.executedSteps} steps, not 1`);
+    return { total: p.totalMs, steps: p.phases.steps, instance: p.phases.instance };
+  };
+  const edit = await warm("edit");
+  const add = await warm("add");
+  const changeFigure = (id: string, what: string) =>
+    figure({
+      ...common,
+      id: `${id}@${kind}`,
+      what,
+      command: "EngineClient.submitPrepare({psql_args: [-q, -f …]}) after the change",
+      technique: "sqlrs",
+      via: "api",
+    });
+  const editFigure = changeFigure(
+    "series.edit-last.api",
+    "sqlrs: the last migration edited (one step runs), API",
+  );
+  const addFigure = changeFigure("series.add-new.api", "sqlrs: a new migration added (one step runs), API");
+  const changePhases = (parent: FigureSpec) =>
+    phases(parent, [["steps", "engine: the changed step"], ["instance", "engine: instance"]]);
+
+  return [
+    {
+      name: coldApi.id,
+      warmup: ctx.config.coldWarmup,
+      runs: ctx.config.coldRuns,
+      figures: [
+        coldApi,
+        ...phases(coldApi, [
+          ["initdb", "engine: initdb of the base"],
+          ["steps", `engine: ${SERIES_STEPS} steps (one server, states kept by cost)`],
+          ["instance", "engine: instance (clone + start to ready)"],
+        ]),
+      ],
+      async run() {
+        const installation = await emptyInstallation(`series-cold-${ctx.next()}`);
+        try {
+          const p = await apiPrepare(await installation.client(), psqlRequest(args(cold), installation.dir));
+          if (p.executedSteps !== SERIES_STEPS) {
+            throw new Error(`The cold series ran ${p.executedSteps} steps, not ${SERIES_STEPS}`);
+          }
+          return { total: p.totalMs, ...p.phases };
+        } finally {
+          await installation.dispose();
+        }
+      },
+    },
+    {
+      name: hand.id,
+      warmup: ctx.config.coldWarmup,
+      runs: ctx.config.coldRuns,
+      figures: [
+        hand,
+        ...phases(hand, [["initdb", "initdb"], ["start", "start to ready"], ["psql", "one psql -f … -f …"], [
+          "stop",
+          "stop",
+        ]]),
+      ],
+      run: () =>
+        freshCluster(ctx, [{ file: cold.files, database: "postgres" }], {
+          noSync: false,
+          pgCtl: false,
+          parent: fs,
+        }),
+    },
+    {
+      name: editFigure.id,
+      warmup: ctx.config.warmup,
+      runs: ctx.config.coldRuns,
+      figures: [editFigure, ...changePhases(editFigure)],
+      run: () => oneStep(edit, editSeriesTail),
+    },
+    {
+      name: addFigure.id,
+      warmup: ctx.config.warmup,
+      runs: ctx.config.coldRuns,
+      figures: [addFigure, ...changePhases(addFigure)],
+      run: () => oneStep(add, addSeriesStep),
+    },
+  ];
 }

@@ -96,3 +96,65 @@ export async function nextChainTail(c: Pick<Chain, "files">, n: number): Promise
     ].join("\n"),
   );
 }
+
+/** A generated migration history: one file per step, as Prisma, diesel or golang-migrate keep it. */
+export interface Series {
+  dir: string;
+  files: string[];
+}
+
+/** The SQL of migration `n`: a table per few steps, columns, indexes, a view, a foreign key, a few rows. */
+function migrationSql(n: number): string {
+  const table = `series_t${Math.floor(n / 5)}`;
+  switch (n % 5) {
+    case 0:
+      return `CREATE TABLE ${table} (id bigserial PRIMARY KEY, name text NOT NULL, created_at timestamptz DEFAULT now());\n`;
+    case 1:
+      return `ALTER TABLE ${table} ADD COLUMN score integer NOT NULL DEFAULT ${n};\n` +
+        `INSERT INTO ${table} (name, score) SELECT 'row-' || g, g FROM generate_series(1, 20) g;\n`;
+    case 2:
+      return `CREATE INDEX ${table}_score_idx ON ${table} (score);\n` +
+        `UPDATE ${table} SET name = upper(name) WHERE score % 3 = 0;\n`;
+    case 3:
+      return n < 5
+        ? `CREATE VIEW ${table}_top AS SELECT id, name FROM ${table} WHERE score > 10;\n`
+        : `ALTER TABLE ${table} ADD COLUMN parent_id bigint REFERENCES series_t${
+          Math.floor(n / 5) - 1
+        } (id);\n` +
+          `CREATE VIEW ${table}_top AS SELECT id, name FROM ${table} WHERE score > 10;\n`;
+    default:
+      return `INSERT INTO ${table} (name, score) VALUES ('migration ${n}', ${n}), ('again ${n}', ${
+        n + 1
+      });\n` +
+        `COMMENT ON TABLE ${table} IS 'migration ${n}';\n`;
+  }
+}
+
+/** Writes `count` small migrations (`0001_….sql`) of mixed DDL and small inserts into `dir`. */
+export async function migrationSeries(dir: string, count: number): Promise<Series> {
+  await Deno.mkdir(dir, { recursive: true, mode: 0o755 });
+  const files: string[] = [];
+  for (let n = 0; n < count; n++) {
+    const file = join(dir, `${String(n + 1).padStart(4, "0")}_migration.sql`);
+    await Deno.writeTextFile(file, migrationSql(n));
+    files.push(file);
+  }
+  return { dir, files };
+}
+
+/** Rewrites the last migration so that only its fingerprint changes (`n` differs on every call). */
+export async function editSeriesTail(series: Series, n: number): Promise<void> {
+  const last = series.files[series.files.length - 1] as string;
+  const original = migrationSql(series.files.length - 1);
+  await Deno.writeTextFile(last, `${original}-- edit ${n}\nSELECT ${n};\n`);
+}
+
+/** Appends a new migration to the series (a new step after the cached ones). */
+export async function addSeriesStep(series: Series, n: number): Promise<void> {
+  const file = join(series.dir, `${String(series.files.length + 1).padStart(4, "0")}_added.sql`);
+  await Deno.writeTextFile(
+    file,
+    `CREATE TABLE series_added_${n} (id int PRIMARY KEY);\nINSERT INTO series_added_${n} VALUES (${n});\n`,
+  );
+  series.files.push(file);
+}

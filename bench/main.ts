@@ -15,6 +15,7 @@ import { machineInfo, versions } from "./_machine.ts";
 import {
   BACKEND_INFO,
   backendAvailable,
+  backendFilesystem,
   type BackendKind,
   BACKENDS,
   detachLoopsUnder,
@@ -34,6 +35,8 @@ import {
   coldProbes,
   configFor,
   dockerProbes,
+  SERIES_STEPS,
+  seriesProbes,
   setupBackend,
   templateProbes,
 } from "./_suites.ts";
@@ -52,6 +55,8 @@ export interface BenchOptions {
   mode: BenchMode;
   /** Restrict the snapshot backends (default: every one available). */
   backends?: BackendKind[];
+  /** Run only this probe group (the other groups are neither set up nor measured). */
+  only?: "series";
   signal: AbortSignal;
   log(line: string): void;
 }
@@ -111,6 +116,9 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
     }
   }
   options.signal.throwIfAborted();
+  if (options.only === "series") {
+    return await runSeriesOnly(ctx, wanted, statuses, { started, machine, toolVersions, options });
+  }
   const settled = await Promise.allSettled(wanted.map(async (kind) => {
     const t = performance.now();
     log(`${kind}: building the states...`);
@@ -160,6 +168,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
     options.signal.throwIfAborted();
     probes.push(...(await chainProbes(ctx, setup, chain)));
   }
+  for (const setup of setups) probes.push(...(await seriesProbes(ctx, setup.kind, setup.fs)));
 
   const setupSeconds = (performance.now() - started) / 1000;
   log(`setup done in ${setupSeconds.toFixed(1)} s; ${probes.length} probes, interleaved`);
@@ -205,9 +214,59 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
   };
 }
 
+/** `--only series`: the migration-series probe alone, on each selected backend's own filesystem. */
+async function runSeriesOnly(
+  ctx: BenchContext,
+  kinds: readonly BackendKind[],
+  statuses: BackendStatus[],
+  run: {
+    started: number;
+    machine: BenchResults["machine"];
+    toolVersions: BenchResults["versions"];
+    options: BenchOptions;
+  },
+): Promise<BenchResults> {
+  const probes = [];
+  for (const kind of kinds) {
+    const fs = await backendFilesystem(ctx.root, kind, ctx.config.loopGiB);
+    ctx.log(`${kind}: building the warm series...`);
+    probes.push(...(await seriesProbes(ctx, kind, fs)));
+    statuses.push({
+      kind,
+      label: BACKEND_INFO[kind].label,
+      available: true,
+      reason: "measured (series only)",
+    });
+  }
+  statuses.sort((a, b) => BACKENDS.indexOf(a.kind as BackendKind) - BACKENDS.indexOf(b.kind as BackendKind));
+  const figures = await runInterleaved(probes, { signal: run.options.signal, log: ctx.log });
+  run.machine.loadAverageEnd = Deno.loadavg().map((v) => Math.round(v * 100) / 100);
+  const { ratios, goals } = compare(figures, { backends: [...kinds], scales: ctx.config.scales });
+  return {
+    schema: 1,
+    generatedAt: new Date().toISOString(),
+    mode: ctx.config.mode,
+    command: `deno task bench --only series${ctx.config.mode === "full" ? "" : ` --${ctx.config.mode}`}`,
+    durationSeconds: (performance.now() - run.started) / 1000,
+    machine: run.machine,
+    versions: run.toolVersions,
+    settings: { ...ctx.config, only: "series" },
+    backends: statuses,
+    figures,
+    ratios,
+    goals: goals.filter((goal) => goal.basis.includes("series")),
+    notes: [
+      `Only the migration-series probe ran: ${SERIES_STEPS} generated small migrations (mixed DDL and small inserts).`,
+      "Cold: a new installation with an empty store on the backend's filesystem per run (initdb of the base, " +
+      "the steps, an instance); by hand: initdb + direct start + one psql over every file + fast stop, same filesystem.",
+    ],
+  };
+}
+
 /** The command line of `deno task bench`. */
 interface BenchArgs {
   mode: BenchMode;
+  only?: "series";
   backends?: BackendKind[];
   /** Where the results go instead of bench/results/ and docs/. */
   outDir?: string;
@@ -221,7 +280,11 @@ function parseArgs(args: readonly string[]): BenchArgs | undefined {
     const value = () => arg.includes("=") ? arg.slice(arg.indexOf("=") + 1) : args[++i] ?? "";
     if (arg === "--quick") parsed.mode = "quick";
     else if (arg === "--smoke") parsed.mode = "smoke";
-    else if (arg === "--out" || arg.startsWith("--out=")) {
+    else if (arg === "--only" || arg.startsWith("--only=")) {
+      const group = value();
+      if (group !== "series") throw new TypeError(`Cannot run only "${group}": the only group is series`);
+      parsed.only = group;
+    } else if (arg === "--out" || arg.startsWith("--out=")) {
       parsed.outDir = value();
       if (parsed.outDir === "") throw new TypeError("Cannot use --out without a directory");
     } else if (arg === "--backends" || arg.startsWith("--backends=")) {
@@ -235,14 +298,14 @@ function parseArgs(args: readonly string[]): BenchArgs | undefined {
     } else if (arg === "--help" || arg === "-h") return undefined;
     else {
       throw new TypeError(
-        `Cannot parse argument "${arg}": use --quick, --smoke, --backends LIST or --out DIR`,
+        `Cannot parse argument "${arg}": use --quick, --smoke, --only series, --backends LIST or --out DIR`,
       );
     }
   }
   return parsed;
 }
 
-/** Where a run's results go: the repository's by default, /tmp for a smoke run, or `--out DIR`. */
+/** Where a run's results go: the repository's by default, /tmp for a smoke or partial run, or `--out DIR`. */
 function resultPaths(args: BenchArgs): { json: string; svg: string; markdown?: string } {
   if (args.outDir !== undefined) {
     const dir = args.outDir;
@@ -251,6 +314,9 @@ function resultPaths(args: BenchArgs): { json: string; svg: string; markdown?: s
       svg: join(dir, "latest.svg"),
       markdown: join(dir, "benchmarks.md"),
     };
+  }
+  if (args.only !== undefined) {
+    return { json: `/tmp/sqlrs-bench-${args.only}.json`, svg: `/tmp/sqlrs-bench-${args.only}.svg` };
   }
   // A smoke run only checks that everything works: it leaves the published results alone.
   if (args.mode === "smoke") {
@@ -273,7 +339,7 @@ async function main(): Promise<number> {
   }
   if (parsed === undefined) {
     console.log(
-      "usage: deno task bench [--quick | --smoke] [--backends btrfs,xfs-reflink,overlay,copy] [--out DIR]\n" +
+      "usage: deno task bench [--quick | --smoke] [--only series] [--backends btrfs,xfs-reflink,overlay,copy] [--out DIR]\n" +
         "  (full run by default; --quick: under 5 minutes; --smoke: one run of each probe, to try changes;\n" +
         "  --out: write latest.json, latest.svg and benchmarks.md in DIR instead of bench/results/ and docs/)",
     );

@@ -9,19 +9,31 @@
 export class KeyedMutex {
   #tails = new Map<string, Promise<void>>();
 
-  /** Runs `work` once every earlier holder of `key` has finished. */
-  async run<T>(key: string, work: () => Promise<T>): Promise<T> {
+  /**
+   * Waits until every earlier holder of `key` has released it; resolves with the release function
+   * (call it once). Holding several keys is deadlock-free as long as every holder takes them in one
+   * global order (the executor takes a state's key only after its ancestors').
+   */
+  async acquire(key: string): Promise<() => void> {
     const previous = this.#tails.get(key) ?? Promise.resolve();
     let release!: () => void;
     const tail = new Promise<void>((resolve) => (release = resolve));
     const chained = previous.then(() => tail);
     this.#tails.set(key, chained);
     await previous;
+    return () => {
+      release();
+      if (this.#tails.get(key) === chained) this.#tails.delete(key);
+    };
+  }
+
+  /** Runs `work` once every earlier holder of `key` has finished. */
+  async run<T>(key: string, work: () => Promise<T>): Promise<T> {
+    const release = await this.acquire(key);
     try {
       return await work();
     } finally {
       release();
-      if (this.#tails.get(key) === chained) this.#tails.delete(key);
     }
   }
 }

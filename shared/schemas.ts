@@ -406,7 +406,10 @@ export type PreparePlanTask =
     input: TaskInput;
     task_hash: string;
     output_state_id: string;
+    /** The step does not run: its state exists, or a later state of the plan includes its result. */
     cached: boolean;
+    /** Set when cached but its own state was not kept (see DESIGN §5): the later state that includes it. */
+    included_in?: string | undefined;
     args_summary: string;
     changeset_id?: string | undefined;
     changeset_author?: string | undefined;
@@ -430,6 +433,7 @@ export const PreparePlanTask: z.ZodType<PreparePlanTask> = typed<PreparePlanTask
       task_hash: z.string(),
       output_state_id: StateId,
       cached: z.boolean(),
+      included_in: StateId.optional(),
       args_summary: z.string(),
       changeset_id: z.string().optional(),
       changeset_author: z.string().optional(),
@@ -818,7 +822,7 @@ export interface CacheExplainStep {
   output_state_id: string;
   decision: "hit" | "miss";
   /** For a miss: why, compared with the nearest cached state. */
-  reason_code: "exact_state_match" | "parent_changed" | "input_changed" | "no_matching_state";
+  reason_code: "exact_state_match" | "not_kept" | "parent_changed" | "input_changed" | "no_matching_state";
   reason: string;
   nearest_state_id: string | null;
   changed_files: string[];
@@ -829,7 +833,13 @@ export const CacheExplainStep: z.ZodType<CacheExplainStep> = typed<CacheExplainS
   input: z.string(),
   output_state_id: StateId,
   decision: z.enum(["hit", "miss"]),
-  reason_code: z.enum(["exact_state_match", "parent_changed", "input_changed", "no_matching_state"]),
+  reason_code: z.enum([
+    "exact_state_match",
+    "not_kept",
+    "parent_changed",
+    "input_changed",
+    "no_matching_state",
+  ]),
   reason: z.string(),
   nearest_state_id: StateId.nullable(),
   changed_files: z.array(z.string()),

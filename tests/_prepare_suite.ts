@@ -49,7 +49,7 @@ export async function plan(
   sandbox: Sandbox,
   args: string[],
   cwd?: string,
-): Promise<Array<{ output_state_id: string; cached: boolean }>> {
+): Promise<Array<{ output_state_id: string; cached: boolean; included_in?: string }>> {
   const result = await sandbox.cliOk(
     ["--output", "json", "plan:psql", ...imageFlag(sandbox), "--", ...args],
     cwd === undefined ? {} : { cwd },
@@ -125,6 +125,60 @@ async function countStates(sandbox: Sandbox): Promise<number> {
 
 async function countInstances(sandbox: Sandbox): Promise<number> {
   return JSON.parse((await sandbox.cliOk(["--output", "json", "ls", "--instances"])).stdout).instances.length;
+}
+
+/**
+ * Writes `count` small migrations (`m00.sql`…) of mixed DDL and small inserts; `extra` is appended to
+ * each. Resolves with their names in order.
+ */
+async function writeMigrations(dir: string, count: number, extra = ""): Promise<string[]> {
+  const names: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const name = `m${String(i).padStart(2, "0")}.sql`;
+    const lines = [
+      `create table m${i} (id int primary key, v text);`,
+      `insert into m${i} select g, md5('${i}-' || g) from generate_series(1, 5) g;`,
+    ];
+    if (i > 0 && i % 3 === 0) lines.push(`alter table m${i - 1} add column extra int default ${i};`);
+    if (i > 0 && i % 4 === 0) {
+      lines.push(`create view v${i} as select id from m${i} join m${i - 1} using (id);`);
+    }
+    if (i > 0 && i % 5 === 0) lines.push(`update m${i - 1} set v = upper(v) where id % 2 = 0;`);
+    lines.push(extra, "");
+    await Deno.writeTextFile(join(dir, name), lines.join("\n"));
+    names.push(name);
+  }
+  return names;
+}
+
+/** One host psql process over all `files`, as by hand. */
+async function hostPsqlFiles(dsn: string, files: readonly string[]): Promise<CliResult> {
+  const output = await new Deno.Command("psql", {
+    args: [dsn, "-X", "-q", "-v", "ON_ERROR_STOP=1", ...files.flatMap((file) => ["-f", file])],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const decoder = new TextDecoder();
+  return { code: output.code, stdout: decoder.decode(output.stdout), stderr: decoder.decode(output.stderr) };
+}
+
+/** A digest of the public schema: columns, views and every table's rows. */
+async function contentDigest(dsn: string): Promise<string> {
+  const rows = "select md5(coalesce(string_agg(t::text, ',' order by t::text), '')) from %I t";
+  const result = await hostPsql(
+    dsn,
+    `select md5(string_agg(line, ' ' order by line)) from (
+       select format('%s.%s %s %s', table_name, column_name, data_type, column_default) as line
+         from information_schema.columns where table_schema = 'public'
+       union all select format('view %s %s', viewname, definition) from pg_views where schemaname = 'public'
+       union all select format('%s %s', tablename,
+         (xpath('/row/md5/text()', query_to_xml(format('${
+      rows.replaceAll("'", "''")
+    }', tablename), false, true, '')))[1]::text)
+         from pg_tables where schemaname = 'public') lines`,
+  );
+  assert.equal(result.code, 0, result.stderr);
+  return result.stdout;
 }
 
 /**
@@ -236,6 +290,142 @@ export function definePrepareSuite(kind: StoreKind, runtime?: ContainerEngine): 
     assert.deepEqual(tasks.map((task) => task.cached), [true, false]);
     assert.deepEqual(postgresUnder(join(sandbox.storeRoot, "jobs")), []);
     assert.deepEqual(await containersLeft(join(sandbox.storeRoot, "jobs")), []);
+  });
+
+  test("a 40-step series gives the data of one psql over all files; editing the last or adding one runs one step", async (sandbox) => {
+    const files = await writeMigrations(sandbox.dir, 40);
+    const args = files.flatMap((file) => ["-f", file]);
+    const series = await prepare(sandbox, args, { cwd: sandbox.dir });
+    assert.deepEqual(await executeStatuses(sandbox, series.job_id), files.map(() => "succeeded"));
+    const byHand = await prepare(sandbox, ["-c", "select 1"]);
+    const ran = await hostPsqlFiles(byHand.dsn, files.map((file) => join(sandbox.dir, file)));
+    assert.equal(ran.code, 0, ran.stderr);
+    assert.equal(await contentDigest(series.dsn), await contentDigest(byHand.dsn));
+    // The last two states are always kept.
+    const tasks = await plan(sandbox, args, sandbox.dir);
+    assert.ok(tasks.every((task) => task.cached));
+    assert.deepEqual(tasks.slice(-2).map((task) => task.included_in), [undefined, undefined]);
+
+    await Deno.writeTextFile(
+      join(sandbox.dir, files[39]!),
+      "create table m39 (id int primary key, v text);\ninsert into m39 values (1000, 'edited');\n",
+    );
+    const edited = await prepare(sandbox, args, { cwd: sandbox.dir });
+    const editedStatuses = await executeStatuses(sandbox, edited.job_id);
+    assert.deepEqual(editedStatuses.slice(0, 39), files.slice(0, 39).map(() => "skipped"));
+    assert.equal(editedStatuses[39], "succeeded");
+    assert.equal((await hostPsql(edited.dsn, "select v from m39 where id = 1000")).stdout, "edited");
+
+    await Deno.writeTextFile(join(sandbox.dir, "m40.sql"), "create table m40 as select 40 as id;\n");
+    const added = await prepare(sandbox, [...args, "-f", "m40.sql"], { cwd: sandbox.dir });
+    const addedStatuses = await executeStatuses(sandbox, added.job_id);
+    assert.equal(addedStatuses.filter((status) => status === "succeeded").length, 1);
+    assert.equal(addedStatuses[40], "succeeded");
+  });
+
+  test("a miss in the middle of a series resumes from the nearest kept state", async (sandbox) => {
+    // Steps slow enough that some intermediate states are kept by cost.
+    const files = await writeMigrations(sandbox.dir, 12, "select pg_sleep(0.3);");
+    const args = files.flatMap((file) => ["-f", file]);
+    await prepare(sandbox, args, { cwd: sandbox.dir });
+    const before = await plan(sandbox, args, sandbox.dir);
+    const kept = before.flatMap((task, index) => task.included_in === undefined ? [index] : []);
+    const changed = 7;
+    const ancestor = Math.max(-1, ...kept.filter((index) => index < changed));
+    assert.ok(ancestor >= 0, `an intermediate state before the change is kept: ${kept}`);
+    await Deno.writeTextFile(join(sandbox.dir, files[changed]!), "create table changed(id int);\n", {
+      append: true,
+    });
+    const after = await plan(sandbox, args, sandbox.dir);
+    assert.deepEqual(after.map((task) => task.cached), files.map((_, index) => index <= ancestor));
+    const resumed = await prepare(sandbox, args, { cwd: sandbox.dir });
+    assert.deepEqual(
+      await executeStatuses(sandbox, resumed.job_id),
+      files.map((_, index) => index <= ancestor ? "skipped" : "succeeded"),
+      `kept states before the change: ${kept}`,
+    );
+    assert.equal((await hostPsql(resumed.dsn, "select count(*) from changed")).stdout, "0");
+    assert.equal((await hostPsql(resumed.dsn, "select count(*) from m11")).stdout, "5");
+  });
+
+  test("a failing step in the middle of a series is the one reported", async (sandbox) => {
+    const files = await writeMigrations(sandbox.dir, 10);
+    await Deno.writeTextFile(join(sandbox.dir, files[6]!), "create table fine(id int);\nselect 1/0;\n");
+    const result = await sandbox.cli([
+      "prepare:psql",
+      ...imageFlag(sandbox),
+      "--no-watch",
+      "--",
+      ...files.flatMap((file) => ["-f", file]),
+    ], { cwd: sandbox.dir });
+    const jobId = /JOB_ID=([0-9a-f]{32})/.exec(result.stdout)?.[1];
+    assert.ok(jobId, result.stdout + result.stderr);
+    using client = await sandbox.client();
+    assert.ok(await waitFor(async () => (await client.job(jobId)).status === "failed", 60_000));
+    const status = await client.job(jobId);
+    assert.equal(status.error?.details?.task_id, "execute-6", JSON.stringify(status.error));
+    assert.match(status.error?.message ?? "", /Step execute-6 failed[\s\S]*division by zero/);
+    const statuses = await executeStatuses(sandbox, jobId);
+    assert.deepEqual(statuses.slice(0, 7), [...files.slice(0, 6).map(() => "succeeded"), "failed"]);
+  });
+
+  test("one psql series mixes -c, -f and -f -, each step in a fresh session", async (sandbox) => {
+    await writeFiles(sandbox.dir, {
+      "path.sql": "select pg_catalog.set_config('search_path', '', false);\ncreate table public.a(id int);\n",
+      "var.sql": "\\set leaked 1\n",
+      "check.sql":
+        "\\if :{?leaked}\ncreate table leaked(id int);\n\\endif\ncreate table unqualified(id int);\n",
+      "db.sql": "create database other;\n\\c other\ncreate table elsewhere(id int);\n",
+      "open.sql": "begin;\ncreate table uncommitted(id int);\n",
+    });
+    const args = [
+      ...["-f", "path.sql", "-c", "create table b(id int)", "-f", "var.sql", "-f", "check.sql", "-f", "-"],
+      ...[
+        "-f",
+        "db.sql",
+        "-f",
+        "open.sql",
+        "-c",
+        "insert into a values (1)",
+        "-c",
+        "insert into b values (2)",
+      ],
+    ];
+    const prepared = await prepare(sandbox, args, {
+      cwd: sandbox.dir,
+      stdin: "insert into unqualified values (3);\n",
+    });
+    const tables = await hostPsql(
+      prepared.dsn,
+      "select string_agg(tablename, ',' order by tablename) from pg_tables where schemaname = 'public'",
+    );
+    assert.equal(
+      tables.stdout,
+      "a,b,unqualified",
+      "no leaked variable, no uncommitted table, back in postgres",
+    );
+    const sum = await hostPsql(
+      prepared.dsn,
+      "select (select sum(id) from a) + (select sum(id) from b) + (select sum(id) from unqualified)",
+    );
+    assert.equal(sum.stdout, "6");
+  });
+
+  test("two jobs preparing the same series at once build each kept state once", async (sandbox) => {
+    const files = await writeMigrations(sandbox.dir, 10);
+    const args = files.flatMap((file) => ["-f", file]);
+    const [one, two] = await Promise.all([
+      prepare(sandbox, args, { cwd: sandbox.dir }),
+      prepare(sandbox, args, { cwd: sandbox.dir }),
+    ]);
+    assert.equal(one.state_id, two.state_id);
+    const statuses = [
+      ...await executeStatuses(sandbox, one.job_id),
+      ...await executeStatuses(sandbox, two.job_id),
+    ];
+    assert.equal(statuses.filter((status) => status === "succeeded").length, 10, "each step ran in one job");
+    assert.equal(statuses.filter((status) => status === "skipped").length, 10);
+    assert.equal((await hostPsql(two.dsn, "select count(*) from m9")).stdout, "5");
   });
 
   test("cancel stops the running step; the job ends cancelled and leaves no server", async (sandbox) => {

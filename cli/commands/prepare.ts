@@ -120,7 +120,13 @@ function printPlan(context: CliContext, status: PrepareJobStatus): void {
     ["TASK_ID", "TYPE", "CACHED", "OUTPUT_STATE", "ARGS"],
     status.tasks.map((task) =>
       task.type === "state_execute"
-        ? [task.task_id, task.type, String(task.cached), shortId(task.output_state_id), task.args_summary]
+        ? [
+          task.task_id,
+          task.type,
+          task.included_in === undefined ? String(task.cached) : "not kept",
+          shortId(task.output_state_id),
+          task.args_summary,
+        ]
         : [task.task_id, task.type, "-", "-", task.type === "resolve_image" ? task.resolved_image_id : "-"]
     ),
   ));

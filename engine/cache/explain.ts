@@ -58,19 +58,24 @@ function nearest(step: PlannedStep, siblings: readonly StateRow[], workDir: stri
   return [...siblings].sort((a, b) => score(b) - score(a))[0];
 }
 
-/** Explains the cache decision for every step of a plan. */
+/**
+ * Explains the cache decision for every step of a plan. Steps up to the last cached one do not run
+ * (those whose state was not kept are part of it); the first step after it is the miss to explain,
+ * compared with the nearest state built on its parent; every later step runs because it does.
+ */
 export function explainPlan(plan: Plan, registry: Registry): CacheExplain {
   const steps: CacheExplainStep[] = [];
   let firstMiss: string | undefined;
   for (const step of plan.steps) {
     const base = { task_id: step.taskId, input: step.inputs.input, output_state_id: step.outputStateId };
-    if (registry.getState(step.outputStateId) !== undefined) {
+    if (step.cached) {
+      const kept = step.includedIn === undefined;
       steps.push({
         ...base,
         decision: "hit",
-        reason_code: "exact_state_match",
-        reason: "cached",
-        nearest_state_id: step.outputStateId,
+        reason_code: kept ? "exact_state_match" : "not_kept",
+        reason: kept ? "cached" : `not kept: part of the cached state ${step.includedIn?.slice(0, 12)}`,
+        nearest_state_id: kept ? step.outputStateId : step.includedIn ?? null,
         changed_files: [],
       });
       continue;
@@ -80,7 +85,7 @@ export function explainPlan(plan: Plan, registry: Registry): CacheExplain {
         ...base,
         decision: "miss",
         reason_code: "parent_changed",
-        reason: `an earlier step (${firstMiss}) is rebuilt, so this one is too`,
+        reason: `an earlier step (${firstMiss}) runs, so this one does too`,
         nearest_state_id: null,
         changed_files: [],
       });
@@ -88,7 +93,11 @@ export function explainPlan(plan: Plan, registry: Registry): CacheExplain {
     }
     firstMiss = step.taskId;
     const parent = step.inputKind === "state" ? step.inputId : null;
-    const candidate = nearest(step, registry.siblingStates(parent, plan.image.storeDir), plan.workDir);
+    // States built from the parent, which may be several steps further when the ones between were
+    // not kept: only those with the same chain parent (recorded since states are kept by cost) compare.
+    const siblings = registry.siblingStates(parent, plan.image.storeDir)
+      .filter((state) => state.inputs?.parent === undefined || state.inputs.parent === step.inputId);
+    const candidate = nearest(step, siblings, plan.workDir);
     if (candidate === undefined || candidate.inputs === null) {
       steps.push({
         ...base,
@@ -96,7 +105,7 @@ export function explainPlan(plan: Plan, registry: Registry): CacheExplain {
         reason_code: "no_matching_state",
         reason: parent === null
           ? "no state was built on this PostgreSQL build's base yet"
-          : "no state was built on its parent yet",
+          : "no state was kept on its parent yet (states are kept by cost)",
         nearest_state_id: null,
         changed_files: [],
       });

@@ -1,7 +1,13 @@
 /**
- * Executes a plan: for each uncached step, a server on a clone of the step's input runs the step, stops
- * cleanly, and the data directory is snapshotted into a new state. A state is built under a temporary
- * name and published by rename, then recorded; two jobs needing the same state build it once.
+ * Executes a plan: from the last step whose state exists, one server on a clone of that state runs the
+ * remaining steps; it stops cleanly where a state is kept (see keep_policy.ts), and the data directory
+ * is snapshotted into a new state. A state is built under a temporary name and published by rename,
+ * then recorded; two jobs needing the same state build it once.
+ *
+ * Why stop even on btrfs, whose snapshots are atomic: a snapshot of a running cluster, even right
+ * after CHECKPOINT, has pg_control "in production" and a postmaster.pid, so the server that starts on
+ * it replays WAL (crash recovery), which a state must never need (DESIGN §5). A clean stop costs
+ * 20-90 ms, paid only where a state is kept (about three times in a cold 150-step series).
  *
  * @module
  */
@@ -14,8 +20,9 @@ import { type StoreLayout, temporarySibling } from "../store_layout.ts";
 import { KeyedMutex } from "../single_flight.ts";
 import type { Base, Bases } from "./bases.ts";
 import type { Plan, PlannedStep } from "./planner.ts";
+import { KeepPolicy } from "./keep_policy.ts";
+import { messageOf, SqlrsError } from "../../shared/errors.ts";
 import type { TaskStatusValue } from "../../shared/schemas.ts";
-import { SqlrsError } from "../../shared/errors.ts";
 import { randomHex } from "../../shared/random.ts";
 
 /** How a running job reports progress. */
@@ -48,6 +55,17 @@ interface Workspace {
   dataDir: string | null;
   contentId: string | null;
   server: ServerHandle | null;
+}
+
+/** What every phase of one job's build uses. */
+interface Build {
+  runtime: Runtime;
+  plan: Plan;
+  base: Base;
+  workspace: Workspace;
+  reporter: JobReporter;
+  signal: AbortSignal;
+  policy: KeepPolicy;
 }
 
 /** Dependencies of the executor. */
@@ -89,6 +107,12 @@ function isCompleteState(path: string): boolean {
   } catch {
     return true;
   }
+}
+
+/** Removes a job's build area (its server, if any, is stopped already). */
+async function removeWorkspace(statefs: StateFS, workspace: Workspace, jobDir: string): Promise<void> {
+  await statefs.remove(workspace.clonePath);
+  await Deno.remove(jobDir, { recursive: true }).catch(() => {});
 }
 
 /** Builds the states of a plan. */
@@ -163,13 +187,22 @@ export class Executor {
     }
   }
 
-  /** Builds every missing state of `plan`; resolves with the final state's directory and the base password. */
+  /**
+   * Builds every missing kept state of `plan`: resumes after the last step whose state exists, runs the
+   * rest on one server (one tool process per run of steps, see {@link KeepPolicy}) and stops it only to
+   * keep a state. Resolves with the final state's directory, the base password, and the removal of the
+   * build area, still under way (await it before the job ends).
+   *
+   * Single flight: a job holds the key of the first step it is about to run until it has kept a state
+   * and taken the key of the step after it; a job waiting for that key then resumes after what the
+   * other built. Keys are taken from ancestor to descendant only, so holding two cannot deadlock.
+   */
   async buildStates(
     runtime: Runtime,
     plan: Plan,
     reporter: JobReporter,
     signal: AbortSignal,
-  ): Promise<{ stateDir: string; base: Base }> {
+  ): Promise<{ stateDir: string; base: Base; workspaceRemoved: Promise<void> }> {
     const { layout, statefs } = this.#deps;
     const base = await this.#deps.bases.ensure(
       runtime,
@@ -185,103 +218,217 @@ export class Executor {
       server: null,
     };
     await Deno.mkdir(workspace.runDir, { recursive: true });
+    const policy = new KeepPolicy(plan.steps.length);
+    let held: (() => void) | null = null;
+    let workspaceRemoved: Promise<void> | undefined;
     try {
-      for (const step of plan.steps) {
+      let next = await this.#resumeFrom(plan, 0, reporter);
+      while (next < plan.steps.length) {
         signal.throwIfAborted();
-        await this.#mutex.run(step.outputStateId, async () => {
-          if (await this.stateReady(step.outputStateId)) {
-            reporter.task(step.taskId, "skipped", "cached");
-            return;
-          }
-          reporter.task(step.taskId, "running");
-          await this.#executeStep(runtime, plan, step, base, workspace, reporter, signal);
-          reporter.task(step.taskId, "succeeded");
-        });
+        const release = await this.#mutex.acquire((plan.steps[next] as PlannedStep).outputStateId);
+        held?.();
+        held = release;
+        // Another job may have built some of it while this one waited.
+        const resumed = await this.#resumeFrom(plan, next, reporter);
+        if (resumed !== next) {
+          next = resumed;
+          continue;
+        }
+        const build = { runtime, plan, base, workspace, reporter, signal, policy };
+        next = await this.#runToKeptState(build, next);
       }
+      // The build area holds everything the steps wrote (removing it takes up to a second on overlay
+      // and copy): on success the caller starts the instance meanwhile and awaits this before it ends.
+      // A failure here leaves only a leftover, which the next engine start sweeps: log it, never reject
+      // (nothing awaits this promise until the instance is up).
+      workspaceRemoved = removeWorkspace(statefs, workspace, jobDir).catch((error) =>
+        reporter.log(undefined, `could not remove the build area ${jobDir}: ${messageOf(error)}`)
+      );
     } finally {
-      if (workspace.server !== null) await runtime.stop(workspace.server);
-      await statefs.remove(workspace.clonePath);
-      await Deno.remove(jobDir, { recursive: true }).catch(() => {});
+      held?.();
+      if (workspaceRemoved === undefined) {
+        if (workspace.server !== null) await runtime.stop(workspace.server);
+        await removeWorkspace(statefs, workspace, jobDir);
+      }
     }
     const finalDir = plan.steps.length === 0
       ? base.path
       : layout.stateDir(plan.image.storeDir, plan.finalStateId);
-    return { stateDir: finalDir, base };
+    return { stateDir: finalDir, base, workspaceRemoved };
   }
 
-  async #executeStep(
-    runtime: Runtime,
-    plan: Plan,
-    step: PlannedStep,
-    base: Base,
-    workspace: Workspace,
-    reporter: JobReporter,
-    signal: AbortSignal,
-  ): Promise<void> {
-    const { layout, statefs, registry } = this.#deps;
+  /**
+   * The index of the first step to run from `from` on: the one after the last step whose state is
+   * ready. Reports the steps it skips: cached, or not kept (their result is part of a later state).
+   */
+  async #resumeFrom(plan: Plan, from: number, reporter: JobReporter): Promise<number> {
+    for (let last = plan.steps.length - 1; last >= from; last--) {
+      const cached = plan.steps[last] as PlannedStep;
+      if (!(await this.stateReady(cached.outputStateId))) continue;
+      for (const step of plan.steps.slice(from, last)) {
+        if (this.#deps.registry.getState(step.outputStateId) !== undefined) {
+          reporter.task(step.taskId, "skipped", "cached");
+        } else {
+          reporter.task(step.taskId, "skipped", `not kept: part of the cached state of ${cached.taskId}`);
+        }
+      }
+      reporter.task(cached.taskId, "skipped", "cached");
+      return last + 1;
+    }
+    return from;
+  }
+
+  /**
+   * Runs steps from `from` on one server until the policy keeps a state, publishes that state and
+   * resolves with the index after it. The server is stopped cleanly before the snapshot.
+   */
+  async #runToKeptState(build: Build, from: number): Promise<number> {
+    const { runtime, plan, base, workspace, reporter, signal, policy } = build;
+    const { layout, statefs } = this.#deps;
     const clock = new PhaseClock();
-    const source = step.inputKind === "image"
-      ? base.path
-      : layout.stateDir(plan.image.storeDir, step.inputId);
-    if (workspace.contentId !== step.inputId) {
+    const first = plan.steps[from] as PlannedStep;
+    if (workspace.contentId !== first.inputId) {
       await statefs.remove(workspace.clonePath);
-      workspace.dataDir = await statefs.clone(source, workspace.clonePath);
-      workspace.contentId = step.inputId;
+      workspace.dataDir = await statefs.clone(this.#inputPath(build, first), workspace.clonePath);
+      workspace.contentId = first.inputId;
       clock.mark("clone");
     }
     const dataDir = workspace.dataDir as string;
+    const rest = plan.steps.slice(from);
+    const startedAt = performance.now();
     workspace.server = await runtime.start(plan.image, dataDir, base.password, {
       runDir: workspace.runDir,
       signal,
-      // What the step reads, for runtimes that must mount it (containers).
-      mounts: [plan.workDir, ...Object.keys(step.inputs.files).map((file) => dirname(file))],
+      // What the steps read, for runtimes that must mount it (containers).
+      mounts: [
+        ...new Set([
+          plan.workDir,
+          ...rest.flatMap((step) => Object.keys(step.inputs.files).map((f) => dirname(f))),
+        ]),
+      ],
     });
+    const startMs = performance.now() - startedAt;
     // From here the data directory no longer equals its input, whatever happens.
     workspace.contentId = null;
     clock.mark("start");
-    await step.action.run({
-      runtime,
-      image: plan.image,
-      server: workspace.server,
-      reporter,
-      taskId: step.taskId,
-      workDir: plan.workDir,
-      signal,
-    });
-    clock.mark("run");
-    await runtime.stop(workspace.server);
-    workspace.server = null;
-    clock.mark("stop");
-    await step.action.verifyUnchanged();
+    let index = from;
+    for (;;) {
+      const run = plan.steps.slice(index, index + policy.nextRun(index));
+      const ranAt = performance.now();
+      await this.#runSteps(build, workspace.server, run);
+      const ranMs = performance.now() - ranAt;
+      clock.mark(run.length === 1 ? "run" : `run ${run.length} steps`);
+      for (const step of run) await step.action.verifyUnchanged();
+      const last = run[run.length - 1] as PlannedStep;
+      const kept = policy.ran(index + run.length - 1, run.length, ranMs);
+      for (const step of run) {
+        if (step !== last || !kept) reporter.task(step.taskId, "succeeded", "not kept");
+      }
+      index += run.length;
+      if (!kept) continue;
+      const keepAt = performance.now();
+      await runtime.stop(workspace.server);
+      workspace.server = null;
+      clock.mark("stop");
+      await this.#publish(build, last, first, dataDir, from === index - 1, clock);
+      policy.kept(performance.now() - keepAt + startMs);
+      reporter.task(last.taskId, "succeeded");
+      reporter.log(last.taskId, `took ${clock}`);
+      return index;
+    }
+  }
 
-    const statePath = layout.stateDir(plan.image.storeDir, step.outputStateId);
-    const building = temporarySibling(statePath);
-    await Deno.mkdir(layout.statesDir(plan.image.storeDir), { recursive: true });
-    await statefs.remove(statePath);
-    // The step started from `source`: what it did not write is shared with it, and not counted twice.
-    await statefs.snapshot(dataDir, building, { previous: source });
-    clock.mark("snapshot");
-    const sizeBytes = await statefs.ownBytes(building, source);
+  /** Runs consecutive steps on the server, in one tool process where the action can; reports a failure. */
+  async #runSteps(build: Build, server: ServerHandle, run: readonly PlannedStep[]): Promise<void> {
+    const { runtime, plan, reporter, signal } = build;
+    const context = { runtime, image: plan.image, server, reporter, workDir: plan.workDir, signal };
+    for (const step of run) reporter.task(step.taskId, "running");
+    const first = run[0] as PlannedStep;
+    const sameKind = run.every((step) => step.action.kind === first.action.kind);
     try {
-      await this.#deps.capacity.admit(sizeBytes);
+      if (run.length > 1 && sameKind && first.action.runSeries !== undefined) {
+        await first.action.runSeries(
+          context,
+          run.map((step) => ({ action: step.action, taskId: step.taskId })),
+        );
+      } else {
+        for (const step of run) await step.action.run({ ...context, taskId: step.taskId });
+      }
     } catch (error) {
-      await statefs.remove(building);
+      if (signal.aborted) throw error;
+      const failed = error instanceof SqlrsError && typeof error.details?.task_id === "string"
+        ? error.details.task_id
+        : undefined;
+      const at = Math.max(0, run.findIndex((step) => step.taskId === failed));
+      run.forEach((step, i) => {
+        if (i < at) reporter.task(step.taskId, "succeeded", "not kept");
+        else if (i === at) reporter.task(step.taskId, "failed");
+        else reporter.task(step.taskId, "skipped", "not run: an earlier step failed");
+      });
       throw error;
     }
-    await Deno.rename(building, statePath);
-    registry.insertState({
-      state_id: step.outputStateId,
-      parent_state_id: step.inputKind === "state" ? step.inputId : null,
-      image_id: plan.image.imageId,
-      store_dir: plan.image.storeDir,
-      prepare_kind: plan.prepareKind,
-      prepare_args_normalized: plan.argsNormalized,
-      size_bytes: sizeBytes,
-      inputs: step.inputs,
-    });
-    workspace.contentId = step.outputStateId;
-    clock.mark("publish");
-    reporter.log(step.taskId, `took ${clock}`);
+  }
+
+  /** The data directory a step starts from: the base, or its input state. */
+  #inputPath(build: Build, step: PlannedStep): string {
+    return step.inputKind === "image"
+      ? build.base.path
+      : this.#deps.layout.stateDir(build.plan.image.storeDir, step.inputId);
+  }
+
+  /**
+   * Publishes the data directory as the state of `step`: snapshot under a temporary name, admit its
+   * size, rename, record. Its parent is the kept state the run started from (`first`'s input).
+   */
+  async #publish(
+    build: Build,
+    step: PlannedStep,
+    first: PlannedStep,
+    dataDir: string,
+    holdsKey: boolean,
+    clock: PhaseClock,
+  ): Promise<void> {
+    const { plan, workspace } = build;
+    const { layout, statefs, registry } = this.#deps;
+    // The key of a state built after the first step of the run is not held yet: another job that
+    // resumed from a state published meanwhile could be publishing the same one.
+    const release = holdsKey ? () => {} : await this.#mutex.acquire(step.outputStateId);
+    try {
+      if (!holdsKey && await this.stateReady(step.outputStateId)) {
+        workspace.contentId = step.outputStateId;
+        return;
+      }
+      const statePath = layout.stateDir(plan.image.storeDir, step.outputStateId);
+      const building = temporarySibling(statePath);
+      await Deno.mkdir(layout.statesDir(plan.image.storeDir), { recursive: true });
+      await statefs.remove(statePath);
+      // The run started from `source`: what it did not write is shared with it, and not counted twice.
+      const source = this.#inputPath(build, first);
+      await statefs.snapshot(dataDir, building, { previous: source });
+      clock.mark("snapshot");
+      const sizeBytes = await statefs.ownBytes(building, source);
+      try {
+        await this.#deps.capacity.admit(sizeBytes);
+      } catch (error) {
+        await statefs.remove(building);
+        throw error;
+      }
+      await Deno.rename(building, statePath);
+      registry.insertState({
+        state_id: step.outputStateId,
+        parent_state_id: first.inputKind === "state" ? first.inputId : null,
+        image_id: plan.image.imageId,
+        store_dir: plan.image.storeDir,
+        prepare_kind: plan.prepareKind,
+        prepare_args_normalized: plan.argsNormalized,
+        size_bytes: sizeBytes,
+        inputs: step.inputs,
+      });
+      workspace.contentId = step.outputStateId;
+      clock.mark("publish");
+    } finally {
+      release();
+    }
     await this.#deps.capacity.enforce("post_snapshot");
   }
 }

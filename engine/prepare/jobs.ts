@@ -437,15 +437,28 @@ export class JobService {
       reporter.task("resolve-image", "succeeded", plan.image.resolvedId);
       if (job.plan_only) {
         for (const step of plan.steps) {
-          reporter.task(step.taskId, "skipped", step.cached ? "cached" : "plan only");
+          const why = step.includedIn !== undefined ? "not kept" : step.cached ? "cached" : "plan only";
+          reporter.task(step.taskId, "skipped", why);
         }
         this.#finish(jobId, { status: "succeeded", result: null });
         return;
       }
       const runtime = this.#deps.runtimes.byName(plan.image.runtime);
-      const { stateDir, base } = await this.#deps.executor.buildStates(runtime, plan, reporter, signal);
+      const built = await this.#deps.executor.buildStates(runtime, plan, reporter, signal);
       reporter.task("prepare-instance", "running");
-      const result = await this.#prepareInstance(jobId, job.request, plan, stateDir, base.password, signal);
+      let result: PrepareJobResult;
+      try {
+        result = await this.#prepareInstance(
+          jobId,
+          job.request,
+          plan,
+          built.stateDir,
+          built.base.password,
+          signal,
+        );
+      } finally {
+        await built.workspaceRemoved;
+      }
       reporter.task("prepare-instance", "succeeded");
       this.#emit(jobId, { type: "result", result });
       this.#finish(jobId, { status: "succeeded", result });

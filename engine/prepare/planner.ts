@@ -25,7 +25,10 @@ export interface PlannedStep {
   inputKind: "image" | "state";
   outputStateId: string;
   action: StepAction;
+  /** The step does not run: its state, or a later state of the plan, exists. */
   cached: boolean;
+  /** When cached but its own state was not kept: the later state of the plan that includes its result. */
+  includedIn?: string;
   /** What the step reads, recorded with its state for `cache explain`. */
   inputs: StateInputs;
 }
@@ -71,6 +74,18 @@ async function fileHashes(paths: readonly string[]): Promise<Record<string, stri
   return hashes;
 }
 
+/**
+ * Marks the steps that do not run: everything up to the last step whose state exists (a miss resumes
+ * from the nearest kept ancestor; the states between kept ones were never snapshotted).
+ */
+function markCached(steps: PlannedStep[], stateExists: (stateId: string) => boolean): void {
+  const last = steps.findLastIndex((step) => stateExists(step.outputStateId));
+  for (const step of steps.slice(0, last + 1)) {
+    step.cached = true;
+    if (!stateExists(step.outputStateId)) step.includedIn = (steps[last] as PlannedStep).outputStateId;
+  }
+}
+
 /** Chains drafted steps from the base of `image` into a plan with its tasks. */
 export async function chainPlan(
   request: PrepareJobRequest,
@@ -96,17 +111,19 @@ export async function chainPlan(
       inputKind,
       outputStateId,
       action: draft.action,
-      cached: deps.stateExists(outputStateId),
+      cached: false,
       inputs: {
         input: draft.action.summary,
         options: [...draft.options],
         tool: draft.tool,
         files: await fileHashes(draft.files),
+        parent: inputId,
       },
     });
     inputId = outputStateId;
     inputKind = "state";
   }
+  markCached(steps, deps.stateExists);
   const finalStateId = inputId;
   const signature = await hashRecords([
     ["final_state", finalStateId],
@@ -127,6 +144,7 @@ export async function chainPlan(
       task_hash: step.action.taskHash,
       output_state_id: step.outputStateId,
       cached: step.cached,
+      ...(step.includedIn === undefined ? {} : { included_in: step.includedIn }),
       args_summary: step.action.summary,
       ...step.action.changeset,
     })),

@@ -35,6 +35,11 @@ export interface StateInputs {
   tool: string;
   /** Absolute path → SHA-256 of each file the step read. */
   files: Record<string, string>;
+  /**
+   * The step's parent in the chain (base identity or state id). It differs from `parent_state_id`
+   * (the kept state the build started from) when the states between were not kept.
+   */
+  parent?: string;
 }
 
 /** A published state. */

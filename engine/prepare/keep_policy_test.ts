@@ -1,0 +1,36 @@
+import assert from "node:assert/strict";
+import { INITIAL_KEEP_MS, KEEP_FACTOR, KeepPolicy } from "./keep_policy.ts";
+
+Deno.test("KeepPolicy keeps the last two states whatever they cost", () => {
+  const policy = new KeepPolicy(5);
+  assert.equal(policy.mustKeep(2), false);
+  assert.equal(policy.mustKeep(3), true);
+  assert.equal(policy.mustKeep(4), true);
+  assert.equal(policy.nextRun(3), 1, "the one before the last runs alone, to be kept");
+  assert.equal(policy.ran(3, 1, 0.1), true);
+  assert.equal(policy.ran(4, 1, 0.1), true);
+});
+
+Deno.test("KeepPolicy.nextRun() measures one step, then fills the work budget of one keep", () => {
+  const policy = new KeepPolicy(1000);
+  assert.equal(policy.nextRun(0), 1);
+  assert.equal(policy.ran(0, 1, 10), false);
+  // 10 ms a step: the rest of KEEP_FACTOR keeps' worth of work.
+  assert.equal(policy.nextRun(1), Math.ceil((KEEP_FACTOR * INITIAL_KEEP_MS - 10) / 10));
+});
+
+Deno.test("KeepPolicy.nextRun() never runs into the last two steps with the others", () => {
+  const policy = new KeepPolicy(10);
+  policy.ran(0, 1, 0.01);
+  assert.equal(policy.nextRun(1), 7, "steps 1-7; 8 and 9 are kept one by one");
+});
+
+Deno.test("KeepPolicy.ran() keeps an intermediate state once the work since the last kept one pays for it", () => {
+  const policy = new KeepPolicy(100);
+  assert.equal(policy.ran(0, 1, KEEP_FACTOR * INITIAL_KEEP_MS - 1), false);
+  assert.equal(policy.ran(1, 1, 1), true);
+  // A measured keep cost replaces the initial guess, and the work since the last kept state restarts.
+  policy.kept(100);
+  assert.equal(policy.ran(2, 1, KEEP_FACTOR * 100 - 1), false);
+  assert.equal(policy.ran(3, 1, 1), true);
+});
