@@ -12,6 +12,7 @@
 import { dirname, join } from "node:path";
 import { invalidArgument } from "../shared/errors.ts";
 import { type EnvLookup, sqlrsPaths } from "../shared/paths.ts";
+import { loadYaml } from "../shared/deps.ts";
 
 /** The settings the CLI uses. */
 export interface CliConfig {
@@ -32,7 +33,7 @@ async function readYaml(path: string): Promise<Record<string, unknown> | undefin
   }
   try {
     // Loaded only when a config file exists: the parser costs ~20 ms of every CLI start.
-    const { parse } = await import("yaml");
+    const { parse } = await loadYaml();
     const value = parse(text);
     return value !== null && typeof value === "object" ? value as Record<string, unknown> : {};
   } catch (error) {

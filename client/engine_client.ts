@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { z } from "zod";
+import type { z } from "../shared/deps.ts";
 import {
   CacheExplain,
   CacheStatus,

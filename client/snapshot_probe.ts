@@ -6,7 +6,7 @@
  * @module
  */
 
-import { z } from "zod";
+import { z } from "../shared/deps.ts";
 
 const Probe = z.object({ available: z.boolean(), detail: z.string() });
 

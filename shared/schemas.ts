@@ -20,7 +20,7 @@
  * @module
  */
 
-import { z } from "zod";
+import { z } from "./deps.ts";
 import { isWithinMaxDuration } from "./duration.ts";
 
 /** True when A and B are assignable to each other. */

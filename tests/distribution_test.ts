@@ -262,15 +262,29 @@ Deno.test("completions fish gives complete rules that fish uses for commands, op
 // ---------------------------------------------------------------------------------------------------
 // Examples
 
-Deno.test("the JSDoc examples of mod.ts and client/ run as tests, in a sandbox", async () => {
+Deno.test("a test file outside the repository imports mod.ts by absolute path, with no import map or config", async () => {
   await using sandbox = await Sandbox.create();
-  const result = await exec(
-    Deno.execPath(),
-    ["test", "-A", "--doc", "mod.ts", "client/", "shared/schemas.ts"],
-    { env: sandbox.env },
-  );
-  assert.equal(result.code, 0, `${result.stdout}\n${result.stderr}`);
-  assert.match(result.stdout, /ok \| \d+ passed \| 0 failed/);
+  const outside = await Deno.makeTempDir({ prefix: "sqlrs-outside-" });
+  try {
+    await Deno.writeTextFile(
+      join(outside, "db_test.ts"),
+      `import * as sqlrs from ${JSON.stringify(pathToFileURL(join(REPO, "mod.ts")).href)};
+Deno.test("a database from sqlrs", async () => {
+  await using db = await sqlrs.prepare({ psql: ["-c", "create table t as select 41 as x"] });
+  const out = await db.run({ psql: ["-A", "-t", "-c", "select x + 1 from t"] });
+  if (out.stdout.trim() !== "42") throw new Error(out.stdout);
+});
+`,
+    );
+    const result = await exec(Deno.execPath(), ["test", "-A", "db_test.ts"], {
+      cwd: outside,
+      env: sandbox.env,
+    });
+    assert.equal(result.code, 0, `${result.stdout}\n${result.stderr}`);
+    assert.match(result.stdout, /ok \| 1 passed \| 0 failed/);
+  } finally {
+    await Deno.remove(outside, { recursive: true });
+  }
 });
 
 Deno.test("examples/deno_test_example_test.ts passes with no setup besides its environment", async () => {

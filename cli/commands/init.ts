@@ -19,6 +19,7 @@ import { engineCommand } from "../context.ts";
 import { findWorkspaceConfig } from "../../client/config.ts";
 import { ExitError } from "../exit_codes.ts";
 import { err, out, printJson } from "../output.ts";
+import { loadYaml } from "../../shared/deps.ts";
 
 const BACKENDS = ["auto", "btrfs", "overlay", "copy"] as const;
 type Backend = typeof BACKENDS[number];
@@ -91,7 +92,7 @@ async function readSettings(file: string): Promise<WorkspaceSettings | undefined
     return undefined;
   }
   try {
-    const { parse } = await import("yaml");
+    const { parse } = await loadYaml();
     const value = parse(text) as WorkspaceSettings | null;
     if (value === null || typeof value !== "object" || !BACKENDS.includes(value.snapshot?.backend)) {
       throw new Error("no snapshot.backend");
@@ -193,7 +194,7 @@ export function initCommand(context: () => CliContext) {
         return;
       }
       try {
-        const { stringify } = await import("yaml");
+        const { stringify } = await loadYaml();
         await Deno.mkdir(dirname(file), { recursive: true });
         await Deno.writeTextFile(
           file,

@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { z } from "zod";
+import type { z } from "../../shared/deps.ts";
 import { invalidArgument } from "../../shared/errors.ts";
 
 /** One line naming each failing field: `psql_args: expected array, received string`. */

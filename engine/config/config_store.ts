@@ -5,7 +5,7 @@
  * @module
  */
 
-import { z } from "zod";
+import { z } from "../../shared/deps.ts";
 import { EngineConfig } from "../../shared/schemas.ts";
 import { invalidArgument, messageOf, notFound } from "../../shared/errors.ts";
 import { writeFileAtomic } from "../../shared/paths.ts";
