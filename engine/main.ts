@@ -181,7 +181,16 @@ export async function runEngine(options: EngineOptions): Promise<number> {
   const capacity = new CacheCapacity({ registry, layout, statefs, config, pinned: () => pinned(), log });
   const executor = new Executor({ registry, layout, statefs, bases, capacity });
   const instances = new Instances(registry, layout, statefs, runtimes, log);
-  const jobs = new JobService({ registry, runtimes, executor, instances, config, activity, log });
+  const jobs = new JobService({
+    registry,
+    runtimes,
+    executor,
+    instances,
+    config,
+    activity,
+    log,
+    liquibasePlanCache: join(layout.root, "cache", "liquibase-plans"),
+  });
   pinned = () => jobs.pinnedStates();
   const inventory = new Inventory({
     registry,

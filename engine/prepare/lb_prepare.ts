@@ -1,16 +1,27 @@
 /**
  * Liquibase prepares: `update-sql` against a server on the base lists the pending changesets; each
- * changeset is one step keyed by its checksum, the parent state, the Liquibase version and the
- * contexts/labels, and applied alone with `update-count --count 1`. Zero pending changesets still
- * give one step (a plain `update`, which creates Liquibase's tables), so there is always a state.
+ * changeset is one step keyed by its checksum, its SQL, the parent state, the Liquibase version and
+ * the keyed options, and a series of consecutive steps is applied in one Liquibase run
+ * (`update-count --count N`). Zero pending changesets still give one step (which creates Liquibase's
+ * tables), so there is always a state.
+ *
+ * The plan is cached under the content of every file under the search roots and the classpath, the
+ * Liquibase version and the args, so a warm `prepare:lb` starts no Java.
  *
  * @module
  */
 
+import { createHash } from "node:crypto";
 import type { PrepareJobRequestLiquibase } from "../../shared/schemas.ts";
 import type { Runtime, ServerHandle } from "../runtime/types.ts";
 import { findLiquibase, liquibaseFailure, type LiquibaseTool, runLiquibase } from "./liquibase/lb_tool.ts";
-import { applyOneArgs, type LiquibaseArgs, parseLiquibaseArgs, planArgs } from "./liquibase/lb_args.ts";
+import {
+  applyArgs,
+  contextOptions,
+  type LiquibaseArgs,
+  parseLiquibaseArgs,
+  planArgs,
+} from "./liquibase/lb_args.ts";
 import {
   changesetRef,
   clearStaleLockSql,
@@ -18,12 +29,15 @@ import {
   type PendingChangeset,
   ranChangesets,
 } from "./liquibase/lb_plan.ts";
+import { hashFiles, parsedChangelogs, treeDigest } from "./liquibase/lb_inputs.ts";
+import { readCachedPlan, writeCachedPlan } from "./liquibase/lb_plan_cache.ts";
+import { runAlwaysChangesets } from "./liquibase/lb_run_always.ts";
 import { chainPlan, type Plan, type PlannerDeps, type StepDraft } from "./planner.ts";
-import type { StepAction } from "./step_action.ts";
+import type { SeriesStep, StepAction, StepContext } from "./step_action.ts";
 import { readLines } from "../exec.ts";
 import { argsSummary } from "./summary.ts";
-import { hashRecords, toHex } from "./fingerprint.ts";
-import { SqlrsError } from "../../shared/errors.ts";
+import { hashRecords } from "./fingerprint.ts";
+import { invalidArgument, SqlrsError } from "../../shared/errors.ts";
 
 /** What Liquibase planning needs besides the common planner deps. */
 export interface LiquibasePlannerDeps extends PlannerDeps {
@@ -34,6 +48,8 @@ export interface LiquibasePlannerDeps extends PlannerDeps {
     imageId: string | undefined,
     fn: (runtime: Runtime, server: ServerHandle) => Promise<T>,
   ): Promise<T>;
+  /** Where plans are cached; null plans with Liquibase every time. */
+  planCacheDir: string | null;
 }
 
 /** Validates a Liquibase request (400s for refused options or missing paths) without planning. */
@@ -49,18 +65,6 @@ function jdbcUrl(server: ServerHandle) {
     user: server.user,
     password: server.password,
   };
-}
-
-async function hashFiles(paths: readonly string[]): Promise<string> {
-  const records: Array<[string, string]> = [];
-  for (const path of paths) {
-    try {
-      records.push([path, toHex(await crypto.subtle.digest("SHA-256", await Deno.readFile(path)))]);
-    } catch {
-      records.push([path, "unreadable"]);
-    }
-  }
-  return await hashRecords(records);
 }
 
 async function clearStaleLock(
@@ -87,23 +91,110 @@ async function clearStaleLock(
   if (code !== 0) throw new SqlrsError("internal_error", `Cannot clear Liquibase's lock: ${tail.join(" ")}`);
 }
 
-function changesetAction(
-  changeset: PendingChangeset | null,
-  args: LiquibaseArgs,
-  tool: LiquibaseTool,
-  workDir: string,
-  filesHash: string,
-): StepAction {
-  return {
+/** What every step of one Liquibase plan shares. */
+interface LiquibaseRun {
+  args: LiquibaseArgs;
+  tool: LiquibaseTool;
+  workDir: string;
+  /** The plan's changesets in order (empty: nothing pending). */
+  changesets: readonly PendingChangeset[];
+  /** Refs of the runAlways changesets among them. */
+  runAlways: ReadonlySet<string>;
+  /** The files whose content the steps' keys assume, and their hash at planning. */
+  files: readonly string[];
+  filesHash: string;
+}
+
+/** A Liquibase step: one changeset (or nothing pending) of a {@link LiquibaseRun}. */
+interface ChangesetAction extends StepAction {
+  readonly lbRun: LiquibaseRun;
+  /** Index in `lbRun.changesets`; 0 with nothing pending. */
+  readonly index: number;
+}
+
+function isChangesetAction(action: StepAction, run: LiquibaseRun): action is ChangesetAction {
+  return (action as Partial<ChangesetAction>).lbRun === run;
+}
+
+/** The task a failed run is attributed to: the changeset Liquibase names, else the last one it started. */
+function failedTask(
+  output: string,
+  steps: readonly SeriesStep[],
+  refs: readonly string[],
+): string {
+  const named = /Migration failed for changeset (.+?):\s*$/m.exec(output)?.[1];
+  const started = ranChangesets(output);
+  for (const ref of [named, started[started.length - 1]]) {
+    const index = ref === undefined ? -1 : refs.indexOf(ref);
+    if (index !== -1) return (steps[index] as SeriesStep).taskId;
+  }
+  return (steps[0] as SeriesStep).taskId;
+}
+
+/**
+ * Applies `steps` (consecutive changesets of `run`, starting on the state before the first) with one
+ * `update-count --count N`. A runAlways changeset before the first step is pending again on that
+ * state, so Liquibase re-runs it first, as `liquibase update` on that database would: it is counted
+ * and expected. Anything else applied is an error, never a state cached under the wrong key.
+ */
+async function applySeries(
+  run: LiquibaseRun,
+  context: Omit<StepContext, "taskId">,
+  steps: readonly SeriesStep[],
+): Promise<void> {
+  const { runtime, image, server, reporter, signal } = context;
+  const actions = steps.map((step) => {
+    if (!isChangesetAction(step.action, run)) {
+      throw new SqlrsError("internal_error", "A Liquibase series mixes steps of different plans");
+    }
+    return step.action;
+  });
+  const first = actions[0]?.index ?? 0;
+  const planned = run.changesets.slice(first, first + actions.length).map(changesetRef);
+  const reruns = run.changesets.slice(0, first).map(changesetRef).filter((ref) => run.runAlways.has(ref));
+  const expected = [...reruns, ...planned];
+  const count = Math.max(1, expected.length);
+  const firstTask = (steps[0] as SeriesStep).taskId;
+  await clearStaleLock(runtime, image, server);
+  const result = await runLiquibase(run.tool, applyArgs(run.args, count), {
+    cwd: run.workDir,
+    url: jdbcUrl(server),
+    signal,
+    onLine: (line) => reporter.log(firstTask, `liquibase: ${line}`),
+  });
+  signal.throwIfAborted();
+  const output = `${result.stderr}\n${result.stdout}`;
+  if (result.code !== 0) {
+    const taskId = failedTask(output, steps, planned);
+    throw new SqlrsError("step_failed", `Step ${taskId} failed: ${liquibaseFailure(result)}`, {
+      details: { task_id: taskId, exit_code: result.code },
+    });
+  }
+  const ran = ranChangesets(result.stderr);
+  if (ran.join("\n") !== expected.join("\n")) {
+    throw new SqlrsError(
+      "step_failed",
+      `Step ${firstTask} failed: Liquibase applied ${ran.join(", ") || "nothing"} instead of ${
+        expected.join(", ") || "nothing"
+      }`,
+      { details: { task_id: firstTask } },
+    );
+  }
+}
+
+function changesetAction(run: LiquibaseRun, index: number): ChangesetAction {
+  const changeset = run.changesets[index] ?? null;
+  const action: ChangesetAction = {
+    lbRun: run,
+    index,
     kind: "lb",
-    summary: changeset === null
-      ? "update (no pending changesets)"
-      : `${changeset.path}::${changeset.id}::${changeset.author}`,
+    summary: changeset === null ? "update (no pending changesets)" : changesetRef(changeset),
     // The identity is keyed with the checksum: Liquibase tracks a changeset by path::id::author, so a
-    // state built under another spelling of the path is not the same state.
+    // state built under another spelling of the path is not the same state. The printed SQL shows
+    // what the context/label filters and changelog properties did to the changeset.
     taskHash: changeset === null
       ? "no-pending-changesets"
-      : `${changeset.checksum} ${changesetRef(changeset)}`,
+      : `${changeset.checksum} ${changesetRef(changeset)} sql-sha256=${sqlHash(changeset.sql)}`,
     ...(changeset === null ? {} : {
       changeset: {
         changeset_id: changeset.id,
@@ -111,60 +202,51 @@ function changesetAction(
         changeset_path: changeset.path,
       },
     }),
-    async run({ runtime, image, server, reporter, taskId, signal }) {
-      await clearStaleLock(runtime, image, server);
-      // With nothing pending this applies nothing but still creates Liquibase's tracking tables.
-      const result = await runLiquibase(tool, applyOneArgs(args), {
-        cwd: workDir,
-        url: jdbcUrl(server),
-        signal,
-        onLine: (line) => reporter.log(taskId, `liquibase: ${line}`),
-      });
-      signal.throwIfAborted();
-      if (result.code !== 0) {
-        throw new SqlrsError("step_failed", `Step ${taskId} failed: ${liquibaseFailure(result)}`, {
-          details: { task_id: taskId, exit_code: result.code },
-        });
-      }
-      // update-count --count 1 applies the next pending changeset, which is not the planned one when
-      // a runAlways changeset became pending again: such a state must not be cached under this key.
-      const ran = ranChangesets(result.stderr);
-      const expected = changeset === null ? [] : [changesetRef(changeset)];
-      if (ran.join("\n") !== expected.join("\n")) {
-        throw new SqlrsError(
-          "step_failed",
-          `Step ${taskId} failed: Liquibase applied ${ran.join(", ") || "nothing"} instead of ${
-            expected.join(", ") || "nothing"
-          } (runAlways changesets cannot be cached one per step)`,
-          { details: { task_id: taskId } },
-        );
-      }
-    },
+    run: (context) => applySeries(run, context, [{ action, taskId: context.taskId }]),
+    runSeries: (context, steps) => applySeries(run, context, steps),
     async verifyUnchanged() {
-      if (await hashFiles(args.files) !== filesHash) {
+      if (await hashFiles(run.files) !== run.filesHash) {
         throw new SqlrsError("conflict", "The changelog files changed while the step ran; run prepare again");
       }
     },
   };
+  return action;
 }
 
-/** Plans a Liquibase prepare: pending changesets from `update-sql` on the base. */
-export async function planLiquibasePrepare(
-  request: PrepareJobRequestLiquibase,
-  deps: LiquibasePlannerDeps,
-): Promise<Plan> {
-  const args = checkLiquibaseRequest(request);
-  const image = await deps.resolveImage(request.image_id);
-  const tool = await findLiquibase(deps.configuredExec);
-  const files = args.files.filter((path) => {
-    try {
-      return Deno.statSync(path).isFile;
-    } catch {
-      return false;
+function sqlHash(sql: string): string {
+  return createHash("sha256").update(sql).digest("hex");
+}
+
+/** The runAlways changesets among `changesets`, from the changelogs that hold them. */
+async function findRunAlways(
+  changesets: readonly PendingChangeset[],
+  changelogs: readonly string[],
+): Promise<Set<string>> {
+  const result = new Set<string>();
+  for (const changelog of changelogs) {
+    const flagged = runAlwaysChangesets(await Deno.readTextFile(changelog));
+    if (flagged.size === 0) continue;
+    for (const changeset of changesets) {
+      const path = changeset.path.replace(/^classpath:/, "").replace(/^\/+/, "");
+      if (
+        (changelog === path || changelog.endsWith(`/${path}`)) &&
+        flagged.has(`${changeset.author}:${changeset.id}`)
+      ) {
+        result.add(changesetRef(changeset));
+      }
     }
-  });
-  const filesHash = await hashFiles(files);
-  const output = await deps.withBaseServer(request.image_id, async (_runtime, server) => {
+  }
+  return result;
+}
+
+/** Runs `update-sql` on the base: its output and the changelogs Liquibase parsed. */
+async function planWithLiquibase(
+  request: PrepareJobRequestLiquibase,
+  args: LiquibaseArgs,
+  tool: LiquibaseTool,
+  deps: LiquibasePlannerDeps,
+): Promise<{ output: string; changelogs: string[] }> {
+  return await deps.withBaseServer(request.image_id, async (_runtime, server) => {
     const result = await runLiquibase(tool, planArgs(args), { cwd: request.work_dir, url: jdbcUrl(server) });
     if (result.code !== 0) {
       throw new SqlrsError(
@@ -172,16 +254,73 @@ export async function planLiquibasePrepare(
         `Liquibase could not plan the changelog: ${liquibaseFailure(result)}`,
       );
     }
-    return result.stdout;
+    return { output: result.stdout, changelogs: parsedChangelogs(result.stderr, args.roots) };
   });
-  const pending = parsePendingChangesets(output);
-  const options = args.keyedOptions;
+}
+
+/** Plans a Liquibase prepare: pending changesets from `update-sql` on the base (or its cached plan). */
+export async function planLiquibasePrepare(
+  request: PrepareJobRequestLiquibase,
+  deps: LiquibasePlannerDeps,
+): Promise<Plan> {
+  const args = checkLiquibaseRequest(request);
+  const image = await deps.resolveImage(request.image_id);
+  const tool = await findLiquibase(deps.configuredExec);
+  const options = [...args.keyedOptions];
+  if (args.classpath.length > 0) {
+    const classpathHash = await treeDigest(args.classpath);
+    if (classpathHash === null) {
+      throw invalidArgument(
+        "The --classpath entries hold too many files to key; point it at the jars Liquibase needs",
+      );
+    }
+    options.push(`classpath-sha256=${classpathHash}`);
+    options.sort();
+  }
+  // Everything the plan depends on: a different value of any of these plans again.
+  const tree = await treeDigest([...args.roots, ...args.files, ...args.classpath]);
+  const planKey = tree === null ? null : await hashRecords([
+    ["liquibase", `${tool.path} ${tool.version}`],
+    ["image", image.resolvedId],
+    ["work_dir", request.work_dir],
+    ["args", planArgs(args).join("\0")],
+    ["options", options.join("\0")],
+    ["tree", tree],
+  ]);
+  const cacheDir = deps.planCacheDir;
+  let planned = cacheDir === null || planKey === null ? null : await readCachedPlan(cacheDir, planKey);
+  if (planned === null) {
+    planned = await planWithLiquibase(request, args, tool, deps);
+    if (cacheDir !== null && planKey !== null) await writeCachedPlan(cacheDir, planKey, planned);
+  }
+  const changesets = parsePendingChangesets(planned.output);
+  const files = [...new Set([...args.files, ...planned.changelogs, ...args.classpath.filter(isFile)])];
+  const run: LiquibaseRun = {
+    args,
+    tool,
+    workDir: request.work_dir,
+    changesets,
+    runAlways: await findRunAlways(changesets, planned.changelogs),
+    files,
+    filesHash: await hashFiles(files),
+  };
   const toolIdentity = `liquibase ${tool.version}`;
-  const drafts: StepDraft[] = (pending.length === 0 ? [null] : pending).map((changeset) => ({
-    action: changesetAction(changeset, args, tool, request.work_dir, filesHash),
-    options,
+  const drafts: StepDraft[] = (changesets.length === 0 ? [null] : changesets).map((changeset, index) => ({
+    action: changesetAction(run, index),
+    // A changeset that prints no SQL (a customChange) cannot show what the filters did to it.
+    options: changeset !== null && changeset.sql.trim() === ""
+      ? [...options, ...contextOptions(args)].sort()
+      : options,
     tool: toolIdentity,
     files,
   }));
   return await chainPlan(request, image, drafts, argsSummary(request.liquibase_args), deps);
+}
+
+function isFile(path: string): boolean {
+  try {
+    return Deno.statSync(path).isFile;
+  } catch {
+    return false;
+  }
 }
