@@ -46,12 +46,15 @@ import {
   renderText,
 } from "./_report.ts";
 import { REPO } from "./_workloads.ts";
+import { liquibaseProbes } from "./_liquibase.ts";
 
 /** Options of one benchmark run. */
 export interface BenchOptions {
   mode: BenchMode;
   /** Restrict the snapshot backends (default: every one available). */
   backends?: BackendKind[];
+  /** Run only this suite (on a plain installation, no backend setup). */
+  only?: "liquibase";
   signal: AbortSignal;
   log(line: string): void;
 }
@@ -92,6 +95,29 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
   const machine = await machineInfo(root);
   const toolVersions = await versions(tools.bindir);
   log(`sqlrs bench (${config.mode}) in ${root}: ${machine.cpu}, ${tools.version}`);
+
+  if (options.only === "liquibase") {
+    log("liquibase: building the states...");
+    const probes = await liquibaseProbes(ctx, await ctx.installation("sqlrs-liquibase"));
+    const figures = await runInterleaved(probes, { signal: options.signal, log });
+    machine.loadAverageEnd = Deno.loadavg().map((v) => Math.round(v * 100) / 100);
+    const { ratios, goals } = compare(figures, { backends: [], scales: config.scales });
+    return {
+      schema: 1,
+      generatedAt: new Date().toISOString(),
+      mode: config.mode,
+      command: `deno task bench${config.mode === "full" ? "" : ` --${config.mode}`} --only liquibase`,
+      durationSeconds: (performance.now() - started) / 1000,
+      machine,
+      versions: toolVersions,
+      settings: { ...config },
+      backends: [],
+      figures,
+      ratios,
+      goals,
+      notes: ["Only the Liquibase suite ran (--only liquibase)."],
+    };
+  }
 
   // Backends are set up concurrently (untimed: building states is CPU and I/O bound, and the 2-core VM
   // would otherwise spend most of a quick run here); measuring starts only once all are ready.
@@ -160,6 +186,8 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
     options.signal.throwIfAborted();
     probes.push(...(await chainProbes(ctx, setup, chain)));
   }
+  log("liquibase: building the states...");
+  probes.push(...(await liquibaseProbes(ctx, await ctx.installation("sqlrs-liquibase"))));
 
   const setupSeconds = (performance.now() - started) / 1000;
   log(`setup done in ${setupSeconds.toFixed(1)} s; ${probes.length} probes, interleaved`);
@@ -211,6 +239,7 @@ interface BenchArgs {
   backends?: BackendKind[];
   /** Where the results go instead of bench/results/ and docs/. */
   outDir?: string;
+  only?: "liquibase";
 }
 
 function parseArgs(args: readonly string[]): BenchArgs | undefined {
@@ -232,10 +261,14 @@ function parseArgs(args: readonly string[]): BenchArgs | undefined {
         }
       }
       parsed.backends = names as BackendKind[];
+    } else if (arg === "--only" || arg.startsWith("--only=")) {
+      const suite = value();
+      if (suite !== "liquibase") throw new TypeError(`Cannot run only "${suite}": the choice is liquibase`);
+      parsed.only = suite;
     } else if (arg === "--help" || arg === "-h") return undefined;
     else {
       throw new TypeError(
-        `Cannot parse argument "${arg}": use --quick, --smoke, --backends LIST or --out DIR`,
+        `Cannot parse argument "${arg}": use --quick, --smoke, --backends LIST, --only liquibase or --out DIR`,
       );
     }
   }
@@ -253,7 +286,7 @@ function resultPaths(args: BenchArgs): { json: string; svg: string; markdown?: s
     };
   }
   // A smoke run only checks that everything works: it leaves the published results alone.
-  if (args.mode === "smoke") {
+  if (args.mode === "smoke" || args.only !== undefined) {
     return { json: "/tmp/sqlrs-bench-smoke.json", svg: "/tmp/sqlrs-bench-smoke.svg" };
   }
   return {
@@ -273,7 +306,8 @@ async function main(): Promise<number> {
   }
   if (parsed === undefined) {
     console.log(
-      "usage: deno task bench [--quick | --smoke] [--backends btrfs,xfs-reflink,overlay,copy] [--out DIR]\n" +
+      "usage: deno task bench [--quick | --smoke] [--backends btrfs,xfs-reflink,overlay,copy] [--only liquibase]\n" +
+        "  [--out DIR]\n" +
         "  (full run by default; --quick: under 5 minutes; --smoke: one run of each probe, to try changes;\n" +
         "  --out: write latest.json, latest.svg and benchmarks.md in DIR instead of bench/results/ and docs/)",
     );
