@@ -67,28 +67,73 @@ function jdbcUrl(server: ServerHandle) {
   };
 }
 
+/** Runs one SQL command with psql on the server: its exit code, stdout lines and stderr tail. */
+async function psqlCommand(
+  runtime: Runtime,
+  image: Parameters<Runtime["spawnTool"]>[0],
+  server: ServerHandle,
+  sql: string,
+): Promise<{ code: number; lines: string[]; tail: string[] }> {
+  const child = runtime.spawnTool(image, server, "psql", [
+    "-X",
+    "-q",
+    "-A",
+    "-t",
+    "-v",
+    "ON_ERROR_STOP=1",
+    "-c",
+    sql,
+  ], {
+    cwd: "/",
+  });
+  const lines: string[] = [];
+  const tail: string[] = [];
+  const [, , code] = await Promise.all([
+    readLines(child.stdout, (line) => lines.push(line)),
+    readLines(child.stderr, () => {}, tail),
+    child.status,
+  ]);
+  return { code, lines, tail };
+}
+
 async function clearStaleLock(
   runtime: Runtime,
   image: Parameters<Runtime["spawnTool"]>[0],
   server: ServerHandle,
 ) {
-  const child = runtime.spawnTool(image, server, "psql", [
-    "-X",
-    "-q",
-    "-v",
-    "ON_ERROR_STOP=1",
-    "-c",
-    clearStaleLockSql(),
-  ], {
-    cwd: "/",
-  });
-  const tail: string[] = [];
-  const [, , code] = await Promise.all([
-    readLines(child.stdout, () => {}),
-    readLines(child.stderr, () => {}, tail),
-    child.status,
-  ]);
+  const { code, tail } = await psqlCommand(runtime, image, server, clearStaleLockSql());
   if (code !== 0) throw new SqlrsError("internal_error", `Cannot clear Liquibase's lock: ${tail.join(" ")}`);
+}
+
+/** The schema of Liquibase's tables when the args name one (else the connection's search path). */
+function trackingSchema(args: LiquibaseArgs): string | null {
+  for (const option of [...args.globalOptions, ...args.commandOptions]) {
+    const match = /^--(?:liquibase-schema-name|default-schema-name)=(.+)$/.exec(option);
+    if (match !== null) return match[1] as string;
+  }
+  return null;
+}
+
+/** `path::id::author` → the checksum Liquibase recorded, or null when the table cannot be read. */
+async function recordedChecksums(
+  context: Omit<StepContext, "taskId">,
+  args: LiquibaseArgs,
+): Promise<Map<string, string> | null> {
+  const schema = trackingSchema(args);
+  const table = schema === null ? "databasechangelog" : `"${schema.replaceAll('"', '""')}".databasechangelog`;
+  const { code, lines } = await psqlCommand(
+    context.runtime,
+    context.image,
+    context.server,
+    `select filename || '::' || id || '::' || author || chr(9) || coalesce(md5sum, '') from ${table}`,
+  );
+  if (code !== 0) return null;
+  return new Map(
+    lines.filter((line) => line.includes("\t")).map((line) => {
+      const tab = line.lastIndexOf("\t");
+      return [line.slice(0, tab), line.slice(tab + 1)];
+    }),
+  );
 }
 
 /** What every step of one Liquibase plan shares. */
@@ -180,6 +225,26 @@ async function applySeries(
       { details: { task_id: firstTask } },
     );
   }
+  // A file only a changeset's checksum covers (a sqlFile's SQL, a loadData CSV) may have changed
+  // since planning: what Liquibase recorded must be the checksum the step's key was made of.
+  const recorded = await recordedChecksums(context, run.args);
+  if (recorded === null) {
+    reporter.log(firstTask, "cannot read databasechangelog to check the applied checksums");
+    return;
+  }
+  actions.forEach((action, i) => {
+    const changeset = run.changesets[action.index];
+    if (changeset === undefined || changeset.checksum.startsWith("sha256:")) return;
+    const found = recorded.get(changesetRef(changeset));
+    if (found !== undefined && found !== changeset.checksum) {
+      throw new SqlrsError(
+        "conflict",
+        `The input of ${changesetRef(changeset)} changed while the step ran (checksum ${found}, planned ` +
+          `${changeset.checksum}); run prepare again`,
+        { details: { task_id: (steps[i] as SeriesStep).taskId } },
+      );
+    }
+  });
 }
 
 function changesetAction(run: LiquibaseRun, index: number): ChangesetAction {
@@ -308,13 +373,18 @@ export async function planLiquibasePrepare(
   const drafts: StepDraft[] = (changesets.length === 0 ? [null] : changesets).map((changeset, index) => ({
     action: changesetAction(run, index),
     // A changeset that prints no SQL (a customChange) cannot show what the filters did to it.
-    options: changeset !== null && changeset.sql.trim() === ""
+    options: changeset !== null && printsNoSql(changeset)
       ? [...options, ...contextOptions(args)].sort()
       : options,
     tool: toolIdentity,
     files,
   }));
   return await chainPlan(request, image, drafts, argsSummary(request.liquibase_args), deps);
+}
+
+/** Whether a changeset's printed SQL is empty or only comments (a customChange that runs Java). */
+function printsNoSql(changeset: PendingChangeset): boolean {
+  return changeset.sql.split("\n").every((line) => line.trim() === "" || line.trim().startsWith("--"));
 }
 
 function isFile(path: string): boolean {

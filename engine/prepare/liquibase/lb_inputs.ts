@@ -59,8 +59,9 @@ export async function hashFiles(paths: readonly string[]): Promise<string> {
   return await hashRecords(records);
 }
 
-/** Beyond this many files a tree is not digested: a warm plan is not worth reading a whole disk. */
+/** Beyond this many files, or bytes, a tree is not digested: a warm plan is not worth reading a whole disk. */
 export const TREE_FILE_LIMIT = 20_000;
+export const TREE_BYTE_LIMIT = 512 * 1024 * 1024;
 
 /** Content hashes of files seen before, valid while size, mtime, ctime and inode stay the same. */
 const digestCache = new Map<string, { stamp: string; hash: string }>();
@@ -77,12 +78,14 @@ async function cachedSha256(path: string, info: Deno.FileInfo): Promise<string> 
 /**
  * One hash over every regular file under `paths` (directories walked recursively, `.git` skipped;
  * files taken as they are), by path and content; null when there are more than
- * {@link TREE_FILE_LIMIT} files. Unchanged files are not read again (a stat decides).
+ * {@link TREE_FILE_LIMIT} files or {@link TREE_BYTE_LIMIT} bytes. Unchanged files are not read again
+ * (a stat decides).
  */
 export async function treeDigest(paths: readonly string[]): Promise<string | null> {
   const records: Array<[string, string]> = [];
   const pending = [...new Set(paths)].sort().reverse();
   const seen = new Set<string>();
+  let bytes = 0;
   while (pending.length > 0) {
     const path = pending.pop() as string;
     if (seen.has(path)) continue;
@@ -102,7 +105,8 @@ export async function treeDigest(paths: readonly string[]): Promise<string | nul
       records.push([path, "directory"]);
       pending.push(...names.sort().reverse().map((name) => join(path, name)));
     } else if (info.isFile) {
-      if (records.length >= TREE_FILE_LIMIT) return null;
+      bytes += info.size;
+      if (records.length >= TREE_FILE_LIMIT || bytes > TREE_BYTE_LIMIT) return null;
       records.push([path, await cachedSha256(path, info)]);
     }
   }
