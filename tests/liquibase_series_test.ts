@@ -185,6 +185,33 @@ Deno.test({
     });
 
     await t.step(
+      "a sqlFile edited after planning fails the step as a conflict, not a stale state",
+      async () => {
+        await Deno.writeTextFile(join(project, "seed.sql"), "insert into seeded values (1);\n");
+        await Deno.writeTextFile(
+          join(project, "changelog.xml"),
+          `<?xml version="1.0" encoding="UTF-8"?>
+<databaseChangeLog xmlns="http://www.liquibase.org/xml/ns/dbchangelog"
+  xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"
+  xsi:schemaLocation="http://www.liquibase.org/xml/ns/dbchangelog http://www.liquibase.org/xml/ns/dbchangelog/dbchangelog-latest.xsd">
+  <changeSet id="1" author="d"><sql>create table seeded(n int)</sql></changeSet>
+  <changeSet id="2" author="d"><sqlFile path="seed.sql"/></changeSet>
+</databaseChangeLog>
+`,
+        );
+        const plan = await bench.plan(project, ["update", "--changelog-file", "changelog.xml"]);
+        await Deno.writeTextFile(join(project, "seed.sql"), "insert into seeded values (2);\n");
+        const server = await bench.server();
+        await assert.rejects(bench.series(plan, server, 0, 2), (error: unknown) => {
+          assert.ok(error instanceof SqlrsError);
+          assert.equal(error.code, "conflict");
+          assert.equal(error.details?.task_id, plan.steps[1]?.taskId);
+          return true;
+        });
+      },
+    );
+
+    await t.step(
       "a series resumed after a runAlways changeset re-runs it, as liquibase update does",
       async () => {
         await Deno.writeTextFile(
