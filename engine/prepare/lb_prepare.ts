@@ -188,13 +188,15 @@ async function applySeries(
   steps: readonly SeriesStep[],
 ): Promise<void> {
   const { runtime, image, server, reporter, signal } = context;
-  const actions = steps.map((step) => {
-    if (!isChangesetAction(step.action, run)) {
-      throw new SqlrsError("internal_error", "A Liquibase series mixes steps of different plans");
+  if (steps.length === 0) return;
+  const head = (steps[0] as SeriesStep).action;
+  const first = isChangesetAction(head, run) ? head.index : 0;
+  const actions = steps.map((step, i) => {
+    if (!isChangesetAction(step.action, run) || step.action.index !== first + i) {
+      throw new SqlrsError("internal_error", "A Liquibase series must be consecutive changesets of one plan");
     }
     return step.action;
   });
-  const first = actions[0]?.index ?? 0;
   const planned = run.changesets.slice(first, first + actions.length).map(changesetRef);
   const reruns = run.changesets.slice(0, first).map(changesetRef).filter((ref) => run.runAlways.has(ref));
   const expected = [...reruns, ...planned];
