@@ -321,7 +321,7 @@ Deno.test({
         }
         assert.match(
           result.commandLine,
-          /--url=jdbc:postgresql:\/\/127\.0\.0\.1:\d+\/plan --username=postgres update-sql/,
+          /--url=jdbc:postgresql:\/\/127\.0\.0\.1:\d+\/plan --username=postgres --log-level=FINE update-sql/,
         );
         const pending = parsePendingChangesets(result.stdout);
         assert.deepEqual(pending.map((c) => [c.path, c.id, c.author]), [
