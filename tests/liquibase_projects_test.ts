@@ -107,6 +107,10 @@ Deno.test("prepare:lb with --search-path prepares, and a warm prepare:lb starts 
   const warm = await prepareLb(sandbox, project, args);
   assert.equal(warm.state_id, first.state_id);
   assert.equal(launcher.calls(), before, "a warm prepare:lb starts no Java");
+  // Nor after the engine restarts: the plan and the Liquibase version are kept in the store.
+  await sandbox.cliOk(["engine", "stop"]);
+  assert.equal((await prepareLb(sandbox, project, args)).state_id, first.state_id);
+  assert.equal(launcher.calls(), before, "a warm prepare:lb on a new engine starts no Java");
 
   // A file no log line names (the sqlFile's SQL) still invalidates the cached plan.
   await Deno.writeTextFile(

@@ -12,6 +12,7 @@
  */
 
 import { createHash } from "node:crypto";
+import { dirname, join } from "node:path";
 import type { PrepareJobRequestLiquibase } from "../../shared/schemas.ts";
 import type { Runtime, ServerHandle } from "../runtime/types.ts";
 import { findLiquibase, liquibaseFailure, type LiquibaseTool, runLiquibase } from "./liquibase/lb_tool.ts";
@@ -332,7 +333,12 @@ export async function planLiquibasePrepare(
 ): Promise<Plan> {
   const args = checkLiquibaseRequest(request);
   const image = await deps.resolveImage(request.image_id);
-  const tool = await findLiquibase(deps.configuredExec);
+  const tool = await findLiquibase(
+    deps.configuredExec,
+    deps.planCacheDir === null
+      ? {}
+      : { versionFile: join(dirname(deps.planCacheDir), "liquibase-versions.json") },
+  );
   const options = [...args.keyedOptions];
   if (args.classpath.length > 0) {
     const classpathHash = await treeDigest(args.classpath);
