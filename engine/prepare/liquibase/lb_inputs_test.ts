@@ -17,7 +17,7 @@ async function withDir(files: Record<string, string>, body: (dir: string) => Pro
 }
 
 Deno.test("parsedChangelogs() resolves the Matched file lines against the roots, once each", async () => {
-  await withDir({ "db/master.xml": "x", "db/changes/a.sql": "a", "lib/b.sql": "b" }, async (dir) => {
+  await withDir({ "db/master.xml": "x", "db/changes/a.sql": "a", "lib/b.sql": "b" }, (dir) => {
     const stderr = [
       "[2026-11-30 19:08:37] FINE [liquibase.parser] Matched file 'master.xml' to parser 'XMLChangeLogSAXParser'",
       "[2026-11-30 19:08:37] FINE [liquibase.parser] Matched file 'changes/a.sql' to parser 'ProFormattedSqlChangeLogParser'",
@@ -31,6 +31,7 @@ Deno.test("parsedChangelogs() resolves the Matched file lines against the roots,
       join(dir, "db/changes/a.sql"),
       join(dir, "lib/b.sql"),
     ]);
+    return Promise.resolve();
   });
 });
 
