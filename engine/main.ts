@@ -189,7 +189,7 @@ export async function runEngine(options: EngineOptions): Promise<number> {
     config,
     activity,
     log,
-    liquibasePlanCache: join(layout.root, "cache", "liquibase-plans"),
+    storeRoot: layout.root,
   });
   pinned = () => jobs.pinnedStates();
   const inventory = new Inventory({

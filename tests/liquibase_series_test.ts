@@ -65,7 +65,7 @@ class Bench implements AsyncDisposable {
       resolveImage: () => Promise.resolve(this.image),
       stateExists: () => false,
       configuredExec: null,
-      planCacheDir: null,
+      storeRoot: null,
       withBaseServer: async (_imageId, fn) => {
         const server = await this.server();
         try {

@@ -12,7 +12,7 @@
  */
 
 import { createHash } from "node:crypto";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import type { PrepareJobRequestLiquibase } from "../../shared/schemas.ts";
 import type { Runtime, ServerHandle } from "../runtime/types.ts";
 import { findLiquibase, liquibaseFailure, type LiquibaseTool, runLiquibase } from "./liquibase/lb_tool.ts";
@@ -49,8 +49,11 @@ export interface LiquibasePlannerDeps extends PlannerDeps {
     imageId: string | undefined,
     fn: (runtime: Runtime, server: ServerHandle) => Promise<T>,
   ): Promise<T>;
-  /** Where plans are cached; null plans with Liquibase every time. */
-  planCacheDir: string | null;
+  /**
+   * The store's root: plans are cached in `cache/liquibase-plans` under it, and nothing under it is
+   * an input. Null plans with Liquibase every time.
+   */
+  storeRoot: string | null;
 }
 
 /** Validates a Liquibase request (400s for refused options or missing paths) without planning. */
@@ -333,11 +336,10 @@ export async function planLiquibasePrepare(
 ): Promise<Plan> {
   const args = checkLiquibaseRequest(request);
   const image = await deps.resolveImage(request.image_id);
+  const cacheDir = deps.storeRoot === null ? null : join(deps.storeRoot, "cache", "liquibase-plans");
   const tool = await findLiquibase(
     deps.configuredExec,
-    deps.planCacheDir === null
-      ? {}
-      : { versionFile: join(dirname(deps.planCacheDir), "liquibase-versions.json") },
+    deps.storeRoot === null ? {} : { versionFile: join(deps.storeRoot, "cache", "liquibase-versions.json") },
   );
   const options = [...args.keyedOptions];
   if (args.classpath.length > 0) {
@@ -351,7 +353,9 @@ export async function planLiquibasePrepare(
     options.sort();
   }
   // Everything the plan depends on: a different value of any of these plans again.
-  const tree = await treeDigest([...args.roots, ...args.files, ...args.classpath]);
+  // A store inside the project (SQLRS_STATE_STORE=./.sqlrs) is not an input.
+  const skip = deps.storeRoot === null ? [] : [deps.storeRoot];
+  const tree = await treeDigest([...args.roots, ...args.files, ...args.classpath], skip);
   const planKey = tree === null ? null : await hashRecords([
     ["liquibase", `${tool.path} ${tool.version}`],
     ["image", image.resolvedId],
@@ -360,7 +364,6 @@ export async function planLiquibasePrepare(
     ["options", options.join("\0")],
     ["tree", tree],
   ]);
-  const cacheDir = deps.planCacheDir;
   let planned = cacheDir === null || planKey === null ? null : await readCachedPlan(cacheDir, planKey);
   if (planned === null) {
     planned = await planWithLiquibase(request, args, tool, deps);

@@ -76,12 +76,17 @@ async function cachedSha256(path: string, info: Deno.FileInfo): Promise<string> 
 }
 
 /**
- * One hash over every regular file under `paths` (directories walked recursively, `.git` skipped;
+ * One hash over every regular file under `paths` (directories walked recursively, `.git` and `skip`
+ * (absolute directories) left out;
  * files taken as they are), by path and content; null when there are more than
  * {@link TREE_FILE_LIMIT} files or {@link TREE_BYTE_LIMIT} bytes. Unchanged files are not read again
  * (a stat decides).
  */
-export async function treeDigest(paths: readonly string[]): Promise<string | null> {
+export async function treeDigest(
+  paths: readonly string[],
+  skip: readonly string[] = [],
+): Promise<string | null> {
+  const skipped = new Set(skip.map((dir) => resolve(dir)));
   const records: Array<[string, string]> = [];
   const pending = [...new Set(paths)].sort().reverse();
   const seen = new Set<string>();
@@ -100,7 +105,7 @@ export async function treeDigest(paths: readonly string[]): Promise<string | nul
     if (info.isDirectory) {
       const names: string[] = [];
       for await (const entry of Deno.readDir(path)) {
-        if (entry.name !== ".git") names.push(entry.name);
+        if (entry.name !== ".git" && !skipped.has(join(path, entry.name))) names.push(entry.name);
       }
       records.push([path, "directory"]);
       pending.push(...names.sort().reverse().map((name) => join(path, name)));

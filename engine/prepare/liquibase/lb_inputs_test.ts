@@ -42,6 +42,10 @@ Deno.test("treeDigest() changes with any file's content, a new file or a new nam
     assert.equal(await treeDigest([dir]), first, "stable");
     await Deno.writeTextFile(join(dir, ".git/HEAD"), "other");
     assert.equal(await treeDigest([dir]), first, ".git is not read");
+    const skipped = await treeDigest([dir], [join(dir, "store")]);
+    await Deno.mkdir(join(dir, "store"));
+    await Deno.writeTextFile(join(dir, "store/state.db"), "x");
+    assert.equal(await treeDigest([dir], [join(dir, "store")]), skipped, "a skipped directory is not read");
     await Deno.writeTextFile(join(dir, "db/data/seed.csv"), "2\n");
     const edited = await treeDigest([dir]);
     assert.notEqual(edited, first);
