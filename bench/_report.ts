@@ -241,6 +241,22 @@ export function compare(
       "cold figures missing",
     ),
     goal(
+      "Liquibase, 40 changesets: cold prepare:lb <= 2x one liquibase update (fresh cluster, by hand)",
+      "<= 2",
+      "cold.lb.api",
+      "hand.lb.update",
+      (v) => v <= 2,
+      "Liquibase figures missing",
+    ),
+    goal(
+      "warm prepare:lb <= 1.5x a warm prepare:psql of the same final state",
+      "<= 1.5",
+      "warm.lb.api",
+      "warm.lb-psql.api",
+      (v) => v <= 1.5,
+      "Liquibase figures missing",
+    ),
+    goal(
       "docker warm instance <= 1.3x a bare docker run to ready",
       "<= 1.3",
       "docker.warm.api",

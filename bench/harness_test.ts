@@ -85,11 +85,16 @@ Deno.test("compare() turns medians of the same run into ratios and goal lines", 
     result("hand.fresh.chinook/to-ready", 2900),
     result("cold.api.chinook@btrfs", 4500),
     result("hand.fresh.chinook@btrfs", 3000),
+    result("cold.lb.api", 9000),
+    result("hand.lb.update", 4000),
+    result("warm.lb.api", 300),
+    result("warm.lb-psql.api", 250),
   ];
   const { ratios, goals } = compare(figures, { backends: ["btrfs"], scales: [1, 20] });
   assert.deepEqual(ratios.find((r) => r.numerator === "warm.api.chinook@btrfs")?.value, 1.5);
-  assert.deepEqual(goals.map((g) => g.pass), [true, true, null, true, false, null]);
+  assert.deepEqual(goals.map((g) => g.pass), [true, true, null, true, false, false, true, null]);
   assert.deepEqual(goals[4]?.measured, 1.5);
+  assert.deepEqual(goals.slice(5, 7).map((g) => g.measured), [2.25, 1.2]);
 });
 
 Deno.test("the renderers show every figure and goal", () => {

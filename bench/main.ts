@@ -49,6 +49,11 @@ import {
   renderText,
 } from "./_report.ts";
 import { REPO } from "./_workloads.ts";
+import { liquibaseProbes } from "./_liquibase.ts";
+
+/** The probe groups a run can be restricted to (`--only`). */
+const BENCH_GROUPS = ["series", "liquibase"] as const;
+type BenchGroup = typeof BENCH_GROUPS[number];
 
 /** Options of one benchmark run. */
 export interface BenchOptions {
@@ -56,7 +61,7 @@ export interface BenchOptions {
   /** Restrict the snapshot backends (default: every one available). */
   backends?: BackendKind[];
   /** Run only this probe group (the other groups are neither set up nor measured). */
-  only?: "series";
+  only?: BenchGroup;
   signal: AbortSignal;
   log(line: string): void;
 }
@@ -97,6 +102,29 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
   const machine = await machineInfo(root);
   const toolVersions = await versions(tools.bindir);
   log(`sqlrs bench (${config.mode}) in ${root}: ${machine.cpu}, ${tools.version}`);
+
+  if (options.only === "liquibase") {
+    log("liquibase: building the states...");
+    const probes = await liquibaseProbes(ctx, await ctx.installation("sqlrs-liquibase"));
+    const figures = await runInterleaved(probes, { signal: options.signal, log });
+    machine.loadAverageEnd = Deno.loadavg().map((v) => Math.round(v * 100) / 100);
+    const { ratios, goals } = compare(figures, { backends: [], scales: config.scales });
+    return {
+      schema: 1,
+      generatedAt: new Date().toISOString(),
+      mode: config.mode,
+      command: `deno task bench${config.mode === "full" ? "" : ` --${config.mode}`} --only liquibase`,
+      durationSeconds: (performance.now() - started) / 1000,
+      machine,
+      versions: toolVersions,
+      settings: { ...config },
+      backends: [],
+      figures,
+      ratios,
+      goals,
+      notes: ["Only the Liquibase suite ran (--only liquibase)."],
+    };
+  }
 
   // Backends are set up concurrently (untimed: building states is CPU and I/O bound, and the 2-core VM
   // would otherwise spend most of a quick run here); measuring starts only once all are ready.
@@ -169,6 +197,8 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
     probes.push(...(await chainProbes(ctx, setup, chain)));
   }
   for (const setup of setups) probes.push(...(await seriesProbes(ctx, setup.kind, setup.fs)));
+  log("liquibase: building the states...");
+  probes.push(...(await liquibaseProbes(ctx, await ctx.installation("sqlrs-liquibase"))));
 
   const setupSeconds = (performance.now() - started) / 1000;
   log(`setup done in ${setupSeconds.toFixed(1)} s; ${probes.length} probes, interleaved`);
@@ -266,7 +296,7 @@ async function runSeriesOnly(
 /** The command line of `deno task bench`. */
 interface BenchArgs {
   mode: BenchMode;
-  only?: "series";
+  only?: BenchGroup;
   backends?: BackendKind[];
   /** Where the results go instead of bench/results/ and docs/. */
   outDir?: string;
@@ -282,8 +312,10 @@ function parseArgs(args: readonly string[]): BenchArgs | undefined {
     else if (arg === "--smoke") parsed.mode = "smoke";
     else if (arg === "--only" || arg.startsWith("--only=")) {
       const group = value();
-      if (group !== "series") throw new TypeError(`Cannot run only "${group}": the only group is series`);
-      parsed.only = group;
+      if (!BENCH_GROUPS.includes(group as BenchGroup)) {
+        throw new TypeError(`Cannot run only "${group}": choose from ${BENCH_GROUPS.join(", ")}`);
+      }
+      parsed.only = group as BenchGroup;
     } else if (arg === "--out" || arg.startsWith("--out=")) {
       parsed.outDir = value();
       if (parsed.outDir === "") throw new TypeError("Cannot use --out without a directory");
@@ -298,7 +330,7 @@ function parseArgs(args: readonly string[]): BenchArgs | undefined {
     } else if (arg === "--help" || arg === "-h") return undefined;
     else {
       throw new TypeError(
-        `Cannot parse argument "${arg}": use --quick, --smoke, --only series, --backends LIST or --out DIR`,
+        `Cannot parse argument "${arg}": use --quick, --smoke, --only series|liquibase, --backends LIST or --out DIR`,
       );
     }
   }
@@ -339,7 +371,8 @@ async function main(): Promise<number> {
   }
   if (parsed === undefined) {
     console.log(
-      "usage: deno task bench [--quick | --smoke] [--only series] [--backends btrfs,xfs-reflink,overlay,copy] [--out DIR]\n" +
+      "usage: deno task bench [--quick | --smoke] [--only series|liquibase] [--backends btrfs,xfs-reflink,overlay,copy]\n" +
+        "  [--out DIR]\n" +
         "  (full run by default; --quick: under 5 minutes; --smoke: one run of each probe, to try changes;\n" +
         "  --out: write latest.json, latest.svg and benchmarks.md in DIR instead of bench/results/ and docs/)",
     );

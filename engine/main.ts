@@ -231,7 +231,16 @@ export async function runEngine(options: EngineOptions): Promise<number> {
     log(`recovery: cannot remove discarded states: ${messageOf(error)}`)
   );
   const instances = new Instances(registry, layout, statefs, runtimes, log);
-  const jobs = new JobService({ registry, runtimes, executor, instances, config, activity, log });
+  const jobs = new JobService({
+    registry,
+    runtimes,
+    executor,
+    instances,
+    config,
+    activity,
+    log,
+    storeRoot: layout.root,
+  });
   pinned = () => jobs.pinnedStates();
   const inventory = new Inventory({
     registry,

@@ -44,7 +44,7 @@ Deno.test("bench --smoke measures every probe, prints every goal line, writes it
 
     // Every goal line of issue 9, in the JSON (name, target, measured, pass), the report and the output.
     const markdown = await Deno.readTextFile(join(out, "benchmarks.md"));
-    assert.equal(results.goals.length, 6);
+    assert.equal(results.goals.length, 8);
     for (const goal of results.goals) {
       assert.ok(goal.name !== "" && goal.target !== "", JSON.stringify(goal));
       assert.ok(result.stdout.includes(goal.name), `goal not printed: ${goal.name}`);

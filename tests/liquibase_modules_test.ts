@@ -12,7 +12,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { run, runOk, spawnStreaming, type StreamingChild } from "../engine/exec.ts";
-import { applyOneArgs, parseLiquibaseArgs, planArgs } from "../engine/prepare/liquibase/lb_args.ts";
+import { applyArgs, parseLiquibaseArgs, planArgs } from "../engine/prepare/liquibase/lb_args.ts";
 import {
   changesetRef,
   clearStaleLockSql,
@@ -321,7 +321,7 @@ Deno.test({
         }
         assert.match(
           result.commandLine,
-          /--url=jdbc:postgresql:\/\/127\.0\.0\.1:\d+\/plan --username=postgres update-sql/,
+          /--url=jdbc:postgresql:\/\/127\.0\.0\.1:\d+\/plan --username=postgres --log-level=FINE update-sql/,
         );
         const pending = parsePendingChangesets(result.stdout);
         assert.deepEqual(pending.map((c) => [c.path, c.id, c.author]), [
@@ -369,7 +369,7 @@ Deno.test({
         );
         assert.equal(planned.length, 5);
 
-        const applied = await runLiquibase(tool, applyOneArgs(args), { cwd: REPO, url });
+        const applied = await runLiquibase(tool, applyArgs(args, 1), { cwd: REPO, url });
         assert.equal(applied.code, 0, applied.stderr);
         assert.deepEqual(ranChangesets(applied.stderr), [changesetRef(planned[0] as PendingChangeset)]);
         assert.equal(
@@ -451,8 +451,8 @@ Deno.test({
             ["bad.sql", "1", "x"],
             ["bad.sql", "2", "x"],
           ]);
-          assert.equal((await runLiquibase(tool, applyOneArgs(args), { cwd: project, url })).code, 0);
-          const failed = await runLiquibase(tool, applyOneArgs(args), { cwd: project, url });
+          assert.equal((await runLiquibase(tool, applyArgs(args, 1), { cwd: project, url })).code, 0);
+          const failed = await runLiquibase(tool, applyArgs(args, 1), { cwd: project, url });
           assert.notEqual(failed.code, 0);
           const { liquibaseFailure } = await import("../engine/prepare/liquibase/lb_tool.ts");
           assert.match(liquibaseFailure(failed), /Migration failed for changeset bad\.sql::2::x/);
@@ -483,10 +483,10 @@ Deno.test({
             (await runLiquibase(tool, planArgs(args), { cwd: project, url })).stdout,
           );
           assert.deepEqual(planned.map(changesetRef), ["cl.sql::always::x", "cl.sql::next::x"]);
-          const first = await runLiquibase(tool, applyOneArgs(args), { cwd: project, url });
+          const first = await runLiquibase(tool, applyArgs(args, 1), { cwd: project, url });
           assert.deepEqual(ranChangesets(first.stderr), [changesetRef(planned[0] as PendingChangeset)]);
           // The runAlways changeset is pending again, so the second step re-runs it instead of "next".
-          const second = await runLiquibase(tool, applyOneArgs(args), { cwd: project, url });
+          const second = await runLiquibase(tool, applyArgs(args, 1), { cwd: project, url });
           assert.equal(second.code, 0, second.stderr);
           assert.deepEqual(ranChangesets(second.stderr), ["cl.sql::always::x"]);
           assert.notDeepEqual(ranChangesets(second.stderr), [changesetRef(planned[1] as PendingChangeset)]);
@@ -533,7 +533,6 @@ Deno.test({
           "--url=jdbc:postgresql://elsewhere/db",
           "--username=x",
           "--password=x",
-          "--classpath=x.jar",
           "--driver=x",
         ]
       ) {

@@ -141,7 +141,6 @@ Deno.test("prepare:lb refuses connection options, reports a failing changeset, a
       "--url=jdbc:postgresql://elsewhere/db",
       "--username=x",
       "--password=y",
-      "--classpath=/tmp",
       "--driver=x",
     ]
   ) {

@@ -1,5 +1,5 @@
 /**
- * `cache explain prepare:psql [--image …] -- <psql args>`: the cache decision per step, and for a
+ * `cache explain prepare:psql|prepare:lb [--image …] -- <tool args>`: the cache decision per step, and for a
  * miss which input changed compared with the nearest cached state. Creates no job or instance.
  *
  * @module
@@ -7,7 +7,7 @@
 
 import { Command } from "@commander-js/extra-typings";
 import type { CliContext } from "../context.ts";
-import { psqlRequest } from "./prepare.ts";
+import { lbRequest, psqlRequest } from "./prepare.ts";
 import { out, printJson, shortId, table } from "../output.ts";
 
 /** `cache`. */
@@ -15,18 +15,23 @@ export function cacheCommand(context: () => CliContext) {
   const cache = new Command("cache").description("Inspect the state cache").enablePositionalOptions();
   cache.command("explain")
     .description("Explain which steps of a prepare are cached, and why the others are not")
-    .usage("prepare:psql [--image <image>] [--] [psql args...]")
-    .argument("<command>", "prepare:psql")
-    .argument("[psql-args...]", "psql arguments, as for prepare:psql")
+    .usage("prepare:psql|prepare:lb [--image <image>] [--] [tool args...]")
+    .argument("<command>", "prepare:psql or prepare:lb")
+    .argument("[tool-args...]", "psql or Liquibase arguments, as for the prepare")
     .option("--image <image>", "PostgreSQL build")
     .passThroughOptions()
     .allowUnknownOption()
     .allowExcessArguments()
     .action(async (command, args, flags) => {
-      if (command !== "prepare:psql" && command !== "prepare") {
-        throw new Error(`cache explain supports prepare:psql, not "${command}"`);
+      const toolArgs = args[0] === "--" ? args.slice(1) : args;
+      let request;
+      if (command === "prepare:psql" || command === "prepare") {
+        request = await psqlRequest(toolArgs, flags, false);
+      } else if (command === "prepare:lb") {
+        request = await lbRequest(toolArgs, flags, false);
+      } else {
+        throw new Error(`cache explain supports prepare:psql and prepare:lb, not "${command}"`);
       }
-      const request = await psqlRequest(args[0] === "--" ? args.slice(1) : args, flags, false);
       const explained = await (await context().client()).explainPrepare(request);
       if (context().json) {
         printJson(explained);

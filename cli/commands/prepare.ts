@@ -167,12 +167,12 @@ const DESCRIPTIONS: Record<PrepareName, [string, string, string]> = {
   "prepare:lb": [
     "Build (or reuse) a state from a Liquibase changelog, one state per changeset, and start an instance",
     "liquibase",
-    "update --changelog-file FILE [--search-path …] [--contexts …] [--labels …]",
+    "update --changelog-file FILE [--search-path …] [--contexts …] [--labels …] [--classpath …]",
   ],
   "plan:lb": [
     "Show the pending Liquibase changesets as steps and which are cached",
     "liquibase",
-    "update --changelog-file FILE [--search-path …] [--contexts …] [--labels …]",
+    "update --changelog-file FILE [--search-path …] [--contexts …] [--labels …] [--classpath …]",
   ],
 };
 

@@ -41,7 +41,7 @@ function differences(
     );
   }
   if (wanted.tool !== cached.tool) {
-    changes.push(`the PostgreSQL tools changed: ${cached.tool} -> ${wanted.tool}`);
+    changes.push(`the tools changed: ${cached.tool} -> ${wanted.tool}`);
   }
   if (changes.length === 0) {
     changes.push("inputs differ in content not attributable to a file (e.g. -c text or stdin)");

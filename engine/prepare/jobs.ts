@@ -44,6 +44,8 @@ export interface JobServiceDeps {
   config: ConfigStore;
   activity: Activity;
   log(line: string): void;
+  /** The store's root: Liquibase plans are cached under it (see `planLiquibasePrepare`). */
+  storeRoot: string;
 }
 
 const SHUTDOWN = "engine shutdown";
@@ -349,6 +351,7 @@ export class JobService {
     return planLiquibasePrepare(request, {
       ...deps,
       configuredExec: this.#deps.config.effective.liquibase.exec,
+      storeRoot: this.#deps.storeRoot,
       withBaseServer: async (imageId, fn) =>
         await this.#deps.executor.withBaseServer(runtime, await runtime.resolveImage(imageId), fn),
     });

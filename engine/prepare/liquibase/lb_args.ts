@@ -2,15 +2,14 @@
  * Checking and normalizing the arguments of `prepare:lb` / `plan:lb -- <liquibase args>`.
  *
  * Accepted commands: `update`, `update-count --count N` and `update-to-tag --tag T` (camelCase
- * spellings too). sqlrs plans with the matching `*-sql` command and applies one changeset per step
- * with `update-count --count 1` (see {@link planArgs}, {@link applyOneArgs}); any other command
+ * spellings too). sqlrs plans with the matching `*-sql` command and applies a series of pending changesets
+ * with `update-count --count N` (see {@link planArgs}, {@link applyArgs}); any other command
  * (including `update-sql`: use `plan:lb`, and `update-testing-rollback`) is a 400.
  *
  * Options take `--name value` or `--name=value`, in kebab-case or camelCase, before or after the
  * command; `-Dname=value` sets a changelog parameter. Every accepted option is known: anything
  * that connects elsewhere (`--url`, `--username`, `--password`, `--reference-*`), changes the
- * classpath or the driver (`--classpath`, `--driver`, `--driver-properties-file`, Java class
- * options), writes files on the engine host (`--output-file`, `--log-file`, reports), renames the
+ * driver (`--driver`, `--driver-properties-file`, Java class options), writes files on the engine host (`--output-file`, `--log-file`, reports), renames the
  * tracking tables or needs Liquibase Pro, and any unknown option, is refused with a 400 naming it.
  * A defaults file (`--defaults-file`, or `liquibase.properties` in the work dir, which Liquibase reads
  * on its own) is read and refused when it sets any of those, except `url`, `username` and `password`
@@ -20,7 +19,8 @@
  * `--changelog-file` is looked up in the search path (the work dir when none is given) and must
  * exist; its spelling is kept, because Liquibase records it in `databasechangelog.filename`. An
  * absolute one must lie under a search root and is made relative to it. `classpath:` and `scheme://`
- * references are left alone (not checked).
+ * references are left alone (not checked). `--classpath` entries (`:`-separated jars or directories,
+ * for `customChange` classes) resolve against the work dir and must exist; their content is keyed.
  *
  * @module
  */
@@ -45,6 +45,8 @@ export interface LiquibaseArgs {
   changelogArg: string;
   /** Absolute local entries, and `classpath:`/URL entries as given; empty when not set. */
   searchPath: string[];
+  /** `--classpath` entries (jars or directories of the project's classes), absolute; empty when not set. */
+  classpath: string[];
   contexts: string | null;
   labels: string | null;
   /** Absolute path of the defaults file Liquibase reads (explicit or `<workDir>/liquibase.properties`). */
@@ -56,12 +58,14 @@ export interface LiquibaseArgs {
   /** The part of `passthrough` that goes after the command. */
   commandOptions: string[];
   /**
-   * What, besides each changeset's checksum, can change what a step does: canonical, sorted
-   * (`--context-filter=…`, `--label-filter=…`, `-Dname=value`, `--default-schema-name=…`, ...,
-   * and `defaults-file-sha256=<hex>` for the defaults file's content). Cosmetic options are not in it.
+   * What, besides each changeset's checksum and SQL, can change what any step does: canonical, sorted
+   * (`-Dname=value`, `--default-schema-name=…`, ..., and `defaults-file-sha256=<hex>` for the defaults
+   * file's content). Cosmetic options are not in it, nor are the context and label filters: they
+   * decide which changesets are pending (the chain of parents keys that), and are keyed per changeset
+   * only where a changeset's SQL cannot show their effect (see {@link contextOptions}).
    */
   keyedOptions: string[];
-  /** Every local file or directory the args reference (changelog, defaults file, search path). */
+  /** The regular files the args name (defaults file, root changelog); directories are in `roots`. */
   files: string[];
   /** The local directories Liquibase reads changelogs from: the search path, else the work dir. */
   roots: string[];
@@ -70,7 +74,9 @@ export interface LiquibaseArgs {
 type Scope = "global" | "command";
 
 type Treatment =
-  | { kind: "changelog" | "searchPath" | "defaultsFile" | "contexts" | "labels" | "count" | "tag" }
+  | {
+    kind: "changelog" | "searchPath" | "classpath" | "defaultsFile" | "contexts" | "labels" | "count" | "tag";
+  }
   /** Passed on and part of the key. */
   | { kind: "keyed"; scope: Scope }
   /** Passed on, not keyed; `plan: false` when the `*-sql` commands do not accept it. */
@@ -85,7 +91,8 @@ interface OptionSpec {
 }
 
 const CONNECTION = "sqlrs connects Liquibase to the database it prepares";
-const CLASSPATH = "sqlrs runs Liquibase with its own classpath and the bundled PostgreSQL driver";
+const CLASSPATH =
+  "sqlrs runs Liquibase with the bundled PostgreSQL driver (pass project classes with --classpath)";
 const JAVA_CLASS = "it loads Java code into Liquibase";
 const WRITES = "it writes files on the engine host; Liquibase output goes to the job log";
 const TABLES = "sqlrs reads and clears the default databasechangelog and databasechangeloglock tables";
@@ -106,6 +113,7 @@ function normalizeName(name: string): string {
 
 add(["changelog-file"], { kind: "changelog" });
 add(["search-path"], { kind: "searchPath" });
+add(["classpath"], { kind: "classpath" });
 add(["defaults-file"], { kind: "defaultsFile" });
 add(["context-filter", "contexts"], { kind: "contexts" });
 add(["label-filter", "labels"], { kind: "labels" });
@@ -156,7 +164,6 @@ for (
 }
 for (
   const name of [
-    "classpath",
     "include-system-classpath",
     "driver",
     "driver-properties-file",
@@ -291,6 +298,7 @@ function defaultsKeyName(key: string): string {
 interface DefaultsFileValues {
   changelogFile: string | null;
   searchPath: string | null;
+  classpath: string | null;
   contexts: string | null;
   labels: string | null;
 }
@@ -299,7 +307,13 @@ interface DefaultsFileValues {
 const OVERRIDDEN_IN_DEFAULTS = new Set(["url", "username", "password"]);
 
 function checkDefaultsFile(path: string, text: string): DefaultsFileValues {
-  const values: DefaultsFileValues = { changelogFile: null, searchPath: null, contexts: null, labels: null };
+  const values: DefaultsFileValues = {
+    changelogFile: null,
+    searchPath: null,
+    classpath: null,
+    contexts: null,
+    labels: null,
+  };
   for (const [key, value] of parseProperties(text)) {
     if (key.toLowerCase().startsWith("parameter.")) continue;
     const spec = lookup(defaultsKeyName(key));
@@ -316,6 +330,7 @@ function checkDefaultsFile(path: string, text: string): DefaultsFileValues {
     }
     if (t.kind === "changelog") values.changelogFile = value.trim();
     if (t.kind === "searchPath") values.searchPath = value.trim();
+    if (t.kind === "classpath") values.classpath = value.trim();
     if (t.kind === "contexts") values.contexts = value.trim();
     if (t.kind === "labels") values.labels = value.trim();
   }
@@ -433,6 +448,17 @@ function resolveSearchPath(value: string, workDir: string, option: string): stri
   });
 }
 
+/** `--classpath` entries (`:`-separated, like Java's): absolute, and they must exist. */
+function resolveClasspath(value: string, workDir: string, option: string): string[] {
+  return value.split(":").map((entry) => entry.trim()).filter((entry) => entry !== "").map((entry) => {
+    const path = resolve(workDir, entry);
+    if (!exists(path)) {
+      throw invalidArgument(`${option} entry ${entry} does not exist (looked for ${path})`, { path });
+    }
+    return path;
+  });
+}
+
 function resolveChangelog(
   value: string,
   roots: string[],
@@ -501,6 +527,7 @@ export function parseLiquibaseArgs(args: readonly string[], workDir: string): Li
   let fromDefaults: DefaultsFileValues = {
     changelogFile: null,
     searchPath: null,
+    classpath: null,
     contexts: null,
     labels: null,
   };
@@ -559,15 +586,16 @@ export function parseLiquibaseArgs(args: readonly string[], workDir: string): Li
   const labels = c.values.get("label-filter") ?? fromDefaults.labels;
   const params = [...c.params].map(([name, value]) => `-D${name}=${value}`);
   const keyed = [...c.keyed, ...params];
-  if (contexts !== null) keyed.push(`--context-filter=${contexts}`);
-  if (labels !== null) keyed.push(`--label-filter=${labels}`);
   if (defaultsHash !== null) keyed.push(`defaults-file-sha256=${defaultsHash}`);
+
+  const classpathValue = c.values.get("classpath") ?? fromDefaults.classpath;
+  const classpathOption = c.values.has("classpath") ? "--classpath" : `classpath in ${defaultsFile}`;
+  const classpath = classpathValue === null ? [] : resolveClasspath(classpathValue, workDir, classpathOption);
 
   const files = [
     ...(defaultsFile === null ? [] : [defaultsFile]),
     ...(isReference(changelog.file) || !isAbsolute(changelog.file) ? [] : [changelog.file]),
-    ...localSearch,
-  ];
+  ].filter((path) => !isDirectory(path));
   const commandOptions = [...c.commandOpts, ...params];
   return {
     command,
@@ -576,6 +604,7 @@ export function parseLiquibaseArgs(args: readonly string[], workDir: string): Li
     changelogFile: changelog.file,
     changelogArg: changelog.arg,
     searchPath,
+    classpath,
     contexts,
     labels,
     defaultsFile,
@@ -592,6 +621,7 @@ function globalArgs(a: LiquibaseArgs): string[] {
   return [
     ...(a.defaultsFile === null ? [] : [`--defaults-file=${a.defaultsFile}`]),
     ...(a.searchPath.length === 0 ? [] : [`--search-path=${a.searchPath.join(",")}`]),
+    ...(a.classpath.length === 0 ? [] : [`--classpath=${a.classpath.join(":")}`]),
     ...a.globalOptions,
   ];
 }
@@ -608,7 +638,9 @@ function commandArgs(a: LiquibaseArgs, forPlan: boolean): string[] {
 /**
  * The Liquibase args (no connection options) that print the pending changesets' SQL without changing
  * anything: `update-sql`, `update-count-sql --count N` or `update-to-tag-sql --tag T`. Run with the
- * work dir as cwd; parse the output with `parsePendingChangesets`.
+ * work dir as cwd; parse the output with `parsePendingChangesets`. The log level is FINE (on stderr),
+ * whatever the user asked for: its `Matched file` lines name every changelog Liquibase parsed
+ * (see `parsedChangelogs`).
  */
 export function planArgs(a: LiquibaseArgs): string[] {
   const limit = a.command === "update-count"
@@ -616,10 +648,25 @@ export function planArgs(a: LiquibaseArgs): string[] {
     : a.command === "update-to-tag"
     ? [`--tag=${a.tag}`]
     : [];
-  return [...globalArgs(a), `${a.command}-sql`, ...commandArgs(a, true), ...limit];
+  const global = globalArgs(a).filter((option) => !option.startsWith("--log-level="));
+  return [...global, "--log-level=FINE", `${a.command}-sql`, ...commandArgs(a, true), ...limit];
 }
 
-/** The Liquibase args (no connection options) that apply exactly the next pending changeset. */
-export function applyOneArgs(a: LiquibaseArgs): string[] {
-  return [...globalArgs(a), "update-count", ...commandArgs(a, false), "--count=1"];
+/**
+ * The Liquibase args (no connection options) that apply the next `count` pending changesets in one
+ * run: `update-count --count N` (with nothing pending it still creates Liquibase's tables).
+ */
+export function applyArgs(a: LiquibaseArgs, count: number): string[] {
+  return [...globalArgs(a), "update-count", ...commandArgs(a, false), `--count=${count}`];
+}
+
+/**
+ * The context and label filters as keyed options (`--context-filter=…`, `--label-filter=…`), for a
+ * changeset whose printed SQL cannot show how they change it (a `customChange` prints none).
+ */
+export function contextOptions(a: LiquibaseArgs): string[] {
+  return [
+    ...(a.contexts === null ? [] : [`--context-filter=${a.contexts}`]),
+    ...(a.labels === null ? [] : [`--label-filter=${a.labels}`]),
+  ];
 }

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { dirname, join } from "node:path";
 import { SqlrsError } from "../../../shared/errors.ts";
-import { applyOneArgs, parseLiquibaseArgs, parseProperties, planArgs } from "./lb_args.ts";
+import { applyArgs, contextOptions, parseLiquibaseArgs, parseProperties, planArgs } from "./lb_args.ts";
 
 /** A temp dir holding the given files (parents created); removed after `body`. */
 function withDir(files: Record<string, string>, body: (dir: string) => void): void {
@@ -47,23 +47,26 @@ Deno.test("parseLiquibaseArgs() accepts update with --opt value and --opt=value 
     assert.deepEqual(a.searchPath, []);
     assert.equal(a.defaultsFile, null);
     assert.deepEqual(a.passthrough, ["-Dtbl=t1"]);
-    assert.deepEqual(a.keyedOptions, ["--context-filter=prod", "--label-filter=core", "-Dtbl=t1"]);
+    // Contexts and labels are keyed per changeset where they matter, not for every step.
+    assert.deepEqual(a.keyedOptions, ["-Dtbl=t1"]);
+    assert.deepEqual(contextOptions(a), ["--context-filter=prod", "--label-filter=core"]);
     assert.deepEqual(a.files, [join(dir, "db/changelog.xml")]);
     assert.deepEqual(a.roots, [dir]);
     assert.deepEqual(planArgs(a), [
+      "--log-level=FINE",
       "update-sql",
       "--changelog-file=db/changelog.xml",
       "--context-filter=prod",
       "--label-filter=core",
       "-Dtbl=t1",
     ]);
-    assert.deepEqual(applyOneArgs(a), [
+    assert.deepEqual(applyArgs(a, 3), [
       "update-count",
       "--changelog-file=db/changelog.xml",
       "--context-filter=prod",
       "--label-filter=core",
       "-Dtbl=t1",
-      "--count=1",
+      "--count=3",
     ]);
   });
 });
@@ -79,13 +82,14 @@ Deno.test("parseLiquibaseArgs() takes options before the command and camelCase s
     assert.equal(a.changelogArg, "db/changelog.xml");
     assert.deepEqual(a.globalOptions, ["--log-level=info"]);
     assert.deepEqual(a.keyedOptions, [], "cosmetic options are not keyed");
+    // Planning logs at FINE whatever the user asked: it names the changelogs Liquibase parsed.
     assert.deepEqual(planArgs(a), [
-      "--log-level=info",
+      "--log-level=FINE",
       "update-count-sql",
       "--changelog-file=db/changelog.xml",
       "--count=2",
     ]);
-    assert.deepEqual(applyOneArgs(a).slice(-1), ["--count=1"]);
+    assert.deepEqual(applyArgs(a, 1).slice(0, 2), ["--log-level=info", "update-count"]);
   });
 });
 
@@ -96,8 +100,13 @@ Deno.test("parseLiquibaseArgs() handles update-to-tag and keeps --show-summary o
       dir,
     );
     assert.equal(a.tag, "v1");
-    assert.deepEqual(planArgs(a), ["update-to-tag-sql", "--changelog-file=db/changelog.xml", "--tag=v1"]);
-    assert.deepEqual(applyOneArgs(a), [
+    assert.deepEqual(planArgs(a), [
+      "--log-level=FINE",
+      "update-to-tag-sql",
+      "--changelog-file=db/changelog.xml",
+      "--tag=v1",
+    ]);
+    assert.deepEqual(applyArgs(a, 1), [
       "update-count",
       "--changelog-file=db/changelog.xml",
       "--show-summary=verbose",
@@ -116,9 +125,11 @@ Deno.test("parseLiquibaseArgs() resolves the changelog in the search path and ke
     assert.equal(a.changelogFile, join(dir, "db/changelog.xml"));
     assert.equal(a.changelogArg, "changelog.xml");
     assert.deepEqual(a.roots, [join(dir, "lib"), join(dir, "db")]);
-    assert.deepEqual(a.files, [join(dir, "db/changelog.xml"), join(dir, "lib"), join(dir, "db")]);
-    assert.deepEqual(planArgs(a).slice(0, 2), [
+    // Only regular files: the search path's directories are roots, not files (hashing them failed).
+    assert.deepEqual(a.files, [join(dir, "db/changelog.xml")]);
+    assert.deepEqual(planArgs(a).slice(0, 3), [
       `--search-path=${join(dir, "lib")},${join(dir, "db")},classpath:/changes`,
+      "--log-level=FINE",
       "update-sql",
     ]);
     // The legacy spelling works too; an absolute changelog becomes relative to its search root.
@@ -147,7 +158,7 @@ Deno.test("parseLiquibaseArgs() leaves classpath: and URL references alone", () 
   });
 });
 
-Deno.test("parseLiquibaseArgs() refuses connection, credential, classpath and driver options by name", () => {
+Deno.test("parseLiquibaseArgs() refuses connection, credential, system classpath and driver options by name", () => {
   withDir(PROJECT, (dir) => {
     const cl = "--changelog-file=db/changelog.xml";
     const cases: Array<[string[], RegExp]> = [
@@ -155,7 +166,7 @@ Deno.test("parseLiquibaseArgs() refuses connection, credential, classpath and dr
       [["update", cl, "--url", "jdbc:postgresql://elsewhere/db"], /--url is not allowed/],
       [["update", cl, "--username", "bob"], /--username is not allowed/],
       [["--password=secret", "update", cl], /--password is not allowed/],
-      [["update", cl, "--classpath=/tmp/evil.jar"], /--classpath is not allowed: .*classpath/],
+      [["update", cl, "--include-system-classpath=true"], /--include-system-classpath is not allowed/],
       [["update", cl, "--driver=org.postgresql.Driver"], /--driver is not allowed/],
       [["update", cl, "--driver-properties-file=x"], /--driver-properties-file is not allowed/],
       [["update", cl, "--reference-url=jdbc:x"], /--reference-url is not allowed/],
@@ -248,7 +259,7 @@ Deno.test("parseLiquibaseArgs() reads the defaults file: values, refusals, conte
     "parameter.tbl=t1",
   ].join("\n");
   withDir(
-    { ...PROJECT, "liquibase.properties": defaults, "bad.properties": "classpath=/tmp/evil.jar\n" },
+    { ...PROJECT, "liquibase.properties": defaults, "bad.properties": "driver=com.evil.Driver\n" },
     (dir) => {
       // liquibase.properties in the work dir is read without --defaults-file, like Liquibase does.
       const a = parseLiquibaseArgs(["update"], dir);
@@ -257,8 +268,9 @@ Deno.test("parseLiquibaseArgs() reads the defaults file: values, refusals, conte
       assert.equal(a.contexts, "dev");
       assert.ok(a.keyedOptions.some((option) => /^defaults-file-sha256=[0-9a-f]{64}$/.test(option)));
       assert.deepEqual(a.files, [join(dir, "liquibase.properties"), join(dir, "db/changelog.xml")]);
-      assert.deepEqual(planArgs(a).slice(0, 2), [
+      assert.deepEqual(planArgs(a).slice(0, 3), [
         `--defaults-file=${join(dir, "liquibase.properties")}`,
+        "--log-level=FINE",
         "update-sql",
       ]);
       // The command line wins over the file.
@@ -272,7 +284,7 @@ Deno.test("parseLiquibaseArgs() reads the defaults file: values, refusals, conte
             "bad.properties",
             "--changelog-file=db/changelog.xml",
           ], dir),
-        isBadInput(/bad\.properties sets classpath, which sqlrs refuses/),
+        isBadInput(/bad\.properties sets driver, which sqlrs refuses/),
       );
     },
   );
@@ -295,4 +307,24 @@ Deno.test("parseProperties() follows the Java properties format", () => {
     "e:f",
     "x",
   ]]);
+});
+
+Deno.test("parseLiquibaseArgs() takes --classpath entries (jars, directories) and refuses missing ones", () => {
+  withDir({ ...PROJECT, "lib/custom.jar": "jar", "classes/x.class": "class" }, (dir) => {
+    const a = parseLiquibaseArgs([
+      "update",
+      "--changelog-file=db/changelog.xml",
+      "--classpath",
+      "lib/custom.jar:classes",
+    ], dir);
+    assert.deepEqual(a.classpath, [join(dir, "lib/custom.jar"), join(dir, "classes")]);
+    assert.deepEqual(applyArgs(a, 1).slice(0, 2), [
+      `--classpath=${join(dir, "lib/custom.jar")}:${join(dir, "classes")}`,
+      "update-count",
+    ]);
+    assert.throws(
+      () => parseLiquibaseArgs(["update", "--changelog-file=db/changelog.xml", "--classpath=nope.jar"], dir),
+      isBadInput(/--classpath entry nope\.jar does not exist/),
+    );
+  });
 });

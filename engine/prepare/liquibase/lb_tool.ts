@@ -4,7 +4,7 @@
  * The executable comes from, in this order: the engine config's `liquibase.exec`, `liquibase` on
  * PATH, and the bundled install that `scripts/install-liquibase.sh` makes (npm `liquibase@4.28.1`
  * under `${SQLRS_TOOLS_DIR:-$HOME/.cache/sqlrs/tools}`). Its version comes from `--version` (about
- * 1.3 s of JVM start), cached per executable file.
+ * 1.3 s of JVM start), cached per executable file in memory and, when asked, in a file.
  *
  * Every run gets a clean environment (no inherited `LIQUIBASE_*`, `JAVA_TOOL_OPTIONS`, ... that could
  * change the connection or load code), the JVM options that shorten start-up, and the connection
@@ -16,7 +16,7 @@
  * @module
  */
 
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { type ExecResult, run, runLines } from "../../exec.ts";
 import { SqlrsError } from "../../../shared/errors.ts";
 
@@ -48,6 +48,8 @@ export interface FindLiquibaseOptions {
   /** The environment to search and to run `--version` with (default: the engine's). */
   env?: Record<string, string>;
   signal?: AbortSignal;
+  /** A file that remembers probed versions across engine restarts (see {@link findLiquibase}). */
+  versionFile?: string;
 }
 
 /** The directory `scripts/install-liquibase.sh` installs into. */
@@ -185,24 +187,54 @@ async function probeVersion(
   );
 }
 
-/** `--version` of one executable, cached by its real path, size, mtime and the java it would use. */
+/** Versions probed before, in `file`: `{ "<key>": "<version>" }`. */
+async function readVersions(file: string): Promise<Record<string, string>> {
+  try {
+    const value = JSON.parse(await Deno.readTextFile(file));
+    return typeof value === "object" && value !== null ? value : {};
+  } catch {
+    return {};
+  }
+}
+
+async function rememberVersion(file: string, key: string, version: string): Promise<void> {
+  const versions = { ...(await readVersions(file)), [key]: version };
+  await Deno.mkdir(dirname(file), { recursive: true });
+  const temporary = `${file}.${crypto.randomUUID()}.tmp`;
+  await Deno.writeTextFile(temporary, JSON.stringify(versions));
+  await Deno.rename(temporary, file);
+}
+
+/**
+ * `--version` of one executable, cached by its real path, size, mtime and the java it would use: in
+ * memory, and in `versionFile` when given (so that an engine's first warm prepare starts no Java).
+ */
 async function cachedVersion(
   path: string,
   fix: string,
   env: Record<string, string>,
-  signal: AbortSignal | undefined,
+  options: FindLiquibaseOptions,
 ): Promise<string> {
   let key = path;
+  let stable = false;
   try {
     const real = Deno.realPathSync(path);
     const info = Deno.statSync(real);
     key = `${real}\0${info.size}\0${info.mtime?.getTime() ?? 0}\0${javaLocation(env) ?? ""}`;
+    stable = true;
   } catch {
     // probeVersion reports it
   }
   let pending = versionCache.get(key);
   if (pending === undefined) {
-    pending = probeVersion(path, fix, env, signal);
+    const file = stable ? options.versionFile : undefined;
+    pending = (async () => {
+      const known = file === undefined ? undefined : (await readVersions(file))[key];
+      if (known !== undefined) return known;
+      const version = await probeVersion(path, fix, env, options.signal);
+      if (file !== undefined) await rememberVersion(file, key, version).catch(() => {});
+      return version;
+    })();
     versionCache.set(key, pending);
     // Failures are not cached: the user may install Java or fix the file and retry.
     pending.catch(() => versionCache.delete(key));
@@ -231,14 +263,14 @@ export async function findLiquibase(
       );
     }
     const fix = "point liquibase.exec at a working Liquibase, or unset it to use the bundled one";
-    return { path, version: await cachedVersion(path, fix, env, options.signal), source: "config" };
+    return { path, version: await cachedVersion(path, fix, env, options), source: "config" };
   }
   const fromPath = onPath("liquibase", env.PATH);
   if (fromPath !== null) {
     const fix = `fix the liquibase on PATH (${fromPath}) or set liquibase.exec in the engine config`;
     return {
       path: fromPath,
-      version: await cachedVersion(fromPath, fix, env, options.signal),
+      version: await cachedVersion(fromPath, fix, env, options),
       source: "path",
     };
   }
@@ -247,7 +279,7 @@ export async function findLiquibase(
     const fix = "rerun scripts/install-liquibase.sh (delete its directory first if it is damaged)";
     return {
       path: bundled,
-      version: await cachedVersion(bundled, fix, env, options.signal),
+      version: await cachedVersion(bundled, fix, env, options),
       source: "bundled",
     };
   }
