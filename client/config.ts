@@ -24,7 +24,11 @@ export interface CliConfig {
   workspaceConfig: string | undefined;
 }
 
-async function readYaml(path: string): Promise<Record<string, unknown> | undefined> {
+/**
+ * A YAML file as an object: undefined when it cannot be read, `{}` when it holds no mapping.
+ * @throws {SqlrsError} `invalid_argument` when it is not YAML
+ */
+export async function readYaml(path: string): Promise<Record<string, unknown> | undefined> {
   let text: string;
   try {
     text = await Deno.readTextFile(path);

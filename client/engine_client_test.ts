@@ -1,15 +1,6 @@
 import assert from "node:assert/strict";
-import { ApiError, type EngineAddress, EngineClient, EngineUnreachableError } from "./engine_client.ts";
-
-/** A loopback server answering `handler`, closed on dispose. */
-function serve(handler: (request: Request) => Response): AsyncDisposable & { address: EngineAddress } {
-  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, handler);
-  const { port } = server.addr as Deno.NetAddr;
-  return {
-    address: { endpoint: `http://127.0.0.1:${port}`, token: "t" },
-    [Symbol.asyncDispose]: () => server.shutdown(),
-  };
-}
+import { ApiError, EngineClient, EngineUnreachableError } from "./engine_client.ts";
+import { serve } from "./_test_server.ts";
 
 const stopping = () =>
   Response.json({ code: "unavailable", message: "stopping" }, {

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import type { PrepareJobStatus } from "../shared/schemas.ts";
-import { type EngineAddress, EngineClient } from "./engine_client.ts";
+import { EngineClient } from "./engine_client.ts";
 import { followJob, requireSucceeded } from "./follow_job.ts";
+import { serve } from "./_test_server.ts";
 
 const ts = "2026-01-01T00:00:00.000Z";
 
@@ -28,16 +29,6 @@ function events(from: number, to: number): string {
     (_, i) => `${JSON.stringify({ type: "log", ts, message: `e${from + i}` })}\n`,
   )
     .join("");
-}
-
-/** A loopback server answering `handler`, closed on dispose. */
-function serve(handler: (request: Request) => Response): AsyncDisposable & { address: EngineAddress } {
-  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, handler);
-  const { port } = server.addr as Deno.NetAddr;
-  return {
-    address: { endpoint: `http://127.0.0.1:${port}`, token: "t" },
-    [Symbol.asyncDispose]: () => server.shutdown(),
-  };
 }
 
 Deno.test("followJob() goes on with the next engine when the stream ends while the job runs", async () => {

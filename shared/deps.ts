@@ -10,5 +10,6 @@ export { z } from "npm:zod@4.6.7";
 
 /** The YAML parser, loaded on first use (most commands never read YAML). */
 export function loadYaml(): Promise<typeof import("npm:yaml@2.9.1")> {
+  // deno-lint-ignore no-import-prefix -- mod.ts's graph must resolve without our deno.json (see above).
   return import("npm:yaml@2.9.1");
 }

@@ -16,7 +16,7 @@ import { probeSnapshotBackend } from "../../client/snapshot_probe.ts";
 import { sqlrsPaths } from "../../shared/paths.ts";
 import type { CliContext } from "../context.ts";
 import { engineCommand } from "../context.ts";
-import { findWorkspaceConfig } from "../../client/config.ts";
+import { findWorkspaceConfig, readYaml } from "../../client/config.ts";
 import { ExitError } from "../exit_codes.ts";
 import { err, out, printJson } from "../output.ts";
 import { loadYaml } from "../../shared/deps.ts";
@@ -85,18 +85,10 @@ function settingsFrom(flags: InitFlags): WorkspaceSettings {
 }
 
 async function readSettings(file: string): Promise<WorkspaceSettings | undefined> {
-  let text: string;
   try {
-    text = await Deno.readTextFile(file);
-  } catch {
-    return undefined;
-  }
-  try {
-    const { parse } = await loadYaml();
-    const value = parse(text) as WorkspaceSettings | null;
-    if (value === null || typeof value !== "object" || !BACKENDS.includes(value.snapshot?.backend)) {
-      throw new Error("no snapshot.backend");
-    }
+    const value = await readYaml(file) as WorkspaceSettings | undefined;
+    if (value === undefined) return undefined;
+    if (!BACKENDS.includes(value.snapshot?.backend)) throw new Error("no snapshot.backend");
     return value;
   } catch (error) {
     throw new ExitError(

@@ -284,7 +284,7 @@ export class Executor {
    */
   async #runToKeptState(build: Build, from: number): Promise<number> {
     const { runtime, plan, base, workspace, reporter, signal, policy } = build;
-    const { layout, statefs } = this.#deps;
+    const { statefs } = this.#deps;
     const clock = new PhaseClock();
     const first = plan.steps[from] as PlannedStep;
     if (workspace.contentId !== first.inputId) {
