@@ -25,6 +25,7 @@ export function exitCodeFor(error: unknown): number {
       return 4;
     case "internal_error":
     case "unauthorized":
+    case "incompatible_version":
       return 3;
     default:
       return 1;

@@ -20,6 +20,7 @@ import {
   type EngineClientOptions,
   EngineUnreachableError,
 } from "./engine_client.ts";
+import { VERSION } from "../shared/version.ts";
 
 /** How to find or start the engine. */
 export interface ConnectOptions extends EngineClientOptions {
@@ -52,7 +53,10 @@ async function readEngineFile(path: string): Promise<EngineFile | undefined> {
   }
 }
 
-/** The engine engine.json describes, if that engine is alive, not stopping, and accepts its token. */
+/**
+ * The engine engine.json describes, if that engine is alive, not stopping, accepts its token, and is of
+ * this sqlrs version or busy; an idle engine of another version is told to stop.
+ */
 async function liveEngine(
   paths: SqlrsPaths,
   options: EngineClientOptions,
@@ -63,7 +67,14 @@ async function liveEngine(
   using client = new EngineClient(address, options);
   try {
     const health = await client.health();
-    if (health.instanceId === file.instanceId && health.authenticated) return address;
+    if (health.instanceId !== file.instanceId || !health.authenticated) return undefined;
+    if (health.version !== VERSION && health.busy === false) {
+      // An idle engine of another sqlrs build (the CLI was upgraded while it idled): replace it, so
+      // that this client talks to its own version. A busy one is left to finish its work.
+      await client.shutdown();
+      return undefined;
+    }
+    return address;
   } catch {
     // Not answering, or shutting down: treat as stale.
   }

@@ -28,6 +28,7 @@ import {
 } from "../shared/schemas.ts";
 import { ERROR_CODES, type ErrorCode, SqlrsError } from "../shared/errors.ts";
 import { parseNdjson } from "../shared/ndjson.ts";
+import { VERSION, VERSION_HEADER } from "../shared/version.ts";
 
 /** An error the engine answered with. */
 export class ApiError extends SqlrsError {
@@ -179,7 +180,7 @@ export class EngineClient implements Disposable {
   /** One attempt at a request against the current engine. */
   async #send(method: string, path: string, options: RequestOptions): Promise<Response> {
     const { baseUrl, httpClient, address } = this.#target;
-    const headers: Record<string, string> = { ...options.headers };
+    const headers: Record<string, string> = { ...options.headers, [VERSION_HEADER]: VERSION };
     if (options.body !== undefined) headers["content-type"] = "application/json";
     const signals = [options.signal, options.stream ? undefined : AbortSignal.timeout(this.#timeoutMs)]
       .filter(

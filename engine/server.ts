@@ -17,6 +17,7 @@ import {
 } from "./../shared/schemas.ts";
 import { invalidArgument, messageOf, SqlrsError, statusFor } from "../shared/errors.ts";
 import { NdjsonStringifyStream } from "../shared/ndjson.ts";
+import { compatibleVersions, VERSION_HEADER } from "../shared/version.ts";
 import { parseBody, zodIssueText } from "./api/validation.ts";
 import type { ConfigStore } from "./config/config_store.ts";
 import { engineConfigJsonSchema } from "./config/config_store.ts";
@@ -154,7 +155,9 @@ function routes(deps: AppDeps): Route[] {
       // checks that the engine is alive, is the one engine.json names, and takes our token.
       const header = request.headers.get("authorization") ?? "";
       const authenticated = header.startsWith("Bearer ") && tokensEqual(header.slice(7), deps.token);
-      return json(deps.health, 200, { "x-sqlrs-authenticated": String(authenticated) });
+      return json({ ...deps.health, busy: deps.activity.busy() }, 200, {
+        "x-sqlrs-authenticated": String(authenticated),
+      });
     }],
     ["GET", "/v1/status", async () => json(await deps.status())],
     ["POST", "/v1/engine/shutdown", () => {
@@ -282,6 +285,21 @@ function routes(deps: AppDeps): Route[] {
   }));
 }
 
+/**
+ * Refuses a client of another major version (one that does not say its version, e.g. curl, is served).
+ * @throws {SqlrsError} `incompatible_version`
+ */
+function checkClientVersion(client: string | null, engine: string): void {
+  if (client === null || compatibleVersions(client, engine)) return;
+  throw new SqlrsError(
+    "incompatible_version",
+    `This engine is sqlrs ${engine} and the client sqlrs ${client}: their major versions differ. ` +
+      `Stop the engine ("sqlrs engine stop" with the engine's own sqlrs) so that the client starts its own, ` +
+      `or use a sqlrs ${engine.split(".")[0]}.x client`,
+    { details: { engine_version: engine, client_version: client } },
+  );
+}
+
 /** No id, name, prefix or path the API takes is longer than this. */
 const MAX_PARAMETER_LENGTH = 1024;
 
@@ -315,6 +333,10 @@ export function createApp(deps: AppDeps): (request: Request) => Promise<Response
       const token = header.startsWith("Bearer ") ? header.slice(7) : "";
       if (!tokensEqual(token, deps.token)) {
         throw new SqlrsError("unauthorized", "Missing or wrong bearer token (see engine.json)");
+      }
+      // Any sqlrs may stop an engine, e.g. to replace an idle one of another version with its own.
+      if (url.pathname !== "/v1/engine/shutdown") {
+        checkClientVersion(request.headers.get(VERSION_HEADER), deps.health.version);
       }
     }
     const params = route.pattern.exec({ pathname: url.pathname })?.pathname.groups ?? {};

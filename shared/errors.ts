@@ -17,6 +17,7 @@ export const ERROR_CODES = {
   ambiguous: 409,
   blocked: 409,
   range_not_satisfiable: 416,
+  incompatible_version: 426,
   cancelled: 409,
   cache_full_unreclaimable: 507,
   cache_limit_too_small: 507,

@@ -77,6 +77,8 @@ export interface Health {
   version: string;
   instanceId: string;
   pid: number;
+  /** Whether a job runs or a stream is open (an idle engine of another version may be replaced). */
+  busy?: boolean | undefined;
 }
 /** `GET /v1/health` (no token needed). */
 export const Health: z.ZodType<Health> = typed<Health>()(z.object({
@@ -84,6 +86,7 @@ export const Health: z.ZodType<Health> = typed<Health>()(z.object({
   version: z.string(),
   instanceId: z.string(),
   pid: z.number().int(),
+  busy: z.boolean().optional(),
 }));
 
 /** `<state dir>/engine.json`: how clients find and authenticate to the running engine. */

@@ -40,6 +40,11 @@ export class Activity {
     };
   }
 
+  /** Whether a job runs or a stream is open. */
+  busy(): boolean {
+    return this.#openStreams > 0 || this.#busyJobs > 0;
+  }
+
   /** Milliseconds since the engine last did anything; 0 while busy. */
   idleMs(): number {
     if (this.#openStreams > 0 || this.#busyJobs > 0) return 0;
