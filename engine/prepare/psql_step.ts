@@ -49,14 +49,42 @@ const NEEDS_RECONNECT = [
   /\balter\s+(?:database|role|user)\b/i,
 ];
 
-/** The step's text and everything it includes, as psql will read it now. */
-async function stepText({ step, stdin }: PsqlRun): Promise<string> {
+/** What a step's text asks of the psql process it runs in. */
+interface StepTraits {
+  /** It changes psql's own state (variables, directory, output): it ends its process. */
+  endsProcess: boolean;
+  /** The next step needs a new session, not just `DISCARD ALL`. */
+  needsReconnect: boolean;
+}
+
+/** Characters of one chunk kept for the next, so that a pattern split between chunks is still seen. */
+const PATTERN_OVERLAP = 256;
+
+/**
+ * The traits of a step's text and everything it includes, as psql will read it now. Files are read
+ * as streams, in windows that overlap, so a large script never sits in memory whole.
+ */
+async function stepTraits({ step, stdin }: PsqlRun): Promise<StepTraits> {
+  const traits: StepTraits = { endsProcess: false, needsReconnect: false };
+  const scan = (window: string) => {
+    traits.endsProcess ||= ENDS_PROCESS.test(window);
+    traits.needsReconnect ||= NEEDS_RECONNECT.some((pattern) => pattern.test(window));
+  };
   const input = step.input;
-  if (input.kind === "command") return input.sql;
-  if (input.kind === "stdin") return stdin ?? "";
-  const parts: string[] = [];
-  for (const file of step.files) parts.push(await Deno.readTextFile(file));
-  return parts.join("\n");
+  if (input.kind !== "file") {
+    scan(input.kind === "command" ? input.sql : stdin ?? "");
+    return traits;
+  }
+  for (const path of step.files) {
+    const file = await Deno.open(path);
+    let tail = "";
+    for await (const chunk of file.readable.pipeThrough(new TextDecoderStream())) {
+      const window = tail + chunk;
+      scan(window);
+      tail = window.slice(-PATTERN_OVERLAP);
+    }
+  }
+  return traits;
 }
 
 /** The action of one planned psql step. */
@@ -94,15 +122,15 @@ async function runPsqlSeries(
   context: Omit<StepContext, "taskId">,
   steps: readonly SeriesStep[],
 ): Promise<void> {
-  let group: Array<{ run: PsqlRun; taskId: string; text: string }> = [];
+  let group: Array<{ run: PsqlRun; taskId: string; traits: StepTraits }> = [];
   for (const [index, series] of steps.entries()) {
     const run = psqlRuns.get(series.action);
     if (run === undefined) {
       throw new TypeError(`Cannot run step ${series.taskId} in a psql series: not a psql step`);
     }
-    const text = await stepText(run);
-    group.push({ run, taskId: series.taskId, text });
-    const alone = run.step.args.includes("--single-transaction") || ENDS_PROCESS.test(text);
+    const traits = await stepTraits(run);
+    group.push({ run, taskId: series.taskId, traits });
+    const alone = run.step.args.includes("--single-transaction") || traits.endsProcess;
     if (alone || index === steps.length - 1) {
       await runPsqlProcess(context, group);
       group = [];
@@ -113,20 +141,20 @@ async function runPsqlSeries(
 /** One psql process over `group`, a `\warn` marker before each step and a session reset between them. */
 async function runPsqlProcess(
   { runtime, image, server, reporter, workDir, signal }: Omit<StepContext, "taskId">,
-  group: ReadonlyArray<{ run: PsqlRun; taskId: string; text: string }>,
+  group: ReadonlyArray<{ run: PsqlRun; taskId: string; traits: StepTraits }>,
 ): Promise<void> {
   const marker = `sqlrs-step-${crypto.randomUUID()}:`;
   // Every step of a plan has the same shared options; only the last two arguments (`-f X`/`-c SQL`) differ.
   const args = (group[0] as (typeof group)[number]).run.step.args.slice(0, -2);
   let stdin: string | undefined;
-  for (const [index, { run, text }] of group.entries()) {
+  for (const [index, { run, traits }] of group.entries()) {
     if (group.length > 1) args.push("-c", `\\warn ${marker}${index}`);
     args.push(...run.step.args.slice(-2));
     if (run.step.input.kind === "stdin") stdin = run.stdin;
     if (index < group.length - 1) {
       args.push(
         "-c",
-        NEEDS_RECONNECT.some((pattern) => pattern.test(text)) ? "\\connect postgres postgres" : "DISCARD ALL",
+        traits.needsReconnect ? "\\connect postgres postgres" : "DISCARD ALL",
       );
     }
   }
