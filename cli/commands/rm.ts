@@ -60,7 +60,8 @@ function kindName(kind: DeleteTarget["kind"]): string {
 async function refuseRunningInstances(client: EngineClient, target: DeleteTarget): Promise<void> {
   const preview = await client.delete(target.kind, target.id, { dryRun: true, recurse: true });
   const instances = instancesIn(preview.root);
-  if (instances.length === 0) return;
+  // A tree blocked anyway (connections, a running job) is reported by the delete itself, with its hint.
+  if (instances.length === 0 || preview.outcome === "blocked") return;
   throw new ExitError(
     4,
     `Cannot delete state ${target.id}: ${instances.length} running instance(s) are built on it (${
