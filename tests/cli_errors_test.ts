@@ -12,16 +12,23 @@ function assertPrefixed(stderr: string): void {
   for (const line of stderr.trimEnd().split("\n")) assert.match(line, /^sqlrs: /, stderr);
 }
 
-Deno.test("prepare:psql -f - with a run stage: stdin is read once, the run sees the prepared table", async () => {
+Deno.test("prepare:psql -f - with a run stage: stdin is read once and both stages get it", async () => {
   await using sandbox = await Sandbox.create();
-  const result = await sandbox.cli(
+  const issue = await sandbox.cli(
     ["prepare:psql", "--", "-f", "-", "run:psql", "--", "-Atc", "select x from t2"],
     { stdin: "select 1 as x into t2;\n" },
   );
-  assert.equal(result.code, 0, result.stderr);
-  assert.equal(result.stdout, "1\n");
+  assert.equal(issue.code, 0, issue.stderr);
+  assert.equal(issue.stdout, "1\n");
+  // The run stage reads stdin too (no -c/-f): it gets the same script the prepare stage ran.
+  const both = await sandbox.cli(
+    ["prepare:psql", "--", "-f", "-", "run:psql", "--", "-Atq"],
+    { stdin: "create table if not exists t3 as select 2 as x;\nselect x from t3;\n" },
+  );
+  assert.equal(both.code, 0, both.stderr);
+  assert.equal(both.stdout, "2\n");
   const listed = JSON.parse((await sandbox.cliOk(["--output", "json", "ls", "-i"])).stdout);
-  assert.equal(listed.instances.length, 0, "the composite deletes its instance");
+  assert.equal(listed.instances.length, 0, "the composite deletes its instances");
 });
 
 Deno.test("unknown refs exit 2, short hex prefixes ask for 8+, errors carry one prefix and go to stdout as JSON", async () => {
