@@ -668,7 +668,8 @@ export interface RmOptions extends ClientOptions {
  * job (full id). A delete refused by a safety rule is not an exception: `outcome` is `"blocked"` and
  * the tree says why.
  *
- * @throws {SqlrsError} `not_found` when nothing matches, `ambiguous` when several things do
+ * @throws {SqlrsError} `not_found` when nothing matches, `ambiguous` when several things do,
+ * `invalid_argument` for a hex prefix shorter than 8
  * @example
  * ```ts
  * import { prepare, rm } from "@sqlrs/sqlrs";
@@ -680,9 +681,6 @@ export interface RmOptions extends ClientOptions {
 export async function rm(ref: string, options: RmOptions = {}): Promise<DeleteResult> {
   using session = await open(options);
   const target = await resolveDeleteTarget(session.client, ref);
-  if (target === undefined) {
-    throw new SqlrsError("not_found", `Cannot delete "${ref}": no instance, state or job matches`);
-  }
   return await session.client.delete(target.kind, target.id, {
     force: options.force === true,
     dryRun: options.dryRun === true,

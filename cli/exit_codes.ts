@@ -35,12 +35,31 @@ export function exitCodeFor(error: unknown): number {
 /** The exit code of `prepare`/`watch` when the user detached from the job at the control prompt. */
 export const EXIT_DETACHED = 5;
 
+/** The error code a JSON error carries for an exit code a command chose. */
+function codeForExit(exitCode: number): string {
+  switch (exitCode) {
+    case 2:
+      return "invalid_argument";
+    case 4:
+      return "blocked";
+    case EXIT_DETACHED:
+      return "detached";
+    case 64:
+      return "unsupported";
+    default:
+      return "internal_error";
+  }
+}
+
 /** A failure whose exit code the command chose. */
 export class ExitError extends Error {
   readonly exitCode: number;
+  /** The `code` of its JSON error (`--output json`). */
+  readonly code: string;
   constructor(exitCode: number, message: string) {
     super(message);
     this.name = "ExitError";
     this.exitCode = exitCode;
+    this.code = codeForExit(exitCode);
   }
 }

@@ -11,7 +11,7 @@ import { messageOf } from "../shared/errors.ts";
 import { VERSION } from "../shared/version.ts";
 import { CliContext } from "./context.ts";
 import { exitCodeFor, ExitError } from "./exit_codes.ts";
-import { err } from "./output.ts";
+import { err, printError } from "./output.ts";
 import { splitComposite } from "./composite.ts";
 import { statusCommand } from "./commands/status.ts";
 import { configCommand } from "./commands/config.ts";
@@ -46,8 +46,7 @@ function buildProgram(state: CliState, runStage?: RunStage) {
     .option("-v, --verbose", "log every event on stderr")
     .option("--endpoint <url>", "engine endpoint (unix:///path.sock, http://127.0.0.1:PORT or auto)")
     .enablePositionalOptions()
-    .exitOverride()
-    .configureOutput({ writeErr: (text) => err(text.trimEnd()) });
+    .exitOverride();
   const context = () => {
     state.context ??= new CliContext(program.opts());
     return state.context;
@@ -68,8 +67,19 @@ function buildProgram(state: CliState, runStage?: RunStage) {
   program.addCommand(rmCommand(context, setExit));
   program.addCommand(cacheCommand(context));
   program.addCommand(completionsCommand());
-  for (const command of program.commands) command.exitOverride();
+  overrideExitAndOutput(program);
   return { program, context };
+}
+
+/**
+ * Commander settings every command needs (`addCommand` does not pass them down): throw instead of
+ * exiting, and leave usage errors to main(), which reports them like every other error.
+ */
+function overrideExitAndOutput(command: Command<unknown[], Record<string, unknown>>): void {
+  command.exitOverride().configureOutput({ writeErr: (text) => err(text.trimEnd()), outputError: () => {} });
+  for (const sub of command.commands) {
+    overrideExitAndOutput(sub as Command<unknown[], Record<string, unknown>>);
+  }
 }
 
 /** The index where the command starts: global flags (and their values) come first. */
@@ -79,6 +89,13 @@ function commandIndex(argv: readonly string[]): number {
     i += ["--output", "--timeout", "--endpoint"].includes(argv[i] as string) ? 2 : 1;
   }
   return i;
+}
+
+/** Whether the global flags (before the command) ask for `--output json`. */
+function wantsJson(globals: readonly string[]): boolean {
+  return globals.some((arg, i) =>
+    arg === "--output=json" || (arg === "--output" && globals[i + 1] === "json")
+  );
 }
 
 /**
@@ -117,8 +134,9 @@ function compositeRunStage(run: readonly string[], state: CliState): RunStage {
 /** Runs the CLI and returns the exit code. */
 export async function main(argv: readonly string[]): Promise<number> {
   const state: { exitCode: number; context: CliContext | undefined } = { exitCode: 0, context: undefined };
+  const at = commandIndex(argv);
+  const json = wantsJson(argv.slice(0, at));
   try {
-    const at = commandIndex(argv);
     const { prepare, run } = splitComposite(argv.slice(at));
     if (run !== undefined && prepare[0] !== "prepare:psql" && prepare[0] !== "prepare:lb") {
       throw new SqlrsError("invalid_argument", "A run stage can only follow prepare:psql or prepare:lb");
@@ -134,13 +152,17 @@ export async function main(argv: readonly string[]): Promise<number> {
   } catch (error) {
     if (error instanceof CommanderError) {
       // --help and --version end here too, with exit code 0.
-      return error.exitCode === 0 ? 0 : 2;
+      if (error.exitCode === 0) return 0;
+      // A command group run without a subcommand printed its help already.
+      if (error.code === "commander.help") return 2;
+      printError(json, "invalid_argument", error.message.replace(/^error: /, ""));
+      return 2;
     }
     if (error instanceof ExitError) {
-      if (error.message !== "") err(error.message);
+      printError(json, error.code, error.message);
       return error.exitCode;
     }
-    err(`sqlrs: ${messageOf(error)}`);
+    printError(json, error instanceof SqlrsError ? error.code : "internal_error", messageOf(error));
     return exitCodeFor(error);
   } finally {
     await state.context?.close();

@@ -21,6 +21,15 @@ export function printJson(value: unknown): void {
   out(JSON.stringify(value, null, 2));
 }
 
+/**
+ * Reports why a command failed: one `sqlrs: ` line on stderr and, with `--output json`, also
+ * `{"error":{"code","message"}}` on stdout, so that a script reading stdout sees the failure too.
+ */
+export function printError(json: boolean, code: string, message: string): void {
+  err(`sqlrs: ${message}`);
+  if (json) printJson({ error: { code, message } });
+}
+
 /** Renders rows as an aligned table with a header. */
 export function table(
   headers: readonly string[],

@@ -59,7 +59,9 @@ export async function followJob(
   const detach = new AbortController();
   const cancel = () => {
     cancelled = true;
-    client.cancelJob(jobId).catch((error) => err(`cannot cancel job ${jobId}: ${(error as Error).message}`));
+    client.cancelJob(jobId).catch((error) =>
+      err(`sqlrs: cannot cancel job ${jobId}: ${(error as Error).message}`)
+    );
   };
   const draw = () => {
     if (!live || prompting) return;

@@ -5,14 +5,16 @@
  * @module
  */
 
-/** Reads all of stdin once (later calls get the same text). */
-export function stdinReader(): () => Promise<string | undefined> {
-  let cached: Promise<string | undefined> | undefined;
-  return () => {
-    cached ??= (async () => {
-      if (Deno.stdin.isTerminal()) return undefined;
-      return await new Response(Deno.stdin.readable).text();
-    })();
-    return cached;
-  };
+let stdinText: Promise<string | undefined> | undefined;
+
+/**
+ * All of stdin, read on the first call; every later call (the prepare stage and the run stage of a
+ * composite command alike) gets the same text, since the stream itself can be read only once.
+ */
+export function readStdin(): Promise<string | undefined> {
+  stdinText ??= (async () => {
+    if (Deno.stdin.isTerminal()) return undefined;
+    return await new Response(Deno.stdin.readable).text();
+  })();
+  return stdinText;
 }

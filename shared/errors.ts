@@ -68,6 +68,15 @@ export function notFound(message: string, details?: Record<string, unknown>): Sq
   return new SqlrsError("not_found", message, details === undefined ? undefined : { details });
 }
 
+/**
+ * For a ref that matched nothing: when it looks like an id prefix too short to be taken as one
+ * (1 to 7 hex characters), a 400 that says so; otherwise `undefined`.
+ */
+export function shortPrefixError(ref: string): SqlrsError | undefined {
+  if (!/^[0-9a-fA-F]{1,7}$/.test(ref)) return undefined;
+  return invalidArgument(`"${ref}" is no name and too short for an id prefix: use 8 or more hex characters`);
+}
+
 /** The message of any thrown value. */
 export function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);

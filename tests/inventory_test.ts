@@ -37,7 +37,7 @@ async function release(child: Deno.ChildProcess): Promise<void> {
   await child.status;
 }
 
-Deno.test("rm of an instance: would delete (dry run), blocked by a live connection (exit 4), forced, deleted, idempotent", async () => {
+Deno.test("rm of an instance: would delete (dry run), blocked by a live connection (exit 4), forced, deleted, then unknown (exit 2)", async () => {
   await using sandbox = await Sandbox.create();
   const prepared = await prepare(sandbox, ["-c", "create table t(id int)"]);
   const dry = await sandbox.cliOk(["rm", "--dry-run", prepared.instance_id]);
@@ -55,6 +55,7 @@ Deno.test("rm of an instance: would delete (dry run), blocked by a live connecti
     const blocked = await sandbox.cli(["rm", prepared.instance_id.slice(0, 10)]);
     assert.equal(blocked.code, 4);
     assert.match(blocked.stdout, /connections=1: blocked \(active_connections\)/);
+    assert.match(blocked.stderr, /^sqlrs: nothing was deleted; .*pass -f/);
     assert.equal((await ls(sandbox, "-i")).instances.length, 1, "nothing deleted");
     const forced = await sandbox.cliOk(["--output", "json", "rm", "-f", prepared.instance_id]);
     assert.equal(JSON.parse(forced.stdout).outcome, "deleted");
@@ -65,11 +66,11 @@ Deno.test("rm of an instance: would delete (dry run), blocked by a live connecti
   assert.equal((await ls(sandbox, "-i")).instances.length, 0);
   assert.deepEqual(postgresUnder(join(sandbox.storeRoot, "instances")), [], "its server is stopped");
   const again = await sandbox.cli(["rm", prepared.instance_id]);
-  assert.equal(again.code, 0);
-  assert.match(again.stderr, /nothing matches/);
+  assert.equal(again.code, 2, "gone: nothing matches");
+  assert.match(again.stderr, /^sqlrs: Cannot delete .*: no instance, state or job matches/);
 });
 
-Deno.test("rm of a state: blocked by descendants without -r, the whole tree with -r, nothing partial", async () => {
+Deno.test("rm of a state: blocked by descendants without -r, running instances without -f, the whole tree with -r -f, nothing partial", async () => {
   await using sandbox = await Sandbox.create();
   const parent = await prepare(sandbox, ["-c", "create table a(id int)"]);
   const child = await prepare(sandbox, ["-c", "create table a(id int)", "-c", "create table b(id int)"]);
@@ -78,6 +79,7 @@ Deno.test("rm of a state: blocked by descendants without -r, the whole tree with
   const noRecurse = await sandbox.cli(["--output", "json", "rm", parent.state_id.slice(0, 12)]);
   assert.equal(noRecurse.code, 4);
   assert.equal(JSON.parse(noRecurse.stdout).root.blocked, "has_descendants");
+  assert.match(noRecurse.stderr, /^sqlrs: nothing was deleted; .*pass -r/);
 
   const { child: session } = holdConnection(child.dsn);
   try {
@@ -104,7 +106,13 @@ Deno.test("rm of a state: blocked by descendants without -r, the whole tree with
   );
   const dry = await sandbox.cliOk(["--output", "json", "rm", "-r", "--dry-run", parent.state_id]);
   assert.equal(JSON.parse(dry.stdout).outcome, "would_delete");
-  const deleted = await sandbox.cliOk(["--output", "json", "rm", "-r", parent.state_id]);
+  // The tree holds running instances: -r alone refuses to stop them (as docker rm without -f).
+  const running = await sandbox.cli(["--output", "json", "rm", "-r", parent.state_id]);
+  assert.equal(running.code, 4, running.stderr);
+  assert.equal(JSON.parse(running.stdout).error.code, "blocked");
+  assert.match(running.stderr, /^sqlrs: Cannot delete state .*2 running instance\(s\).*pass -f/);
+  assert.equal((await ls(sandbox, "-i")).instances.length, 2, "nothing deleted");
+  const deleted = await sandbox.cliOk(["--output", "json", "rm", "-r", "-f", parent.state_id]);
   assert.equal(JSON.parse(deleted.stdout).outcome, "deleted");
   const after = await ls(sandbox, "--all");
   assert.equal(after.states.length, 0);

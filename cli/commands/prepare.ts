@@ -8,13 +8,14 @@ import { Command } from "@commander-js/extra-typings";
 import type { PrepareJobRequest, PrepareJobStatus } from "../../shared/schemas.ts";
 import { SqlrsError } from "../../shared/errors.ts";
 import type { CliContext } from "../context.ts";
-import { stdinReader } from "../tool_args.ts";
+import { readStdin } from "../tool_args.ts";
 import { lbPrepareRequest, psqlPrepareRequest } from "../../client/requests.ts";
 import { followJob } from "../progress.ts";
 import { out, printJson, shortId, table } from "../output.ts";
 import { loadCliConfig } from "../../client/config.ts";
 import { EXIT_DETACHED, ExitError } from "../exit_codes.ts";
 import { requireSucceeded } from "../../client/follow_job.ts";
+import { resolveJobId } from "../../client/resolve.ts";
 
 type Context = () => CliContext;
 
@@ -38,7 +39,7 @@ export async function psqlRequest(
     image,
     planOnly,
     cwd: Deno.cwd(),
-    stdin: stdinReader(),
+    stdin: readStdin,
   });
 }
 
@@ -147,7 +148,7 @@ export async function lbRequest(
     image,
     planOnly,
     cwd: Deno.cwd(),
-    stdin: stdinReader(),
+    stdin: readStdin,
   });
 }
 
@@ -246,8 +247,9 @@ export function planLbCommand(context: Context) {
 export function watchCommand(context: Context) {
   return new Command("watch")
     .description("Follow a prepare job until it ends")
-    .argument("<job-id>", "the full job id")
-    .action(async (jobId) => {
+    .argument("<job-id>", "the job id or an 8+ hex prefix of it")
+    .action(async (ref) => {
+      const jobId = await resolveJobId(await context().client(), ref);
       const status = await followToSuccess(context(), jobId, false);
       if (status.plan_only) printPlan(context(), status);
       else printPrepared(context(), status);

@@ -6,8 +6,8 @@
 
 import { Command } from "@commander-js/extra-typings";
 import type { DeleteResult, DeleteTreeNode } from "../../shared/schemas.ts";
-import { resolveDeleteTarget } from "../../client/resolve.ts";
-import { ApiError } from "../../client/engine_client.ts";
+import { type DeleteTarget, resolveDeleteTarget } from "../../client/resolve.ts";
+import { ApiError, type EngineClient } from "../../client/engine_client.ts";
 import { ExitError } from "../exit_codes.ts";
 import type { CliContext } from "../context.ts";
 import { err, out, printJson } from "../output.ts";
@@ -42,34 +42,58 @@ function blockedHint(node: DeleteTreeNode): string | undefined {
   return node.blocked === undefined ? undefined : `${node.kind} ${node.id}: ${HINTS[node.blocked]}`;
 }
 
+/** The instances in a delete tree. */
+function instancesIn(node: DeleteTreeNode): string[] {
+  const own = node.kind === "instance" ? [node.id] : [];
+  return [...own, ...(node.children ?? []).flatMap(instancesIn)];
+}
+
+/** The name of a delete target's kind for people. */
+function kindName(kind: DeleteTarget["kind"]): string {
+  return kind === "prepare-jobs" ? "job" : kind.slice(0, -1);
+}
+
+/**
+ * As `docker rm` does not stop a running container without `-f`, `rm -r` does not stop the instances
+ * of a tree: it asks the engine what it would delete and refuses (exit 4) when instances are in it.
+ */
+async function refuseRunningInstances(client: EngineClient, target: DeleteTarget): Promise<void> {
+  const preview = await client.delete(target.kind, target.id, { dryRun: true, recurse: true });
+  const instances = instancesIn(preview.root);
+  // A tree blocked anyway (connections, a running job) is reported by the delete itself, with its hint.
+  if (instances.length === 0 || preview.outcome === "blocked") return;
+  throw new ExitError(
+    4,
+    `Cannot delete state ${target.id}: ${instances.length} running instance(s) are built on it (${
+      instances.map((id) => id.slice(0, 12)).join(", ")
+    }); pass -f to stop and delete them too`,
+  );
+}
+
 /** `rm`. */
 export function rmCommand(context: () => CliContext, setExit: (code: number) => void) {
   return new Command("rm")
     .description("Delete an instance, a state or a job (by id, 8+ hex prefix, or name)")
-    .argument("<ref>", "instance/state id prefix, job id, or name")
-    .option("-r, --recurse", "delete a state with everything built on it")
-    .option("-f, --force", "delete even instances with open connections (they are terminated)")
+    .argument("<ref>", "instance/state/job id, 8+ hex prefix, or instance name")
+    .option("-r, --recurse", "delete a state with everything built on it (its instances only with -f)")
+    .option(
+      "-f, --force",
+      "delete instances even when running or with open connections (they are terminated)",
+    )
     .option("--dry-run", "show what would be deleted")
     .action(async (ref, flags) => {
       const client = await context().client();
       const found = await resolveDeleteTarget(client, ref);
-      if (found === undefined) {
-        err(`warning: nothing matches "${ref}"`);
-        return;
+      const force = flags.force === true;
+      const dryRun = flags.dryRun === true;
+      const recurse = flags.recurse === true;
+      if (found.kind === "states" && recurse && !force && !dryRun) {
+        await refuseRunningInstances(client, found);
       }
-      const result = await client.delete(found.kind, found.id, {
-        force: flags.force === true,
-        dryRun: flags.dryRun === true,
-        recurse: flags.recurse === true,
-      }).catch((error) => {
+      const result = await client.delete(found.kind, found.id, { force, dryRun, recurse }).catch((error) => {
         // The engine refused for safety (409): exit 4 as a blocked tree does, with its reason.
         if (!(error instanceof ApiError) || error.status !== 409) throw error;
-        throw new ExitError(
-          4,
-          `Cannot delete ${
-            found.kind === "prepare-jobs" ? "job" : found.kind.slice(0, -1)
-          } ${found.id}: ${error.message}`,
-        );
+        throw new ExitError(4, `Cannot delete ${kindName(found.kind)} ${found.id}: ${error.message}`);
       });
       if (context().json) printJson(result);
       else out(renderTree(result.root, result.outcome).join("\n"));

@@ -11,7 +11,7 @@ import { SqlrsError } from "../../shared/errors.ts";
 import { consumeRun } from "../../client/run_output.ts";
 import { runRequestFor } from "../../client/requests.ts";
 import type { CliContext } from "../context.ts";
-import { stdinReader } from "../tool_args.ts";
+import { readStdin } from "../tool_args.ts";
 import { err } from "../output.ts";
 
 type Context = () => CliContext;
@@ -22,7 +22,7 @@ export async function runRequest(
   instanceRef: string,
   args: readonly string[],
 ): Promise<RunRequest> {
-  return await runRequestFor(kind, instanceRef, args, { cwd: Deno.cwd(), stdin: stdinReader() });
+  return await runRequestFor(kind, instanceRef, args, { cwd: Deno.cwd(), stdin: readStdin });
 }
 
 /** Streams a run to this process's stdout/stderr and returns the tool's exit code. */

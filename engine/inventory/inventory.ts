@@ -18,7 +18,7 @@ import type {
   NameEntry,
   StateEntry,
 } from "../../shared/schemas.ts";
-import { invalidArgument, notFound, SqlrsError } from "../../shared/errors.ts";
+import { invalidArgument, notFound, shortPrefixError, SqlrsError } from "../../shared/errors.ts";
 import { readLines } from "../exec.ts";
 
 /** Dependencies of the inventory. */
@@ -126,7 +126,7 @@ export class Inventory {
         );
       }
     }
-    throw notFound(`Instance "${ref}" not found`);
+    throw shortPrefixError(ref) ?? notFound(`Instance "${ref}" not found`);
   }
 
   getInstance(ref: string): { entry: InstanceEntry; byName: boolean } {
