@@ -126,13 +126,15 @@ export async function cliDelete(installation: Installation, instanceId: string):
 
 /**
  * What the engine logged about creating `instanceId`: its clone and start-to-ready times
- * (`instance <id>: clone X ms, start to ready Y ms, ...`), or undefined when it did not say.
+ * (`instance <id> (job <id>): clone X ms, start to ready Y ms, ...`), or undefined when it did not say.
  */
 export function instanceTimings(
   lines: readonly string[],
   instanceId: string,
 ): { clone: number; start: number } | undefined {
-  const pattern = new RegExp(`instance ${instanceId}: clone ([\\d.]+) ms, start to ready ([\\d.]+) ms`);
+  const pattern = new RegExp(
+    `instance ${instanceId}(?: \\(job [^)]*\\))?: clone ([\\d.]+) ms, start to ready ([\\d.]+) ms`,
+  );
   for (const line of lines) {
     const match = pattern.exec(line);
     if (match !== null) return { clone: Number(match[1]), start: Number(match[2]) };

@@ -171,28 +171,30 @@ async function storeSizeSeries(kind: StoreKind): Promise<void> {
   const content = (await sandbox.query(first.instance_id, CONTENT_SQL)).stdout.trim();
   await sandbox.cliOk(["rm", first.instance_id]);
 
-  // Every state costs something: a step always writes (its WAL, pg_control, the catalog).
+  // Every kept state costs something: a step always writes (its WAL, pg_control, the catalog). States are
+  // kept by cost, the last two always.
   const states = await listStates(sandbox);
-  assert.equal(states.length, STEPS);
+  assert.ok(states.length >= 2 && states.length <= STEPS, `${states.length} states kept`);
   const zero = states.filter((state) => !((state.size_bytes ?? 0) > 0));
   assert.deepEqual(zero.map((state) => state.state_id), [], "states reported as 0 B");
 
-  // Small WAL: 1 MB segments, and a clean stop leaves no recycled ones behind.
+  // Small WAL: 1 MB segments, and a clean stop leaves no recycled ones behind. A state taken after a run
+  // of many steps on one server was seen to keep 4 (the default would be two of 16 MB).
   const wal = join(await engineDir(sandbox), "states", first.state_id, "pg_wal");
   let walBytes = 0;
   for await (const entry of Deno.readDir(wal)) {
     if (entry.isFile) walBytes += (await Deno.stat(join(wal, entry.name))).size;
   }
-  assert.ok(walBytes <= 2 * MiB, `the last state carries ${walBytes} bytes of WAL`);
+  assert.ok(walBytes <= 4 * MiB, `the last state carries ${walBytes} bytes of WAL`);
 
   const reported = (await cacheStatus(sandbox)).usage_bytes;
   const measured = await measureStates(kind, sandbox);
   const store = await measureStore(kind, sandbox);
   const byHand = await byHandDataDir(sandbox.dir, args);
   console.log(
-    `store-size ${kind}: ${STEPS} states; status --cache ${mib(reported)}, really ${mib(measured)} ` +
-      `(${((reported / measured - 1) * 100).toFixed(1)} %); store ${mib(store)} = ` +
-      `${(store / byHand).toFixed(2)}× by hand (${mib(byHand)}); per state ${mib(measured / STEPS)}`,
+    `store-size ${kind}: ${STEPS} steps, ${states.length} states kept; status --cache ${mib(reported)}, ` +
+      `really ${mib(measured)} (${((reported / measured - 1) * 100).toFixed(1)} %); store ${mib(store)} = ` +
+      `${(store / byHand).toFixed(2)}× by hand (${mib(byHand)}); per state ${mib(measured / states.length)}`,
   );
   assert.ok(
     within(reported, measured, 0.1),
@@ -200,17 +202,25 @@ async function storeSizeSeries(kind: StoreKind): Promise<void> {
   );
   assert.ok(store <= 3 * byHand, `the store takes ${store} bytes, by hand ${byHand}`);
 
-  // Another series of the same size (a different first step changes every key) under half the cap it
-  // needs: the first series' states and this one's own earlier states make room.
-  const cap = Math.floor(reported / 2);
+  // Another series of the same size (a different first step changes every key) under a cap of 3/4 of what
+  // both series would take: the first series' states are evicted to make room. (With only the last two
+  // states kept, the new series' own states cannot make room, and on btrfs the first kept state of a
+  // chain carries more than the others: a cap of half would not fit the second series alone.)
+  const cap = Math.floor(reported * 1.5);
   await sandbox.cliOk(["config", "set", "cache.capacity.maxBytes", String(cap)]);
+  // The first series' final state is a leaf; leaves are kept at least minStateAge (default minutes).
+  await sandbox.cliOk(["config", "set", "cache.capacity.minStateAge", '"0s"']);
   const second = await prepare(sandbox, ["-c", "create table head (id int)", ...args]);
   const secondContent = (await sandbox.query(second.instance_id, CONTENT_SQL)).stdout.trim();
   assert.equal(secondContent, content);
   await sandbox.cliOk(["rm", second.instance_id]);
   const afterCap = await cacheStatus(sandbox);
   assert.ok(afterCap.usage_bytes <= cap, `usage ${afterCap.usage_bytes} over the cap ${cap}`);
-  assert.ok(afterCap.state_count < 2 * STEPS, `nothing was evicted (${afterCap.state_count} states)`);
+  const left = new Set((await listStates(sandbox)).map((state) => state.state_id));
+  assert.ok(
+    states.some((state) => !left.has(state.state_id)),
+    "none of the first series' states was evicted",
+  );
   console.log(
     `store-size ${kind}: second series under a cap of ${mib(cap)}: ${afterCap.state_count} states kept, ` +
       `usage ${mib(afterCap.usage_bytes)}`,
@@ -241,6 +251,6 @@ async function storeSizeSeries(kind: StoreKind): Promise<void> {
 }
 
 for (const kind of ["overlay", "copy", "btrfs", "xfs-reflink"] as const) {
-  Deno.test(`store size: a ${STEPS}-step series on ${kind} costs what it changed, and fits half its cap`, () =>
+  Deno.test(`store size: a ${STEPS}-step series on ${kind} costs what it changed, and fits a cap below what two series need`, () =>
     storeSizeSeries(kind));
 }
