@@ -34,3 +34,23 @@ Deno.test("KeepPolicy.ran() keeps an intermediate state once the work since the 
   assert.equal(policy.ran(2, 1, KEEP_FACTOR * 100 - 1), false);
   assert.equal(policy.ran(3, 1, 1), true);
 });
+
+Deno.test("KeepPolicy tells a slow tool start from the work: a JVM per changeset is not worth a keep each", () => {
+  // Each run costs a 4.8 s start plus 0.2 s a step (one Liquibase JVM per run).
+  const cost = (steps: number) => 4800 + 200 * steps;
+  const policy = new KeepPolicy(40);
+  let index = 0;
+  let runs = 0;
+  let kept = 0;
+  while (index < 40) {
+    const steps = policy.nextRun(index);
+    runs++;
+    if (policy.ran(index + steps - 1, steps, cost(steps))) {
+      kept++;
+      policy.kept(500);
+    }
+    index += steps;
+  }
+  assert.ok(runs <= 8, `${runs} tool runs for 40 steps`);
+  assert.ok(kept <= 6, `${kept} states kept`);
+});
