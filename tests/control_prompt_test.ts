@@ -29,7 +29,9 @@ class TerminalCli {
 
   constructor(sandbox: Sandbox, args: readonly string[]) {
     const argv = [Deno.execPath(), "run", "-A", "--quiet", CLI, ...args];
-    const command = argv.map((arg) => `'${arg.replaceAll("'", `'\\''`)}'`).join(" ");
+    // `exec`: the shell script starts (dash when SHELL is unset, as in CI) must not stay between the
+    // terminal and sqlrs, or it dies of the Ctrl+C itself and reports 130 whatever sqlrs chose.
+    const command = "exec " + argv.map((arg) => `'${arg.replaceAll("'", `'\\''`)}'`).join(" ");
     // -e: exit with the command's code; -f: flush output at once; the typescript goes nowhere.
     const child = new Deno.Command("script", {
       args: ["-qfec", command, "/dev/null"],
