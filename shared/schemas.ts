@@ -22,6 +22,7 @@
 
 import { z } from "./deps.ts";
 import { isWithinMaxDuration } from "./duration.ts";
+import { SNAPSHOT_BACKENDS, SNAPSHOT_SETTINGS, type SnapshotSetting } from "./snapshot_backends.ts";
 
 /** True when A and B are assignable to each other. */
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
@@ -129,7 +130,7 @@ const CacheCapacityConfig = z.strictObject({
 export interface EngineConfig {
   orchestrator: { jobs: { maxIdentical: number | null } };
   container: { runtime: "auto" | "docker" | "podman" | "host" };
-  snapshot: { backend: "auto" | "btrfs" | "overlay" | "copy" };
+  snapshot: { backend: SnapshotSetting };
   cache: {
     capacity: {
       maxBytes: number | null;
@@ -147,7 +148,7 @@ export interface EngineConfig {
 export interface EngineConfigInput {
   orchestrator?: { jobs?: { maxIdentical?: number | null | undefined } | undefined } | undefined;
   container?: { runtime?: "auto" | "docker" | "podman" | "host" | undefined } | undefined;
-  snapshot?: { backend?: "auto" | "btrfs" | "overlay" | "copy" | undefined } | undefined;
+  snapshot?: { backend?: SnapshotSetting | undefined } | undefined;
   cache?: {
     capacity?: {
       maxBytes?: number | null | undefined;
@@ -182,8 +183,8 @@ export const EngineConfig: z.ZodType<EngineConfig, EngineConfigInput> = typed<
         .describe("Where PostgreSQL runs; auto = host for host builds, else docker, then podman"),
     }).prefault({}),
     snapshot: z.strictObject({
-      backend: z.enum(["auto", "btrfs", "overlay", "copy"]).default("auto")
-        .describe("How states and instances are snapshotted; auto = btrfs, then overlay, then copy"),
+      backend: z.enum(SNAPSHOT_SETTINGS).default("auto")
+        .describe(`How states and instances are snapshotted; auto = ${SNAPSHOT_BACKENDS.join(", then ")}`),
     }).prefault({}),
     cache: z.strictObject({ capacity: CacheCapacityConfig.prefault({}) }).prefault({}),
     instances: z.strictObject({

@@ -20,9 +20,14 @@ import { findWorkspaceConfig, readYaml } from "../../client/config.ts";
 import { ExitError } from "../exit_codes.ts";
 import { err, out, printJson } from "../output.ts";
 import { loadYaml } from "../../shared/deps.ts";
+import {
+  SNAPSHOT_SETTINGS,
+  type SnapshotSetting,
+  snapshotSettingsList,
+} from "../../shared/snapshot_backends.ts";
 
-const BACKENDS = ["auto", "btrfs", "overlay", "copy"] as const;
-type Backend = typeof BACKENDS[number];
+const BACKENDS = SNAPSHOT_SETTINGS;
+type Backend = SnapshotSetting;
 
 /** The settings `init` writes. */
 interface WorkspaceSettings {
@@ -136,7 +141,7 @@ export function initCommand(context: () => CliContext) {
     .description("Set up a sqlrs workspace: its store and snapshot backend (.sqlrs/config.yaml)")
     .argument("[mode]", "local (the only mode here)", "local")
     .option("--workspace <path>", "workspace root (default: the current directory)")
-    .option("--snapshot <backend>", "auto, btrfs, overlay or copy")
+    .option("--snapshot <backend>", snapshotSettingsList())
     .option("--store <type-and-path...>", "dir [PATH] or image [PATH] (a btrfs loop image, root only)")
     .option("--store-size <size>", "size of a new store image, e.g. 100GB")
     .option("--force", "allow a workspace inside another one")

@@ -56,7 +56,7 @@ export class Bases {
         await runtime.initBase(image, building, password);
         // initdb ran without syncing: the base must be on disk before its name is.
         await this.statefs.flush(building);
-        await Deno.rename(building, path);
+        await this.statefs.publish(building, path);
       } catch (error) {
         await this.statefs.remove(building);
         throw error;

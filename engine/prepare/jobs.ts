@@ -33,6 +33,7 @@ import { checkLiquibaseRequest, planLiquibasePrepare } from "./lb_prepare.ts";
 import { argsSummary } from "./summary.ts";
 import { explainPlan } from "../cache/explain.ts";
 import type { Executor, JobReporter } from "./executor.ts";
+import type { StateLeases } from "../states/leases.ts";
 import { randomHex } from "../../shared/random.ts";
 
 /** Dependencies of the job service. */
@@ -40,6 +41,8 @@ export interface JobServiceDeps {
   registry: Registry;
   runtimes: RuntimeSelector;
   executor: Executor;
+  /** Where a running job leases the states it still needs. */
+  leases: StateLeases;
   instances: Instances;
   config: ConfigStore;
   activity: Activity;
@@ -62,7 +65,7 @@ export class JobService {
   readonly #controllers = new Map<string, AbortController>();
   readonly #waiters = new Map<string, Set<() => void>>();
   readonly #running = new Set<Promise<void>>();
-  /** Plans of running jobs: their states must not be evicted underneath them. */
+  /** Plans of running jobs: their states are leased (see {@link JobService.#lease}). */
   readonly #plans = new Map<string, Plan>();
   /** Per running job, the step tasks it has finished (built or found cached). */
   readonly #finishedSteps = new Map<string, Set<string>>();
@@ -163,22 +166,21 @@ export class JobService {
   }
 
   /**
-   * States that running jobs still need: the input and output of every step a job has not finished yet,
+   * Leases what a running job still needs: the input and output of every step it has not finished yet,
    * and its final state (its instance is cloned from it). A state a job is done with can be evicted
    * while the job goes on; a rerun rebuilds it.
    */
-  pinnedStates(): Set<string> {
-    const pinned = new Set<string>();
-    for (const [jobId, plan] of this.#plans) {
-      const finished = this.#finishedSteps.get(jobId);
-      for (const step of plan.steps) {
-        if (finished?.has(step.taskId) === true) continue;
-        pinned.add(step.outputStateId);
-        if (step.inputKind === "state") pinned.add(step.inputId);
-      }
-      pinned.add(plan.finalStateId);
+  #lease(jobId: string): void {
+    const plan = this.#plans.get(jobId);
+    if (plan === undefined) return;
+    const finished = this.#finishedSteps.get(jobId);
+    const needed = new Set<string>([plan.finalStateId]);
+    for (const step of plan.steps) {
+      if (finished?.has(step.taskId) === true) continue;
+      needed.add(step.outputStateId);
+      if (step.inputKind === "state") needed.add(step.inputId);
     }
-    return pinned;
+    this.#deps.leases.hold(jobId, needed);
   }
 
   /** The cache decision per step of a request, without creating a job or an instance. */
@@ -388,6 +390,7 @@ export class JobService {
       this.#controllers.delete(jobId);
       this.#plans.delete(jobId);
       this.#finishedSteps.delete(jobId);
+      this.#deps.leases.release(jobId);
       this.#running.delete(running);
       done();
     });
@@ -408,6 +411,7 @@ export class JobService {
         if (status === "succeeded" || status === "skipped") {
           const finished = this.#finishedSteps.get(jobId) ?? new Set<string>();
           this.#finishedSteps.set(jobId, finished.add(taskId));
+          this.#lease(jobId);
         }
         this.#emit(
           jobId,
@@ -429,6 +433,7 @@ export class JobService {
       this.#emit(jobId, { type: "status", status: "running" });
       const plan = planned ?? await this.#plan(job.request);
       this.#plans.set(jobId, plan);
+      this.#lease(jobId);
       if (planned === undefined) {
         registry.setJobPlan(jobId, {
           resolved_image_id: plan.image.resolvedId,
