@@ -101,6 +101,14 @@ Deno.test("createEngine: prepare, query the instance, delete it and its state, a
     "running",
     "succeeded",
   ]);
+  // Past the end of a finished job's log: a 416 that says how many events there are.
+  const beyond = await engine.fetch(
+    new Request(`http://engine${accepted.events_url}`, {
+      headers: { authorization: `Bearer ${engine.token}`, range: `events=${events.length + 1}-` },
+    }),
+  );
+  assert.equal(beyond.headers.get("content-range"), `events */${events.length}`);
+  assert.equal((await json<{ code: string }>(beyond, 416)).code, "range_not_satisfiable");
   const job = await json<PrepareJobStatus>(
     await call(engine, "GET", `/v1/prepare-jobs/${accepted.job_id}`),
     200,

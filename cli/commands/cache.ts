@@ -9,6 +9,7 @@ import { Command } from "@commander-js/extra-typings";
 import type { CliContext } from "../context.ts";
 import { lbRequest, psqlRequest } from "./prepare.ts";
 import { out, printJson, shortId, table } from "../output.ts";
+import { invalidArgument } from "../../shared/errors.ts";
 
 /** `cache`. */
 export function cacheCommand(context: () => CliContext) {
@@ -30,7 +31,7 @@ export function cacheCommand(context: () => CliContext) {
       } else if (command === "prepare:lb") {
         request = await lbRequest(toolArgs, flags, false);
       } else {
-        throw new Error(`cache explain supports prepare:psql and prepare:lb, not "${command}"`);
+        throw invalidArgument(`cache explain supports prepare:psql and prepare:lb, not "${command}"`);
       }
       const explained = await (await context().client()).explainPrepare(request);
       if (context().json) {

@@ -12,7 +12,7 @@ import type { ResolvedImage, ServerHandle } from "../runtime/types.ts";
 import type { RuntimeSelector } from "../runtime/select.ts";
 import type { StateFS } from "../statefs/types.ts";
 import type { StoreLayout } from "../store_layout.ts";
-import { messageOf } from "../../shared/errors.ts";
+import { messageOf, SqlrsError } from "../../shared/errors.ts";
 import { randomHex } from "../../shared/random.ts";
 
 /** What a new instance is made from. */
@@ -107,7 +107,11 @@ export class Instances {
     try {
       await Deno.stat(instance.server.dataDir);
     } catch {
-      throw new Error(`Cannot restart instance ${instance.instance_id}: its data directory is gone`);
+      throw new SqlrsError(
+        "internal_error",
+        `Cannot restart instance ${instance.instance_id}: its data directory is gone`,
+        { details: { instance_id: instance.instance_id } },
+      );
     }
     // On the recorded port: the DSN the client was given stays valid.
     const server = await runtime.start(instance.image, instance.server.dataDir, instance.server.password, {
@@ -137,7 +141,7 @@ export class Instances {
     await this.#statefs.remove(join(dir, "data"));
     await Deno.remove(dir, { recursive: true }).catch((error) => {
       if (!(error instanceof Deno.errors.NotFound)) {
-        throw new Error(`Cannot remove ${dir}: ${messageOf(error)}`);
+        throw new SqlrsError("internal_error", `Cannot remove ${dir}: ${messageOf(error)}`, { cause: error });
       }
     });
   }

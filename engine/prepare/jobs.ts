@@ -34,6 +34,7 @@ import { argsSummary } from "./summary.ts";
 import { explainPlan } from "../cache/explain.ts";
 import type { Executor, JobReporter } from "./executor.ts";
 import type { StateLeases } from "../states/leases.ts";
+import { JobStopped, stoppedByShutdown } from "./job_stop.ts";
 import { randomHex } from "../../shared/random.ts";
 
 /** Dependencies of the job service. */
@@ -50,8 +51,6 @@ export interface JobServiceDeps {
   /** The store's root: Liquibase plans are cached under it (see `planLiquibasePrepare`). */
   storeRoot: string;
 }
-
-const SHUTDOWN = "engine shutdown";
 
 function errorOf(error: unknown, signal: AbortSignal): ErrorResponse {
   if (signal.aborted) return { code: "cancelled", message: "Job cancelled" };
@@ -192,13 +191,13 @@ export class JobService {
   cancel(jobId: string): boolean {
     const job = this.#job(jobId);
     if (isJobFinished(job.status)) return false;
-    this.#controllers.get(jobId)?.abort("cancelled");
+    this.#controllers.get(jobId)?.abort(new JobStopped("cancel"));
     return true;
   }
 
   /** Interrupts every running job so that the next engine resumes it, and waits for them to stop. */
   async shutdown(): Promise<void> {
-    for (const controller of this.#controllers.values()) controller.abort(SHUTDOWN);
+    for (const controller of this.#controllers.values()) controller.abort(new JobStopped("shutdown"));
     await Promise.allSettled([...this.#running]);
   }
 
@@ -471,7 +470,7 @@ export class JobService {
       this.#emit(jobId, { type: "result", result });
       this.#finish(jobId, { status: "succeeded", result });
     } catch (error) {
-      if (signal.aborted && signal.reason === SHUTDOWN) {
+      if (stoppedByShutdown(signal)) {
         registry.requeueJob(jobId);
         this.#emit(jobId, {
           type: "log",
