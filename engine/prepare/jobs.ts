@@ -456,7 +456,6 @@ export class JobService {
           job.request,
           plan,
           built.stateDir,
-          built.base.password,
           signal,
         );
       } finally {
@@ -487,7 +486,6 @@ export class JobService {
     request: PrepareJobRequest,
     plan: Plan,
     stateDir: string,
-    password: string,
     signal: AbortSignal,
   ): Promise<PrepareJobResult> {
     const ttl = request.ttl ?? this.#deps.config.effective.instances.ttl;
@@ -496,7 +494,6 @@ export class JobService {
       stateId: plan.finalStateId,
       stateDir,
       image: plan.image,
-      password,
       jobId,
       expiresAt,
       signal,

@@ -23,7 +23,6 @@ import { SqlrsError } from "../../shared/errors.ts";
 export interface BaseRow {
   store_dir: string;
   resolved_image_id: string;
-  password: string;
   created_at: string;
 }
 
@@ -249,10 +248,9 @@ export class Registry {
 
   insertBase(base: Omit<BaseRow, "created_at">): void {
     this.#run(
-      "INSERT INTO bases (store_dir, resolved_image_id, password, created_at) VALUES (?, ?, ?, ?)",
+      "INSERT INTO bases (store_dir, resolved_image_id, created_at) VALUES (?, ?, ?)",
       base.store_dir,
       base.resolved_image_id,
-      base.password,
       now(),
     );
   }
