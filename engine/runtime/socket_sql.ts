@@ -7,11 +7,13 @@
  * @module
  */
 
-import { join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { SqlrsError } from "../../shared/errors.ts";
 import type { ServerHandle } from "./types.ts";
 
 const PROTOCOL_V3 = 196608;
+/** Linux's sun_path holds 108 bytes with the final NUL. */
+const MAX_SOCKET_PATH = 107;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
@@ -40,6 +42,22 @@ async function socketPath(server: ServerHandle): Promise<string> {
     );
   }
   return sockets[0] as string;
+}
+
+/**
+ * Connects to the unix socket `path`. A path too long for sun_path (a container's socket dir is deep in
+ * the store) is reached through a symlink to its directory in a fresh private dir under /tmp, removed
+ * once connected.
+ */
+async function connectUnix(path: string): Promise<Deno.Conn> {
+  if (encoder.encode(path).length <= MAX_SOCKET_PATH) return await Deno.connect({ transport: "unix", path });
+  const dir = await Deno.makeTempDir({ dir: "/tmp", prefix: "sqlrs-" });
+  try {
+    await Deno.symlink(dirname(path), join(dir, "s"));
+    return await Deno.connect({ transport: "unix", path: join(dir, "s", basename(path)) });
+  } finally {
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
 }
 
 /** A message: its one-byte type, then its body after the length. */
@@ -129,7 +147,7 @@ export async function runSocketSql(server: ServerHandle, sql: string, options: S
   const what = options.what ?? "run a command";
   let conn: Deno.Conn | undefined;
   try {
-    conn = await Deno.connect({ transport: "unix", path: await socketPath(server) });
+    conn = await connectUnix(await socketPath(server));
     const reader = new MessageReader(conn);
     await writeAll(conn, startupMessage(options.user ?? "postgres", "postgres"));
     const refused = await untilReadyOrRefused(reader);
