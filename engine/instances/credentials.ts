@@ -91,7 +91,7 @@ export async function createInstanceRole(
   await runSocketSql(
     server,
     `CREATE ROLE "${credential.user}" LOGIN SUPERUSER PASSWORD '${verifier}'`,
-    { what: "create the instance's role" },
+    "create the instance's role",
   );
   return { ...server, ...credential };
 }
@@ -103,18 +103,20 @@ export async function createInstanceRole(
  */
 export async function setBuildPassword(server: ServerHandle): Promise<ServerHandle> {
   const password = randomHex(16);
-  await runSocketSql(server, `ALTER ROLE postgres PASSWORD '${await scramVerifier(password)}'`, {
-    what: "set the build password",
-  });
+  await runSocketSql(
+    server,
+    `ALTER ROLE postgres PASSWORD '${await scramVerifier(password)}'`,
+    "set the build password",
+  );
   return { ...server, user: "postgres", password };
 }
 
 /**
  * Removes the build password of `postgres` (before the data directory is kept as a state: a cached
- * state holds no password). Connects as `postgres`, whatever role the steps left current.
+ * state holds no password).
  * @throws {SqlrsError} `internal_error` when the server refuses
  */
 export async function dropBuildPassword(server: ServerHandle): Promise<ServerHandle> {
-  await runSocketSql(server, "ALTER ROLE postgres PASSWORD NULL", { what: "remove the build password" });
+  await runSocketSql(server, "ALTER ROLE postgres PASSWORD NULL", "remove the build password");
   return { ...server, password: "" };
 }

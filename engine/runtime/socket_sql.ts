@@ -8,10 +8,11 @@
  */
 
 import { basename, dirname, join } from "node:path";
-import { SqlrsError } from "../../shared/errors.ts";
+import { messageOf, SqlrsError } from "../../shared/errors.ts";
 import type { ServerHandle } from "./types.ts";
 
 const PROTOCOL_V3 = 196608;
+const TIMEOUT_MS = 30_000;
 /** Linux's sun_path holds 108 bytes with the final NUL. */
 const MAX_SOCKET_PATH = 107;
 const encoder = new TextEncoder();
@@ -130,26 +131,20 @@ async function untilReady(reader: MessageReader): Promise<string | undefined> {
   }
 }
 
-/** Options of {@link runSocketSql}. */
-export interface SocketSqlOptions {
-  /** The role to connect as (default `postgres`, the superuser every base is made with). */
-  user?: string;
-  /** Words for the error message, e.g. `create the instance's role` (default `run a command`). */
-  what?: string;
-}
-
 /**
- * Runs `sql` (a simple query: one or more statements) on `server` over its unix socket and resolves
- * once it succeeded. The text never appears on a command line, in the engine's log or in an error.
+ * Runs `sql` (a simple query: one or more statements, one transaction) on `server` as `postgres` over
+ * its unix socket and resolves once it succeeded. The text is on no command line and in no log; `what`
+ * names the action in errors (`create the instance's role`). Gives up after 30 s.
  * @throws {SqlrsError} `internal_error` naming the server and the server's message when it fails
  */
-export async function runSocketSql(server: ServerHandle, sql: string, options: SocketSqlOptions = {}) {
-  const what = options.what ?? "run a command";
+export async function runSocketSql(server: ServerHandle, sql: string, what: string): Promise<void> {
   let conn: Deno.Conn | undefined;
+  // Closing the connection ends a read that waits for a server that hangs.
+  const timer = setTimeout(() => closeQuietly(conn), TIMEOUT_MS);
   try {
     conn = await connectUnix(await socketPath(server));
     const reader = new MessageReader(conn);
-    await writeAll(conn, startupMessage(options.user ?? "postgres", "postgres"));
+    await writeAll(conn, startupMessage("postgres", "postgres"));
     const refused = await untilReadyOrRefused(reader);
     if (refused !== undefined) throw new Error(refused);
     const query = encoder.encode(`${sql}\0`);
@@ -161,14 +156,19 @@ export async function runSocketSql(server: ServerHandle, sql: string, options: S
     if (error instanceof SqlrsError) throw error;
     throw new SqlrsError(
       "internal_error",
-      `Cannot ${what} on the server on ${server.dataDir}: ${error instanceof Error ? error.message : error}`,
+      `Cannot ${what} on the server on ${server.dataDir}: ${messageOf(error)}`,
     );
   } finally {
-    try {
-      conn?.close();
-    } catch {
-      // already closed by the server
-    }
+    clearTimeout(timer);
+    closeQuietly(conn);
+  }
+}
+
+function closeQuietly(conn: Deno.Conn | undefined): void {
+  try {
+    conn?.close();
+  } catch {
+    // already closed
   }
 }
 
