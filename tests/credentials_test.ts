@@ -5,6 +5,7 @@
  */
 
 import assert from "node:assert/strict";
+import { join } from "node:path";
 import { type CliResult, requireComponent, Sandbox, waitFor } from "./_sandbox.ts";
 import { type ContainerEngine, requireContainer, TEST_IMAGE } from "./_containers.ts";
 import { findLiquibase } from "../engine/prepare/liquibase/lb_tool.ts";
@@ -138,6 +139,11 @@ function credentialTest(runtime: ContainerEngine | undefined) {
     assert.equal(again.code, 0, again.stderr);
     assert.equal(again.stdout, `${decodeURIComponent(aUrl.username)}|41`);
     assert.equal(withLogin(dsnNow, { port: aUrl.port }), a.dsn, "same role and password");
+
+    // The passwords are in no log (the DSN goes to its client only).
+    const log = await Deno.readTextFile(join(sandbox.stateDir, "logs", "engine.log"));
+    assert.match(log, new RegExp(`instance ${a.instance_id}`));
+    for (const url of [aUrl, bUrl]) assert.ok(!log.includes(decodeURIComponent(url.password)));
   });
 }
 
