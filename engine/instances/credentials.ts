@@ -116,7 +116,6 @@ export async function setBuildPassword(server: ServerHandle): Promise<ServerHand
  * state holds no password).
  * @throws {SqlrsError} `internal_error` when the server refuses
  */
-export async function dropBuildPassword(server: ServerHandle): Promise<ServerHandle> {
+export async function dropBuildPassword(server: ServerHandle): Promise<void> {
   await runSocketSql(server, "ALTER ROLE postgres PASSWORD NULL", "remove the build password");
-  return { ...server, password: "" };
 }

@@ -80,13 +80,11 @@ export class Instances {
         expires_at: spec.expiresAt,
       });
       this.#registry.touchState(spec.stateId);
+      const ms = (from: number, to: number) => `${(to - from).toFixed(1)} ms`;
       this.#log(
-        `instance ${instanceId} (job ${spec.jobId ?? "-"}): clone ${
-          (cloned - started).toFixed(1)
-        } ms, start to ready ${(ready - cloned).toFixed(1)} ms, role ${
-          (credentialed - ready).toFixed(1)
-        } ms, ` +
-          `recorded ${(performance.now() - credentialed).toFixed(1)} ms`,
+        `instance ${instanceId} (job ${spec.jobId ?? "-"}): clone ${ms(started, cloned)}, ` +
+          `start to ready ${ms(cloned, ready)}, role ${ms(ready, credentialed)}, ` +
+          `recorded ${ms(credentialed, performance.now())}`,
       );
     } catch (error) {
       if (server !== undefined) await runtime.stop(server).catch(() => {});
