@@ -1,8 +1,9 @@
 /**
  * Runs one SQL command on a server over its private unix socket, speaking the PostgreSQL wire protocol
- * (v3) directly: the engine's own requests (creating an instance's role) cost one connection of about a
- * millisecond, where a psql process costs 10-20 ms on the host and 85-170 ms through `docker`/`podman
- * exec`. The socket authenticates with trust: only the server user (and root) can reach its directory.
+ * (v3) directly: the engine's own requests (creating an instance's role) cost one connection (a few ms
+ * on a fresh server, most of it the new backend's start) and no process, where psql would add a process
+ * on the host and 85-170 ms of `docker`/`podman exec` in a container (see container_runtime.ts). The
+ * socket authenticates with trust: only the server user (and root) can reach its directory.
  *
  * @module
  */
