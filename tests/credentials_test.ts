@@ -100,6 +100,10 @@ function credentialTest(runtime: ContainerEngine | undefined) {
     const extension = await psqlOn(a.dsn, "create extension pgcrypto");
     assert.equal(extension.code, 0, extension.stderr);
 
+    // run:psql works on the instance as its role too (over the socket), so both own what they create.
+    const viaRun = await sandbox.query(a.instance_id, "select current_user");
+    assert.equal(viaRun.stdout, `${decodeURIComponent(aUrl.username)}\n`, viaRun.stderr);
+
     // A's user and password on B's port: refused.
     const crossed = await psqlOn(withLogin(a.dsn, { port: bUrl.port }), "select 1");
     assert.notEqual(crossed.code, 0);
