@@ -20,6 +20,7 @@ import type { StoreLayout } from "../store_layout.ts";
 import type { States } from "../states/states.ts";
 import { KeyedMutex } from "../single_flight.ts";
 import type { Base, Bases } from "./bases.ts";
+import { dropBuildPassword, setBuildPassword } from "../instances/credentials.ts";
 import type { Plan, PlannedStep } from "./planner.ts";
 import { KeepPolicy } from "./keep_policy.ts";
 import { messageOf, SqlrsError } from "../../shared/errors.ts";
@@ -112,9 +113,10 @@ export class Executor {
     await Deno.mkdir(join(dir, "run"), { recursive: true });
     try {
       const dataDir = await statefs.clone(base.path, join(dir, "data"));
-      const server = await runtime.start(image, dataDir, base.password, { runDir: join(dir, "run") });
+      const server = await runtime.start(image, dataDir, { runDir: join(dir, "run") });
       try {
-        return await fn(runtime, server);
+        // Liquibase plans over JDBC; the clone is thrown away, password and all.
+        return await fn(runtime, await setBuildPassword(server));
       } finally {
         await runtime.stop(server);
       }
@@ -127,7 +129,7 @@ export class Executor {
   /**
    * Builds every missing kept state of `plan`: resumes after the last step whose state exists, runs the
    * rest on one server (one tool process per run of steps, see {@link KeepPolicy}) and stops it only to
-   * keep a state. Resolves with the final state's directory, the base password, and the removal of the
+   * keep a state. Resolves with the final state's directory, the base, and the removal of the
    * build area, still under way (await it before the job ends).
    *
    * Single flight: a job holds the key of the first step it is about to run until it has kept a state
@@ -220,7 +222,7 @@ export class Executor {
    * resolves with the index after it. The server is stopped cleanly before the snapshot.
    */
   async #runToKeptState(build: Build, from: number): Promise<number> {
-    const { runtime, plan, base, workspace, reporter, signal, policy } = build;
+    const { runtime, plan, workspace, reporter, signal, policy } = build;
     const { statefs } = this.#deps;
     const clock = new PhaseClock();
     const first = plan.steps[from] as PlannedStep;
@@ -233,7 +235,7 @@ export class Executor {
     const dataDir = workspace.dataDir as string;
     const rest = plan.steps.slice(from);
     const startedAt = performance.now();
-    workspace.server = await runtime.start(plan.image, dataDir, base.password, {
+    workspace.server = await runtime.start(plan.image, dataDir, {
       runDir: workspace.runDir,
       signal,
       // What the steps read, for runtimes that must mount it (containers).
@@ -244,6 +246,8 @@ export class Executor {
         ]),
       ],
     });
+    // Liquibase connects over JDBC (TCP), which needs a password; psql uses the socket.
+    if (plan.prepareKind === "lb") workspace.server = await setBuildPassword(workspace.server);
     const startMs = performance.now() - startedAt;
     // From here the data directory no longer equals its input, whatever happens.
     workspace.contentId = null;
@@ -264,6 +268,8 @@ export class Executor {
       index += run.length;
       if (!kept) continue;
       const keepAt = performance.now();
+      // A cached state holds no password: it would open every instance cloned from it.
+      if (workspace.server.password !== "") await dropBuildPassword(workspace.server);
       await runtime.stop(workspace.server);
       workspace.server = null;
       clock.mark("stop");

@@ -356,7 +356,6 @@ export class JobService {
           job.request,
           plan,
           built.stateDir,
-          built.base.password,
           signal,
         );
       } finally {
@@ -387,7 +386,6 @@ export class JobService {
     request: PrepareJobRequest,
     plan: Plan,
     stateDir: string,
-    password: string,
     signal: AbortSignal,
   ): Promise<PrepareJobResult> {
     const ttl = request.ttl ?? this.#deps.config.effective.instances.ttl;
@@ -396,7 +394,6 @@ export class JobService {
       stateId: plan.finalStateId,
       stateDir,
       image: plan.image,
-      password,
       jobId,
       expiresAt,
       signal,

@@ -117,10 +117,9 @@ export class Registry {
 
   insertBase(base: Omit<BaseRow, "created_at">): void {
     this.#run(
-      "INSERT INTO bases (store_dir, resolved_image_id, password, created_at) VALUES (?, ?, ?, ?)",
+      "INSERT INTO bases (store_dir, resolved_image_id, created_at) VALUES (?, ?, ?)",
       base.store_dir,
       base.resolved_image_id,
-      base.password,
       now(),
     );
   }

@@ -19,7 +19,6 @@ import type {
 export interface BaseRow {
   store_dir: string;
   resolved_image_id: string;
-  password: string;
   created_at: string;
 }
 
