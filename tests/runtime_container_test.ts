@@ -9,15 +9,15 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { run, runOk } from "../engine/exec.ts";
+import { createContainerRuntime } from "../engine/runtime/container/container_runtime.ts";
 import {
   containerStoreDir,
-  createContainerRuntime,
   imageIdentity,
-  mountPlan,
   qualifiedRef,
   qualifiedRepo,
-  readsFiles,
-} from "../engine/runtime/container/container_runtime.ts";
+} from "../engine/runtime/container/image.ts";
+import { mountPlan } from "../engine/runtime/container/mounts.ts";
+import { readsFiles } from "../engine/runtime/container/tool_files.ts";
 import { createRuntimeSelector } from "../engine/runtime/select.ts";
 import type {
   ResolvedImage,

@@ -47,7 +47,10 @@ import {
   sleep,
 } from "../_support.ts";
 import { randomHex } from "../../../shared/random.ts";
-import { tokenize } from "../../../shared/tool_options.ts";
+import { containerStoreDir, imageIdentity, parseImageProbe, PROBE_SCRIPT, qualifiedRef } from "./image.ts";
+import { mountPlan } from "./mounts.ts";
+import { podmanUlimits } from "./podman.ts";
+import { readsFiles } from "./tool_files.ts";
 
 /** The image `--image` means when a container runtime gets no image (never, through the selector). */
 export const DEFAULT_CONTAINER_IMAGE = "sqlrs-local/postgres:15";
@@ -68,167 +71,6 @@ const STATE_POLL_MS = 250;
 const START_TIMEOUT_MS = 60_000;
 const STOP_TIMEOUT_S = 60;
 const PORT_ATTEMPTS = 5;
-
-/**
- * Directories that cannot be mounted at their own path: they or a directory under them make the
- * container's system (a mount there would hide the image's programs).
- */
-const SYSTEM_DIRS = [
-  "/bin",
-  "/sbin",
-  "/lib",
-  "/lib32",
-  "/lib64",
-  "/libx32",
-  "/usr/bin",
-  "/usr/sbin",
-  "/usr/lib",
-  "/usr/local/bin",
-  "/usr/share/postgresql",
-  "/etc",
-  "/var/lib/postgresql",
-  "/run/postgresql",
-  "/var/run/postgresql",
-];
-const VIRTUAL_ROOTS = ["/proc", "/sys", "/dev"];
-
-// ---------------------------------------------------------------------------------------------
-// Pure helpers (exported for tests)
-
-/**
- * The directories to bind-mount read-only for `dirs`: absolute, existing, deduplicated (a directory
- * under another one is covered by it). `/` needs no mount (the container has its own root, and
- * tools run there when nothing else is mounted).
- * @throws {SqlrsError} `invalid_argument` for a directory that cannot be mounted at its own path
- */
-export function mountPlan(dirs: readonly string[], exists: (path: string) => boolean): string[] {
-  const wanted = new Set<string>();
-  for (const dir of dirs) {
-    const path = resolve(dir);
-    if (path === "/" || !exists(path)) continue;
-    const system = SYSTEM_DIRS.find((system) => isUnder(system, path));
-    if (system !== undefined || VIRTUAL_ROOTS.some((root) => isUnder(path, root))) {
-      throw new SqlrsError(
-        "invalid_argument",
-        `Cannot mount ${path} into a PostgreSQL container at the same path: it would hide ${
-          system ?? path
-        } of the image; move the scripts (and run sqlrs) elsewhere, or use --image host`,
-        { details: { path } },
-      );
-    }
-    wanted.add(path);
-  }
-  const sorted = [...wanted].sort((a, b) => a.length - b.length);
-  return sorted.filter((path, i) => !sorted.slice(0, i).some((parent) => isUnder(path, parent)));
-}
-
-/**
- * The immutable identity of an image: a registry digest of it (normalised to a fully qualified
- * repository, so that docker and podman agree), else the local image id.
- */
-export function imageIdentity(ref: string, id: string, repoDigests: readonly string[]): string {
-  const localId = id.startsWith("sha256:") ? id : `sha256:${id}`;
-  const digests = repoDigests
-    .map((digest) => {
-      const at = digest.lastIndexOf("@");
-      return at < 0 ? undefined : { repo: qualifiedRepo(digest.slice(0, at)), digest: digest.slice(at + 1) };
-    })
-    .filter((d): d is { repo: string; digest: string } =>
-      d !== undefined && !d.repo.startsWith("localhost/") && /^sha256:[0-9a-f]{64}$/.test(d.digest)
-    );
-  if (digests.length === 0) return localId;
-  const wanted = qualifiedRepo(ref.replace(/@.*$/, "").replace(/:[^/:]+$/, ""));
-  const best = digests.find((d) => d.repo === wanted) ?? digests[0]!;
-  return `${best.repo}@${best.digest}`;
-}
-
-/** `postgres` → `docker.io/library/postgres`, `me/pg` → `docker.io/me/pg`, `quay.io/x/pg` unchanged. */
-export function qualifiedRepo(repo: string): string {
-  const first = repo.split("/")[0] ?? "";
-  const hasDomain = repo.includes("/") &&
-    (first.includes(".") || first.includes(":") || first === "localhost");
-  if (hasDomain) return repo;
-  return repo.includes("/") ? `docker.io/${repo}` : `docker.io/library/${repo}`;
-}
-
-/** A reference with its repository fully qualified: `postgres:17` → `docker.io/library/postgres:17`. */
-export function qualifiedRef(ref: string): string {
-  const match = /^(.*?)((?::[^/:@]+)?(?:@sha256:[0-9a-f]+)?)$/.exec(ref);
-  return `${qualifiedRepo(match?.[1] ?? ref)}${match?.[2] ?? ""}`;
-}
-
-/** `container/postgres-<major>-<first 12 hex of the digest or id>`. */
-export function containerStoreDir(resolvedId: string, major: number): string {
-  const hex = /sha256:([0-9a-f]{12})/.exec(resolvedId)?.[1] ??
-    resolvedId.replace(/[^0-9A-Za-z]/g, "").slice(0, 12);
-  return `container/postgres-${major}-${hex}`;
-}
-
-/** What the probe script printed inside an image: the postgres uid and gid, then tool versions. */
-export function parseImageProbe(output: string): {
-  uid: number;
-  gid: number;
-  major: number;
-  postgres: string;
-  psql: string;
-} {
-  const lines = output.split("\n").map((line) => line.trim());
-  const value = (key: string) =>
-    lines.find((line) => line.startsWith(`${key}=`))?.slice(key.length + 1) ?? "";
-  const uid = Number(value("uid"));
-  const gid = Number(value("gid"));
-  const postgres = value("postgres");
-  const psql = value("psql");
-  const major = Number(/\(PostgreSQL\) (\d+)/.exec(postgres)?.[1]);
-  if (!Number.isInteger(uid) || value("uid") === "" || !Number.isInteger(gid) || value("gid") === "") {
-    throw new Error("the image has no postgres user");
-  }
-  if (uid === 0) throw new Error("the image's postgres user is root");
-  if (!Number.isInteger(major)) {
-    throw new Error(`no postgres server on its PATH (${postgres || "not found"})`);
-  }
-  if (!/\(PostgreSQL\) \d+/.test(psql)) {
-    throw new Error("no psql on its PATH (sqlrs runs psql inside the container)");
-  }
-  return { uid, gid, major, postgres, psql };
-}
-
-/** Options that name a file the tool opens (by name in shared/tool_options.ts). */
-const FILE_OPTIONS = new Set(["file", "output", "log-file"]);
-/** psql meta-commands that read or write files (relative to the working directory). */
-const FILE_META_COMMANDS =
-  /(^|[\s;])\\(i|ir|include|include_relative|copy|o|out|w|write|g|gx|s|lo_import|lo_export|cd)(\s|$)/m;
-
-/**
- * Whether a tool invocation may open a file by a relative path (so it must run in the work dir): a
- * file option other than `-` (stdin), or a psql meta-command on files in a `-c` or the script. Any
- * other invocation can run anywhere.
- */
-export function readsFiles(
-  tool: "psql" | "pgbench",
-  args: readonly string[],
-  stdin: string | Uint8Array | undefined,
-): boolean {
-  const opensFile = tokenize(tool, args).some((token) =>
-    token.kind === "option" && FILE_OPTIONS.has(token.option.name) && token.value !== null &&
-    token.value !== "-"
-  );
-  if (opensFile) return true;
-  if (tool === "pgbench") return false;
-  const script = typeof stdin === "string"
-    ? stdin
-    : stdin === undefined
-    ? ""
-    : new TextDecoder().decode(stdin);
-  return FILE_META_COMMANDS.test(script) || args.some((arg) => FILE_META_COMMANDS.test(arg));
-}
-
-const PROBE_SCRIPT = [
-  'echo "uid=$(id -u postgres 2>/dev/null)"',
-  'echo "gid=$(id -g postgres 2>/dev/null)"',
-  'echo "postgres=$(postgres --version 2>/dev/null)"',
-  'echo "psql=$(psql --version 2>/dev/null)"',
-].join("; ");
 
 // ---------------------------------------------------------------------------------------------
 // The runtime
@@ -258,28 +100,6 @@ interface InspectedImage {
   Id: string;
   RepoDigests?: string[] | null;
   Config?: { Volumes?: Record<string, unknown> | null } | null;
-}
-
-/**
- * podman on machines whose root lacks CAP_SYS_RESOURCE fails to set its default rlimits ("error
- * setting rlimit type 7"): ask for what the engine itself has (nproc also capped at conmon's 32768).
- */
-function podmanUlimits(): string[] {
-  let nofile = 1_048_576;
-  let nproc = 32_768;
-  try {
-    const limits = Deno.readTextFileSync("/proc/self/limits");
-    const hard = (name: string) => {
-      const match = new RegExp(`^${name}\\s+\\S+\\s+(\\d+|unlimited)`, "m").exec(limits);
-      return match?.[1] === undefined || match[1] === "unlimited" ? Infinity : Number(match[1]);
-    };
-    nofile = Math.min(nofile, hard("Max open files"));
-    nproc = Math.min(nproc, hard("Max processes"));
-  } catch {
-    // not Linux: podman's defaults
-    return [];
-  }
-  return ["--ulimit", `nofile=${nofile}:${nofile}`, "--ulimit", `nproc=${nproc}:${nproc}`];
 }
 
 /** Creates the docker or podman runtime. */

@@ -1,0 +1,27 @@
+/**
+ * What podman needs that docker does not.
+ *
+ * @module
+ */
+
+/**
+ * podman on machines whose root lacks CAP_SYS_RESOURCE fails to set its default rlimits ("error
+ * setting rlimit type 7"): ask for what the engine itself has (nproc also capped at conmon's 32768).
+ */
+export function podmanUlimits(): string[] {
+  let nofile = 1_048_576;
+  let nproc = 32_768;
+  try {
+    const limits = Deno.readTextFileSync("/proc/self/limits");
+    const hard = (name: string) => {
+      const match = new RegExp(`^${name}\\s+\\S+\\s+(\\d+|unlimited)`, "m").exec(limits);
+      return match?.[1] === undefined || match[1] === "unlimited" ? Infinity : Number(match[1]);
+    };
+    nofile = Math.min(nofile, hard("Max open files"));
+    nproc = Math.min(nproc, hard("Max processes"));
+  } catch {
+    // not Linux: podman's defaults
+    return [];
+  }
+  return ["--ulimit", `nofile=${nofile}:${nofile}`, "--ulimit", `nproc=${nproc}:${nproc}`];
+}
