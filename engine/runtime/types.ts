@@ -5,7 +5,7 @@
  * directory for it, starts and stops servers on clones, and runs psql/pgbench against them.
  */
 
-import type { StreamingChild } from "../exec.ts";
+import type { ExecResult, StreamingChild } from "../exec.ts";
 
 /** The runtimes sqlrs knows. */
 export type RuntimeName = "host" | "docker" | "podman";
@@ -31,7 +31,12 @@ export interface ServerHandle {
   /** Process id (host) or container id. */
   runtimeId: string;
   dataDir: string;
-  /** Loopback TCP port clients connect to. */
+  /**
+   * The address clients on this machine connect to, chosen by the runtime (absent in handles
+   * recorded before it was: the loopback address).
+   */
+  host?: string;
+  /** TCP port clients connect to. */
   port: number;
   /** Unix socket directory the engine's own tools use, where the runtime has one. */
   socketDir: string | null;
@@ -95,6 +100,17 @@ export interface Runtime {
     args: readonly string[],
     options: ToolOptions,
   ): StreamingChild;
+  /**
+   * Runs psql or pgbench like {@link spawnTool} and collects its exit code and output; a non-zero exit
+   * is returned, not thrown. For short queries of the engine's own, not for user runs.
+   */
+  exec(
+    image: ResolvedImage,
+    server: ServerHandle,
+    tool: "psql" | "pgbench",
+    args: readonly string[],
+    options: ToolOptions,
+  ): Promise<ExecResult>;
   /** The connection string a client on this machine uses. */
   dsn(server: ServerHandle, database?: string): string;
   /**

@@ -7,6 +7,15 @@
  */
 
 import { type ExecOptions, type ExecResult, run, spawnStreaming, type StreamingChild } from "../../exec.ts";
+
+/** How the CLI's processes are started: `exec.ts` in the engine, a recording fake in unit tests. */
+export interface CliExec {
+  run(argv: readonly string[], options: ExecOptions): Promise<ExecResult>;
+  spawn(argv: readonly string[], options: ExecOptions): StreamingChild;
+}
+
+/** Real processes. */
+export const processExec: CliExec = { run, spawn: spawnStreaming };
 import { messageOf, SqlrsError } from "../../../shared/errors.ts";
 
 /** The container engines sqlrs drives. */
@@ -48,10 +57,12 @@ function tail(text: string, lines = 15): string {
 export class ContainerCli {
   readonly engine: ContainerEngine;
   readonly program: string;
+  readonly #exec: CliExec;
 
-  constructor(engine: ContainerEngine, program: string = engine) {
+  constructor(engine: ContainerEngine, program: string = engine, exec: CliExec = processExec) {
     this.engine = engine;
     this.program = program;
+    this.#exec = exec;
   }
 
   /** The error of a daemon that does not answer, if `result` shows one. */
@@ -78,7 +89,7 @@ export class ContainerCli {
   async run(args: readonly string[], options: ExecOptions = {}): Promise<ExecResult> {
     let result: ExecResult;
     try {
-      result = await run([this.program, ...args], options);
+      result = await this.#exec.run([this.program, ...args], options);
     } catch (error) {
       if (error instanceof SqlrsError && error.code === "unavailable") {
         throw new SqlrsError("unavailable", installHint(this.engine), { cause: error });
@@ -92,25 +103,10 @@ export class ContainerCli {
     return result;
   }
 
-  /**
-   * Runs a command and returns its stdout.
-   * @throws {SqlrsError} `internal_error` with the tail of its output when it fails
-   */
-  async ok(args: readonly string[], what: string, options: ExecOptions = {}): Promise<string> {
-    const result = await this.run(args, options);
-    if (result.code !== 0) {
-      throw new SqlrsError(
-        "internal_error",
-        `${what} failed (${this.engine} exit ${result.code}):\n${tail(result.stderr || result.stdout)}`,
-      );
-    }
-    return result.stdout;
-  }
-
   /** Starts a command whose output streams (for psql and pgbench). */
   spawn(args: readonly string[], options: ExecOptions = {}): StreamingChild {
     try {
-      return spawnStreaming([this.program, ...args], options);
+      return this.#exec.spawn([this.program, ...args], options);
     } catch (error) {
       if (error instanceof SqlrsError && error.code === "unavailable") {
         throw new SqlrsError("unavailable", installHint(this.engine), { cause: error });

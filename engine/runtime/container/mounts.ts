@@ -4,7 +4,7 @@
  * @module
  */
 
-import { resolve } from "node:path";
+import { dirname, resolve } from "node:path";
 import { SqlrsError } from "../../../shared/errors.ts";
 import { isUnder } from "../_support.ts";
 
@@ -56,4 +56,45 @@ export function mountPlan(dirs: readonly string[], exists: (path: string) => boo
   }
   const sorted = [...wanted].sort((a, b) => a.length - b.length);
   return sorted.filter((path, i) => !sorted.slice(0, i).some((parent) => isUnder(path, parent)));
+}
+
+/** Whether `path` is an existing directory (the `exists` of {@link mountPlan} on this machine). */
+export function isDirectory(path: string): boolean {
+  try {
+    return Deno.statSync(path).isDirectory;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The server reaches its data and run dirs through the directories of a read-only mount above them
+ * (a work dir that contains the store): each must let the server user pass.
+ * @throws {SqlrsError} `invalid_argument` naming the directory to make searchable
+ */
+export async function assertPassable(
+  mounts: readonly string[],
+  targets: readonly string[],
+  owner: { uid: number; gid: number },
+): Promise<void> {
+  for (const mount of mounts) {
+    for (const target of targets) {
+      if (target === mount || !isUnder(target, mount)) continue;
+      for (let dir = dirname(target); isUnder(dir, mount); dir = dirname(dir)) {
+        const info = await Deno.stat(dir);
+        const mode = info.mode ?? 0;
+        const bit = info.uid === owner.uid ? 0o100 : info.gid === owner.gid ? 0o010 : 0o001;
+        if ((mode & bit) === 0) {
+          throw new SqlrsError(
+            "invalid_argument",
+            `${dir} is mounted into the PostgreSQL container with ${mount} (a directory the scripts need), ` +
+              `and the image's postgres user (uid ${owner.uid}) cannot pass through it to ${target}: ` +
+              `make it searchable (chmod o+x ${dir}) or keep the sqlrs store outside ${mount}`,
+            { details: { path: dir } },
+          );
+        }
+        if (dir === mount) break;
+      }
+    }
+  }
 }

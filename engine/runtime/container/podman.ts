@@ -1,14 +1,17 @@
 /**
- * What podman needs that docker does not.
+ * The podman flavor of the container runtime: what podman needs that docker does not.
  *
  * @module
  */
+
+import { qualifiedRef } from "./image.ts";
+import type { ContainerFlavor } from "./flavor.ts";
 
 /**
  * podman on machines whose root lacks CAP_SYS_RESOURCE fails to set its default rlimits ("error
  * setting rlimit type 7"): ask for what the engine itself has (nproc also capped at conmon's 32768).
  */
-export function podmanUlimits(): string[] {
+function podmanUlimits(): string[] {
   let nofile = 1_048_576;
   let nproc = 32_768;
   try {
@@ -24,4 +27,19 @@ export function podmanUlimits(): string[] {
     return [];
   }
   return ["--ulimit", `nofile=${nofile}:${nofile}`, "--ulimit", `nproc=${nproc}:${nproc}`];
+}
+
+/**
+ * podman: rlimits it can set, fully qualified pulls (it refuses short names without configured search
+ * registries), and `rm -f -t`, which stops with the container's stop signal (SIGINT) first.
+ */
+export function podmanFlavor(): ContainerFlavor {
+  return {
+    engine: "podman",
+    runOptions: podmanUlimits(),
+    pullRef: qualifiedRef,
+    removeCommands: (idOrName, graceful, stopTimeoutS) => [
+      ["rm", "-f", "-v", "-t", graceful ? String(stopTimeoutS) : "0", idOrName],
+    ],
+  };
 }

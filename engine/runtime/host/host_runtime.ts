@@ -32,25 +32,28 @@ import {
   isPostmasterOf,
   postmasterDataDir,
   processAlive,
-  readPidFile,
   realPathOr,
   runningPostmaster,
   stopPostmaster,
 } from "./postmaster.ts";
+import { cancelled, fileSize, isUnder, lastLines, logTail, sha256Hex } from "../_support.ts";
 import {
-  cancelled,
-  fileSize,
-  isUnder,
-  lastLines,
-  logTail,
-  portForAttempt,
-  sha256Hex,
-  sleep,
-} from "../_support.ts";
+  acceptsConnections,
+  assertInitdbTarget,
+  collectOutput,
+  connectionArgs,
+  LOOPBACK,
+  PORT_TAKEN,
+  readPidFile,
+  serverAddress,
+  serverDsn,
+  startFailed,
+  startOnFreePort,
+  SUPERUSER,
+  waitReady,
+} from "../_pg_server.ts";
 
-const READY_POLL_MS = 3;
 const START_TIMEOUT_MS = 30_000;
-const PORT_ATTEMPTS = 5;
 /** Linux's sun_path holds 108 bytes; stay well below. */
 const MAX_SOCKET_PATH = 100;
 const SHORT_SOCKET_ROOT = `/tmp/sqlrs-sock-${Deno.uid()}`;
@@ -127,7 +130,7 @@ function serverArgs(launch: Launch): string[] {
     "-k",
     launch.socketDir,
     "-c",
-    "listen_addresses=127.0.0.1",
+    `listen_addresses=${LOOPBACK}`,
     "-c",
     "fsync=on",
   ];
@@ -158,26 +161,6 @@ function launchServer(launch: Launch): number {
   );
 }
 
-type WaitOutcome = { ready: true } | { failed: string } | { aborted: true };
-
-/** Polls postmaster.pid until its status line says the server accepts connections. */
-async function waitReady(
-  dataDir: string,
-  pid: number,
-  signal: AbortSignal | undefined,
-): Promise<WaitOutcome> {
-  const deadline = Date.now() + START_TIMEOUT_MS;
-  for (;;) {
-    if (signal?.aborted) return { aborted: true };
-    const lines = await readPidFile(dataDir);
-    const status = lines?.[7]?.trim();
-    if (Number(lines?.[0]) === pid && (status === "ready" || status === "standby")) return { ready: true };
-    if (!(await processAlive(pid))) return { failed: "the server exited" };
-    if (Date.now() >= deadline) return { failed: `not ready after ${START_TIMEOUT_MS / 1000} s` };
-    await sleep(READY_POLL_MS);
-  }
-}
-
 async function startServer(
   build: PgBuild,
   dataDir: string,
@@ -197,10 +180,9 @@ async function startServer(
   await Deno.mkdir(runDir, { recursive: true });
   await ensureOwned(runDir, user, false);
   const logFile = join(runDir, "postgres.log");
-  let logStart = 0;
   try {
     // A log left by an earlier start must stay appendable by the server user.
-    logStart = (await ensureOwned(logFile, user, false)).size;
+    await ensureOwned(logFile, user, false);
   } catch (error) {
     if (!(error instanceof Deno.errors.NotFound)) throw error;
   }
@@ -211,64 +193,44 @@ async function startServer(
   const socketDir = await socketDirFor(runDir, user);
   await clearStalePidFile(dataDir);
 
-  for (let attempt = 1;; attempt++) {
-    if (attempt > 1) logStart = await fileSize(logFile);
-    if (signal?.aborted) throw cancelled(signal, what);
-    const launch: Launch = {
-      build,
-      user,
-      dataDir,
-      logFile,
-      socketDir,
-      port: portForAttempt(attempt, options.port),
-    };
-    const pid = launchServer(launch);
-    const outcome = await waitReady(dataDir, pid, signal);
+  return await startOnFreePort(options.port, { signal, what }, async (port, mayRetry) => {
+    const logStart = await fileSize(logFile);
+    const pid = launchServer({ build, user, dataDir, logFile, socketDir, port });
+    const outcome = await waitReady(dataDir, {
+      signal,
+      timeoutMs: START_TIMEOUT_MS,
+      isReady: (pidFile) => Number(pidFile?.[0]) === pid && acceptsConnections(pidFile),
+      gone: async () => (await processAlive(pid)) ? undefined : "the server exited",
+    });
     if ("ready" in outcome) {
-      return {
+      const handle: ServerHandle = {
         runtime: "host",
         runtimeId: String(pid),
         dataDir,
-        port: launch.port,
+        host: LOOPBACK,
+        port,
         socketDir,
-        user: "postgres",
+        user: SUPERUSER,
         password,
         logFile,
       };
+      return handle;
     }
     // Whatever went wrong, leave no server behind.
     await stopPostmaster(pid);
     if ("aborted" in outcome) throw cancelled(signal as AbortSignal, what);
     const tail = await logTail(logFile, logStart);
-    if (attempt < PORT_ATTEMPTS && /could not bind|Address already in use/i.test(tail)) continue;
-    throw new SqlrsError(
-      "internal_error",
-      `PostgreSQL failed to start on ${dataDir} (${outcome.failed}); ${logFile} ends with:\n${tail}`,
-      { details: { dataDir, logFile } },
-    );
-  }
+    if (mayRetry && /could not bind|Address already in use/i.test(tail)) return PORT_TAKEN;
+    throw startFailed("", dataDir, outcome.failed, logFile, tail);
+  });
 }
 
 // ---------------------------------------------------------------------------------------------
 // initdb
 
-async function isEmptyDir(path: string): Promise<boolean> {
-  for await (const _ of Deno.readDir(path)) return false;
-  return true;
-}
-
 async function initDataDir(build: PgBuild, dataDir: string, password: string): Promise<void> {
   dataDir = resolve(dataDir);
-  let empty: boolean;
-  try {
-    empty = await isEmptyDir(dataDir);
-  } catch (error) {
-    throw new SqlrsError("internal_error", `Cannot initialise ${dataDir}: ${messageOf(error)}`);
-  }
-  if (!empty) {
-    throw new SqlrsError("internal_error", `Cannot initialise ${dataDir}: the directory is not empty`);
-  }
-  if (/[\r\n]/.test(password)) throw new SqlrsError("invalid_argument", "The password must be a single line");
+  await assertInitdbTarget(dataDir, password);
   const user = await serverUser();
   await ensureOwned(dataDir, user, false);
   await Deno.chmod(dataDir, 0o700);
@@ -354,6 +316,26 @@ export function createHostRuntime(): Runtime {
     );
   }
 
+  function spawnTool(
+    image: ResolvedImage,
+    server: ServerHandle,
+    tool: "psql" | "pgbench",
+    args: readonly string[],
+    options: ToolOptions,
+  ): StreamingChild {
+    const build = buildOfImage(known, image, false);
+    const target = { host: server.socketDir ?? serverAddress(server), port: server.port };
+    const argv = [
+      toolPathSync(image, build, tool),
+      ...args,
+      ...connectionArgs(tool, target, options.database ?? "postgres"),
+    ];
+    const exec: ExecOptions = { cwd: options.cwd, env: toolEnv(server) };
+    if (options.stdin !== undefined) exec.stdin = options.stdin;
+    if (options.signal !== undefined) exec.signal = options.signal;
+    return spawnStreaming(argv, exec);
+  }
+
   async function stop(server: ServerHandle): Promise<void> {
     const pid = await runningPostmaster(server.dataDir, Number(server.runtimeId));
     if (pid !== undefined) await stopPostmaster(pid);
@@ -389,24 +371,13 @@ export function createHostRuntime(): Runtime {
       return await isPostmasterOf(Number(server.runtimeId), server.dataDir);
     },
 
-    spawnTool(image, server, tool, args, options: ToolOptions): StreamingChild {
-      const build = buildOfImage(known, image, false);
-      const connection = ["-h", server.socketDir ?? "127.0.0.1", "-p", String(server.port), "-U", "postgres"];
-      const database = options.database ?? "postgres";
-      const argv = tool === "psql"
-        ? [toolPathSync(image, build, tool), ...args, ...connection, "-d", database]
-        : [toolPathSync(image, build, tool), ...args, ...connection, database];
-      const exec: ExecOptions = { cwd: options.cwd, env: toolEnv(server) };
-      if (options.stdin !== undefined) exec.stdin = options.stdin;
-      if (options.signal !== undefined) exec.signal = options.signal;
-      return spawnStreaming(argv, exec);
+    spawnTool,
+
+    async exec(image, server, tool, args, options) {
+      return await collectOutput(spawnTool(image, server, tool, args, options));
     },
 
-    dsn(server, database = "postgres") {
-      return `postgres://postgres:${encodeURIComponent(server.password)}@127.0.0.1:${server.port}/${
-        encodeURIComponent(database)
-      }`;
-    },
+    dsn: serverDsn,
 
     async stopStrays(root, keep) {
       const rootAbs = resolve(root);

@@ -8,6 +8,7 @@
 import { basename, join, resolve } from "node:path";
 import { SqlrsError } from "../../../shared/errors.ts";
 import { sleep } from "../_support.ts";
+import { readPidFile } from "../_pg_server.ts";
 
 const STOP_POLL_MS = 2;
 const FAST_SHUTDOWN_TIMEOUT_MS = 30_000;
@@ -68,15 +69,6 @@ export async function isPostmasterOf(pid: number, dataDir: string): Promise<bool
   if (!Number.isInteger(pid) || pid <= 0) return false;
   const dir = await postmasterDataDir(pid);
   return dir !== undefined && (await samePath(dir, dataDir)) && (await processAlive(pid));
-}
-
-/** The lines of `<dataDir>/postmaster.pid`, or undefined when there is none. */
-export async function readPidFile(dataDir: string): Promise<string[] | undefined> {
-  try {
-    return (await Deno.readTextFile(join(dataDir, "postmaster.pid"))).split("\n");
-  } catch {
-    return undefined;
-  }
 }
 
 /** The pid of the postmaster serving `dataDir`: the handle's pid if it still is, else postmaster.pid's. */
