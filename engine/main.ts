@@ -30,8 +30,7 @@ import { Executor } from "./prepare/executor.ts";
 import { JobService } from "./prepare/jobs.ts";
 import { Registry } from "./registry/registry.ts";
 import { RunService } from "./run/runs.ts";
-import { createHostRuntime } from "./runtime/host/host_runtime.ts";
-import { createContainerRuntime } from "./runtime/container/container_runtime.ts";
+import { createRuntimes } from "./runtime/registry.ts";
 import { createRuntimeSelector } from "./runtime/select.ts";
 import {
   isStateFSSetting,
@@ -211,11 +210,9 @@ export async function runEngine(options: EngineOptions): Promise<number> {
       );
     }
   });
-  const runtimes = createRuntimeSelector([
-    createHostRuntime(),
-    createContainerRuntime("docker", { storeRoot: paths.storeRoot }),
-    createContainerRuntime("podman", { storeRoot: paths.storeRoot }),
-  ], { containerRuntime: () => config.effective.container.runtime });
+  const runtimes = createRuntimeSelector(createRuntimes({ storeRoot: paths.storeRoot }), {
+    containerRuntime: () => config.effective.container.runtime,
+  });
   const activity = new Activity();
   const instanceId = randomHex(16);
   const startedAt = new Date().toISOString();

@@ -22,6 +22,7 @@
 
 import { z } from "./deps.ts";
 import { isWithinMaxDuration } from "./duration.ts";
+import { CONTAINER_RUNTIME_SETTINGS, type ContainerRuntimeSetting } from "./runtime_names.ts";
 
 /** True when A and B are assignable to each other. */
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
@@ -128,7 +129,7 @@ const CacheCapacityConfig = z.strictObject({
 /** The engine's configuration with every default applied (what `EngineConfig.parse` returns). */
 export interface EngineConfig {
   orchestrator: { jobs: { maxIdentical: number | null } };
-  container: { runtime: "auto" | "docker" | "podman" | "host" };
+  container: { runtime: ContainerRuntimeSetting };
   snapshot: { backend: "auto" | "btrfs" | "overlay" | "copy" };
   cache: {
     capacity: {
@@ -146,7 +147,7 @@ export interface EngineConfig {
 /** The engine's configuration as written in `config.json`: every key may be left out for its default. */
 export interface EngineConfigInput {
   orchestrator?: { jobs?: { maxIdentical?: number | null | undefined } | undefined } | undefined;
-  container?: { runtime?: "auto" | "docker" | "podman" | "host" | undefined } | undefined;
+  container?: { runtime?: ContainerRuntimeSetting | undefined } | undefined;
   snapshot?: { backend?: "auto" | "btrfs" | "overlay" | "copy" | undefined } | undefined;
   cache?: {
     capacity?: {
@@ -178,7 +179,7 @@ export const EngineConfig: z.ZodType<EngineConfig, EngineConfigInput> = typed<
       }).prefault({}),
     }).prefault({}),
     container: z.strictObject({
-      runtime: z.enum(["auto", "docker", "podman", "host"]).default("auto")
+      runtime: z.enum(CONTAINER_RUNTIME_SETTINGS).default("auto")
         .describe("Where PostgreSQL runs; auto = host for host builds, else docker, then podman"),
     }).prefault({}),
     snapshot: z.strictObject({

@@ -7,8 +7,9 @@
 
 import type { ExecResult, StreamingChild } from "../exec.ts";
 
-/** The runtimes sqlrs knows. */
-export type RuntimeName = "host" | "docker" | "podman";
+import type { RuntimeName } from "../../shared/runtime_names.ts";
+
+export type { RuntimeName };
 
 /** A PostgreSQL build resolved from an image reference. Serializable. */
 export interface ResolvedImage {
@@ -120,4 +121,16 @@ export interface Runtime {
   stopStrays(root: string, keep: (dataDir: string) => boolean): Promise<string[]>;
   /** One line on whether this runtime can work here, for `sqlrs status`. */
   probe(): Promise<{ available: boolean; detail: string }>;
+}
+
+/** What the engine gives every runtime it creates. */
+export interface RuntimeContext {
+  /** The store root (container runtimes label their containers with it). */
+  storeRoot: string;
+}
+
+/** A runtime as the registry lists it (`engine/runtime/registry.ts`). */
+export interface RuntimeRegistration {
+  readonly name: RuntimeName;
+  create(context: RuntimeContext): Runtime;
 }

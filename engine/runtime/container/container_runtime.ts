@@ -34,7 +34,7 @@
  */
 
 import { resolve } from "node:path";
-import type { Runtime } from "../types.ts";
+import type { Runtime, RuntimeRegistration } from "../types.ts";
 import { isUnder } from "../_support.ts";
 import { collectOutput, serverDsn } from "../_pg_server.ts";
 import { type CliExec, ContainerCli, type ContainerEngine, processExec } from "./container_cli.ts";
@@ -104,3 +104,15 @@ export function createContainerRuntime(engine: ContainerEngine, options: Contain
     probe: () => cli.probe(),
   };
 }
+
+/** The docker runtime's registration. */
+export const dockerRuntime: RuntimeRegistration = {
+  name: "docker",
+  create: ({ storeRoot }) => createContainerRuntime("docker", { storeRoot }),
+};
+
+/** The podman runtime's registration. */
+export const podmanRuntime: RuntimeRegistration = {
+  name: "podman",
+  create: ({ storeRoot }) => createContainerRuntime("podman", { storeRoot }),
+};

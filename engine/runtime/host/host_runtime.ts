@@ -12,7 +12,14 @@
 import { dirname, join, resolve } from "node:path";
 import { type ExecOptions, run, spawnDetached, spawnStreaming, type StreamingChild } from "../../exec.ts";
 import { messageOf, SqlrsError } from "../../../shared/errors.ts";
-import type { ResolvedImage, Runtime, ServerHandle, StartOptions, ToolOptions } from "../types.ts";
+import type {
+  ResolvedImage,
+  Runtime,
+  RuntimeRegistration,
+  ServerHandle,
+  StartOptions,
+  ToolOptions,
+} from "../types.ts";
 import {
   appendBaseSettings,
   buildOfImage,
@@ -410,3 +417,6 @@ export function createHostRuntime(): Runtime {
     },
   };
 }
+
+/** The host runtime's registration. */
+export const hostRuntime: RuntimeRegistration = { name: "host", create: () => createHostRuntime() };
