@@ -15,6 +15,7 @@ import { createHash } from "node:crypto";
 import { join } from "node:path";
 import type { PrepareJobRequestLiquibase } from "../../shared/schemas.ts";
 import type { Runtime, ServerHandle } from "../runtime/types.ts";
+import { serverAddress } from "../runtime/address.ts";
 import { findLiquibase, liquibaseFailure, type LiquibaseTool, runLiquibase } from "./liquibase/lb_tool.ts";
 import {
   applyArgs,
@@ -62,7 +63,7 @@ export function checkLiquibaseRequest(request: PrepareJobRequestLiquibase): Liqu
 
 function jdbcUrl(server: ServerHandle) {
   return {
-    host: "127.0.0.1",
+    host: serverAddress(server),
     port: server.port,
     database: "postgres",
     user: server.user,

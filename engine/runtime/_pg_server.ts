@@ -12,10 +12,9 @@ import { join } from "node:path";
 import { messageOf, SqlrsError } from "../../shared/errors.ts";
 import type { ExecResult, StreamingChild } from "../exec.ts";
 import type { ServerHandle } from "./types.ts";
+import { LOOPBACK, serverAddress } from "./address.ts";
 import { cancelled, sleep } from "./_support.ts";
 
-/** The loopback address servers are published on, unless a handle names another. */
-export const LOOPBACK = "127.0.0.1";
 /** The superuser every base is initialised with, and the role the engine's tools connect as. */
 export const SUPERUSER = "postgres";
 /** How many ports a start tries before it gives up. */
@@ -24,11 +23,6 @@ const PORT_ATTEMPTS = 5;
 const READY_POLL_MS = 3;
 /** The line of `postmaster.pid` holding the server's status (PostgreSQL's LOCK_FILE_LINE_PM_STATUS). */
 const PID_FILE_STATUS_LINE = 7;
-
-/** The address a client on this machine connects to. */
-export function serverAddress(server: ServerHandle): string {
-  return server.host ?? LOOPBACK;
-}
 
 /** The connection string a client on this machine uses for `database` of `server`. */
 export function serverDsn(server: ServerHandle, database = "postgres"): string {

@@ -12,13 +12,13 @@ import { cancelled, fileSize, lastLines, LOG_TAIL_LINES, logTail } from "../_sup
 import {
   acceptsConnections,
   assertInitdbTarget,
-  LOOPBACK,
   PORT_TAKEN,
   startFailed,
   startOnFreePort,
   SUPERUSER,
   waitReady,
 } from "../_pg_server.ts";
+import { LOOPBACK } from "../address.ts";
 import type { ResolvedImage, ServerHandle, StartOptions } from "../types.ts";
 import { appendBaseSettings, INITDB_RUN_ARGS } from "../host/pg_install.ts";
 import { CONTAINER_PORT, CONTAINER_SOCKET_DIR, STOP_TIMEOUT_S } from "./containers.ts";

@@ -49,16 +49,15 @@ import {
   assertInitdbTarget,
   collectOutput,
   connectionArgs,
-  LOOPBACK,
   PORT_TAKEN,
   readPidFile,
-  serverAddress,
   serverDsn,
   startFailed,
   startOnFreePort,
   SUPERUSER,
   waitReady,
 } from "../_pg_server.ts";
+import { LOOPBACK, serverAddress } from "../address.ts";
 
 const START_TIMEOUT_MS = 30_000;
 /** Linux's sun_path holds 108 bytes; stay well below. */
