@@ -17,7 +17,7 @@ import {
   imageIdentity,
   qualifiedRef,
   qualifiedRepo,
-} from "../engine/runtime/container/image.ts";
+} from "../engine/runtime/container/image_identity.ts";
 import { mountPlan } from "../engine/runtime/container/mounts.ts";
 import { readsFiles } from "../engine/runtime/container/tool_files.ts";
 import { createRuntimeSelector } from "../engine/runtime/select.ts";

@@ -10,7 +10,7 @@ import { lastLines } from "../_support.ts";
 import type { ResolvedImage } from "../types.ts";
 import type { ContainerCli } from "./container_cli.ts";
 import type { ContainerFlavor } from "./flavor.ts";
-import { containerStoreDir, imageIdentity, parseImageProbe, PROBE_SCRIPT } from "./image.ts";
+import { containerStoreDir, imageIdentity, parseImageProbe, PROBE_SCRIPT } from "./image_identity.ts";
 
 /** What sqlrs knows of a local image, probed once per image id. */
 export interface ImageInfo {

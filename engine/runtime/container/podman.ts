@@ -4,7 +4,7 @@
  * @module
  */
 
-import { qualifiedRef } from "./image.ts";
+import { qualifiedRef } from "./image_identity.ts";
 import type { ContainerFlavor } from "./flavor.ts";
 
 /**
