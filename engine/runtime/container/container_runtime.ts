@@ -65,7 +65,7 @@ export interface ContainerRuntimeOptions {
 /** Creates the docker or podman runtime. */
 export function createContainerRuntime(engine: ContainerEngine, options: ContainerRuntimeOptions): Runtime {
   const flavor = FLAVORS[engine]();
-  const cli = new ContainerCli(engine, options.program, options.exec ?? processExec);
+  const cli = new ContainerCli(flavor, options.program, options.exec ?? processExec);
   const parts: ContainerParts = {
     cli,
     flavor,

@@ -36,6 +36,11 @@ function podmanUlimits(): string[] {
 export function podmanFlavor(): ContainerFlavor {
   return {
     engine: "podman",
+    unreachable: /Cannot connect to Podman|unable to connect to Podman|podman machine start/i,
+    daemonHint:
+      'podman cannot reach its service: run "podman machine start" (macOS, Windows) or check "podman info"',
+    installHint: "podman is not installed (apt-get install podman)",
+    daemonless: true,
     runOptions: podmanUlimits(),
     pullRef: qualifiedRef,
     removeCommands: (idOrName, graceful, stopTimeoutS) => [
