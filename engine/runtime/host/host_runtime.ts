@@ -209,7 +209,7 @@ async function startServer(
       gone: async () => (await processAlive(pid)) ? undefined : "the server exited",
     });
     if ("ready" in outcome) {
-      const handle: ServerHandle = {
+      return {
         runtime: "host",
         runtimeId: String(pid),
         dataDir,
@@ -220,7 +220,6 @@ async function startServer(
         password,
         logFile,
       };
-      return handle;
     }
     // Whatever went wrong, leave no server behind.
     await stopPostmaster(pid);
