@@ -75,6 +75,15 @@ export async function assertInitdbTarget(dataDir: string, password: string): Pro
   if (/[\r\n]/.test(password)) throw new SqlrsError("invalid_argument", "The password must be a single line");
 }
 
+/**
+ * Gives a data directory a mode PostgreSQL starts on (0700, or 0750 for group-readable clusters): a
+ * copy may carry another.
+ */
+export async function fixDataDirMode(dataDir: string, info: Deno.FileInfo): Promise<void> {
+  const mode = (info.mode ?? 0) & 0o777;
+  if (mode !== 0o700 && mode !== 0o750) await Deno.chmod(dataDir, 0o700);
+}
+
 /** The lines of `<dataDir>/postmaster.pid`, or undefined when there is none. */
 export async function readPidFile(dataDir: string): Promise<string[] | undefined> {
   try {

@@ -12,6 +12,7 @@ import { cancelled, fileSize, lastLines, LOG_TAIL_LINES, logTail } from "../_sup
 import {
   acceptsConnections,
   assertInitdbTarget,
+  fixDataDirMode,
   PORT_TAKEN,
   startFailed,
   startOnFreePort,
@@ -243,8 +244,7 @@ async function serverOwner(dataDir: string, info: ImageInfo): Promise<Owner> {
     owner = { uid: info.uid, gid: info.gid };
     await runOk(["chown", "-R", `${owner.uid}:${owner.gid}`, dataDir]);
   }
-  const mode = (stat.mode ?? 0) & 0o777;
-  if (mode !== 0o700 && mode !== 0o750) await Deno.chmod(dataDir, 0o700);
+  await fixDataDirMode(dataDir, stat);
   return owner;
 }
 

@@ -49,6 +49,7 @@ import {
   assertInitdbTarget,
   collectOutput,
   connectionArgs,
+  fixDataDirMode,
   PORT_TAKEN,
   readPidFile,
   serverDsn,
@@ -180,9 +181,7 @@ async function startServer(
   const runDir = resolve(options.runDir);
   const user = await serverUser();
 
-  const info = await ensureOwned(dataDir, user, true);
-  const mode = (info.mode ?? 0) & 0o777;
-  if (mode !== 0o700 && mode !== 0o750) await Deno.chmod(dataDir, 0o700);
+  await fixDataDirMode(dataDir, await ensureOwned(dataDir, user, true));
   await Deno.mkdir(runDir, { recursive: true });
   await ensureOwned(runDir, user, false);
   const logFile = join(runDir, "postgres.log");
