@@ -8,28 +8,28 @@ const handle: ServerHandle = {
   dataDir: "/d",
   port: 5433,
   socketDir: null,
-  user: "postgres",
+  user: "sqlrs_t",
   password: "p@ss:w/rd %1",
   logFile: "/d/log",
 };
 
-Deno.test("serverDsn() escapes the password and database, and uses the handle's address", () => {
-  assert.equal(serverDsn(handle), "postgres://postgres:p%40ss%3Aw%2Frd%20%251@127.0.0.1:5433/postgres");
+Deno.test("serverDsn() carries the handle's role and password, escaped, and its address", () => {
+  assert.equal(serverDsn(handle), "postgres://sqlrs_t:p%40ss%3Aw%2Frd%20%251@127.0.0.1:5433/postgres");
   assert.equal(
     serverDsn({ ...handle, host: "10.0.0.7" }, "a b"),
-    "postgres://postgres:p%40ss%3Aw%2Frd%20%251@10.0.0.7:5433/a%20b",
+    "postgres://sqlrs_t:p%40ss%3Aw%2Frd%20%251@10.0.0.7:5433/a%20b",
   );
 });
 
 Deno.test("connectionArgs() gives psql the database with -d and pgbench as its last argument", () => {
-  const target = { host: "/sock", port: 5432 };
+  const target = { host: "/sock", port: 5432, user: "sqlrs_t" };
   assert.deepEqual(connectionArgs("psql", target, "db"), [
     "-h",
     "/sock",
     "-p",
     "5432",
     "-U",
-    "postgres",
+    "sqlrs_t",
     "-d",
     "db",
   ]);
@@ -39,7 +39,7 @@ Deno.test("connectionArgs() gives psql the database with -d and pgbench as its l
     "-p",
     "5432",
     "-U",
-    "postgres",
+    "sqlrs_t",
     "db",
   ]);
 });
