@@ -251,7 +251,8 @@ export function runRuntimeContract(name: string, options: RuntimeContractOptions
       const server = await runtime.start(image, dataDir, { runDir, port });
       try {
         notStrictEqual(server.port, port);
-        strictEqual((await clientPsql(runtime.dsn(server), "select 5")).stdout.trim(), "5");
+        const role = await createInstanceRole(server, { user: "sqlrs_t", password: PASSWORD });
+        strictEqual((await clientPsql(runtime.dsn(role), "select 5")).stdout.trim(), "5");
       } finally {
         await runtime.stop(server);
       }

@@ -9,6 +9,7 @@ import type { ExecOptions, ExecResult, StreamingChild } from "../../exec.ts";
 import type { ResolvedImage, ServerHandle } from "../types.ts";
 import type { CliExec } from "./container_cli.ts";
 import { createContainerRuntime } from "./container_runtime.ts";
+import { BASE_VERSION } from "../host/pg_install.ts";
 
 const ID = `sha256:${"a".repeat(64)}`;
 
@@ -33,7 +34,7 @@ const image: ResolvedImage = {
   runtime: "docker",
   imageId: "postgres:17",
   resolvedId: ID,
-  storeDir: "container/postgres-17-aaaaaaaaaaaa",
+  storeDir: `container/postgres-17-aaaaaaaaaaaa-b${BASE_VERSION}`,
   major: 17,
   toolIdentity: "psql (PostgreSQL) 17.0",
 };
