@@ -455,12 +455,11 @@ export class JobService {
           jobId,
           job.request,
           plan,
-          built.stateDir,
-          built.base.password,
+          { stateDir: built.stateDir, spareClone: built.spareClone, password: built.base.password },
           signal,
         );
       } finally {
-        await built.workspaceRemoved;
+        await built.removeWorkspace();
       }
       reporter.task("prepare-instance", "succeeded");
       this.#emit(jobId, { type: "result", result });
@@ -486,8 +485,11 @@ export class JobService {
     jobId: string,
     request: PrepareJobRequest,
     plan: Plan,
-    stateDir: string,
-    password: string,
+    { stateDir, spareClone, password }: {
+      stateDir: string;
+      spareClone: string | undefined;
+      password: string;
+    },
     signal: AbortSignal,
   ): Promise<PrepareJobResult> {
     const ttl = request.ttl ?? this.#deps.config.effective.instances.ttl;
@@ -495,6 +497,7 @@ export class JobService {
     const instance = await this.#deps.instances.create({
       stateId: plan.finalStateId,
       stateDir,
+      ...(spareClone === undefined ? {} : { spareClone }),
       image: plan.image,
       password,
       jobId,

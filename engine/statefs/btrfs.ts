@@ -14,6 +14,7 @@ import {
   discard,
   ensureParent,
   fsyncDirectory,
+  moveClone,
   pathExists,
   refuseExisting,
   removeLeftovers,
@@ -194,6 +195,7 @@ export function createBtrfsStateFS(root: string): StateFS {
       else await copyIntoSubvolume(src, dst, false);
       return dst;
     },
+    adopt: moveClone,
     flush: syncFilesystem,
     remove,
     async ownBytes(path, parent) {
