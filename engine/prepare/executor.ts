@@ -224,7 +224,7 @@ export class Executor {
       server: null,
     };
     await Deno.mkdir(workspace.runDir, { recursive: true });
-    const policy = new KeepPolicy(plan.steps.length);
+    const policy = new KeepPolicy(plan.steps.length, plan.toolStartMs);
     let held: (() => void) | null = null;
     let workspaceRemoved: Promise<void> | undefined;
     let spareClone: string | undefined;

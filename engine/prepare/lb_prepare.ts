@@ -316,7 +316,7 @@ async function planWithLiquibase(
   args: LiquibaseArgs,
   tool: LiquibaseTool,
   deps: LiquibasePlannerDeps,
-): Promise<{ output: string; changelogs: string[] }> {
+): Promise<{ output: string; changelogs: string[]; durationMs: number }> {
   return await deps.withBaseServer(request.image_id, async (_runtime, server) => {
     const result = await runLiquibase(tool, planArgs(args), { cwd: request.work_dir, url: jdbcUrl(server) });
     if (result.code !== 0) {
@@ -325,7 +325,11 @@ async function planWithLiquibase(
         `Liquibase could not plan the changelog: ${liquibaseFailure(result)}`,
       );
     }
-    return { output: result.stdout, changelogs: parsedChangelogs(result.stderr, args.roots) };
+    return {
+      output: result.stdout,
+      changelogs: parsedChangelogs(result.stderr, args.roots),
+      durationMs: result.durationMs,
+    };
   });
 }
 
@@ -365,8 +369,12 @@ export async function planLiquibasePrepare(
     ["tree", tree],
   ]);
   let planned = cacheDir === null || planKey === null ? null : await readCachedPlan(cacheDir, planKey);
+  // A JVM that applied nothing: what starting Liquibase costs, which the keep policy weighs.
+  let toolStartMs: number | undefined;
   if (planned === null) {
-    planned = await planWithLiquibase(request, args, tool, deps);
+    const { output, changelogs, durationMs } = await planWithLiquibase(request, args, tool, deps);
+    planned = { output, changelogs };
+    toolStartMs = durationMs;
     if (cacheDir !== null && planKey !== null) await writeCachedPlan(cacheDir, planKey, planned);
   }
   const changesets = parsePendingChangesets(planned.output);
@@ -390,7 +398,8 @@ export async function planLiquibasePrepare(
     tool: toolIdentity,
     files,
   }));
-  return await chainPlan(request, image, drafts, argsSummary(request.liquibase_args), deps);
+  const plan = await chainPlan(request, image, drafts, argsSummary(request.liquibase_args), deps);
+  return toolStartMs === undefined ? plan : { ...plan, toolStartMs };
 }
 
 /** Whether a changeset's printed SQL is empty or only comments (a customChange that runs Java). */

@@ -44,6 +44,11 @@ export interface Plan {
   tasks: PreparePlanTask[];
   /** Where the tools run, so that relative paths resolve as they did when the content was hashed. */
   workDir: string;
+  /**
+   * How long a run of the step's tool that applied nothing took, when planning made one (Liquibase's
+   * `update-sql`): the tool's start, for the keep policy (see keep_policy.ts).
+   */
+  toolStartMs?: number;
 }
 
 /** A step as a kind-specific planner describes it, before it is chained to its parent. */
