@@ -77,8 +77,10 @@ export class JobService {
     if (request.ttl !== undefined) parseDuration(request.ttl);
     const jobId = randomHex(16);
     const registry = this.#deps.registry;
-    if (request.prepare_kind === "lb") {
-      // Liquibase plans against a live server (seconds): check the arguments now, plan in the job.
+    // Liquibase plans against a live server (seconds) unless its plan is cached: then it plans here, as
+    // psql does; else the arguments are checked now and the job plans.
+    const cachedLb = request.prepare_kind === "lb" ? await this.#plan(request, true) : undefined;
+    if (request.prepare_kind === "lb" && cachedLb === null) {
       checkLiquibaseRequest(request);
       const image = await (await this.#deps.runtimes.forImage(request.image_id)).resolveImage(
         request.image_id,
@@ -108,7 +110,7 @@ export class JobService {
       this.#start(jobId, undefined);
       return this.#accepted(jobId);
     }
-    const plan = await this.#plan(request);
+    const plan = cachedLb ?? await this.#plan(request);
     this.#insertJob({
       job_id: jobId,
       prepare_kind: request.prepare_kind,
@@ -341,7 +343,10 @@ export class JobService {
     }
   }
 
-  async #plan(request: PrepareJobRequest): Promise<Plan> {
+  /** Plans `request`; with `cachedOnly`, a Liquibase request whose plan is not cached gives null. */
+  async #plan(request: PrepareJobRequest, cachedOnly: true): Promise<Plan | null>;
+  async #plan(request: PrepareJobRequest): Promise<Plan>;
+  async #plan(request: PrepareJobRequest, cachedOnly?: true): Promise<Plan | null> {
     const runtime = await this.#deps.runtimes.forImage(request.image_id);
     const deps = {
       resolveImage: (imageId: string | undefined) => runtime.resolveImage(imageId),
@@ -350,6 +355,7 @@ export class JobService {
     if (request.prepare_kind === "psql") return planPsqlPrepare(request, deps);
     return planLiquibasePrepare(request, {
       ...deps,
+      ...(cachedOnly === undefined ? {} : { cachedOnly }),
       configuredExec: this.#deps.config.effective.liquibase.exec,
       storeRoot: this.#deps.storeRoot,
       withBaseServer: async (imageId, fn) =>

@@ -54,6 +54,8 @@ export interface LiquibasePlannerDeps extends PlannerDeps {
    * an input. Null plans with Liquibase every time.
    */
   storeRoot: string | null;
+  /** Plan only from the cached plan: resolve with null where Liquibase would have to run. */
+  cachedOnly?: boolean;
 }
 
 /** Validates a Liquibase request (400s for refused options or missing paths) without planning. */
@@ -333,11 +335,22 @@ async function planWithLiquibase(
   });
 }
 
-/** Plans a Liquibase prepare: pending changesets from `update-sql` on the base (or its cached plan). */
+/**
+ * Plans a Liquibase prepare: pending changesets from `update-sql` on the base (or its cached plan).
+ * With `deps.cachedOnly`, null instead of running Liquibase.
+ */
+export async function planLiquibasePrepare(
+  request: PrepareJobRequestLiquibase,
+  deps: LiquibasePlannerDeps & { cachedOnly: true },
+): Promise<Plan | null>;
 export async function planLiquibasePrepare(
   request: PrepareJobRequestLiquibase,
   deps: LiquibasePlannerDeps,
-): Promise<Plan> {
+): Promise<Plan>;
+export async function planLiquibasePrepare(
+  request: PrepareJobRequestLiquibase,
+  deps: LiquibasePlannerDeps,
+): Promise<Plan | null> {
   const args = checkLiquibaseRequest(request);
   const image = await deps.resolveImage(request.image_id);
   const cacheDir = deps.storeRoot === null ? null : join(deps.storeRoot, "cache", "liquibase-plans");
@@ -371,6 +384,7 @@ export async function planLiquibasePrepare(
   let planned = cacheDir === null || planKey === null ? null : await readCachedPlan(cacheDir, planKey);
   // A JVM that applied nothing: what starting Liquibase costs, which the keep policy weighs.
   let toolStartMs: number | undefined;
+  if (planned === null && deps.cachedOnly === true) return null;
   if (planned === null) {
     const { output, changelogs, durationMs } = await planWithLiquibase(request, args, tool, deps);
     planned = { output, changelogs };
