@@ -19,7 +19,8 @@ import { sandboxOn, type StoreKind } from "./_stores.ts";
 import { prepare } from "./_prepare_suite.ts";
 import { initdb, ownedDir, pgTools, psqlFile, startDirect, stop } from "../bench/_postgres.ts";
 
-const STEPS = 30;
+/** As many as the bench's series probe: the store, its accounting and the cap are checked at that size. */
+const STEPS = 150;
 const MiB = 1024 * 1024;
 
 interface StateListing {

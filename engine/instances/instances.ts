@@ -20,6 +20,11 @@ import { createInstanceRole, newInstanceCredential } from "./credentials.ts";
 export interface NewInstance {
   stateId: string;
   stateDir: string;
+  /**
+   * A clone whose content is the state's (a prepare's build area), which the instance may take by
+   * {@link StateFS.adopt} instead of cloning the state; the caller removes it if it was not taken.
+   */
+  spareClone?: string;
   image: ResolvedImage;
   jobId: string | null;
   expiresAt: string | null;
@@ -60,7 +65,7 @@ export class Instances {
     let server: ServerHandle | undefined;
     const started = performance.now();
     try {
-      const dataDir = await this.#statefs.clone(spec.stateDir, join(dir, "data"));
+      const dataDir = await this.#cloneOrAdopt(spec, join(dir, "data"));
       const cloned = performance.now();
       const startOptions = spec.signal === undefined
         ? { runDir: join(dir, "run") }
@@ -92,6 +97,18 @@ export class Instances {
       throw error;
     }
     return this.#registry.getInstance(instanceId) as InstanceRow;
+  }
+
+  /** The instance's clone: the spare clone moved into place where the backend can, else a new clone. */
+  async #cloneOrAdopt(spec: NewInstance, dst: string): Promise<string> {
+    if (spec.spareClone !== undefined && this.#statefs.adopt !== undefined) {
+      try {
+        return await this.#statefs.adopt(spec.spareClone, dst);
+      } catch (error) {
+        this.#log(`instance: could not take the build area's clone (${messageOf(error)}); cloning the state`);
+      }
+    }
+    return await this.#statefs.clone(spec.stateDir, dst);
   }
 
   /** The connection string of an instance. */

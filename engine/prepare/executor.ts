@@ -129,8 +129,14 @@ export class Executor {
   /**
    * Builds every missing kept state of `plan`: resumes after the last step whose state exists, runs the
    * rest on one server (one tool process per run of steps, see {@link KeepPolicy}) and stops it only to
-   * keep a state. Resolves with the final state's directory, the base, and the removal of the
-   * build area, still under way (await it before the job ends).
+   * keep a state. Resolves with the final state's directory, the base, and the build area's
+   * removal: started already (call `removeWorkspace` and await it before the job ends), unless the build
+   * area's clone is offered as `spareClone`.
+   *
+   * `spareClone`: where the backend can move a clone ({@link StateFS.adopt}) and the build area ends
+   * holding the final state's content (its server stopped cleanly), that clone, for the instance to
+   * take instead of copying the state again; on the copy backend that copy was a third of a one-step
+   * prepare. Whatever is not taken is removed by `removeWorkspace`.
    *
    * Single flight: a job holds the key of the first step it is about to run until it has kept a state
    * and taken the key of the step after it; a job waiting for that key then resumes after what the
@@ -141,7 +147,7 @@ export class Executor {
     plan: Plan,
     reporter: JobReporter,
     signal: AbortSignal,
-  ): Promise<{ stateDir: string; base: Base; workspaceRemoved: Promise<void> }> {
+  ): Promise<{ stateDir: string; base: Base; spareClone?: string; removeWorkspace(): Promise<void> }> {
     const { layout, statefs } = this.#deps;
     const base = await this.#deps.bases.ensure(
       runtime,
@@ -157,9 +163,10 @@ export class Executor {
       server: null,
     };
     await Deno.mkdir(workspace.runDir, { recursive: true });
-    const policy = new KeepPolicy(plan.steps.length);
+    const policy = new KeepPolicy(plan.steps.length, plan.toolStartMs);
     let held: (() => void) | null = null;
     let workspaceRemoved: Promise<void> | undefined;
+    let spareClone: string | undefined;
     try {
       let next = await this.#resumeFrom(plan, 0, reporter);
       while (next < plan.steps.length) {
@@ -176,13 +183,31 @@ export class Executor {
         const build = { runtime, plan, base, workspace, reporter, signal, policy };
         next = await this.#runToKeptState(build, next);
       }
-      // The build area holds everything the steps wrote (removing it takes up to a second on overlay
-      // and copy): on success the caller starts the instance meanwhile and awaits this before it ends.
-      // A failure here leaves only a leftover, which the next engine start sweeps: log it, never reject
-      // (nothing awaits this promise until the instance is up).
-      workspaceRemoved = removeWorkspace(statefs, workspace, jobDir).catch((error) =>
-        reporter.log(undefined, `could not remove the build area ${jobDir}: ${messageOf(error)}`)
-      );
+      const remove = () =>
+        removeWorkspace(statefs, workspace, jobDir).catch((error) =>
+          reporter.log(undefined, `could not remove the build area ${jobDir}: ${messageOf(error)}`)
+        );
+      if (statefs.adopt !== undefined && workspace.contentId === plan.finalStateId) {
+        spareClone = workspace.clonePath;
+        // Removed once the instance took the clone (or did not): see removeWorkspace below.
+        workspaceRemoved = Promise.resolve();
+      } else {
+        // The build area holds everything the steps wrote (removing it takes up to a second on overlay
+        // and copy): on success the caller starts the instance meanwhile and awaits this before it
+        // ends. A failure here leaves only a leftover, which the next engine start sweeps: log it,
+        // never reject (nothing awaits this promise until the instance is up).
+        workspaceRemoved = remove();
+      }
+      const removed = workspaceRemoved;
+      const stateDir = plan.steps.length === 0
+        ? base.path
+        : this.#deps.states.path(plan.image.storeDir, plan.finalStateId);
+      return {
+        stateDir,
+        base,
+        ...(spareClone === undefined ? {} : { spareClone }),
+        removeWorkspace: () => spareClone === undefined ? removed : remove(),
+      };
     } finally {
       held?.();
       if (workspaceRemoved === undefined) {
@@ -190,10 +215,6 @@ export class Executor {
         await removeWorkspace(statefs, workspace, jobDir);
       }
     }
-    const finalDir = plan.steps.length === 0
-      ? base.path
-      : this.#deps.states.path(plan.image.storeDir, plan.finalStateId);
-    return { stateDir: finalDir, base, workspaceRemoved };
   }
 
   /**

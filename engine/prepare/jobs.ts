@@ -82,8 +82,10 @@ export class JobService {
     if (request.ttl !== undefined) parseDuration(request.ttl);
     const jobId = randomHex(16);
     const registry = this.#deps.registry;
-    if (request.prepare_kind === "lb") {
-      // Liquibase plans against a live server (seconds): check the arguments now, plan in the job.
+    // Liquibase plans against a live server (seconds) unless its plan is cached: then it plans here, as
+    // psql does; else the arguments are checked now and the job plans.
+    const cachedLb = request.prepare_kind === "lb" ? await this.#plan(request, true) : undefined;
+    if (request.prepare_kind === "lb" && cachedLb === null) {
       checkLiquibaseRequest(request);
       const image = await (await this.#deps.runtimes.forImage(request.image_id)).resolveImage(
         request.image_id,
@@ -113,7 +115,7 @@ export class JobService {
       this.#start(jobId, undefined);
       return this.#accepted(jobId);
     }
-    const plan = await this.#plan(request);
+    const plan = cachedLb ?? await this.#plan(request);
     this.#insertJob({
       job_id: jobId,
       prepare_kind: request.prepare_kind,
@@ -257,7 +259,10 @@ export class JobService {
     return job;
   }
 
-  async #plan(request: PrepareJobRequest): Promise<Plan> {
+  /** Plans `request`; with `cachedOnly`, a Liquibase request whose plan is not cached gives null. */
+  async #plan(request: PrepareJobRequest, cachedOnly: true): Promise<Plan | null>;
+  async #plan(request: PrepareJobRequest): Promise<Plan>;
+  async #plan(request: PrepareJobRequest, cachedOnly?: true): Promise<Plan | null> {
     const runtime = await this.#deps.runtimes.forImage(request.image_id);
     const deps = {
       resolveImage: (imageId: string | undefined) => runtime.resolveImage(imageId),
@@ -266,6 +271,7 @@ export class JobService {
     if (request.prepare_kind === "psql") return planPsqlPrepare(request, deps);
     return planLiquibasePrepare(request, {
       ...deps,
+      ...(cachedOnly === undefined ? {} : { cachedOnly }),
       configuredExec: this.#deps.config.effective.liquibase.exec,
       storeRoot: this.#deps.storeRoot,
       withBaseServer: async (imageId, fn) =>
@@ -355,11 +361,11 @@ export class JobService {
           jobId,
           job.request,
           plan,
-          built.stateDir,
+          { stateDir: built.stateDir, spareClone: built.spareClone },
           signal,
         );
       } finally {
-        await built.workspaceRemoved;
+        await built.removeWorkspace();
       }
       reporter.task("prepare-instance", "succeeded");
       this.#events.append(jobId, { type: "result", result });
@@ -385,7 +391,7 @@ export class JobService {
     jobId: string,
     request: PrepareJobRequest,
     plan: Plan,
-    stateDir: string,
+    { stateDir, spareClone }: { stateDir: string; spareClone: string | undefined },
     signal: AbortSignal,
   ): Promise<PrepareJobResult> {
     const ttl = request.ttl ?? this.#deps.config.effective.instances.ttl;
@@ -393,6 +399,7 @@ export class JobService {
     const instance = await this.#deps.instances.create({
       stateId: plan.finalStateId,
       stateDir,
+      ...(spareClone === undefined ? {} : { spareClone }),
       image: plan.image,
       jobId,
       expiresAt,

@@ -4,7 +4,7 @@
  * keeping one after each small migration made a long history 20–40× slower than running it by hand.
  *
  * - The last step and the one before it are always kept: editing the last migration, or adding one,
- *   re-runs one step.
+ *   re-runs one step. The run that reaches the one before the last ends there; the last runs alone.
  * - An intermediate state is kept once the work since the previous kept state (wall time of the tool
  *   runs) reaches {@link KEEP_FACTOR} times what keeping a state costs, as measured in this job. A
  *   miss then re-runs at most about that much work from the nearest kept ancestor, and intermediate
@@ -13,7 +13,14 @@
  * Consecutive steps between kept states run in as few tool processes as the policy allows: a run
  * covers as many steps as the measured time per step says fit before the next keep is due. The time to
  * start the tool is told apart from the work (it is fitted over runs of different sizes) and does not
- * count as work: re-running from any kept state pays it too.
+ * count as work: re-running from any kept state pays it too. It counts in the cost of a keep, though:
+ * the tool must end for the server to stop, and the next run starts it again. For psql that is tens of
+ * ms; for Liquibase a JVM (2-5 s), so that a Liquibase history keeps intermediate states only where its
+ * changesets' own work is worth several JVM starts.
+ *
+ * When the tool's start was measured before the first step (Liquibase's planning run is a JVM that
+ * applies nothing), the first run needs no learning: it covers every step up to the one before the
+ * last, since a step's work is not known before it ran and no keep is worth a tool start until then.
  *
  * @module
  */
@@ -56,8 +63,30 @@ export class KeepPolicy {
   /** The runs since the last kept state. */
   #sinceKept: Run[] = [];
 
-  constructor(total: number) {
+  /** A run of 0 steps: the measured start of the tool, when known before the first step. */
+  readonly #startSample: Run[];
+
+  /**
+   * @param total the number of steps of the plan
+   * @param toolStartMs how long one run of the tool that applies no step took, when measured already
+   */
+  constructor(total: number, toolStartMs?: number) {
     this.#total = total;
+    this.#startSample = toolStartMs === undefined ? [] : [{ steps: 0, ms: toolStartMs }];
+  }
+
+  #fit(): { startMs: number; perStepMs: number } {
+    return fitCosts([...this.#startSample, ...this.#runs]);
+  }
+
+  /** A keep's cost: stopping, snapshotting, publishing, starting the server, and starting the tool again. */
+  #keepCost(startMs: number): number {
+    return KEEP_FACTOR * (this.#keepMs + startMs);
+  }
+
+  /** The most steps a run from `index` may cover: it ends at the one before the last at the latest. */
+  #cap(index: number): number {
+    return Math.max(1, this.#total - 1 - index);
   }
 
   /** Whether the state after step `index` is always kept (the last two). */
@@ -79,12 +108,14 @@ export class KeepPolicy {
    * from its work.
    */
   nextRun(index: number): number {
-    if (this.mustKeep(index) || this.#runs.length === 0) return 1;
-    const { startMs, perStepMs } = fitCosts(this.#runs);
-    const budgetMs = KEEP_FACTOR * this.#keepMs - this.#workSinceKept(startMs);
-    const oneSize = this.#runs.every((run) => run.steps === this.#runs[0]?.steps);
+    if (this.mustKeep(index)) return 1;
+    if (this.#runs.length === 0) return this.#startSample.length === 0 ? 1 : this.#cap(index);
+    const { startMs, perStepMs } = this.#fit();
+    const budgetMs = this.#keepCost(startMs) - this.#workSinceKept(startMs);
+    const runs = [...this.#startSample, ...this.#runs];
+    const oneSize = runs.every((run) => run.steps === runs[0]?.steps);
     const steps = Math.max(oneSize ? 2 : 1, Math.ceil(budgetMs / perStepMs));
-    return Math.max(1, Math.min(steps, this.#total - 2 - index));
+    return Math.min(steps, this.#cap(index));
   }
 
   /** Records a run of `steps` steps ending at `lastIndex` that took `ms`; true when its state is kept. */
@@ -92,7 +123,8 @@ export class KeepPolicy {
     this.#runs.push({ steps, ms });
     this.#sinceKept.push({ steps, ms });
     if (this.mustKeep(lastIndex)) return true;
-    return this.#workSinceKept(fitCosts(this.#runs).startMs) >= KEEP_FACTOR * this.#keepMs;
+    const { startMs } = this.#fit();
+    return this.#workSinceKept(startMs) >= this.#keepCost(startMs);
   }
 
   /** Records that a state was kept, and what keeping it cost. */

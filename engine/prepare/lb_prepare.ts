@@ -54,6 +54,8 @@ export interface LiquibasePlannerDeps extends PlannerDeps {
    * an input. Null plans with Liquibase every time.
    */
   storeRoot: string | null;
+  /** Plan only from the cached plan: resolve with null where Liquibase would have to run. */
+  cachedOnly?: boolean;
 }
 
 /** Validates a Liquibase request (400s for refused options or missing paths) without planning. */
@@ -311,7 +313,7 @@ async function planWithLiquibase(
   args: LiquibaseArgs,
   tool: LiquibaseTool,
   deps: LiquibasePlannerDeps,
-): Promise<{ output: string; changelogs: string[] }> {
+): Promise<{ output: string; changelogs: string[]; durationMs: number }> {
   return await deps.withBaseServer(request.image_id, async (_runtime, server) => {
     const result = await runLiquibase(tool, planArgs(args), { cwd: request.work_dir, url: jdbcUrl(server) });
     if (result.code !== 0) {
@@ -320,15 +322,30 @@ async function planWithLiquibase(
         `Liquibase could not plan the changelog: ${liquibaseFailure(result)}`,
       );
     }
-    return { output: result.stdout, changelogs: parsedChangelogs(result.stderr, args.roots) };
+    return {
+      output: result.stdout,
+      changelogs: parsedChangelogs(result.stderr, args.roots),
+      durationMs: result.durationMs,
+    };
   });
 }
 
-/** Plans a Liquibase prepare: pending changesets from `update-sql` on the base (or its cached plan). */
+/**
+ * Plans a Liquibase prepare: pending changesets from `update-sql` on the base (or its cached plan).
+ * With `deps.cachedOnly`, null instead of running Liquibase.
+ */
+export async function planLiquibasePrepare(
+  request: PrepareJobRequestLiquibase,
+  deps: LiquibasePlannerDeps & { cachedOnly: true },
+): Promise<Plan | null>;
 export async function planLiquibasePrepare(
   request: PrepareJobRequestLiquibase,
   deps: LiquibasePlannerDeps,
-): Promise<Plan> {
+): Promise<Plan>;
+export async function planLiquibasePrepare(
+  request: PrepareJobRequestLiquibase,
+  deps: LiquibasePlannerDeps,
+): Promise<Plan | null> {
   const args = checkLiquibaseRequest(request);
   const image = await deps.resolveImage(request.image_id);
   const cacheDir = deps.storeRoot === null ? null : join(deps.storeRoot, "cache", "liquibase-plans");
@@ -360,8 +377,13 @@ export async function planLiquibasePrepare(
     ["tree", tree],
   ]);
   let planned = cacheDir === null || planKey === null ? null : await readCachedPlan(cacheDir, planKey);
+  // A JVM that applied nothing: what starting Liquibase costs, which the keep policy weighs.
+  let toolStartMs: number | undefined;
+  if (planned === null && deps.cachedOnly === true) return null;
   if (planned === null) {
-    planned = await planWithLiquibase(request, args, tool, deps);
+    const { output, changelogs, durationMs } = await planWithLiquibase(request, args, tool, deps);
+    planned = { output, changelogs };
+    toolStartMs = durationMs;
     if (cacheDir !== null && planKey !== null) await writeCachedPlan(cacheDir, planKey, planned);
   }
   const changesets = parsePendingChangesets(planned.output);
@@ -385,7 +407,8 @@ export async function planLiquibasePrepare(
     tool: toolIdentity,
     files,
   }));
-  return await chainPlan(request, image, drafts, argsSummary(request.liquibase_args), deps);
+  const plan = await chainPlan(request, image, drafts, argsSummary(request.liquibase_args), deps);
+  return toolStartMs === undefined ? plan : { ...plan, toolStartMs };
 }
 
 /** Whether a changeset's printed SQL is empty or only comments (a customChange that runs Java). */

@@ -230,6 +230,33 @@ export function runStateFSContract(name: string, setup: () => Promise<StateFSCon
     },
   );
 
+  contractTest(
+    "an adopted clone keeps its content at its new place, still apart from the state",
+    async ({ statefs, root }) => {
+      if (statefs.adopt === undefined) return; // overlay: a clone is a mount, it is never moved
+      const src = await makeSource(statefs, root);
+      const state = statePath(root, "s1");
+      await statefs.snapshot(src, state, { previous: src });
+      const clone = clonePath(root, "j1");
+      const data = await statefs.clone(state, clone);
+      await Deno.writeTextFile(join(data, "marker"), "written in the build area");
+      const expected = await manifest(data);
+      const moved = await statefs.adopt(clone, join(root, "instances/i1/data"));
+      ok(!(await exists(clone)), "the clone is still at its old place");
+      deepStrictEqual(await manifest(moved), expected);
+      await Deno.writeTextFile(join(moved, "PG_VERSION"), "16\n");
+      ok(!(await exists(join(state, "marker"))));
+      strictEqual(
+        await Deno.readTextFile(join(state, "PG_VERSION")),
+        await Deno.readTextFile(join(src, "PG_VERSION")),
+      );
+      await rejects(() => statefs.adopt!(state, moved), (error) => isConflict(error));
+      await statefs.remove(moved);
+      await statefs.remove(state);
+      deepStrictEqual(await leftovers(root), []);
+    },
+  );
+
   contractTest("usage measures the store's filesystem", async ({ statefs, root }) => {
     const { totalBytes, freeBytes } = await statefs.usage(root);
     ok(totalBytes > 0, `total ${totalBytes}`);

@@ -16,6 +16,7 @@ import {
   filesystemName,
   filesystemType,
   fsyncDirectory,
+  moveClone,
   pathExists,
   refuseExisting,
   removeLeftovers,
@@ -218,6 +219,7 @@ export function createBtrfsStateFS(root: string): StateFS {
       else await copyIntoSubvolume(src, dst, false);
       return dst;
     },
+    adopt: moveClone,
     flush: syncFilesystem,
     remove,
     publish: renameIntoPlace,

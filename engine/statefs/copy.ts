@@ -214,17 +214,24 @@ export async function createEmptyDirectory(path: string): Promise<void> {
  */
 export async function copyToNew(src: string, dst: string, action: string, durable: boolean): Promise<void> {
   await requireDirectory(src, action);
-  await buildNew(dst, action, durable, (tmp) => copyTree(src, tmp));
+  await buildNew(dst, action, durable ? "syncfs" : "none", (tmp) => copyTree(src, tmp));
 }
 
 /**
+ * How {@link buildNew} makes what it built durable before the rename: not at all (a clone), by one
+ * syncfs of the filesystem, or `fill` has (it fsynced what it wrote).
+ */
+export type Durability = "none" | "syncfs" | "fill";
+
+/**
  * Makes a new `dst` with `fill`, which creates the path it is given and fills it, through a temporary
- * sibling and a rename, flushed as {@link copyToNew} says when `durable`.
+ * sibling and a rename; unless `durability` is "none", the content is durable before the rename (see
+ * {@link Durability}) and the rename is made durable after it, as {@link copyToNew} says.
  */
 export async function buildNew(
   dst: string,
   action: string,
-  durable: boolean,
+  durability: Durability,
   fill: (tmp: string) => Promise<unknown>,
 ): Promise<void> {
   await refuseExisting(dst, action);
@@ -232,7 +239,7 @@ export async function buildNew(
   const tmp = tempSibling(dst);
   try {
     await fill(tmp);
-    if (durable) await syncFilesystem(tmp);
+    if (durability === "syncfs") await syncFilesystem(tmp);
     // rename(2) would silently replace an empty directory that appeared meanwhile.
     await refuseExisting(dst, action);
     await Deno.rename(tmp, dst);
@@ -240,7 +247,16 @@ export async function buildNew(
     await discard(tmp);
     throw error;
   }
-  if (durable) await fsyncDirectory(dirname(dst));
+  if (durability !== "none") await fsyncDirectory(dirname(dst));
+}
+
+/** {@link StateFS.adopt} where a clone is a directory whose data directory is itself: a rename. */
+export async function moveClone(clone: string, dst: string): Promise<string> {
+  await refuseExisting(dst, "move a clone");
+  await requireDirectory(clone, "move");
+  await ensureParent(dst);
+  await Deno.rename(clone, dst);
+  return dst;
 }
 
 /** Whether `cp --reflink=always` works in `dir`, found by cloning a small file in a temporary directory. */
@@ -286,7 +302,7 @@ async function snapshotLinkingUnchanged(src: string, dst: string, options?: Snap
     return copyToNew(src, dst, "snapshot", true);
   }
   await requireDirectory(src, "snapshot");
-  await buildNew(dst, "snapshot", true, (tmp) => linkUnchangedCopyRest(src, tmp, unchangedSince(previous)));
+  await buildNew(dst, "snapshot", "fill", (tmp) => linkUnchangedCopyRest(src, tmp, unchangedSince(previous)));
 }
 
 /**
@@ -309,6 +325,7 @@ export function createCopyStateFS(storeRoot?: string): StateFS {
       await copyToNew(src, dst, "clone", false);
       return dst;
     },
+    adopt: moveClone,
     flush: syncFilesystem,
     remove: removeTree,
     publish: renameIntoPlace,

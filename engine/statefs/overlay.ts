@@ -11,7 +11,7 @@
 
 import { dirname, join } from "node:path";
 import { run, runOk } from "../exec.ts";
-import { type LinkSource, linkUnchangedCopyRest, unchangedSince } from "./link_snapshot.ts";
+import { type LinkSource, linkUnchangedCopyRest, lstatOrUndefined, unchangedSince } from "./link_snapshot.ts";
 import { invalidArgument, SqlrsError } from "../../shared/errors.ts";
 import type { StateFS, StateFSDescription } from "./types.ts";
 import {
@@ -206,16 +206,16 @@ async function remove(path: string): Promise<void> {
  * since `previous`, the state the step started from, when the clone served several steps in a row.
  */
 function linkSource(layers: { lower: string; upper: string }, previous: LinkSource | undefined): LinkSource {
-  return async (path, info) => {
+  return (path, info) => {
     try {
-      await Deno.lstat(join(layers.upper, path));
+      Deno.lstatSync(join(layers.upper, path));
     } catch (error) {
       if (!(error instanceof Deno.errors.NotFound || error instanceof Deno.errors.NotADirectory)) throw error;
-      const below = await Deno.lstat(join(layers.lower, path)).catch(() => undefined);
+      const below = lstatOrUndefined(join(layers.lower, path));
       // A renamed directory's content shows at a path the lower layer does not have: copy it.
       return below?.isFile === true ? join(layers.lower, path) : undefined;
     }
-    return await previous?.(path, info);
+    return previous?.(path, info);
   };
 }
 
@@ -297,7 +297,7 @@ export function createOverlayStateFS(storeRoot?: string): StateFS {
       await buildNew(
         dst,
         "snapshot",
-        true,
+        "fill",
         (tmp) => linkUnchangedCopyRest(src, tmp, linkSource(layers, previous)),
       );
     },

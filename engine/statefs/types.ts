@@ -63,6 +63,13 @@ export interface StateFS {
   publish(building: string, path: string): Promise<void>;
   /** Makes a writable clone of the state or base at `src` under `dst`; resolves with its data directory. */
   clone(src: string, dst: string): Promise<string>;
+  /**
+   * Optional: moves the clone at `clone` (the path `clone()` was given) to `dst`, which must not exist,
+   * and resolves with its data directory, as `clone(src, dst)` would have for a state with its content.
+   * Backends whose clones are plain directories or subvolumes have it (a rename): a build area that
+   * ends with the final state's content becomes the instance without a second copy of the data.
+   */
+  adopt?(clone: string, dst: string): Promise<string>;
   /** Removes a clone, a state or a base made by this backend. Idempotent. */
   remove(path: string): Promise<void>;
   /**
