@@ -98,6 +98,15 @@ function wantsJson(globals: readonly string[]): boolean {
   );
 }
 
+/** The value of `--flag VALUE` or `--flag=VALUE` among `flags`. */
+function flagValue(flags: readonly string[], flag: string): string | undefined {
+  for (const [i, arg] of flags.entries()) {
+    if (arg === flag) return flags[i + 1];
+    if (arg.startsWith(`${flag}=`)) return arg.slice(flag.length + 1);
+  }
+  return undefined;
+}
+
 /**
  * The run stage of `prepare:psql … run:psql|run:pgbench …`: runs against the freshly prepared
  * instance, then deletes it whatever happened.
@@ -117,14 +126,19 @@ function compositeRunStage(run: readonly string[], state: CliState): RunStage {
     );
   }
   const toolArgs = dashDash === -1 ? runArgs : runArgs.slice(dashDash + 1);
-  return async (status) => {
+  const ownTimeout = flagValue(runFlags, "--statement-timeout");
+  return async (status, inherited) => {
     const instanceId = status.result?.instance_id;
     const context = state.context;
     if (instanceId === undefined || context === undefined) {
       throw new SqlrsError("internal_error", "prepare finished without an instance");
     }
     try {
-      state.exitCode = await streamRun(context, await runRequest(kind, instanceId, toolArgs));
+      const statementTimeout = ownTimeout ?? inherited.statementTimeout;
+      state.exitCode = await streamRun(
+        context,
+        await runRequest(kind, instanceId, toolArgs, statementTimeout),
+      );
     } finally {
       await (await context.client()).delete("instances", instanceId, { force: true });
     }

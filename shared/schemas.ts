@@ -295,6 +295,8 @@ const PsqlRequestSchema = z.strictObject({
   name: InstanceName.optional(),
   rebind: z.boolean().optional(),
   ttl: Duration.optional(),
+  deadline: Duration.optional(),
+  statement_timeout: Duration.optional(),
 });
 
 /** `POST /v1/prepare-jobs` for psql steps. File paths in `psql_args` are absolute (the CLI resolves them). */
@@ -308,6 +310,10 @@ export interface PrepareJobRequestPsql {
   name?: string | undefined;
   rebind?: boolean | undefined;
   ttl?: string | undefined;
+  /** The job's wall-clock limit from its submission; when it passes, the job is cancelled. */
+  deadline?: string | undefined;
+  /** PostgreSQL's `statement_timeout` for every step; not part of a state's key (see DESIGN). */
+  statement_timeout?: string | undefined;
 }
 /** `POST /v1/prepare-jobs` for psql steps. File paths in `psql_args` are absolute (the CLI resolves them). */
 export const PrepareJobRequestPsql: z.ZodType<PrepareJobRequestPsql> = typed<PrepareJobRequestPsql>()(
@@ -323,6 +329,8 @@ const LiquibaseRequestSchema = z.strictObject({
   name: InstanceName.optional(),
   rebind: z.boolean().optional(),
   ttl: Duration.optional(),
+  deadline: Duration.optional(),
+  statement_timeout: Duration.optional(),
 });
 
 /**
@@ -338,6 +346,10 @@ export interface PrepareJobRequestLiquibase {
   name?: string | undefined;
   rebind?: boolean | undefined;
   ttl?: string | undefined;
+  /** The job's wall-clock limit from its submission; when it passes, the job is cancelled. */
+  deadline?: string | undefined;
+  /** PostgreSQL's `statement_timeout` for every step; not part of a state's key (see DESIGN). */
+  statement_timeout?: string | undefined;
 }
 /** `POST /v1/prepare-jobs` for Liquibase. */
 export const PrepareJobRequestLiquibase: z.ZodType<PrepareJobRequestLiquibase> = typed<
@@ -720,6 +732,8 @@ export interface RunRequest {
   stdin?: string | undefined;
   steps?: RunStep[] | undefined;
   work_dir?: string | undefined;
+  /** PostgreSQL's `statement_timeout` for the tool's sessions. */
+  statement_timeout?: string | undefined;
 }
 /** `POST /v1/runs` body as the engine sees it after parsing (`args` defaulted). */
 export type ParsedRunRequest = RunRequest & { args: string[] };
@@ -733,6 +747,7 @@ export const RunRequest: z.ZodType<ParsedRunRequest, RunRequest> = typed<ParsedR
     stdin: z.string().optional(),
     steps: z.array(RunStepSchema).optional(),
     work_dir: z.string().optional(),
+    statement_timeout: Duration.optional(),
   }),
 );
 

@@ -16,6 +16,7 @@ import { loadCliConfig } from "../../client/config.ts";
 import { EXIT_DETACHED, ExitError } from "../exit_codes.ts";
 import { requireSucceeded } from "../../client/follow_job.ts";
 import { resolveJobId } from "../../client/resolve.ts";
+import { STATEMENT_TIMEOUT_HELP } from "./run.ts";
 
 type Context = () => CliContext;
 
@@ -25,6 +26,8 @@ export interface PrepareFlags {
   name?: string | undefined;
   rebind?: boolean | undefined;
   ttl?: string | undefined;
+  deadline?: string | undefined;
+  statementTimeout?: string | undefined;
 }
 
 /** Builds a psql prepare request from CLI flags and psql args. */
@@ -133,8 +136,14 @@ function printPlan(context: CliContext, status: PrepareJobStatus): void {
   ));
 }
 
-/** What a composite form runs after the prepare stage, against its fresh instance. */
-export type RunStage = (status: PrepareJobStatus) => Promise<void>;
+/**
+ * What a composite form runs after the prepare stage, against its fresh instance; the prepare's
+ * `--statement-timeout` applies to the run too unless the run stage sets its own.
+ */
+export type RunStage = (
+  status: PrepareJobStatus,
+  inherited: { statementTimeout?: string | undefined },
+) => Promise<void>;
 
 /** Builds a Liquibase prepare request; paths in the args resolve against the current directory. */
 export async function lbRequest(
@@ -184,6 +193,10 @@ function prepareCommand(name: PrepareName, context: Context, runStage?: RunStage
     .description(description)
     .usage(`[flags] [--] [${tool} args...]`)
     .option("--image <image>", "PostgreSQL build: host, host:15, or a container image")
+    .option(
+      "--deadline <duration>",
+      "cancel the job if it has not finished this long after it was submitted, e.g. 10m (unlike --timeout, which bounds each request to the engine)",
+    )
     .argument(`[${tool}-args...]`, argsHelp)
     .passThroughOptions()
     .allowUnknownOption()
@@ -194,7 +207,8 @@ function prepareCommand(name: PrepareName, context: Context, runStage?: RunStage
       .option("--no-watch", "print the job's URLs and return at once")
       .option("--name <name>", "bind the new instance to this name")
       .option("--rebind", "move an existing name to the new instance")
-      .option("--ttl <duration>", "delete the instance after this long, e.g. 30m");
+      .option("--ttl <duration>", "delete the instance after this long, e.g. 30m")
+      .option("--statement-timeout <duration>", STATEMENT_TIMEOUT_HELP);
   }
   return command.action(async (psqlArgs, flags) => {
     const options = flags as {
@@ -203,6 +217,8 @@ function prepareCommand(name: PrepareName, context: Context, runStage?: RunStage
       name?: string;
       rebind?: boolean;
       ttl?: string;
+      deadline?: string;
+      statementTimeout?: string;
     };
     const request = name.endsWith(":lb")
       ? await lbRequest(psqlArgs, options, planOnly)
@@ -217,7 +233,7 @@ function prepareCommand(name: PrepareName, context: Context, runStage?: RunStage
       runStage !== undefined,
     );
     if (status === undefined) return;
-    if (runStage !== undefined) await runStage(status);
+    if (runStage !== undefined) await runStage(status, { statementTimeout: options.statementTimeout });
     else if (planOnly) printPlan(context(), status);
     else printPrepared(context(), status);
   });
