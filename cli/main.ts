@@ -24,6 +24,7 @@ import {
   type RunStage,
   watchCommand,
 } from "./commands/prepare.ts";
+import { planRecipeCommand, prepareRecipeCommand } from "./commands/recipe.ts";
 import { runPgbenchCommand, runPsqlCommand, runRequest, streamRun } from "./commands/run.ts";
 import { lsCommand } from "./commands/ls.ts";
 import { rmCommand } from "./commands/rm.ts";
@@ -60,6 +61,8 @@ function buildProgram(state: CliState, runStage?: RunStage) {
   program.addCommand(planPsqlCommand(context));
   program.addCommand(prepareLbCommand(context, runStage));
   program.addCommand(planLbCommand(context));
+  program.addCommand(prepareRecipeCommand(context, runStage));
+  program.addCommand(planRecipeCommand(context));
   program.addCommand(watchCommand(context));
   program.addCommand(runPsqlCommand(context, setExit));
   program.addCommand(runPgbenchCommand(context, setExit));
@@ -152,8 +155,11 @@ export async function main(argv: readonly string[]): Promise<number> {
   const json = wantsJson(argv.slice(0, at));
   try {
     const { prepare, run } = splitComposite(argv.slice(at));
-    if (run !== undefined && prepare[0] !== "prepare:psql" && prepare[0] !== "prepare:lb") {
-      throw new SqlrsError("invalid_argument", "A run stage can only follow prepare:psql or prepare:lb");
+    if (run !== undefined && !["prepare:psql", "prepare:lb", "prepare"].includes(prepare[0] ?? "")) {
+      throw new SqlrsError(
+        "invalid_argument",
+        "A run stage can only follow prepare:psql, prepare:lb or prepare <recipe>",
+      );
     }
     const runStage = run === undefined ? undefined : compositeRunStage(run, state);
     const { program } = buildProgram(state, runStage);

@@ -43,6 +43,8 @@ export interface FollowOptions {
   live?: boolean;
   /** Whether Ctrl+C opens the control prompt (default: when stdin and stderr are terminals). */
   interactive?: boolean;
+  /** Steps' files are shown relative to this directory, the job's `work_dir` (default: the current one). */
+  labelsRelativeTo?: string | undefined;
 }
 
 /** The bottom of the terminal: lines printed above it scroll up; its own lines are redrawn. */
@@ -112,7 +114,7 @@ export async function followJob(
   const live = options.live ?? Deno.stderr.isTerminal();
   const interactive = options.interactive ?? (Deno.stdin.isTerminal() && Deno.stderr.isTerminal());
   const color = live && (Deno.env.get("NO_COLOR") ?? "") === "";
-  const view = new ProgressView({ color, cwd: Deno.cwd() });
+  const view = new ProgressView({ color, cwd: options.labelsRelativeTo ?? Deno.cwd() });
   const region = live ? new LiveRegion(() => view.runningLines(Date.now())) : undefined;
   let prompting = false;
   // Lines that end while the control prompt waits for an answer are shown after it.

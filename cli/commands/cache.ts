@@ -7,7 +7,8 @@
 
 import { Command } from "@commander-js/extra-typings";
 import type { CliContext } from "../context.ts";
-import { lbRequest, psqlRequest } from "./prepare.ts";
+import { SqlrsError } from "../../shared/errors.ts";
+import { prepareRequest } from "./prepare.ts";
 import { out, printJson, shortId, table } from "../output.ts";
 
 /** `cache`. */
@@ -24,14 +25,14 @@ export function cacheCommand(context: () => CliContext) {
     .allowExcessArguments()
     .action(async (command, args, flags) => {
       const toolArgs = args[0] === "--" ? args.slice(1) : args;
-      let request;
-      if (command === "prepare:psql" || command === "prepare") {
-        request = await psqlRequest(toolArgs, flags, false);
-      } else if (command === "prepare:lb") {
-        request = await lbRequest(toolArgs, flags, false);
-      } else {
-        throw new Error(`cache explain supports prepare:psql and prepare:lb, not "${command}"`);
+      const kind = command === "prepare:psql" ? "psql" : command === "prepare:lb" ? "lb" : undefined;
+      if (kind === undefined) {
+        throw new SqlrsError(
+          "invalid_argument",
+          `cache explain supports prepare:psql and prepare:lb, not "${command}"`,
+        );
       }
+      const request = await prepareRequest({ kind, args: toolArgs, cwd: Deno.cwd() }, flags, false);
       const explained = await (await context().client()).explainPrepare(request);
       if (context().json) {
         printJson(explained);

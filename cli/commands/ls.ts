@@ -13,9 +13,12 @@ import type {
   TaskEntry,
 } from "../../shared/schemas.ts";
 import type { CliContext } from "../context.ts";
+import { loadRecipes, type Recipe } from "../../client/recipes.ts";
+import { argsSummary } from "../../shared/args_summary.ts";
 import { humanBytes, out, printJson, relativeTime, shortId, table } from "../output.ts";
 
 interface Selection {
+  recipes: boolean;
   names: boolean;
   instances: boolean;
   states: boolean;
@@ -47,6 +50,29 @@ function stateTree(states: readonly StateEntry[], long: boolean): Array<[string,
   return rows;
 }
 
+/** A recipe as `ls --recipes` shows it (JSON keys in snake_case like the API's). */
+interface RecipeEntry {
+  recipe: string;
+  kind: "psql" | "lb";
+  args: string[];
+  image: string | null;
+  name: string | null;
+  deadline: string | null;
+  statement_timeout: string | null;
+}
+
+function recipeEntries(recipes: Map<string, Recipe>): RecipeEntry[] {
+  return [...recipes.values()].map((recipe) => ({
+    recipe: recipe.name,
+    kind: recipe.kind,
+    args: recipe.args,
+    image: recipe.image ?? null,
+    name: recipe.instanceName ?? null,
+    deadline: recipe.deadline ?? null,
+    statement_timeout: recipe.statementTimeout ?? null,
+  }));
+}
+
 /** `ls`. */
 export function lsCommand(context: () => CliContext) {
   return new Command("ls")
@@ -56,6 +82,7 @@ export function lsCommand(context: () => CliContext) {
     .option("-s, --states", "states, as a tree")
     .option("-j, --jobs", "prepare jobs")
     .option("-t, --tasks", "tasks of jobs")
+    .option("-r, --recipes", "the workspace's recipes (.sqlrs/config.yaml)")
     .option("-a, --all", "everything")
     .option("-q, --quiet", "no section titles")
     .option("--no-header", "no column headers")
@@ -68,40 +95,47 @@ export function lsCommand(context: () => CliContext) {
     .option("--cache-details", "add the states' LAST_USED and USE_COUNT columns")
     .action(async (flags) => {
       const all = flags.all === true;
-      const explicit = flags.names || flags.instances || flags.states || flags.jobs || flags.tasks;
+      const explicit = flags.names || flags.instances || flags.states || flags.jobs || flags.tasks ||
+        flags.recipes;
       const select: Selection = {
+        recipes: all || flags.recipes === true,
         names: all || flags.names === true || !explicit,
         instances: all || flags.instances === true || !explicit,
         states: all || flags.states === true,
         jobs: all || flags.jobs === true,
         tasks: all || flags.tasks === true,
       };
-      const client = await context().client();
       const data: {
+        recipes?: RecipeEntry[];
         names?: NameEntry[];
         instances?: InstanceEntry[];
         states?: StateEntry[];
         jobs?: PrepareJobEntry[];
         tasks?: TaskEntry[];
       } = {};
+      if (select.recipes) data.recipes = recipeEntries(await loadRecipes(Deno.cwd()));
+      // Recipes alone need no engine.
+      const client = select.names || select.instances || select.states || select.jobs || select.tasks
+        ? await context().client()
+        : undefined;
       const byPrefix = (id: string, prefix: string | undefined) =>
         prefix === undefined || id.startsWith(prefix.toLowerCase());
-      if (select.names) {
+      if (client !== undefined && select.names) {
         data.names = (await client.listNames()).filter((n) =>
           flags.name === undefined || n.name === flags.name
         );
       }
-      if (select.instances) {
+      if (client !== undefined && select.instances) {
         data.instances = (await client.listInstances()).filter((i) =>
           byPrefix(i.instance_id, flags.instance) && byPrefix(i.state_id, flags.state) &&
           (flags.name === undefined || i.name === flags.name)
         );
       }
-      if (select.states) {
+      if (client !== undefined && select.states) {
         data.states = (await client.listStates()).filter((st) => byPrefix(st.state_id, flags.state));
       }
-      if (select.jobs) data.jobs = await client.listJobs();
-      if (select.tasks) data.tasks = await client.listTasks(flags.job);
+      if (client !== undefined && select.jobs) data.jobs = await client.listJobs();
+      if (client !== undefined && select.tasks) data.tasks = await client.listTasks(flags.job);
       if (context().json) {
         printJson(data);
         return;
@@ -110,6 +144,13 @@ export function lsCommand(context: () => CliContext) {
       const time = (iso: string | null) => long ? iso ?? "-" : relativeTime(iso);
       const header = flags.header !== false;
       const sections: Array<[string, string[], string[][]]> = [];
+      if (data.recipes) {
+        sections.push([
+          "Recipes",
+          ["RECIPE", "KIND", "IMAGE", "NAME", "ARGS"],
+          data.recipes.map((r) => [r.recipe, r.kind, r.image ?? "-", r.name ?? "-", argsSummary(r.args)]),
+        ]);
+      }
       if (data.names) {
         sections.push([
           "Names",
