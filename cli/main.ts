@@ -31,6 +31,7 @@ import { rmCommand } from "./commands/rm.ts";
 import { cacheCommand } from "./commands/cache.ts";
 import { initCommand } from "./commands/init.ts";
 import { completionsCommand } from "./commands/completions.ts";
+import { completeValuesCommand } from "./commands/complete_values.ts";
 import { SqlrsError } from "../shared/errors.ts";
 
 interface CliState {
@@ -70,6 +71,7 @@ function buildProgram(state: CliState, runStage?: RunStage) {
   program.addCommand(rmCommand(context, setExit));
   program.addCommand(cacheCommand(context));
   program.addCommand(completionsCommand());
+  program.addCommand(completeValuesCommand(), { hidden: true });
   overrideExitAndOutput(program);
   return { program, context };
 }

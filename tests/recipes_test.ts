@@ -7,7 +7,7 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { Sandbox } from "./_sandbox.ts";
+import { CLI, runProgram, Sandbox } from "./_sandbox.ts";
 
 const CONFIG = `recipes:
   dev:
@@ -97,7 +97,40 @@ Deno.test("a recipe is planned, prepared and composed with run:psql from a subdi
   });
   const table = (await sandbox.cliOk(["ls", "-r"], { cwd: sub })).stdout;
   assert.match(table, /^dev +psql +- +devdb +-f db\/schema\.sql -f db\/seed\.sql$/m);
+
+  // Shell completion offers the recipes, and the instances of the running engine.
+  const complete = await bashCompletion(sandbox, sub);
+  assert.deepEqual(await complete("sqlrs prepare "), ["dev", "empty"]);
+  assert.deepEqual(await complete("sqlrs plan e"), ["empty"]);
+  const instances = await complete("sqlrs run:psql --instance ");
+  assert.ok(instances.includes("devdb"), instances.join(" "));
+  assert.ok(instances.includes(JSON.parse(prepared.stdout).instance_id.slice(0, 12)), instances.join(" "));
 });
+
+/** Completes a command line with `sqlrs completions bash`, a `sqlrs` on PATH running this checkout. */
+async function bashCompletion(sandbox: Sandbox, cwd: string): Promise<(line: string) => Promise<string[]>> {
+  const bin = join(sandbox.dir, "bin");
+  await Deno.mkdir(bin);
+  await Deno.writeTextFile(
+    join(bin, "sqlrs"),
+    `#!/bin/sh\nexec '${Deno.execPath()}' run -A --quiet '${CLI}' "$@"\n`,
+    { mode: 0o755 },
+  );
+  const script = join(sandbox.dir, "sqlrs.bash");
+  await Deno.writeTextFile(script, (await sandbox.cliOk(["completions", "bash"])).stdout);
+  const env = { ...sandbox.env, PATH: `${bin}:${Deno.env.get("PATH")}` };
+  return async (line) => {
+    const result = await runProgram("bash", [
+      "-c",
+      `source "$1"; COMP_LINE="$2"; COMP_POINT=\${#2}; _sqlrs; printf '%s\\n' "\${COMPREPLY[@]}"`,
+      "bash",
+      script,
+      line,
+    ], { cwd, env });
+    assert.equal(result.code, 0, result.stderr);
+    return result.stdout.split("\n").filter((word) => word !== "");
+  };
+}
 
 Deno.test("an unknown recipe exits 2 and names the recipes there are; a malformed one names its file and key", async () => {
   await using sandbox = await Sandbox.create();
