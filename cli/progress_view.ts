@@ -52,8 +52,11 @@ function unquote(arg: string): string {
  * if (stepLabel(task, "/w") !== "db/schema.sql") throw new Error("label");
  * ```
  */
-export function stepLabel(task: StepTask, cwd: string): string {
-  if (task.changeset_id !== undefined) return task.changeset_id;
+export function stepLabel(
+  task: { args_summary: string; changeset_id?: string | null | undefined },
+  cwd: string,
+): string {
+  if (task.changeset_id !== undefined && task.changeset_id !== null) return task.changeset_id;
   const file = /^-f (.+)$/s.exec(task.args_summary);
   if (file === null) return task.args_summary;
   const path = unquote(file[1] as string);

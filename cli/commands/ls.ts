@@ -15,7 +15,8 @@ import type {
 import type { CliContext } from "../context.ts";
 import { loadRecipes, type Recipe } from "../../client/recipes.ts";
 import { argsSummary } from "../../shared/args_summary.ts";
-import { humanBytes, out, printJson, relativeTime, shortId, table } from "../output.ts";
+import { humanBytes, out, outputWidth, printJson, relativeTime, shortId, table } from "../output.ts";
+import { type StateStep, stateSteps, stateTree } from "./ls_states.ts";
 
 interface Selection {
   recipes: boolean;
@@ -26,28 +27,15 @@ interface Selection {
   tasks: boolean;
 }
 
-/** States ordered as a tree (parents before children) with `+`/`|`/`` ` `` prefixes. */
-function stateTree(states: readonly StateEntry[], long: boolean): Array<[string, StateEntry]> {
-  const byParent = new Map<string | null, StateEntry[]>();
-  const ids = new Set(states.map((state) => state.state_id));
-  for (const state of states) {
-    const parent = state.parent_state_id !== null && ids.has(state.parent_state_id)
-      ? state.parent_state_id
-      : null;
-    byParent.set(parent, [...(byParent.get(parent) ?? []), state]);
-  }
-  const rows: Array<[string, StateEntry]> = [];
-  function walk(parent: string | null, prefix: string) {
-    const children = byParent.get(parent) ?? [];
-    children.forEach((child, index) => {
-      const last = index === children.length - 1;
-      const branch = parent === null ? "" : last ? "`-" : "+-";
-      rows.push([`${prefix}${branch}${shortId(child.state_id, long)}`, child]);
-      walk(child.state_id, parent === null ? prefix : `${prefix}${last ? "  " : "| "}`);
-    });
-  }
-  walk(null, "");
-  return rows;
+/**
+ * A job's arguments at a glance, where the whole string can be 17 KB: up to its first step, and how
+ * many steps (`-f`/`-c`) it has (`-f a.sql … (163 steps)`).
+ */
+export function argsOverview(args: string): string {
+  const steps = args.match(/(?:^| )-[fc] /g)?.length ?? 0;
+  if (steps <= 1) return args;
+  const first = /^(.*?)(?= -[fc] )/.exec(args)?.[1] ?? args;
+  return `${first} … (${steps} steps)`;
 }
 
 /** A recipe as `ls --recipes` shows it (JSON keys in snake_case like the API's). */
@@ -109,7 +97,7 @@ export function lsCommand(context: () => CliContext) {
         recipes?: RecipeEntry[];
         names?: NameEntry[];
         instances?: InstanceEntry[];
-        states?: StateEntry[];
+        states?: Array<StateEntry & { step: StateStep | null }>;
         jobs?: PrepareJobEntry[];
         tasks?: TaskEntry[];
       } = {};
@@ -131,8 +119,11 @@ export function lsCommand(context: () => CliContext) {
           (flags.name === undefined || i.name === flags.name)
         );
       }
+      let steps = new Map<string, StateStep>();
       if (client !== undefined && select.states) {
-        data.states = (await client.listStates()).filter((st) => byPrefix(st.state_id, flags.state));
+        const states = (await client.listStates()).filter((st) => byPrefix(st.state_id, flags.state));
+        steps = await stateSteps(await client.listTasks(), Deno.cwd());
+        data.states = states.map((state) => ({ ...state, step: steps.get(state.state_id) ?? null }));
       }
       if (client !== undefined && select.jobs) data.jobs = await client.listJobs();
       if (client !== undefined && select.tasks) data.tasks = await client.listTasks(flags.job);
@@ -143,6 +134,7 @@ export function lsCommand(context: () => CliContext) {
       const long = flags.long === true;
       const time = (iso: string | null) => long ? iso ?? "-" : relativeTime(iso);
       const header = flags.header !== false;
+      const maxWidth = long ? undefined : outputWidth();
       const sections: Array<[string, string[], string[][]]> = [];
       if (data.recipes) {
         sections.push([
@@ -185,39 +177,40 @@ export function lsCommand(context: () => CliContext) {
         ]);
       }
       if (data.states) {
+        // The step that made each state; with --long its full arguments, and the whole prepare's.
+        const stepText = (step: StateStep | null, args: string) =>
+          step === null
+            ? long ? `(job gone) ${args}` : "-"
+            : long
+            ? `${step.label} #${step.hash}: ${step.args} (prepare: ${args})`
+            : `${step.label} #${step.hash}`;
         sections.push([
           "States",
-          ["STATE_ID", "IMAGE_ID", "KIND", "PREPARE_ARGS", "CREATED", "SIZE", "REFCOUNT"],
-          stateTree(data.states, long).map((
-            [id, s],
-          ) => [
+          ["STATE_ID", "IMAGE_ID", "KIND", "CREATED", "SIZE", "REFCOUNT", "STEP"],
+          stateTree(data.states, long).map(([id, s]) => [
             id,
             s.image_id,
             s.prepare_kind,
-            s.prepare_args_normalized.length > 48 && !long
-              ? `${s.prepare_args_normalized.slice(0, 22)}...${s.prepare_args_normalized.slice(-23)}`
-              : s.prepare_args_normalized,
             time(s.created_at),
             humanBytes(s.size_bytes),
             String(s.refcount),
+            stepText(s.step, s.prepare_args_normalized),
           ]),
         ]);
       }
       if (data.jobs) {
         sections.push([
           "Jobs",
-          ["JOB_ID", "STATUS", "KIND", "IMAGE_ID", "PREPARE_ARGS", "PLAN_ONLY", "CREATED", "FINISHED"],
-          data.jobs.map((
-            j,
-          ) => [
+          ["JOB_ID", "STATUS", "KIND", "IMAGE_ID", "PLAN_ONLY", "CREATED", "FINISHED", "PREPARE_ARGS"],
+          data.jobs.map((j) => [
             j.job_id,
             j.status,
             j.prepare_kind,
             j.image_id,
-            j.prepare_args_normalized,
             String(j.plan_only),
             time(j.created_at),
             time(j.finished_at),
+            long ? j.prepare_args_normalized : argsOverview(j.prepare_args_normalized),
           ]),
         ]);
       }
@@ -240,7 +233,7 @@ export function lsCommand(context: () => CliContext) {
         ]);
       }
       const blocks = sections.map(([title, headers, rows]) => {
-        const body = rows.length === 0 ? "(none)" : table(headers, rows, { header });
+        const body = rows.length === 0 ? "(none)" : table(headers, rows, { header, maxWidth });
         return flags.quiet ? body : `${title}\n${body}`;
       });
       out(blocks.join("\n\n"));
