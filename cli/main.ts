@@ -177,7 +177,10 @@ export async function main(argv: readonly string[]): Promise<number> {
       if (error.exitCode === 0) return 0;
       // A command group run without a subcommand printed its help already.
       if (error.code === "commander.help") return 2;
-      printError(json, "invalid_argument", error.message.replace(/^error: /, ""));
+      const hint = error.code === "commander.unknownOption" && /^(prepare|plan)(:|$)/.test(argv[at] ?? "")
+        ? `; tool arguments go after "--", as in: sqlrs ${argv[at]} [flags] -- -f schema.sql`
+        : "";
+      printError(json, "invalid_argument", `${error.message.replace(/^error: /, "")}${hint}`);
       return 2;
     }
     if (error instanceof ExitError) {

@@ -247,8 +247,9 @@ function prepareCommand(name: PrepareName, context: Context, runStage?: RunStage
       `[flags] -- [${tool} args...]${planOnly ? "" : " [run:psql|run:pgbench [flags] -- [tool args...]]"}`,
     )
     .argument(`[${tool}-args...]`, argsHelp)
+    // Unknown options before "--" are sqlrs's to refuse (main() says where tool args go); after
+    // "--", or after the first tool argument, everything is the tool's.
     .passThroughOptions()
-    .allowUnknownOption()
     .allowExcessArguments();
   addPrepareOptions(command, planOnly);
   if (more !== undefined) command.addHelpText("after", more);
