@@ -45,6 +45,8 @@ export interface FollowOptions {
   interactive?: boolean;
   /** Steps' files are shown relative to this directory, the job's `work_dir` (default: the current one). */
   labelsRelativeTo?: string | undefined;
+  /** A plan job: no line per step. */
+  planOnly?: boolean | undefined;
 }
 
 /** The bottom of the terminal: lines printed above it scroll up; its own lines are redrawn. */
@@ -114,7 +116,11 @@ export async function followJob(
   const live = options.live ?? Deno.stderr.isTerminal();
   const interactive = options.interactive ?? (Deno.stdin.isTerminal() && Deno.stderr.isTerminal());
   const color = live && (Deno.env.get("NO_COLOR") ?? "") === "";
-  const view = new ProgressView({ color, cwd: options.labelsRelativeTo ?? Deno.cwd() });
+  const view = new ProgressView({
+    color,
+    cwd: options.labelsRelativeTo ?? Deno.cwd(),
+    planOnly: options.planOnly,
+  });
   const region = live ? new LiveRegion(() => view.runningLines(Date.now())) : undefined;
   let prompting = false;
   // Lines that end while the control prompt waits for an answer are shown after it.
@@ -170,7 +176,9 @@ export async function followJob(
         return next.value;
       }
       const event = next.value;
-      if (view.needsPlan(event)) view.setPlan(await client.job(jobId));
+      // The tasks, not the job's status: the first read of a finished job's status lets retention
+      // delete it, and the follower reads that status once, at the end.
+      if (view.needsPlan(event)) view.setPlan(await client.listTasks(jobId));
       if (options.verbose) print(`${event.ts} ${describe(event)}`);
       for (const line of view.onEvent(event)) print(line);
     }

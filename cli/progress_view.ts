@@ -10,9 +10,15 @@
  */
 
 import { isAbsolute, relative } from "node:path";
-import type { PrepareJobEvent, PrepareJobStatus, PreparePlanTask } from "../shared/schemas.ts";
+import type { PrepareJobEvent, PrepareJobStatus } from "../shared/schemas.ts";
 
-type StepTask = Extract<PreparePlanTask, { type: "state_execute" }>;
+/** A task of the job as `GET /v1/tasks?job=` lists it (in plan order); reading it does not collect the job. */
+export interface PlannedTask {
+  task_id: string;
+  type: string;
+  args_summary: string | null;
+  changeset_id?: string | null | undefined;
+}
 
 /** How a finished step ended, as printed. */
 type Outcome = "ran" | "cached" | "failed" | "not run" | "cancelled";
@@ -31,6 +37,8 @@ export interface ProgressViewOptions {
   color: boolean;
   /** Relative file labels are relative to this directory. */
   cwd: string;
+  /** A plan job: its steps are not run, and get no lines. */
+  planOnly?: boolean | undefined;
 }
 
 const COLORS = { green: 32, red: 31, cyan: 36, dim: 2, bold: 1 } as const;
@@ -84,7 +92,6 @@ export class ProgressView {
   readonly #options: ProgressViewOptions;
   readonly #steps = new Map<string, Step>();
   #planned = false;
-  #planOnly = false;
   /** What the job does outside its steps (queued, planning, starting the instance), and since when. */
   #phase: { label: string; since: number } | undefined;
 
@@ -92,34 +99,31 @@ export class ProgressView {
     this.#options = options;
   }
 
-  /** Whether the plan is known (else step events cannot be labelled yet). */
-  get planned(): boolean {
-    return this.#planned;
-  }
-
-  /** Learns the steps from the job's status, once it has a plan. */
-  setPlan(status: PrepareJobStatus): void {
-    const steps = status.tasks.filter((task): task is StepTask => task.type === "state_execute");
-    if (steps.length === 0 && status.status === "queued") return;
-    this.#planOnly = status.plan_only;
-    steps.forEach((task, index) => {
+  /** Learns the steps from the job's tasks (once planned: see {@link ProgressView.needsPlan}). */
+  setPlan(tasks: readonly PlannedTask[]): void {
+    tasks.filter((task) => task.type === "state_execute").forEach((task, index) => {
       if (!this.#steps.has(task.task_id)) {
-        this.#steps.set(task.task_id, { index, label: stepLabel(task, this.#options.cwd) });
+        const label = stepLabel(
+          { args_summary: task.args_summary ?? "", changeset_id: task.changeset_id },
+          this.#options.cwd,
+        );
+        this.#steps.set(task.task_id, { index, label });
       }
     });
     this.#planned = true;
   }
 
-  /** Whether `event` is about a step the view does not know yet. */
+  /** Whether the job's tasks should be read now: it has just been planned, and the view has no plan yet. */
   needsPlan(event: PrepareJobEvent): boolean {
-    return event.type === "task" && event.task_id !== undefined && !this.#planned;
+    return !this.#planned && event.type === "task" && event.task_id === "plan" &&
+      event.status === "succeeded";
   }
 
   /** Takes one event; returns the lines it finishes (one per finished step). */
   onEvent(event: PrepareJobEvent): string[] {
     const at = Date.parse(event.ts);
     this.#trackPhase(event, at);
-    if (event.type !== "task" || event.task_id === undefined || this.#planOnly) return [];
+    if (event.type !== "task" || event.task_id === undefined || this.#options.planOnly === true) return [];
     const step = this.#steps.get(event.task_id);
     if (step === undefined) return [];
     const outcome = outcomeOf(event);
@@ -214,6 +218,8 @@ function outcomeOf(event: PrepareJobEvent): Outcome | undefined {
     case "cancelled":
       return "cancelled";
     case "skipped":
+      // A plan job's steps end "plan only" (or cached): a watch of one shows no line for them.
+      if (event.message === "plan only") return undefined;
       return /^(cached|not kept)/.test(event.message ?? "") ? "cached" : "not run";
     default:
       return undefined;

@@ -68,8 +68,10 @@ Deno.test("ProgressView prints one line per finished step with n/m and its own t
     step("execute-1", "-f /w/b.sql"),
     step("execute-2", "-c 'x'"),
   ];
+  assert.equal(view.needsPlan(task("plan", "running", 0)), false);
   assert.equal(view.needsPlan(task("plan", "succeeded", 0)), true);
-  view.setPlan(status(plan));
+  view.setPlan(plan);
+  assert.equal(view.needsPlan(task("plan", "succeeded", 0)), false);
   assert.deepEqual(view.onEvent(task("execute-0", "skipped", 1, "cached")), ["cached    [1/3] a.sql"]);
   assert.deepEqual(view.onEvent(task("execute-1", "running", 1)), []);
   assert.deepEqual(view.runningLines(Date.UTC(2026, 0, 1, 0, 0, 4)), ["=> [2/3] b.sql  3.0s"]);
@@ -85,7 +87,7 @@ Deno.test("ProgressView prints one line per finished step with n/m and its own t
 
 Deno.test("ProgressView marks a failed step and the steps it stopped; colour only when asked", () => {
   const view = new ProgressView({ color: true, cwd: "/w" });
-  view.setPlan(status([step("execute-0", "-f /w/a.sql"), step("execute-1", "-f /w/b.sql")]));
+  view.setPlan([step("execute-0", "-f /w/a.sql"), step("execute-1", "-f /w/b.sql")]);
   view.onEvent(task("execute-0", "running", 0));
   const [failed] = view.onEvent(task("execute-0", "failed", 2));
   assert.equal(failed, "\x1b[31mfailed\x1b[0m    [1/2] a.sql 2.0s");
@@ -96,10 +98,14 @@ Deno.test("ProgressView marks a failed step and the steps it stopped; colour onl
 });
 
 Deno.test("ProgressView shows what a job does between steps, and nothing per step for a plan", () => {
+  const plan = new ProgressView({ color: false, cwd: "/w", planOnly: true });
+  plan.setPlan([step("execute-0", "-f /w/a.sql")]);
+  assert.deepEqual(plan.onEvent(task("execute-0", "skipped", 1, "cached")), []);
   const view = new ProgressView({ color: false, cwd: "/w" });
   view.onEvent({ type: "status", status: "queued", ts: "2026-01-01T00:00:00.000Z" });
   assert.deepEqual(view.runningLines(Date.UTC(2026, 0, 1, 0, 0, 2)), ["=> queued  2.0s"]);
-  view.setPlan(status([step("execute-0", "-f /w/a.sql")], { plan_only: true }));
+  view.setPlan([step("execute-0", "-f /w/a.sql")]);
+  // A plan job's steps end "plan only": no line, even when the view was not told it follows a plan.
   assert.deepEqual(view.onEvent(task("execute-0", "skipped", 1, "plan only")), []);
   view.onEvent(task("prepare-instance", "running", 3));
   assert.deepEqual(view.runningLines(Date.UTC(2026, 0, 1, 0, 0, 4)), ["=> starting the instance  1.0s"]);

@@ -81,6 +81,11 @@ Deno.test("off a terminal: one plain line per finished step on stderr, then the 
   assert.doesNotMatch(first.stderr, /[\x1b\r]/);
   assert.match(first.stdout, /^DSN=/);
 
+  // A plan runs no step: nothing to report on stderr.
+  const planned = await sandbox.cli(["plan:psql", ...args.slice(1)], { cwd });
+  assert.equal(planned.code, 0, planned.stderr);
+  assert.equal(planned.stderr, "");
+
   const failed = await sandbox.cli(["prepare:psql", "--", "-f", "db/schema.sql", "-c", "select 1/0"], {
     cwd,
   });

@@ -71,12 +71,13 @@ async function followToSuccess(
   context: CliContext,
   jobId: string,
   composite: boolean,
-  workDir?: string,
+  request?: PrepareJobRequest,
 ): Promise<PrepareJobStatus> {
   const status = await followJob(await context.client(), jobId, {
     verbose: context.verbose,
     stallTimeoutMs: context.timeoutMs,
-    labelsRelativeTo: workDir,
+    labelsRelativeTo: request?.work_dir,
+    planOnly: request?.plan_only,
   });
   if (status === undefined) throw detached(jobId, composite);
   return requireSucceeded(status);
@@ -96,7 +97,7 @@ export async function runPrepare(
     if (!context.json) err(`follow it with "sqlrs watch ${accepted.job_id}"`);
     return undefined;
   }
-  return await followToSuccess(context, accepted.job_id, composite, request.work_dir);
+  return await followToSuccess(context, accepted.job_id, composite, request);
 }
 
 function printPrepared(context: CliContext, status: PrepareJobStatus): void {
