@@ -140,3 +140,38 @@ Deno.test("--statement-timeout reaches Liquibase changesets: a slow one fails, t
   assert.match(result.stderr, /failed +\[2\/2\] slow/);
   assert.match(result.stderr, /canceling statement due to statement timeout/);
 });
+
+Deno.test("a workspace's defaults give the deadline and statement timeout; flags win over them", async () => {
+  await using sandbox = await Sandbox.create();
+  const workspace = join(sandbox.dir, "w");
+  await Deno.mkdir(join(workspace, ".sqlrs"), { recursive: true });
+  await Deno.writeTextFile(
+    join(workspace, ".sqlrs", "config.yaml"),
+    "defaults:\n  deadline: 2s\n  statementTimeout: 1500ms\n",
+  );
+  const shown = await sandbox.cliOk(
+    ["prepare:psql", "--", "-c", "select 1", "run:psql", "--", "-Atc", "show statement_timeout"],
+    { cwd: workspace },
+  );
+  assert.equal(shown.stdout, "1500ms\n");
+  // Statements each within the statement timeout, together past the deadline.
+  const sleeps = Array.from({ length: 4 }, (_, i) => ["-c", `select ${i}, pg_sleep(1)`]).flat();
+  const late = await sandbox.cli(["prepare:psql", "--", ...sleeps], { cwd: workspace });
+  assert.equal(late.code, 1, late.stderr);
+  assert.match(late.stderr, /Deadline exceeded: .*--deadline of 2s/);
+  const own = await sandbox.cliOk([
+    "prepare:psql",
+    "--deadline",
+    "5m",
+    "--statement-timeout",
+    "1m",
+    "--",
+    "-c",
+    "select 3",
+    "run:psql",
+    "--",
+    "-Atc",
+    "show statement_timeout",
+  ], { cwd: workspace });
+  assert.equal(own.stdout, "1min\n");
+});

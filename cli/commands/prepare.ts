@@ -44,8 +44,16 @@ export async function prepareRequest(
   flags: PrepareFlags,
   planOnly: boolean,
 ): Promise<PrepareJobRequest> {
-  const image = flags.image ?? (await loadCliConfig()).image;
-  const options = { ...flags, image, planOnly, cwd: tool.cwd, stdin: readStdin };
+  const config = await loadCliConfig();
+  const options = {
+    ...flags,
+    image: flags.image ?? config.image,
+    deadline: flags.deadline ?? config.deadline,
+    statementTimeout: planOnly ? undefined : flags.statementTimeout ?? config.statementTimeout,
+    planOnly,
+    cwd: tool.cwd,
+    stdin: readStdin,
+  };
   return tool.kind === "lb"
     ? lbPrepareRequest(tool.args, options)
     : await psqlPrepareRequest(tool.args, options);

@@ -13,6 +13,7 @@ import { runRequestFor } from "../../client/requests.ts";
 import type { CliContext } from "../context.ts";
 import { readStdin } from "../tool_args.ts";
 import { err } from "../output.ts";
+import { loadCliConfig } from "../../client/config.ts";
 
 type Context = () => CliContext;
 
@@ -26,7 +27,7 @@ export async function runRequest(
   return await runRequestFor(kind, instanceRef, args, {
     cwd: Deno.cwd(),
     stdin: readStdin,
-    statementTimeout,
+    statementTimeout: statementTimeout ?? (await loadCliConfig()).statementTimeout,
   });
 }
 
