@@ -16,7 +16,7 @@ import type { PrepareJobEvent, PrepareJobStatus } from "../shared/schemas.ts";
 export interface PlannedTask {
   task_id: string;
   type: string;
-  args_summary: string | null;
+  args_summary?: string | null | undefined;
   changeset_id?: string | null | undefined;
 }
 
@@ -71,6 +71,29 @@ export function stepLabel(
   if (path === "-") return "stdin";
   const under = relative(cwd, path);
   return under === "" || under.startsWith("..") || isAbsolute(under) ? path : under;
+}
+
+/**
+ * A failed job's message with the engine's task id (`Step execute-1 failed: …`) told as people see
+ * the step (`Step 2 of 3 (db/seed.sql) failed: …`).
+ *
+ * @example
+ * ```ts
+ * import { nameFailedStep } from "./progress_view.ts";
+ * const tasks = [{ task_id: "execute-0", type: "state_execute", args_summary: "-f /w/a.sql" }];
+ * const message = nameFailedStep("Step execute-0 failed: psql exited with code 3", tasks, "/w");
+ * if (message !== "Step 1 of 1 (a.sql) failed: psql exited with code 3") throw new Error(message);
+ * ```
+ */
+export function nameFailedStep(message: string, tasks: readonly PlannedTask[], cwd: string): string {
+  const steps = tasks.filter((task) => task.type === "state_execute");
+  return message.replace(/^Step (\S+) failed/, (whole, taskId: string) => {
+    const index = steps.findIndex((task) => task.task_id === taskId);
+    const task = steps[index];
+    if (task === undefined) return whole;
+    const label = stepLabel({ args_summary: task.args_summary ?? "", changeset_id: task.changeset_id }, cwd);
+    return `Step ${index + 1} of ${steps.length} (${label}) failed`;
+  });
 }
 
 /** `0.4s`, `12.3s`, `2m05s`. */

@@ -94,7 +94,11 @@ Deno.test("off a terminal: one plain line per finished step on stderr, then the 
     failed.stderr,
     /^cached +\[1\/2\] db\/schema\.sql\nfailed +\[2\/2\] -c 'select 1\/0' \d+\.\ds\n/,
   );
-  assert.match(failed.stderr, /sqlrs: [\s\S]*division by zero/);
+  // The error names the step as the progress does, not by the engine's task id.
+  assert.match(
+    failed.stderr,
+    /^sqlrs: Step 2 of 2 \(-c 'select 1\/0'\) failed: psql exited with code 1\n[\s\S]*division by zero/m,
+  );
   assert.doesNotMatch(failed.stderr, /steps:/);
 
   const verbose = await sandbox.cli(["-v", "prepare:psql", "--", "-f", "db/schema.sql", "-c", "select 3"], {

@@ -11,6 +11,7 @@ import type { CliContext } from "../context.ts";
 import { readStdin } from "../tool_args.ts";
 import { lbPrepareRequest, psqlPrepareRequest } from "../../client/requests.ts";
 import { followJob } from "../progress.ts";
+import { nameFailedStep } from "../progress_view.ts";
 import { err, out, printJson, shortId, table } from "../output.ts";
 import { loadCliConfig } from "../../client/config.ts";
 import { EXIT_DETACHED, ExitError } from "../exit_codes.ts";
@@ -88,7 +89,14 @@ async function followToSuccess(
     planOnly: request?.plan_only,
   });
   if (status === undefined) throw detached(jobId, composite);
-  return requireSucceeded(status);
+  try {
+    return requireSucceeded(status);
+  } catch (error) {
+    if (error instanceof SqlrsError && error.code === "step_failed") {
+      error.message = nameFailedStep(error.message, status.tasks, request?.work_dir ?? Deno.cwd());
+    }
+    throw error;
+  }
 }
 
 /** Runs a prepare to its end; returns the final status (used by the composite form too). */
