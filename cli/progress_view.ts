@@ -41,6 +41,9 @@ export interface ProgressViewOptions {
   planOnly?: boolean | undefined;
 }
 
+/** The most live lines drawn at once. */
+const MAX_LIVE_LINES = 6;
+
 const COLORS = { green: 32, red: 31, cyan: 36, dim: 2, bold: 1 } as const;
 
 function unquote(arg: string): string {
@@ -163,10 +166,18 @@ export class ProgressView {
   /** The live lines: one per running step with its time so far, else what the job does meanwhile. */
   runningLines(now: number): string[] {
     const running = [...this.#steps.values()]
-      .filter((step) => step.startedAt !== undefined && step.outcome === undefined)
-      .map((step) => this.#liveLine(this.#head(step), now - (step.startedAt as number)));
-    if (running.length > 0 || this.#phase === undefined) return running;
-    return [this.#liveLine(this.#phase.label, now - this.#phase.since)];
+      .filter((step) => step.startedAt !== undefined && step.outcome === undefined);
+    if (running.length === 0) {
+      return this.#phase === undefined ? [] : [this.#liveLine(this.#phase.label, now - this.#phase.since)];
+    }
+    // A series run in one process (40 changesets, say) reports all its steps running at once: the
+    // live region stays a few lines high, so that it can be redrawn in place.
+    const shown = running.length <= MAX_LIVE_LINES ? running : running.slice(0, MAX_LIVE_LINES - 1);
+    const lines = shown.map((step) => this.#liveLine(this.#head(step), now - (step.startedAt as number)));
+    if (shown.length < running.length) {
+      lines.push(this.#paint("dim", `   … and ${running.length - shown.length} more steps in the same run`));
+    }
+    return lines;
   }
 
   #liveLine(what: string, ms: number): string {

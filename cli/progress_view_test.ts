@@ -110,3 +110,13 @@ Deno.test("ProgressView shows what a job does between steps, and nothing per ste
   view.onEvent(task("prepare-instance", "running", 3));
   assert.deepEqual(view.runningLines(Date.UTC(2026, 0, 1, 0, 0, 4)), ["=> starting the instance  1.0s"]);
 });
+
+Deno.test("ProgressView keeps the live lines few when a series runs many steps at once", () => {
+  const view = new ProgressView({ color: false, cwd: "/w" });
+  view.setPlan(Array.from({ length: 40 }, (_, i) => step(`execute-${i}`, `-f /w/${i}.sql`)));
+  for (let i = 0; i < 40; i++) view.onEvent(task(`execute-${i}`, "running", 0));
+  const lines = view.runningLines(Date.UTC(2026, 0, 1, 0, 0, 1));
+  assert.equal(lines.length, 6);
+  assert.equal(lines[0], "=> [1/40] 0.sql  1.0s");
+  assert.equal(lines[5], "   … and 35 more steps in the same run");
+});
