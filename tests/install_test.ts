@@ -69,3 +69,33 @@ Deno.test("the installed sqlrs runs Deno through npx when the Deno that installe
   assert.equal(result.code, 0, result.stderr);
   assert.equal(result.stdout, "-y|deno@2.9.6|run|-A|--quiet|/opt/sqlrs/cli/main.ts|ls|it's|");
 });
+
+Deno.test("deno task sqlrs resolves -f against the caller's directory, not the repository's", async () => {
+  await using sandbox = await Sandbox.create();
+  await Deno.writeTextFile(join(sandbox.dir, "here.sql"), "create table here as select 'mine' as v;\n");
+  // deno task (like npm) keeps an INIT_CWD it inherits: this test's runner may have one of its own.
+  const result = await runProgram(
+    "/usr/bin/env",
+    [
+      "-u",
+      "INIT_CWD",
+      Deno.execPath(),
+      "task",
+      "--quiet",
+      "--config",
+      join(REPO, "deno.json"),
+      "sqlrs",
+      "prepare:psql",
+      "--",
+      "-f",
+      "here.sql",
+      "run:psql",
+      "--",
+      "-Atc",
+      "select v from here",
+    ],
+    { cwd: sandbox.dir, env: sandbox.env },
+  );
+  assert.equal(result.code, 0, result.stderr);
+  assert.equal(result.stdout, "mine\n");
+});
