@@ -109,8 +109,10 @@ export async function runPrepare(
   const accepted = await (await context.client()).submitPrepare(request);
   if (!watch) {
     if (context.json) printJson(accepted);
-    else out(`JOB_ID=${accepted.job_id}`);
-    if (!context.json) err(`follow it with "sqlrs watch ${accepted.job_id}"`);
+    else {
+      out(`JOB_ID=${accepted.job_id}`);
+      err(`follow it with "sqlrs watch ${accepted.job_id}"`);
+    }
     return undefined;
   }
   return await followToSuccess(context, accepted.job_id, composite, request);
