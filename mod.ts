@@ -285,7 +285,10 @@ async function runJob(
  * ```
  */
 export interface PreparedInstance extends AsyncDisposable {
-  /** `postgres://postgres:<password>@127.0.0.1:<port>/postgres` */
+  /**
+   * `postgres://sqlrs_<instance id>:<password>@127.0.0.1:<port>/postgres`: the instance's own role, which
+   * no other instance accepts.
+   */
   readonly dsn: string;
   /** The instance's 32-hex id (also usable by prefix in the CLI: `sqlrs run:psql --instance`). */
   readonly instanceId: string;

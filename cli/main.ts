@@ -10,7 +10,7 @@ import { Command, CommanderError } from "@commander-js/extra-typings";
 import { messageOf } from "../shared/errors.ts";
 import { VERSION } from "../shared/version.ts";
 import { CliContext } from "./context.ts";
-import { exitCodeFor, ExitError } from "./exit_codes.ts";
+import { EXIT, exitCodeFor, ExitError } from "./exit_codes.ts";
 import { err, printError } from "./output.ts";
 import { splitComposite } from "./composite.ts";
 import { statusCommand } from "./commands/status.ts";
@@ -167,21 +167,21 @@ export async function main(argv: readonly string[]): Promise<number> {
     const { program } = buildProgram(state, runStage);
     if (argv.length === 0) {
       program.outputHelp();
-      return 2;
+      return EXIT.usage;
     }
     await program.parseAsync([...argv.slice(0, at), ...prepare], { from: "user" });
     return state.exitCode;
   } catch (error) {
     if (error instanceof CommanderError) {
       // --help and --version end here too, with exit code 0.
-      if (error.exitCode === 0) return 0;
+      if (error.exitCode === 0) return EXIT.ok;
       // A command group run without a subcommand printed its help already.
-      if (error.code === "commander.help") return 2;
+      if (error.code === "commander.help") return EXIT.usage;
       const hint = error.code === "commander.unknownOption" && /^(prepare|plan)(:|$)/.test(argv[at] ?? "")
         ? `; tool arguments go after "--", as in: sqlrs ${argv[at]} [flags] -- -f schema.sql`
         : "";
       printError(json, "invalid_argument", `${error.message.replace(/^error: /, "")}${hint}`);
-      return 2;
+      return EXIT.usage;
     }
     if (error instanceof ExitError) {
       printError(json, error.code, error.message);

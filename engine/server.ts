@@ -9,6 +9,7 @@
 import { z } from "../shared/deps.ts";
 import {
   ConfigSetRequest,
+  type DeleteResult,
   type EngineStatus,
   type ErrorResponse,
   type Health,
@@ -60,8 +61,17 @@ function json(body: unknown, status = 200, headers: HeadersInit = {}): Response 
   });
 }
 
-function errorResponse(error: SqlrsError): Response {
-  return json(error.toJSON(), statusFor(error.code));
+/** An error as the API answers it: its body, and the status its code has (see `ERROR_CODES`). */
+function errorResponse(error: SqlrsError, headers: HeadersInit = {}): Response {
+  return json(error.toJSON(), statusFor(error.code), headers);
+}
+
+/**
+ * The answer to a delete: the tree in both cases, with the status of a `blocked` error when a blocked
+ * node kept anything from being deleted (a dry run that would be blocked succeeds: it deleted nothing).
+ */
+function deleteResponse(result: DeleteResult): Response {
+  return json(result, result.outcome === "blocked" && !result.dry_run ? statusFor("blocked") : 200);
 }
 
 function stoppingResponse(): Response {
@@ -196,16 +206,17 @@ function routes(deps: AppDeps): Route[] {
         force: flag(url, "force"),
         dryRun: flag(url, "dry_run"),
       });
-      return json(result, result.outcome === "blocked" && !result.dry_run ? 409 : 200);
+      return deleteResponse(result);
     }],
     ["GET", "/v1/prepare-jobs/:id/events", (request, params) => {
       const jobId = params.id as string;
       const total = jobs.eventCount(jobId);
       const range = parseEventRange(request.headers.get("range"));
       if (range !== undefined && range.from > total && jobs.isTerminal(jobId)) {
-        return json({ code: "range_not_satisfiable", message: `Job ${jobId} has ${total} events` }, 416, {
-          "content-range": `events */${total}`,
-        });
+        return errorResponse(
+          new SqlrsError("range_not_satisfiable", `Job ${jobId} has ${total} events`),
+          { "content-range": `events */${total}` },
+        );
       }
       const done = deps.activity.beginStream();
       const signal = AbortSignal.any([request.signal, deps.stopping]);
@@ -249,7 +260,7 @@ function routes(deps: AppDeps): Route[] {
         force: flag(url, "force"),
         dryRun: flag(url, "dry_run"),
       });
-      return json(result, result.outcome === "blocked" && !result.dry_run ? 409 : 200);
+      return deleteResponse(result);
     }],
     [
       "GET",
@@ -267,7 +278,7 @@ function routes(deps: AppDeps): Route[] {
         force: flag(url, "force"),
         dryRun: flag(url, "dry_run"),
       });
-      return json(result, result.outcome === "blocked" && !result.dry_run ? 409 : 200);
+      return deleteResponse(result);
     }],
     ["GET", "/v1/names", (request) => listResponse(request, inventory.listNames())],
     ["GET", "/v1/names/:name", (_r, params) => json(inventory.getName(params.name as string))],

@@ -39,9 +39,3 @@ export class StoreLayout {
     return join(this.root, "instances", instanceId);
   }
 }
-
-/** A sibling path for building something before it is published by rename. */
-export function temporarySibling(path: string): string {
-  const slash = path.lastIndexOf("/");
-  return `${path.slice(0, slash)}/.tmp-${path.slice(slash + 1)}-${crypto.randomUUID().slice(0, 8)}`;
-}

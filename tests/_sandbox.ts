@@ -199,7 +199,7 @@ export function postgresUnder(root: string): number[] {
   return pids;
 }
 
-async function stopServersUnder(root: string): Promise<void> {
+export async function stopServersUnder(root: string): Promise<void> {
   for (const pid of postgresUnder(root)) {
     try {
       Deno.kill(pid, "SIGQUIT");

@@ -83,3 +83,10 @@ Deno.test("watch and rm take an 8+ hex prefix of a job id", async () => {
   assert.equal(JSON.parse(removed.stdout).outcome, "deleted");
   assert.equal((await sandbox.cli(["watch", jobId])).code, 2, "the job is gone");
 });
+
+Deno.test("cache explain of a command it cannot explain is a usage error (exit 2)", async () => {
+  await using sandbox = await Sandbox.create();
+  const result = await sandbox.cli(["cache", "explain", "run:psql", "--", "-c", "select 1"]);
+  assert.equal(result.code, 2, result.stderr + result.stdout);
+  assert.match(result.stderr + result.stdout, /cache explain supports prepare:psql and prepare:lb/);
+});

@@ -19,8 +19,7 @@ import type { SeriesStep } from "../engine/prepare/step_action.ts";
 import { findLiquibase } from "../engine/prepare/liquibase/lb_tool.ts";
 import { SqlrsError } from "../shared/errors.ts";
 import { requireComponent } from "./_sandbox.ts";
-
-const PASSWORD = "series p@ss %1";
+import { setBuildPassword } from "../engine/instances/credentials.ts";
 
 async function available(): Promise<boolean> {
   if (!(await createHostRuntime().probe()).available) return false;
@@ -44,20 +43,18 @@ class Bench implements AsyncDisposable {
     const root = await Deno.makeTempDir({ prefix: "sqlrs-lb-series-" });
     await Deno.chmod(root, 0o755);
     await Deno.mkdir(join(root, "base"));
-    await runtime.initBase(image, join(root, "base"), PASSWORD);
+    await runtime.initBase(image, join(root, "base"));
     return new Bench(runtime, image, root);
   }
 
-  /** A server on a fresh clone of the base. */
+  /** A server on a fresh clone of the base, with a build password for Liquibase (as the executor's). */
   async server(): Promise<ServerHandle> {
     const n = ++this.#clones;
     const dataDir = join(this.root, `clone-${n}`);
     await runOk(["cp", "-a", join(this.root, "base"), dataDir]);
-    const server = await this.runtime.start(this.image, dataDir, PASSWORD, {
-      runDir: join(this.root, `run-${n}`),
-    });
+    const server = await this.runtime.start(this.image, dataDir, { runDir: join(this.root, `run-${n}`) });
     this.#servers.push(server);
-    return server;
+    return await setBuildPassword(server);
   }
 
   async plan(workDir: string, args: string[]): Promise<Plan> {

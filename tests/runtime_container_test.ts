@@ -9,6 +9,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { run, runOk } from "../engine/exec.ts";
+import { BASE_VERSION } from "../engine/runtime/host/pg_install.ts";
+import { createInstanceRole } from "../engine/instances/credentials.ts";
 import {
   containerStoreDir,
   createContainerRuntime,
@@ -34,8 +36,6 @@ import {
   requireContainer,
   TEST_IMAGE,
 } from "./_containers.ts";
-
-const PASSWORD = "p@ss:w/rd %1";
 
 // ---------------------------------------------------------------------------------------------
 // Pure parts
@@ -86,10 +86,10 @@ Deno.test("imageIdentity() prefers a registry digest of the requested repository
   assert.equal(qualifiedRef(`postgres@${digest}`), `docker.io/library/postgres@${digest}`);
   assert.equal(qualifiedRef("quay.io/x/pg"), "quay.io/x/pg");
   assert.equal(qualifiedRepo("localhost:5000/pg"), "localhost:5000/pg");
-  assert.equal(containerStoreDir(id, 15), "container/postgres-15-aaaaaaaaaaaa");
+  assert.equal(containerStoreDir(id, 15), `container/postgres-15-aaaaaaaaaaaa-b${BASE_VERSION}`);
   assert.equal(
     containerStoreDir(`docker.io/library/postgres@${digest}`, 17),
-    "container/postgres-17-bbbbbbbbbbbb",
+    `container/postgres-17-bbbbbbbbbbbb-b${BASE_VERSION}`,
   );
 });
 
@@ -227,7 +227,7 @@ function fixture(engine: ContainerEngine): Promise<Fixture> {
       const image = await runtime.resolveImage(TEST_IMAGE);
       const base = join(root, "base");
       await Deno.mkdir(base);
-      await runtime.initBase(image, base, PASSWORD);
+      await runtime.initBase(image, base);
       return { runtime, image, root, base };
     })();
     fixtures.set(engine, made);
@@ -334,10 +334,10 @@ for (const engine of ["docker", "podman"] as const) {
       assert.equal((await Deno.readTextFile(join(fx.base, "PG_VERSION"))).trim(), String(fx.image.major));
       assert.match(
         await Deno.readTextFile(join(fx.base, "pg_hba.conf")),
-        /^host all all all scram-sha-256$/m,
+        /^host all all 0\.0\.0\.0\/0 scram-sha-256$/m,
       );
       await assert.rejects(
-        fx.runtime.initBase(fx.image, fx.base, PASSWORD),
+        fx.runtime.initBase(fx.image, fx.base),
         (e) => e instanceof SqlrsError && e.message.includes("not empty"),
       );
     },
@@ -352,7 +352,7 @@ for (const engine of ["docker", "podman"] as const) {
       await Deno.mkdir(join(scripts, "lib"), { recursive: true });
       await Deno.writeTextFile(join(scripts, "lib", "inc.sql"), "create table inc as select 7 as v;\n");
       await Deno.writeTextFile(join(scripts, "main.sql"), "\\i lib/inc.sql\n");
-      const server = await runtime.start(fx.image, dataDir, PASSWORD, { runDir, mounts: [scripts, "/"] });
+      const server = await runtime.start(fx.image, dataDir, { runDir, mounts: [scripts, "/"] });
       try {
         assert.equal(server.runtime, engine);
         assert.equal(server.dataDir, dataDir);
@@ -386,11 +386,14 @@ for (const engine of ["docker", "podman"] as const) {
         const other = await psql(fx, server, "select current_database()", { database: "template1" });
         assert.equal(other.stdout, "template1");
 
-        const dsn = runtime.dsn(server);
-        assert.equal(dsn, `postgres://postgres:p%40ss%3Aw%2Frd%20%251@127.0.0.1:${server.port}/postgres`);
+        // postgres has no password: its DSN opens nothing; an instance's role does, through the mapping.
+        assert.notEqual((await hostPsql(runtime.dsn(server), "select 1")).code, 0);
+        const role = await createInstanceRole(server, { user: "sqlrs_t", password: "p@ss:w/rd %1" });
+        const dsn = runtime.dsn(role);
+        assert.equal(dsn, `postgres://sqlrs_t:p%40ss%3Aw%2Frd%20%251@127.0.0.1:${server.port}/postgres`);
         const viaDsn = await hostPsql(dsn, "select current_user");
         assert.equal(viaDsn.code, 0, viaDsn.stderr);
-        assert.equal(viaDsn.stdout.trim(), "postgres");
+        assert.equal(viaDsn.stdout.trim(), "sqlrs_t");
         const wrong = await hostPsql(dsn.replace("p%40ss", "nope"), "select 1");
         assert.match(wrong.stderr, /password authentication failed/);
       } finally {
@@ -410,7 +413,7 @@ for (const engine of ["docker", "podman"] as const) {
     "spawnTool() in a work dir the server cannot see runs a tool container that mounts it",
     async (fx) => {
       const { dataDir, runDir } = await cloneOf(engine);
-      const server = await fx.runtime.start(fx.image, dataDir, PASSWORD, { runDir });
+      const server = await fx.runtime.start(fx.image, dataDir, { runDir });
       try {
         const work = join(fx.root, `work-${clones}`);
         await Deno.mkdir(work);
@@ -436,7 +439,7 @@ for (const engine of ["docker", "podman"] as const) {
 
   containerTest("aborting a tool ends its query inside the container", async (fx) => {
     const { dataDir, runDir } = await cloneOf(engine);
-    const server = await fx.runtime.start(fx.image, dataDir, PASSWORD, { runDir, mounts: [fx.root] });
+    const server = await fx.runtime.start(fx.image, dataDir, { runDir, mounts: [fx.root] });
     try {
       const controller = new AbortController();
       const child = fx.runtime.spawnTool(fx.image, server, "psql", ["-X", "-c", "select pg_sleep(60)"], {
@@ -466,18 +469,18 @@ for (const engine of ["docker", "podman"] as const) {
 
   containerTest("a removed container is not running; start() recreates it on the same data", async (fx) => {
     const { dataDir, runDir } = await cloneOf(engine);
-    const first = await fx.runtime.start(fx.image, dataDir, PASSWORD, { runDir });
+    const first = await fx.runtime.start(fx.image, dataDir, { runDir });
     assert.equal((await psql(fx, first, "create table kept as select 5 as v")).code, 0);
     // As `docker rm -f` does: SIGKILL (podman's rm -f would first stop it cleanly).
     await engineCommand(engine, ["rm", "-f", ...(engine === "podman" ? ["-t", "0"] : []), first.runtimeId]);
     assert.equal(await fx.runtime.isRunning(first), false);
     assert.equal(await exists(join(dataDir, "postmaster.pid")), true, "a killed server leaves its pid file");
-    const second = await fx.runtime.start(fx.image, dataDir, PASSWORD, { runDir });
+    const second = await fx.runtime.start(fx.image, dataDir, { runDir });
     try {
       assert.notEqual(second.runtimeId, first.runtimeId);
       assert.equal((await psql(fx, second, "select v from kept")).stdout, "5");
       await assert.rejects(
-        fx.runtime.start(fx.image, dataDir, PASSWORD, { runDir }),
+        fx.runtime.start(fx.image, dataDir, { runDir }),
         (e) => e instanceof SqlrsError && e.code === "conflict",
       );
     } finally {
@@ -491,7 +494,7 @@ for (const engine of ["docker", "podman"] as const) {
       append: true,
     });
     await assert.rejects(
-      fx.runtime.start(fx.image, dataDir, PASSWORD, { runDir }),
+      fx.runtime.start(fx.image, dataDir, { runDir }),
       (e) => e instanceof SqlrsError && e.code === "internal_error" && /shared_buffers/.test(e.message),
     );
     assert.deepEqual(await containersUnder(engine, dataDir), []);
@@ -502,8 +505,8 @@ for (const engine of ["docker", "podman"] as const) {
     async (fx) => {
       const stray = await cloneOf(engine);
       const kept = await cloneOf(engine);
-      const strayServer = await fx.runtime.start(fx.image, stray.dataDir, PASSWORD, { runDir: stray.runDir });
-      const keptServer = await fx.runtime.start(fx.image, kept.dataDir, PASSWORD, { runDir: kept.runDir });
+      const strayServer = await fx.runtime.start(fx.image, stray.dataDir, { runDir: stray.runDir });
+      const keptServer = await fx.runtime.start(fx.image, kept.dataDir, { runDir: kept.runDir });
       try {
         // A fresh runtime, as a restarted engine has.
         const restarted = createContainerRuntime(engine, { storeRoot: fx.root });
@@ -554,11 +557,11 @@ for (const engine of ["docker", "podman"] as const) {
         assert.notEqual(image.storeDir, fx.image.storeDir);
         const base999 = join(fx.root, `official-base-${engine}`);
         await Deno.mkdir(base999);
-        await fx.runtime.initBase(image, base999, PASSWORD);
+        await fx.runtime.initBase(image, base999);
         assert.equal((await Deno.stat(base999)).uid, 999);
         const { dataDir, runDir } = await cloneOf(engine, base999);
         const volumesBefore = (await engineCommand(engine, ["volume", "ls", "-q"])).stdout;
-        const server = await fx.runtime.start(image, dataDir, PASSWORD, { runDir });
+        const server = await fx.runtime.start(image, dataDir, { runDir });
         try {
           const result = await tool({ ...fx, image }, server, "psql", ["-X", "-A", "-t", "-c", "select 1"]);
           assert.equal(result.stdout, "1", result.stderr);

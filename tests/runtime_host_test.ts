@@ -14,8 +14,8 @@ import { findPgBuilds, type PgBuild, selectBuild } from "../engine/runtime/host/
 import { assertUserCanReach, serverUser } from "../engine/runtime/host/server_user.ts";
 import type { ResolvedImage, Runtime, ServerHandle, ToolOptions } from "../engine/runtime/types.ts";
 import { SqlrsError } from "../shared/errors.ts";
+import { createInstanceRole } from "../engine/instances/credentials.ts";
 
-const PASSWORD = "p@ss:w/rd %1";
 const available = (await createHostRuntime().probe()).available;
 const skip = !available && Deno.env.get("CI") !== "true";
 
@@ -43,7 +43,7 @@ function hostBase(): Promise<{ runtime: Runtime; image: ResolvedImage; dir: stri
     const image = await runtime.resolveImage(undefined);
     const dir = join(await root(), "base");
     await Deno.mkdir(dir);
-    await runtime.initBase(image, dir, PASSWORD);
+    await runtime.initBase(image, dir);
     return { runtime, image, dir };
   })();
   return base;
@@ -178,11 +178,10 @@ pgTest("createHostRuntime().initBase() makes a cluster owned by the server user"
   assert.equal((info.mode ?? 0) & 0o777, 0o700);
   assert.equal((await Deno.readTextFile(join(dir, "PG_VERSION"))).trim(), String(image.major));
   const hba = await Deno.readTextFile(join(dir, "pg_hba.conf"));
-  assert.match(hba, /^host\s+all\s+all\s+127\.0\.0\.1\/32\s+scram-sha-256/m);
-  // The password file is gone.
-  for await (const entry of Deno.readDir(await root())) assert.ok(!entry.name.startsWith(".sqlrs-pw-"));
+  assert.match(hba, /^host all all 0\.0\.0\.0\/0 scram-sha-256$/m);
+  assert.doesNotMatch(hba, /^host.*trust/m);
   await assert.rejects(
-    runtime.initBase(image, dir, PASSWORD),
+    runtime.initBase(image, dir),
     (e) => e instanceof SqlrsError && e.message.includes("not empty"),
   );
 });
@@ -192,7 +191,7 @@ pgTest(
   async () => {
     const { runtime, image } = await hostBase();
     const { dataDir, runDir } = await cloneOf();
-    const server = await runtime.start(image, dataDir, PASSWORD, { runDir });
+    const server = await runtime.start(image, dataDir, { runDir });
     try {
       assert.equal(server.runtime, "host");
       assert.equal(server.dataDir, dataDir);
@@ -204,10 +203,14 @@ pgTest(
       assert.equal(viaTool.code, 0, viaTool.stderr);
       assert.equal(viaTool.stdout, "1");
 
-      const dsn = runtime.dsn(server);
-      assert.equal(dsn, `postgres://postgres:p%40ss%3Aw%2Frd%20%251@127.0.0.1:${server.port}/postgres`);
+      // postgres has no password: its DSN opens nothing; an instance's role does.
       const hostPsql = (await findPgBuilds())[0]?.psql ?? "psql";
       const env = { PATH: "/usr/bin:/bin", LANG: "C.UTF-8" };
+      const superuser = await run([hostPsql, runtime.dsn(server), "-X", "-w", "-c", "select 1"], { env });
+      assert.notEqual(superuser.code, 0);
+      const role = await createInstanceRole(server, { user: "sqlrs_t", password: "p@ss:w/rd %1" });
+      const dsn = runtime.dsn(role);
+      assert.equal(dsn, `postgres://sqlrs_t:p%40ss%3Aw%2Frd%20%251@127.0.0.1:${server.port}/postgres`);
       const viaDsn = await run([
         hostPsql,
         dsn,
@@ -220,7 +223,7 @@ pgTest(
         env,
       });
       assert.equal(viaDsn.code, 0, viaDsn.stderr);
-      assert.equal(viaDsn.stdout.trim(), "postgres|127.0.0.1");
+      assert.equal(viaDsn.stdout.trim(), "sqlrs_t|127.0.0.1");
       const wrong = await run([hostPsql, dsn.replace("p%40ss", "nope"), "-X", "-c", "select 1"], { env });
       assert.notEqual(wrong.code, 0);
       assert.match(wrong.stderr, /password authentication failed/);
@@ -240,7 +243,7 @@ pgTest(
   async () => {
     const { runtime, image } = await hostBase();
     const first = await cloneOf();
-    const server = await runtime.start(image, first.dataDir, PASSWORD, { runDir: first.runDir });
+    const server = await runtime.start(image, first.dataDir, { runDir: first.runDir });
     try {
       const created = await psql(runtime, image, server, "create table t as select 42 as v");
       assert.equal(created.code, 0, created.stderr);
@@ -248,7 +251,7 @@ pgTest(
       await runtime.stop(server);
     }
     const second = await cloneOf(first.dataDir);
-    const copy = await runtime.start(image, second.dataDir, PASSWORD, { runDir: second.runDir });
+    const copy = await runtime.start(image, second.dataDir, { runDir: second.runDir });
     try {
       const read = await psql(runtime, image, copy, "select v from t");
       assert.equal(read.stdout, "42");
@@ -269,13 +272,13 @@ pgTest("createHostRuntime().start() ignores a postmaster.pid whose pid another p
     join(dataDir, "postmaster.pid"),
     `1\n${dataDir}\n1700000000\n5432\n/tmp\n*\n0 0\nready   \n`,
   );
-  const server = await runtime.start(image, dataDir, PASSWORD, { runDir });
+  const server = await runtime.start(image, dataDir, { runDir });
   try {
     assert.notEqual(server.runtimeId, "1");
     assert.equal((await psql(runtime, image, server, "select 3")).stdout, "3");
     // A second start on the same running directory is refused.
     await assert.rejects(
-      runtime.start(image, dataDir, PASSWORD, { runDir: `${runDir}-2` }),
+      runtime.start(image, dataDir, { runDir: `${runDir}-2` }),
       (e) => e instanceof SqlrsError && e.code === "conflict",
     );
   } finally {
@@ -287,7 +290,7 @@ pgTest("createHostRuntime().start() puts the socket under /tmp when the run dir 
   const { runtime, image } = await hostBase();
   const { dataDir } = await cloneOf();
   const runDir = join(await root(), "r".repeat(80), "run");
-  const server = await runtime.start(image, dataDir, PASSWORD, { runDir });
+  const server = await runtime.start(image, dataDir, { runDir });
   try {
     assert.ok(server.socketDir?.startsWith(`/tmp/sqlrs-sock-${Deno.uid()}/`), server.socketDir ?? "null");
     const result = await psql(runtime, image, server, "select 2");
@@ -303,7 +306,7 @@ pgTest("createHostRuntime().start() fails with the tail of the server log", asyn
   const { dataDir, runDir } = await cloneOf();
   await Deno.writeTextFile(join(dataDir, "postgresql.conf"), "shared_buffers = 'plenty'\n", { append: true });
   await assert.rejects(
-    runtime.start(image, dataDir, PASSWORD, { runDir }),
+    runtime.start(image, dataDir, { runDir }),
     (e) => e instanceof SqlrsError && e.code === "internal_error" && /shared_buffers/.test(e.message),
   );
   assert.deepEqual(await runtime.stopStrays(dataDir, () => false), []);
@@ -315,12 +318,12 @@ pgTest("createHostRuntime().start() rejects and leaves no server when its signal
   const already = new AbortController();
   already.abort();
   await assert.rejects(
-    runtime.start(image, dataDir, PASSWORD, { runDir, signal: already.signal }),
+    runtime.start(image, dataDir, { runDir, signal: already.signal }),
     (e) => e instanceof SqlrsError && e.code === "cancelled",
   );
 
   const controller = new AbortController();
-  const starting = runtime.start(image, dataDir, PASSWORD, { runDir, signal: controller.signal });
+  const starting = runtime.start(image, dataDir, { runDir, signal: controller.signal });
   // Abort once the postmaster exists but before it is ready.
   while (!(await exists(join(dataDir, "postmaster.pid")))) await new Promise((r) => setTimeout(r, 1));
   controller.abort();
@@ -342,7 +345,7 @@ pgTest(
       `import { createHostRuntime } from ${JSON.stringify(moduleUrl)};
 const runtime = createHostRuntime();
 const image = await runtime.resolveImage(undefined);
-const server = await runtime.start(image, Deno.args[0]!, "pw", { runDir: Deno.args[1]! });
+const server = await runtime.start(image, Deno.args[0]!, { runDir: Deno.args[1]! });
 console.log(JSON.stringify(server));
 setInterval(() => {}, 60_000);
 `,
@@ -375,7 +378,7 @@ setInterval(() => {}, 60_000);
     const orphanServer = JSON.parse(out) as ServerHandle;
     assert.equal(await runtime.isRunning(orphanServer), true);
 
-    const keptServer = await runtime.start(image, kept.dataDir, PASSWORD, { runDir: kept.runDir });
+    const keptServer = await runtime.start(image, kept.dataDir, { runDir: kept.runDir });
     try {
       const stopped = await runtime.stopStrays(await root(), (dir) => dir === kept.dataDir);
       assert.deepEqual(stopped, [orphan.dataDir]);

@@ -7,7 +7,7 @@
 
 import { Command } from "@commander-js/extra-typings";
 import type { CliContext } from "../context.ts";
-import { SqlrsError } from "../../shared/errors.ts";
+import { invalidArgument } from "../../shared/errors.ts";
 import { prepareRequest } from "./prepare.ts";
 import { out, outputWidth, printJson, shortId, table } from "../output.ts";
 import { findRecipe } from "../../client/recipes.ts";
@@ -19,9 +19,8 @@ async function explainedRequest(command: string, toolArgs: string[], image: stri
     return await prepareRequest({ kind, args: toolArgs, cwd: Deno.cwd() }, { image }, false);
   }
   if (command.includes(":")) {
-    throw new SqlrsError(
-      "invalid_argument",
-      `cache explain supports prepare:psql, prepare:lb and recipes, not "${command}"`,
+    throw invalidArgument(
+      `cache explain supports prepare:psql and prepare:lb (or a recipe), not "${command}"`,
     );
   }
   const recipe = await findRecipe(command, Deno.cwd());

@@ -17,12 +17,17 @@ import { sqlrsPaths } from "../../shared/paths.ts";
 import type { CliContext } from "../context.ts";
 import { engineCommand } from "../context.ts";
 import { findWorkspaceConfig, readYaml } from "../../client/config.ts";
-import { ExitError } from "../exit_codes.ts";
+import { EXIT, ExitError } from "../exit_codes.ts";
 import { err, out, printJson } from "../output.ts";
 import { loadYaml } from "../../shared/deps.ts";
+import {
+  SNAPSHOT_SETTINGS,
+  type SnapshotSetting,
+  snapshotSettingsList,
+} from "../../shared/snapshot_backends.ts";
 
-const BACKENDS = ["auto", "btrfs", "overlay", "copy"] as const;
-type Backend = typeof BACKENDS[number];
+const BACKENDS = SNAPSHOT_SETTINGS;
+type Backend = SnapshotSetting;
 
 /** The settings `init` writes. */
 interface WorkspaceSettings {
@@ -45,15 +50,21 @@ interface InitFlags {
 function settingsFrom(flags: InitFlags): WorkspaceSettings {
   const backend = (flags.snapshot ?? "auto") as Backend;
   if (!BACKENDS.includes(backend)) {
-    throw new ExitError(64, `Invalid --snapshot "${flags.snapshot}": use ${BACKENDS.join(", ")}`);
+    throw new ExitError(
+      EXIT.unsupported,
+      `Invalid --snapshot "${flags.snapshot}": use ${BACKENDS.join(", ")}`,
+    );
   }
   const [type = "dir", path] = flags.store ?? [];
   if (type !== "dir" && type !== "image") {
-    throw new ExitError(64, `Invalid --store "${type}": use dir [PATH] or image [PATH]`);
+    throw new ExitError(EXIT.unsupported, `Invalid --store "${type}": use dir [PATH] or image [PATH]`);
   }
   const sizeMatch = /^(\d+)GB$/.exec(flags.storeSize ?? "100GB");
   if (sizeMatch === null) {
-    throw new ExitError(64, `Invalid --store-size "${flags.storeSize}": use a size such as 100GB`);
+    throw new ExitError(
+      EXIT.unsupported,
+      `Invalid --store-size "${flags.storeSize}": use a size such as 100GB`,
+    );
   }
   const paths = sqlrsPaths();
   if (type === "dir") {
@@ -63,13 +74,13 @@ function settingsFrom(flags: InitFlags): WorkspaceSettings {
   }
   if (backend === "overlay" || backend === "copy") {
     throw new ExitError(
-      64,
+      EXIT.unsupported,
       `--store image makes a btrfs store; it cannot be used with --snapshot ${backend}`,
     );
   }
   if (Deno.uid() !== 0) {
     throw new ExitError(
-      64,
+      EXIT.unsupported,
       "--store image creates and mounts a btrfs loop image, which needs root: run sqlrs init as root",
     );
   }
@@ -92,7 +103,7 @@ async function readSettings(file: string): Promise<WorkspaceSettings | undefined
     return value;
   } catch (error) {
     throw new ExitError(
-      3,
+      EXIT.internal,
       `The workspace config ${file} is corrupt (${(error as Error).message}); fix it or rerun with --update`,
     );
   }
@@ -126,7 +137,7 @@ async function refuseUnworkableBackend(wanted: WorkspaceSettings): Promise<void>
     : { SQLRS_STATE_STORE: wanted.engine.storePath };
   const probe = await probeSnapshotBackend(engineCommand(), backend, env);
   if (!probe.available) {
-    throw new ExitError(64, `Snapshot backend "${backend}" cannot work here: ${probe.detail}`);
+    throw new ExitError(EXIT.unsupported, `Snapshot backend "${backend}" cannot work here: ${probe.detail}`);
   }
 }
 
@@ -136,7 +147,7 @@ export function initCommand(context: () => CliContext) {
     .description("Set up a sqlrs workspace: its store and snapshot backend (.sqlrs/config.yaml)")
     .argument("[mode]", "local (the only mode here)", "local")
     .option("--workspace <path>", "workspace root (default: the current directory)")
-    .option("--snapshot <backend>", "auto, btrfs, overlay or copy")
+    .option("--snapshot <backend>", snapshotSettingsList())
     .option("--store <type-and-path...>", "dir [PATH] or image [PATH] (a btrfs loop image, root only)")
     .option("--store-size <size>", "size of a new store image, e.g. 100GB")
     .option("--force", "allow a workspace inside another one")
@@ -144,7 +155,9 @@ export function initCommand(context: () => CliContext) {
     .option("--dry-run", "print what would be done, change nothing")
     .option("--no-start", "do not start the engine afterwards")
     .action(async (mode, flags: InitFlags) => {
-      if (mode !== "local") throw new ExitError(64, `sqlrs init ${mode} is not supported here: only local`);
+      if (mode !== "local") {
+        throw new ExitError(EXIT.unsupported, `sqlrs init ${mode} is not supported here: only local`);
+      }
       const workspace = resolve(flags.workspace ?? Deno.cwd());
       const file = join(workspace, ".sqlrs", "config.yaml");
       const wanted = settingsFrom(flags);
@@ -157,7 +170,7 @@ export function initCommand(context: () => CliContext) {
         }
         if (!same(existing, wanted)) {
           throw new ExitError(
-            2,
+            EXIT.usage,
             `Workspace ${workspace} is already initialized with other settings; rerun with --update to change them`,
           );
         }
@@ -168,7 +181,7 @@ export function initCommand(context: () => CliContext) {
         const parent = await findWorkspaceConfig(dirname(workspace));
         if (parent !== undefined && !flags.force) {
           throw new ExitError(
-            2,
+            EXIT.usage,
             `${workspace} is inside the workspace of ${parent}; pass --force to create a nested workspace`,
           );
         }
@@ -193,7 +206,7 @@ export function initCommand(context: () => CliContext) {
           `# sqlrs workspace, written by "sqlrs init local"\n${stringify(wanted)}`,
         );
       } catch (error) {
-        throw new ExitError(4, `Cannot write ${file}: ${(error as Error).message}`);
+        throw new ExitError(EXIT.refused, `Cannot write ${file}: ${(error as Error).message}`);
       }
       const restarted = await stopRunningEngine();
       if (flags.start === false) {

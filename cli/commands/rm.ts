@@ -8,7 +8,7 @@ import { Command } from "@commander-js/extra-typings";
 import type { DeleteResult, DeleteTreeNode } from "../../shared/schemas.ts";
 import { type DeleteTarget, resolveDeleteTarget } from "../../client/resolve.ts";
 import { ApiError, type EngineClient } from "../../client/engine_client.ts";
-import { ExitError } from "../exit_codes.ts";
+import { EXIT, ExitError } from "../exit_codes.ts";
 import type { CliContext } from "../context.ts";
 import { err, out, printJson } from "../output.ts";
 
@@ -63,7 +63,7 @@ async function refuseRunningInstances(client: EngineClient, target: DeleteTarget
   // A tree blocked anyway (connections, a running job) is reported by the delete itself, with its hint.
   if (instances.length === 0 || preview.outcome === "blocked") return;
   throw new ExitError(
-    4,
+    EXIT.refused,
     `Cannot delete state ${target.id}: ${instances.length} running instance(s) are built on it (${
       instances.map((id) => id.slice(0, 12)).join(", ")
     }); pass -f to stop and delete them too`,
@@ -93,13 +93,16 @@ export function rmCommand(context: () => CliContext, setExit: (code: number) => 
       const result = await client.delete(found.kind, found.id, { force, dryRun, recurse }).catch((error) => {
         // The engine refused for safety (409): exit 4 as a blocked tree does, with its reason.
         if (!(error instanceof ApiError) || error.status !== 409) throw error;
-        throw new ExitError(4, `Cannot delete ${kindName(found.kind)} ${found.id}: ${error.message}`);
+        throw new ExitError(
+          EXIT.refused,
+          `Cannot delete ${kindName(found.kind)} ${found.id}: ${error.message}`,
+        );
       });
       if (context().json) printJson(result);
       else out(renderTree(result.root, result.outcome).join("\n"));
       if (result.outcome === "blocked") {
         err(`sqlrs: nothing was deleted; ${blockedHint(result.root) ?? "the delete is blocked"}`);
-        setExit(4);
+        setExit(EXIT.refused);
       }
     });
 }

@@ -4,7 +4,7 @@
  * `highWatermark × limit`, or with less free space than the reserve, states are evicted, least recently
  * used first, until usage is below `lowWatermark × limit` and the reserve is free again.
  *
- * Evictable: a state no instance uses and no running job still needs (`pinned`). That includes states
+ * Evictable: a state no instance uses and no running job still needs (leased, see `states/leases.ts`). That includes states
  * in the middle of a chain: on every backend a state is independent of its parent once made (btrfs
  * snapshots; overlay and copy states hard-link their parent's files, which outlive the parent), so
  * evicting one only means a later prepare rebuilds it from the nearest ancestor still there. Its
@@ -19,10 +19,8 @@
  */
 
 import type { Registry, StateRow } from "../registry/registry.ts";
-import type { StateFS } from "../statefs/types.ts";
-import type { StoreLayout } from "../store_layout.ts";
+import type { States } from "../states/states.ts";
 import type { ConfigStore } from "../config/config_store.ts";
-import { runOk } from "../exec.ts";
 import { parseDuration } from "../../shared/duration.ts";
 import { SqlrsError } from "../../shared/errors.ts";
 import type { CacheStatus, EvictionReport } from "../../shared/schemas.ts";
@@ -33,11 +31,8 @@ const LAST_EVICTION = "cache.lastEviction";
 /** Dependencies of the cache. */
 export interface CapacityDeps {
   registry: Registry;
-  layout: StoreLayout;
-  statefs: StateFS;
+  states: States;
   config: ConfigStore;
-  /** States that running jobs still need (their inputs and outputs). */
-  pinned(): Set<string>;
   log(line: string): void;
 }
 
@@ -58,19 +53,12 @@ export class CacheCapacity {
     this.#deps = deps;
   }
 
-  async #disk(): Promise<{ total: number; free: number }> {
-    const out = await runOk(["df", "-B1", "--output=size,avail", this.#deps.layout.root]);
-    const [total, free] = (out.trim().split("\n")[1] ?? "").trim().split(/\s+/).map(Number);
-    return { total: total ?? 0, free: free ?? 0 };
-  }
-
   async #limits(): Promise<Limits> {
     const capacity = this.#deps.config.effective.cache.capacity;
-    const { total, free } = await this.#disk();
+    const { usedBytes: usage, totalBytes: total, freeBytes: free } = await this.#deps.states.usage();
     const reserve = capacity.reserveBytes ?? Math.min(Math.floor(total * 0.1), 10 * GIB);
     const storeBound = Math.max(0, total - reserve);
     const effectiveMax = capacity.maxBytes === null ? storeBound : Math.min(capacity.maxBytes, storeBound);
-    const usage = this.#deps.registry.listStates().reduce((sum, state) => sum + (state.size_bytes ?? 0), 0);
     return { usage, effectiveMax, configuredMax: capacity.maxBytes, reserve, total, free };
   }
 
@@ -81,7 +69,7 @@ export class CacheCapacity {
   #evictable(refused: ReadonlySet<string> = new Set()): StateRow[] {
     const { registry, config } = this.#deps;
     const minAge = parseDuration(config.effective.cache.capacity.minStateAge);
-    const pinned = this.#deps.pinned();
+    const pinned = this.#deps.states.leases.held();
     const states = registry.listStates();
     const parents = new Set(states.map((state) => state.parent_state_id));
     const now = Date.now();
@@ -94,38 +82,6 @@ export class CacheCapacity {
       .sort((a, b) =>
         Date.parse(a.last_used_at ?? a.created_at) - Date.parse(b.last_used_at ?? b.created_at)
       );
-  }
-
-  /**
-   * The directory of the nearest ancestor of `state` that is still in the store, else its base. Evicted
-   * states leave their children's `parent_state_id` as it was (a rebuild restores the link), so a chain
-   * with a gap falls back to the base: the children are then counted in full, never too little.
-   */
-  #nearestAncestorDir(state: StateRow): string {
-    const { registry, layout } = this.#deps;
-    const parent = state.parent_state_id === null ? undefined : registry.getState(state.parent_state_id);
-    return parent === undefined
-      ? layout.baseDir({ storeDir: state.store_dir })
-      : layout.stateDir(parent.store_dir, parent.state_id);
-  }
-
-  /** Removes `state`; false when the backend refuses now (a conflict: something still uses it). */
-  async #evict(state: StateRow): Promise<boolean> {
-    const { statefs, layout, registry } = this.#deps;
-    try {
-      await statefs.remove(layout.stateDir(state.store_dir, state.state_id));
-    } catch (error) {
-      if (error instanceof SqlrsError && error.code === "conflict") return false;
-      throw error;
-    }
-    registry.deleteState(state.state_id);
-    // What the children shared with the evicted state is now theirs alone.
-    const ancestor = this.#nearestAncestorDir(state);
-    for (const child of registry.childStates(state.state_id)) {
-      const bytes = await statefs.ownBytes(layout.stateDir(child.store_dir, child.state_id), ancestor);
-      registry.setStateSize(child.state_id, bytes);
-    }
-    return true;
   }
 
   /**
@@ -147,7 +103,7 @@ export class CacheCapacity {
       candidates = this.#evictable(refused)
     ) {
       const victim = candidates[0] as StateRow;
-      if (!(await this.#evict(victim))) {
+      if (!(await this.#deps.states.tryRemove(victim))) {
         refused.add(victim.state_id);
         continue;
       }

@@ -12,15 +12,15 @@ import type { ResolvedImage, ServerHandle } from "../runtime/types.ts";
 import type { RuntimeSelector } from "../runtime/select.ts";
 import type { StateFS } from "../statefs/types.ts";
 import type { StoreLayout } from "../store_layout.ts";
-import { messageOf } from "../../shared/errors.ts";
+import { messageOf, SqlrsError } from "../../shared/errors.ts";
 import { randomHex } from "../../shared/random.ts";
+import { createInstanceRole, newInstanceCredential } from "./credentials.ts";
 
 /** What a new instance is made from. */
 export interface NewInstance {
   stateId: string;
   stateDir: string;
   image: ResolvedImage;
-  password: string;
   jobId: string | null;
   expiresAt: string | null;
   signal?: AbortSignal;
@@ -48,7 +48,10 @@ export class Instances {
     this.#log = log;
   }
 
-  /** Clones a state and starts a server on it; the instance row exists only once it is ready. */
+  /**
+   * Clones a state, starts a server on it and creates the instance's own role (its DSN's user, see
+   * credentials.ts); the instance row exists only once it is ready.
+   */
   async create(spec: NewInstance): Promise<InstanceRow> {
     const instanceId = randomHex(16);
     const dir = this.#layout.instanceDir(instanceId);
@@ -62,8 +65,10 @@ export class Instances {
       const startOptions = spec.signal === undefined
         ? { runDir: join(dir, "run") }
         : { runDir: join(dir, "run"), signal: spec.signal };
-      server = await runtime.start(spec.image, dataDir, spec.password, startOptions);
+      server = await runtime.start(spec.image, dataDir, startOptions);
       const ready = performance.now();
+      server = await createInstanceRole(server, newInstanceCredential(instanceId));
+      const credentialed = performance.now();
       this.#registry.insertInstance({
         instance_id: instanceId,
         state_id: spec.stateId,
@@ -75,11 +80,11 @@ export class Instances {
         expires_at: spec.expiresAt,
       });
       this.#registry.touchState(spec.stateId);
+      const ms = (from: number, to: number) => `${(to - from).toFixed(1)} ms`;
       this.#log(
-        `instance ${instanceId} (job ${spec.jobId ?? "-"}): clone ${
-          (cloned - started).toFixed(1)
-        } ms, start to ready ${(ready - cloned).toFixed(1)} ms, ` +
-          `recorded ${(performance.now() - ready).toFixed(1)} ms`,
+        `instance ${instanceId} (job ${spec.jobId ?? "-"}): clone ${ms(started, cloned)}, ` +
+          `start to ready ${ms(cloned, ready)}, role ${ms(ready, credentialed)}, ` +
+          `recorded ${ms(credentialed, performance.now())}`,
       );
     } catch (error) {
       if (server !== undefined) await runtime.stop(server).catch(() => {});
@@ -107,13 +112,19 @@ export class Instances {
     try {
       await Deno.stat(instance.server.dataDir);
     } catch {
-      throw new Error(`Cannot restart instance ${instance.instance_id}: its data directory is gone`);
+      throw new SqlrsError(
+        "internal_error",
+        `Cannot restart instance ${instance.instance_id}: its data directory is gone`,
+        { details: { instance_id: instance.instance_id } },
+      );
     }
-    // On the recorded port: the DSN the client was given stays valid.
-    const server = await runtime.start(instance.image, instance.server.dataDir, instance.server.password, {
+    // On the recorded port, and with the role the data directory already has: the DSN the client was
+    // given stays valid.
+    const started = await runtime.start(instance.image, instance.server.dataDir, {
       runDir: join(instance.instance_dir, "run"),
       port: instance.server.port,
     });
+    const server = { ...started, user: instance.server.user, password: instance.server.password };
     this.#registry.updateInstanceServer(instance.instance_id, server);
     onLog(`run: server restarted (${runtime.name} ${server.runtimeId})`);
     if (server.port !== instance.server.port) {
@@ -137,7 +148,7 @@ export class Instances {
     await this.#statefs.remove(join(dir, "data"));
     await Deno.remove(dir, { recursive: true }).catch((error) => {
       if (!(error instanceof Deno.errors.NotFound)) {
-        throw new Error(`Cannot remove ${dir}: ${messageOf(error)}`);
+        throw new SqlrsError("internal_error", `Cannot remove ${dir}: ${messageOf(error)}`, { cause: error });
       }
     });
   }

@@ -9,7 +9,7 @@
 import type { InstanceRow, Registry, StateRow } from "../registry/registry.ts";
 import type { Instances } from "../instances/instances.ts";
 import type { RuntimeSelector } from "../runtime/select.ts";
-import type { StateFS } from "../statefs/types.ts";
+import type { States } from "../states/states.ts";
 import type { StoreLayout } from "../store_layout.ts";
 import type {
   DeleteResult,
@@ -26,13 +26,11 @@ export interface InventoryDeps {
   registry: Registry;
   instances: Instances;
   runtimes: RuntimeSelector;
-  statefs: StateFS;
+  states: States;
   layout: StoreLayout;
   /** Whether a job is still running in this engine. */
   jobActive(jobId: string): boolean;
   cancelJob(jobId: string): void;
-  /** States that running jobs build on or build: deleting one would leave a job's result dangling. */
-  statesInUse(): Set<string>;
 }
 
 interface DeleteOptions {
@@ -240,7 +238,8 @@ export class Inventory {
   async #stateNode(row: StateRow, options: DeleteOptions): Promise<DeleteTreeNode> {
     const { registry } = this.#deps;
     const node: DeleteTreeNode = { kind: "state", id: row.state_id };
-    if (this.#deps.statesInUse().has(row.state_id)) {
+    // Running jobs build on it or build it: deleting it would leave a job's result dangling.
+    if (this.#deps.states.leases.held().has(row.state_id)) {
       node.blocked = "active_tasks";
       return node;
     }
@@ -270,8 +269,7 @@ export class Inventory {
     } else if (node.kind === "state") {
       const row = registry.getState(node.id);
       if (row === undefined) return;
-      await this.#deps.statefs.remove(this.#deps.layout.stateDir(row.store_dir, row.state_id));
-      registry.deleteState(row.state_id);
+      await this.#deps.states.remove(row);
     }
   }
 

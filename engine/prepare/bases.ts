@@ -16,7 +16,6 @@ import { randomHex } from "../../shared/random.ts";
 /** A ready base. */
 export interface Base {
   path: string;
-  password: string;
 }
 
 async function hasPgVersion(path: string): Promise<boolean> {
@@ -41,11 +40,10 @@ export class Bases {
     return this.#mutex.run(image.storeDir, async () => {
       const path = this.layout.baseDir(image);
       const row = this.registry.getBase(image.storeDir);
-      if (row !== undefined && await hasPgVersion(path)) return { path, password: row.password };
+      if (row !== undefined && await hasPgVersion(path)) return { path };
       onLog(`initdb: creating the base cluster for ${image.resolvedId}`);
       await Deno.mkdir(this.layout.engineDir(image), { recursive: true });
       await this.statefs.remove(path);
-      const password = row?.password ?? randomHex(18);
       // initdb runs as the server user, which cannot reach engines/ (bases and states must not be
       // writable through an instance): build in a job-like area, which recovery cleans after a crash.
       const area = this.layout.jobDir(`.base-${randomHex(8)}`);
@@ -53,10 +51,10 @@ export class Bases {
       await Deno.mkdir(area, { recursive: true });
       await this.statefs.createEmpty(building);
       try {
-        await runtime.initBase(image, building, password);
+        await runtime.initBase(image, building);
         // initdb ran without syncing: the base must be on disk before its name is.
         await this.statefs.flush(building);
-        await Deno.rename(building, path);
+        await this.statefs.publish(building, path);
       } catch (error) {
         await this.statefs.remove(building);
         throw error;
@@ -67,10 +65,9 @@ export class Bases {
         this.registry.insertBase({
           store_dir: image.storeDir,
           resolved_image_id: image.resolvedId,
-          password,
         });
       }
-      return { path, password };
+      return { path };
     });
   }
 }

@@ -1,8 +1,8 @@
 /**
  * Executes a plan: from the last step whose state exists, one server on a clone of that state runs the
  * remaining steps; it stops cleanly where a state is kept (see keep_policy.ts), and the data directory
- * is snapshotted into a new state. A state is built under a temporary name and published by rename,
- * then recorded; two jobs needing the same state build it once.
+ * is snapshotted into a new state, published through `states/` (temporary name, admission, rename,
+ * record); two jobs needing the same state build it once.
  *
  * Why stop even on btrfs, whose snapshots are atomic: a snapshot of a running cluster, even right
  * after CHECKPOINT, has pg_control "in production" and a postmaster.pid, so the server that starts on
@@ -12,18 +12,19 @@
  * @module
  */
 
-import { basename, dirname, join } from "node:path";
+import { dirname, join } from "node:path";
 import type { Registry } from "../registry/registry.ts";
 import type { ResolvedImage, Runtime, ServerHandle } from "../runtime/types.ts";
 import type { StateFS } from "../statefs/types.ts";
-import { type StoreLayout, temporarySibling } from "../store_layout.ts";
+import type { StoreLayout } from "../store_layout.ts";
+import type { States } from "../states/states.ts";
 import { KeyedMutex } from "../single_flight.ts";
 import type { Base, Bases } from "./bases.ts";
+import { dropBuildPassword, setBuildPassword } from "../instances/credentials.ts";
 import type { Plan, PlannedStep } from "./planner.ts";
 import { KeepPolicy } from "./keep_policy.ts";
 import { messageOf, SqlrsError } from "../../shared/errors.ts";
 import type { TaskStatusValue } from "../../shared/schemas.ts";
-import { randomHex } from "../../shared/random.ts";
 
 /** How a running job reports progress. */
 export interface JobReporter {
@@ -72,41 +73,12 @@ interface Build {
 export interface ExecutorDeps {
   registry: Registry;
   layout: StoreLayout;
+  /** Clones inputs and removes build areas; states themselves go through `states`. */
   statefs: StateFS;
+  states: States;
   bases: Bases;
   /** Makes room for a new state (throws when it cannot), and trims the cache after one is published. */
   capacity: { admit(bytes: number): Promise<void>; enforce(trigger: string): Promise<unknown> };
-}
-
-/** Name prefix of a state directory discarded while live instances still use it. */
-const DISCARDED = ".discarded-";
-
-/** The subdirectories of `dir` (none when it does not exist). */
-async function subdirectories(dir: string): Promise<string[]> {
-  try {
-    return (await Array.fromAsync(Deno.readDir(dir))).filter((entry) => entry.isDirectory).map((entry) =>
-      join(dir, entry.name)
-    );
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return [];
-    throw error;
-  }
-}
-
-/** Whether a state's data directory was cleanly shut down: PG_VERSION there, postmaster.pid not. */
-function isCompleteState(path: string): boolean {
-  try {
-    if (!Deno.statSync(join(path, "PG_VERSION")).isFile) return false;
-  } catch {
-    return false;
-  }
-  try {
-    // A clean shutdown removes postmaster.pid; its presence means the state was taken from a live server.
-    Deno.statSync(join(path, "postmaster.pid"));
-    return false;
-  } catch {
-    return true;
-  }
 }
 
 /** Removes a job's build area (its server, if any, is stopped already). */
@@ -126,41 +98,7 @@ export class Executor {
 
   /** Whether a published state exists and is complete on disk: what `plan` reports as cached. */
   stateCached(stateId: string): boolean {
-    const row = this.#deps.registry.getState(stateId);
-    return row !== undefined && isCompleteState(this.#deps.layout.stateDir(row.store_dir, stateId));
-  }
-
-  /** Whether a published, complete state exists; an incomplete one is discarded so it gets rebuilt. */
-  async stateReady(stateId: string): Promise<boolean> {
-    if (this.stateCached(stateId)) return true;
-    const row = this.#deps.registry.getState(stateId);
-    if (row === undefined) return false;
-    const path = this.#deps.layout.stateDir(row.store_dir, stateId);
-    try {
-      await this.#deps.statefs.remove(path);
-    } catch (error) {
-      if (!(error instanceof SqlrsError && error.code === "conflict")) throw error;
-      // Clones of live instances use it as their lower layer (overlay), so it cannot go yet: moved
-      // aside, where they keep working on it, and removed once no instance of the state is left.
-      await Deno.rename(path, join(dirname(path), `${DISCARDED}${stateId}-${randomHex(4)}`));
-    }
-    this.#deps.registry.deleteState(stateId);
-    return false;
-  }
-
-  /** Removes the states discarded while live instances used them (see stateReady) that none uses now. */
-  async removeDiscarded(): Promise<void> {
-    const { layout, registry, statefs } = this.#deps;
-    for (const engine of await subdirectories(join(layout.root, "engines"))) {
-      for (const version of await subdirectories(engine)) {
-        for (const dir of await subdirectories(join(version, "states"))) {
-          const name = basename(dir);
-          if (!name.startsWith(DISCARDED)) continue;
-          const stateId = name.slice(DISCARDED.length, DISCARDED.length + 64);
-          if (registry.instancesOfState(stateId).length === 0) await statefs.remove(dir);
-        }
-      }
-    }
+    return this.#deps.states.isComplete(stateId);
   }
 
   /** Runs `fn` against a server on a throwaway clone of the base of `image` (Liquibase planning). */
@@ -175,9 +113,10 @@ export class Executor {
     await Deno.mkdir(join(dir, "run"), { recursive: true });
     try {
       const dataDir = await statefs.clone(base.path, join(dir, "data"));
-      const server = await runtime.start(image, dataDir, base.password, { runDir: join(dir, "run") });
+      const server = await runtime.start(image, dataDir, { runDir: join(dir, "run") });
       try {
-        return await fn(runtime, server);
+        // Liquibase plans over JDBC; the clone is thrown away, password and all.
+        return await fn(runtime, await setBuildPassword(server));
       } finally {
         await runtime.stop(server);
       }
@@ -190,7 +129,7 @@ export class Executor {
   /**
    * Builds every missing kept state of `plan`: resumes after the last step whose state exists, runs the
    * rest on one server (one tool process per run of steps, see {@link KeepPolicy}) and stops it only to
-   * keep a state. Resolves with the final state's directory, the base password, and the removal of the
+   * keep a state. Resolves with the final state's directory, the base, and the removal of the
    * build area, still under way (await it before the job ends).
    *
    * Single flight: a job holds the key of the first step it is about to run until it has kept a state
@@ -253,7 +192,7 @@ export class Executor {
     }
     const finalDir = plan.steps.length === 0
       ? base.path
-      : layout.stateDir(plan.image.storeDir, plan.finalStateId);
+      : this.#deps.states.path(plan.image.storeDir, plan.finalStateId);
     return { stateDir: finalDir, base, workspaceRemoved };
   }
 
@@ -264,7 +203,7 @@ export class Executor {
   async #resumeFrom(plan: Plan, from: number, reporter: JobReporter): Promise<number> {
     for (let last = plan.steps.length - 1; last >= from; last--) {
       const cached = plan.steps[last] as PlannedStep;
-      if (!(await this.stateReady(cached.outputStateId))) continue;
+      if (!(await this.#deps.states.ensureReady(cached.outputStateId))) continue;
       for (const step of plan.steps.slice(from, last)) {
         if (this.#deps.registry.getState(step.outputStateId) !== undefined) {
           reporter.task(step.taskId, "skipped", "cached");
@@ -283,7 +222,7 @@ export class Executor {
    * resolves with the index after it. The server is stopped cleanly before the snapshot.
    */
   async #runToKeptState(build: Build, from: number): Promise<number> {
-    const { runtime, plan, base, workspace, reporter, signal, policy } = build;
+    const { runtime, plan, workspace, reporter, signal, policy } = build;
     const { statefs } = this.#deps;
     const clock = new PhaseClock();
     const first = plan.steps[from] as PlannedStep;
@@ -296,7 +235,7 @@ export class Executor {
     const dataDir = workspace.dataDir as string;
     const rest = plan.steps.slice(from);
     const startedAt = performance.now();
-    workspace.server = await runtime.start(plan.image, dataDir, base.password, {
+    workspace.server = await runtime.start(plan.image, dataDir, {
       runDir: workspace.runDir,
       signal,
       // What the steps read, for runtimes that must mount it (containers).
@@ -307,6 +246,8 @@ export class Executor {
         ]),
       ],
     });
+    // Liquibase connects over JDBC (TCP), which needs a password; psql uses the socket.
+    if (plan.prepareKind === "lb") workspace.server = await setBuildPassword(workspace.server);
     const startMs = performance.now() - startedAt;
     // From here the data directory no longer equals its input, whatever happens.
     workspace.contentId = null;
@@ -327,6 +268,8 @@ export class Executor {
       index += run.length;
       if (!kept) continue;
       const keepAt = performance.now();
+      // A cached state holds no password: it would open every instance cloned from it.
+      if (workspace.server.password !== "") await dropBuildPassword(workspace.server);
       await runtime.stop(workspace.server);
       workspace.server = null;
       clock.mark("stop");
@@ -373,12 +316,12 @@ export class Executor {
   #inputPath(build: Build, step: PlannedStep): string {
     return step.inputKind === "image"
       ? build.base.path
-      : this.#deps.layout.stateDir(build.plan.image.storeDir, step.inputId);
+      : this.#deps.states.path(build.plan.image.storeDir, step.inputId);
   }
 
   /**
-   * Publishes the data directory as the state of `step`: snapshot under a temporary name, admit its
-   * size, rename, record. Its parent is the kept state the run started from (`first`'s input).
+   * Publishes the data directory as the state of `step` (see `States.publish`). Its parent is the kept
+   * state the run started from (`first`'s input).
    */
   async #publish(
     build: Build,
@@ -389,46 +332,38 @@ export class Executor {
     clock: PhaseClock,
   ): Promise<void> {
     const { plan, workspace } = build;
-    const { layout, statefs, registry } = this.#deps;
+    const { states, capacity } = this.#deps;
     // The key of a state built after the first step of the run is not held yet: another job that
     // resumed from a state published meanwhile could be publishing the same one.
     const release = holdsKey ? () => {} : await this.#mutex.acquire(step.outputStateId);
     try {
-      if (!holdsKey && await this.stateReady(step.outputStateId)) {
+      if (!holdsKey && await states.ensureReady(step.outputStateId)) {
         workspace.contentId = step.outputStateId;
         return;
       }
-      const statePath = layout.stateDir(plan.image.storeDir, step.outputStateId);
-      const building = temporarySibling(statePath);
-      await Deno.mkdir(layout.statesDir(plan.image.storeDir), { recursive: true });
-      await statefs.remove(statePath);
-      // The run started from `source`: what it did not write is shared with it, and not counted twice.
-      const source = this.#inputPath(build, first);
-      await statefs.snapshot(dataDir, building, { previous: source });
-      clock.mark("snapshot");
-      const sizeBytes = await statefs.ownBytes(building, source);
-      try {
-        await this.#deps.capacity.admit(sizeBytes);
-      } catch (error) {
-        await statefs.remove(building);
-        throw error;
-      }
-      await Deno.rename(building, statePath);
-      registry.insertState({
-        state_id: step.outputStateId,
-        parent_state_id: first.inputKind === "state" ? first.inputId : null,
-        image_id: plan.image.imageId,
-        store_dir: plan.image.storeDir,
-        prepare_kind: plan.prepareKind,
-        prepare_args_normalized: plan.argsNormalized,
-        size_bytes: sizeBytes,
-        inputs: step.inputs,
-      });
+      // The run started from `previous`: what it did not write is shared with it, and not counted twice.
+      await states.publish(
+        {
+          state_id: step.outputStateId,
+          parent_state_id: first.inputKind === "state" ? first.inputId : null,
+          image_id: plan.image.imageId,
+          store_dir: plan.image.storeDir,
+          prepare_kind: plan.prepareKind,
+          prepare_args_normalized: plan.argsNormalized,
+          inputs: step.inputs,
+        },
+        dataDir,
+        {
+          previous: this.#inputPath(build, first),
+          admit: (bytes) => capacity.admit(bytes),
+          onSnapshot: () => clock.mark("snapshot"),
+        },
+      );
       workspace.contentId = step.outputStateId;
       clock.mark("publish");
     } finally {
       release();
     }
-    await this.#deps.capacity.enforce("post_snapshot");
+    await capacity.enforce("post_snapshot");
   }
 }

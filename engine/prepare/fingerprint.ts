@@ -72,8 +72,10 @@ export async function sha256File(path: string): Promise<string> {
 /**
  * Version of the state-key layout; changing what a key covers must change this. v2: bases have 1 MB
  * WAL segments and the small-WAL settings (a container image's store dir does not show initdb options).
+ * v3: bases have no superuser password and trust only their socket (states built on older bases hold
+ * a password that works on every instance cloned from them).
  */
-export const KEY_SCHEMA_VERSION = "sqlrs-state-key-v2";
+export const KEY_SCHEMA_VERSION = "sqlrs-state-key-v3";
 
 /** What identifies the state one prepare step produces. */
 export interface FingerprintInput {

@@ -1,10 +1,7 @@
 /**
  * Prepare jobs: submission (a bad request is a 400 before any job exists), execution in the
- * background, the durable event log, cancellation, and resumption after an engine restart.
- *
- * A job's events are rows in SQLite with consecutive sequence numbers; streams read them from the
- * database and wait for a notification when they reach the end, so a reader that reconnects with
- * `Range: events=N-` sees exactly what it missed.
+ * background, cancellation, and resumption after an engine restart. Their events go to the durable
+ * log of `job_events.ts`.
  *
  * @module
  */
@@ -33,6 +30,12 @@ import { checkLiquibaseRequest, planLiquibasePrepare } from "./lb_prepare.ts";
 import { argsSummary } from "./summary.ts";
 import { explainPlan } from "../cache/explain.ts";
 import type { Executor, JobReporter } from "./executor.ts";
+import { JobEventLog } from "./job_events.ts";
+import { jobEntry, jobStatus, taskEntry } from "./job_views.ts";
+import { trimIdentical } from "./job_retention.ts";
+import { checkName, checkNameFree } from "./job_names.ts";
+import type { StateLeases } from "../states/leases.ts";
+import { JobStopped, stoppedByShutdown } from "./job_stop.ts";
 import { randomHex } from "../../shared/random.ts";
 
 /** Dependencies of the job service. */
@@ -40,6 +43,8 @@ export interface JobServiceDeps {
   registry: Registry;
   runtimes: RuntimeSelector;
   executor: Executor;
+  /** Where a running job leases the states it still needs. */
+  leases: StateLeases;
   instances: Instances;
   config: ConfigStore;
   activity: Activity;
@@ -47,8 +52,6 @@ export interface JobServiceDeps {
   /** The store's root: Liquibase plans are cached under it (see `planLiquibasePrepare`). */
   storeRoot: string;
 }
-
-const SHUTDOWN = "engine shutdown";
 
 /** Why a job whose `deadline` passed was stopped (the abort reason, and the job's error message). */
 class DeadlineExceeded {
@@ -69,20 +72,22 @@ function errorOf(error: unknown, signal: AbortSignal): ErrorResponse {
 export class JobService {
   readonly #deps: JobServiceDeps;
   readonly #controllers = new Map<string, AbortController>();
-  readonly #waiters = new Map<string, Set<() => void>>();
   readonly #running = new Set<Promise<void>>();
-  /** Plans of running jobs: their states must not be evicted underneath them. */
+  /** Plans of running jobs: their states are leased (see {@link JobService.#lease}). */
   readonly #plans = new Map<string, Plan>();
   /** Per running job, the step tasks it has finished (built or found cached). */
   readonly #finishedSteps = new Map<string, Set<string>>();
 
+  readonly #events: JobEventLog;
+
   constructor(deps: JobServiceDeps) {
     this.#deps = deps;
+    this.#events = new JobEventLog(deps.registry);
   }
 
   /** Validates and plans a request, records the job, and starts it. */
   async submit(request: PrepareJobRequest): Promise<PrepareJobAccepted> {
-    this.#checkName(request);
+    checkName(request, this.#deps.registry);
     if (request.ttl !== undefined) parseDuration(request.ttl);
     if (request.deadline !== undefined) parseDuration(request.deadline);
     const jobId = randomHex(16);
@@ -114,7 +119,7 @@ export class JobService {
           },
         ],
       });
-      this.#emit(jobId, { type: "status", status: "queued" });
+      this.#events.append(jobId, { type: "status", status: "queued" });
       this.#start(jobId, undefined);
       return this.#accepted(jobId);
     }
@@ -132,7 +137,7 @@ export class JobService {
       signature: plan.signature,
       tasks: plan.tasks,
     });
-    this.#emit(jobId, { type: "status", status: "queued" });
+    this.#events.append(jobId, { type: "status", status: "queued" });
     this.#start(jobId, plan);
     return this.#accepted(jobId);
   }
@@ -146,7 +151,7 @@ export class JobService {
     const { name, rebind, plan_only: planOnly } = job.request;
     registry.transaction(() => {
       if (name !== undefined && rebind !== true && planOnly !== true) {
-        this.#checkNameFree(name);
+        checkNameFree(name, this.#deps.registry);
         registry.reserveName(name, job.job_id);
       }
       registry.insertJob(job);
@@ -167,28 +172,27 @@ export class JobService {
     for (const job of this.#deps.registry.jobsWithStatus("queued", "running")) {
       // The API serves while the engine recovers: a job submitted meanwhile already runs here.
       if (this.#controllers.has(job.job_id)) continue;
-      this.#emit(job.job_id, { type: "log", message: "engine restarted: resuming the job" });
+      this.#events.append(job.job_id, { type: "log", message: "engine restarted: resuming the job" });
       this.#start(job.job_id, undefined);
     }
   }
 
   /**
-   * States that running jobs still need: the input and output of every step a job has not finished yet,
+   * Leases what a running job still needs: the input and output of every step it has not finished yet,
    * and its final state (its instance is cloned from it). A state a job is done with can be evicted
    * while the job goes on; a rerun rebuilds it.
    */
-  pinnedStates(): Set<string> {
-    const pinned = new Set<string>();
-    for (const [jobId, plan] of this.#plans) {
-      const finished = this.#finishedSteps.get(jobId);
-      for (const step of plan.steps) {
-        if (finished?.has(step.taskId) === true) continue;
-        pinned.add(step.outputStateId);
-        if (step.inputKind === "state") pinned.add(step.inputId);
-      }
-      pinned.add(plan.finalStateId);
+  #lease(jobId: string): void {
+    const plan = this.#plans.get(jobId);
+    if (plan === undefined) return;
+    const finished = this.#finishedSteps.get(jobId);
+    const needed = new Set<string>([plan.finalStateId]);
+    for (const step of plan.steps) {
+      if (finished?.has(step.taskId) === true) continue;
+      needed.add(step.outputStateId);
+      if (step.inputKind === "state") needed.add(step.inputId);
     }
-    return pinned;
+    this.#deps.leases.hold(jobId, needed);
   }
 
   /** The cache decision per step of a request, without creating a job or an instance. */
@@ -200,13 +204,13 @@ export class JobService {
   cancel(jobId: string): boolean {
     const job = this.#job(jobId);
     if (isJobFinished(job.status)) return false;
-    this.#controllers.get(jobId)?.abort("cancelled");
+    this.#controllers.get(jobId)?.abort(new JobStopped("cancel"));
     return true;
   }
 
   /** Interrupts every running job so that the next engine resumes it, and waits for them to stop. */
   async shutdown(): Promise<void> {
-    for (const controller of this.#controllers.values()) controller.abort(SHUTDOWN);
+    for (const controller of this.#controllers.values()) controller.abort(new JobStopped("shutdown"));
     await Promise.allSettled([...this.#running]);
   }
 
@@ -216,67 +220,25 @@ export class JobService {
    */
   status(jobId: string): PrepareJobStatus {
     const job = this.#job(jobId);
-    const status = this.#statusOf(job);
+    const status = jobStatus(job, this.#deps.registry.listTasks(jobId));
     if (isJobFinished(job.status) && job.collected_at === null) {
       this.#deps.registry.markJobCollected(jobId);
-      this.#trimIdentical(job.signature);
+      trimIdentical(job.signature, this.#deps);
     }
     return status;
   }
 
-  #statusOf(job: JobRow): PrepareJobStatus {
-    const jobId = job.job_id;
-    return {
-      job_id: job.job_id,
-      status: job.status,
-      prepare_kind: job.prepare_kind,
-      image_id: job.image_id,
-      plan_only: job.plan_only,
-      prepare_args_normalized: job.prepare_args_normalized,
-      created_at: job.created_at,
-      started_at: job.started_at,
-      finished_at: job.finished_at,
-      tasks: this.#deps.registry.listTasks(jobId).map((row) => row.task),
-      result: job.result,
-      error: job.error,
-    };
-  }
-
   list(): PrepareJobEntry[] {
-    return this.#deps.registry.listJobs().map((job) => ({
-      job_id: job.job_id,
-      status: job.status,
-      prepare_kind: job.prepare_kind,
-      image_id: job.image_id,
-      resolved_image_id: job.resolved_image_id,
-      prepare_args_normalized: job.prepare_args_normalized,
-      signature: job.signature,
-      plan_only: job.plan_only,
-      created_at: job.created_at,
-      started_at: job.started_at,
-      finished_at: job.finished_at,
-    }));
+    return this.#deps.registry.listJobs().map(jobEntry);
   }
 
   tasks(jobId: string | undefined): TaskEntry[] {
-    return this.#deps.registry.listTasks(jobId).map(({ job_id, status, task }) => ({
-      task_id: task.task_id,
-      job_id,
-      type: task.type,
-      status,
-      input: "input" in task ? task.input : null,
-      output_state_id: task.type === "state_execute" ? task.output_state_id : null,
-      cached: task.type === "state_execute" ? task.cached : null,
-      args_summary: task.type === "state_execute" ? task.args_summary : null,
-      changeset_id: task.type === "state_execute" ? task.changeset_id ?? null : null,
-      changeset_author: task.type === "state_execute" ? task.changeset_author ?? null : null,
-      changeset_path: task.type === "state_execute" ? task.changeset_path ?? null : null,
-    }));
+    return this.#deps.registry.listTasks(jobId).map(taskEntry);
   }
 
   eventCount(jobId: string): number {
     this.#job(jobId);
-    return this.#deps.registry.eventCount(jobId);
+    return this.#events.count(jobId);
   }
 
   isTerminal(jobId: string): boolean {
@@ -296,59 +258,13 @@ export class JobService {
     signal: AbortSignal,
   ): AsyncGenerator<PrepareJobEvent> {
     this.#job(jobId);
-    let next = from;
-    while (!signal.aborted) {
-      const changed = this.#changed(jobId, signal);
-      for (const event of this.#deps.registry.events(jobId, next, to)) {
-        next++;
-        yield event;
-      }
-      if (to !== undefined && next >= to) return;
-      const job = this.#deps.registry.getJob(jobId);
-      if (job === undefined || (isJobFinished(job.status) && next >= this.#deps.registry.eventCount(jobId))) {
-        return;
-      }
-      if (to !== undefined && isJobFinished(job.status)) return;
-      await changed;
-    }
+    yield* this.#events.follow(jobId, from, to, signal);
   }
 
   #job(jobId: string): JobRow {
     const job = this.#deps.registry.getJob(jobId);
     if (job === undefined) throw notFound(`Job ${jobId} not found`);
     return job;
-  }
-
-  #checkName(request: PrepareJobRequest): void {
-    if (request.name === undefined) return;
-    if (/^[0-9a-f]{8,}$/.test(request.name)) {
-      throw new SqlrsError(
-        "invalid_argument",
-        `Name "${request.name}" looks like an instance id; pick another`,
-      );
-    }
-    // Fail fast, before planning; #insertJob checks again atomically with the reservation.
-    if (request.plan_only !== true && request.rebind !== true) this.#checkNameFree(request.name);
-  }
-
-  /** @throws {SqlrsError} `conflict` when the name is bound to an instance or held by another job */
-  #checkNameFree(name: string): void {
-    const registry = this.#deps.registry;
-    const bound = registry.getName(name);
-    if (bound !== undefined && registry.getInstance(bound.instance_id)) {
-      throw new SqlrsError(
-        "conflict",
-        `Name "${name}" is bound to instance ${bound.instance_id}; pass --rebind to move it to the new instance`,
-      );
-    }
-    const holder = registry.nameReservation(name);
-    if (holder !== undefined) {
-      throw new SqlrsError(
-        "conflict",
-        `Name "${name}" is taken by job ${holder}, which is still preparing its instance; ` +
-          "pick another name, or pass --rebind to move it to this job's instance",
-      );
-    }
   }
 
   async #plan(request: PrepareJobRequest): Promise<Plan> {
@@ -367,25 +283,6 @@ export class JobService {
     });
   }
 
-  #changed(jobId: string, signal: AbortSignal): Promise<void> {
-    return new Promise((resolve) => {
-      const waiters = this.#waiters.get(jobId) ?? new Set();
-      this.#waiters.set(jobId, waiters);
-      const wake = () => {
-        waiters.delete(wake);
-        signal.removeEventListener("abort", wake);
-        resolve();
-      };
-      waiters.add(wake);
-      signal.addEventListener("abort", wake, { once: true });
-    });
-  }
-
-  #emit(jobId: string, event: Omit<PrepareJobEvent, "ts">): void {
-    this.#deps.registry.appendEvent(jobId, { ts: new Date().toISOString(), ...event });
-    for (const wake of [...(this.#waiters.get(jobId) ?? [])]) wake();
-  }
-
   #start(jobId: string, plan: Plan | undefined): void {
     const controller = new AbortController();
     this.#controllers.set(jobId, controller);
@@ -400,6 +297,7 @@ export class JobService {
       this.#controllers.delete(jobId);
       this.#plans.delete(jobId);
       this.#finishedSteps.delete(jobId);
+      this.#deps.leases.release(jobId);
       this.#running.delete(running);
       done();
     });
@@ -425,7 +323,7 @@ export class JobService {
     return {
       jobId,
       log: (taskId, message) =>
-        this.#emit(
+        this.#events.append(
           jobId,
           taskId === undefined ? { type: "log", message } : { type: "log", task_id: taskId, message },
         ),
@@ -434,8 +332,9 @@ export class JobService {
         if (status === "succeeded" || status === "skipped") {
           const finished = this.#finishedSteps.get(jobId) ?? new Set<string>();
           this.#finishedSteps.set(jobId, finished.add(taskId));
+          this.#lease(jobId);
         }
-        this.#emit(
+        this.#events.append(
           jobId,
           message === undefined
             ? { type: "task", task_id: taskId, status }
@@ -452,9 +351,10 @@ export class JobService {
     try {
       await this.#discardEarlierInstances(jobId);
       registry.markJobRunning(jobId);
-      this.#emit(jobId, { type: "status", status: "running" });
+      this.#events.append(jobId, { type: "status", status: "running" });
       const plan = planned ?? await this.#plan(job.request);
       this.#plans.set(jobId, plan);
+      this.#lease(jobId);
       if (planned === undefined) {
         registry.setJobPlan(jobId, {
           resolved_image_id: plan.image.resolvedId,
@@ -482,19 +382,18 @@ export class JobService {
           job.request,
           plan,
           built.stateDir,
-          built.base.password,
           signal,
         );
       } finally {
         await built.workspaceRemoved;
       }
       reporter.task("prepare-instance", "succeeded");
-      this.#emit(jobId, { type: "result", result });
+      this.#events.append(jobId, { type: "result", result });
       this.#finish(jobId, { status: "succeeded", result });
     } catch (error) {
-      if (signal.aborted && signal.reason === SHUTDOWN) {
+      if (stoppedByShutdown(signal)) {
         registry.requeueJob(jobId);
-        this.#emit(jobId, {
+        this.#events.append(jobId, {
           type: "log",
           message: "engine stopping: the job will resume when the engine starts again",
         });
@@ -513,7 +412,6 @@ export class JobService {
     request: PrepareJobRequest,
     plan: Plan,
     stateDir: string,
-    password: string,
     signal: AbortSignal,
   ): Promise<PrepareJobResult> {
     const ttl = request.ttl ?? this.#deps.config.effective.instances.ttl;
@@ -522,7 +420,6 @@ export class JobService {
       stateId: plan.finalStateId,
       stateDir,
       image: plan.image,
-      password,
       jobId,
       expiresAt,
       signal,
@@ -565,9 +462,9 @@ export class JobService {
       // A succeeded job has bound its name by now; a failed or cancelled one gives it back.
       registry.releaseNames(jobId);
     });
-    this.#emit(jobId, { type: "status", status: outcome.status });
-    if (outcome.status !== "succeeded") this.#emit(jobId, { type: "error", error: outcome.error });
-    this.#trimIdentical(registry.getJob(jobId)?.signature ?? null);
+    this.#events.append(jobId, { type: "status", status: outcome.status });
+    if (outcome.status !== "succeeded") this.#events.append(jobId, { type: "error", error: outcome.error });
+    trimIdentical(registry.getJob(jobId)?.signature ?? null, this.#deps);
   }
 
   /**
@@ -610,28 +507,6 @@ export class JobService {
         `delivery: deleting instance ${instance.instance_id} of job ${jobId}: nobody collected it`,
       );
       await this.#deps.instances.destroy(instance);
-    }
-  }
-
-  /**
-   * Retention: keeps the newest `orchestrator.jobs.maxIdentical` finished jobs of a signature, and of
-   * the older ones deletes only those no client may still need: collected ones (a client read the
-   * final status), and ones that finished more than `instances.collectGrace` ago and hold no instance.
-   */
-  #trimIdentical(signature: string | null): void {
-    const keep = this.#deps.config.effective.orchestrator.jobs.maxIdentical;
-    if (keep === null || keep === 0 || signature === null) return;
-    const registry = this.#deps.registry;
-    const abandonedBefore = Date.now() - parseDuration(this.#deps.config.effective.instances.collectGrace);
-    for (const old of registry.finishedJobsWithSignature(signature).slice(keep)) {
-      const abandoned = Date.parse(old.finished_at ?? old.created_at) < abandonedBefore &&
-        registry.instancesOfJob(old.job_id).length === 0;
-      if (old.collected_at === null && !abandoned) continue;
-      registry.deleteJob(old.job_id);
-      this.#deps.log(
-        `retention: deleted job ${old.job_id} (${old.collected_at === null ? "abandoned" : "collected"}, ` +
-          `more than ${keep} finished jobs with its signature)`,
-      );
     }
   }
 }

@@ -92,6 +92,10 @@ const MIGRATIONS: readonly string[] = [
   ALTER TABLE jobs ADD COLUMN collected_at TEXT;
   CREATE TABLE name_reservations (name TEXT PRIMARY KEY, job_id TEXT NOT NULL);
   `,
+  // Bases no longer have a superuser password (each instance gets its own role): the old ones go.
+  `
+  ALTER TABLE bases DROP COLUMN password;
+  `,
 ];
 
 /** The schema version this build writes. */

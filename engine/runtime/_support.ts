@@ -5,6 +5,7 @@
  */
 
 import { SqlrsError } from "../../shared/errors.ts";
+import type { ServerHandle } from "./types.ts";
 
 /** How many lines of a server log an error quotes. */
 export const LOG_TAIL_LINES = 20;
@@ -67,4 +68,10 @@ export async function logTail(path: string, from: number): Promise<string> {
   } catch {
     return "";
   }
+}
+
+/** The DSN of a server published on a loopback port: its handle's role and password (see types.ts). */
+export function loopbackDsn(server: ServerHandle, database: string): string {
+  const login = `${encodeURIComponent(server.user)}:${encodeURIComponent(server.password)}`;
+  return `postgres://${login}@127.0.0.1:${server.port}/${encodeURIComponent(database)}`;
 }

@@ -35,6 +35,10 @@ export interface ServerHandle {
   port: number;
   /** Unix socket directory the engine's own tools use, where the runtime has one. */
   socketDir: string | null;
+  /**
+   * The role and password of TCP clients (the DSN). A started server has `postgres` and no password
+   * (the socket only); engine/instances/credentials.ts sets an instance's role or a build password.
+   */
   user: string;
   password: string;
   /** Where the server writes its log. */
@@ -75,14 +79,9 @@ export interface Runtime {
   /** Resolves an image reference (undefined = this runtime's default build). */
   resolveImage(imageId: string | undefined): Promise<ResolvedImage>;
   /** Runs initdb into the empty directory `dataDir`, without syncing: the caller flushes it (StateFS.flush). */
-  initBase(image: ResolvedImage, dataDir: string, password: string): Promise<void>;
+  initBase(image: ResolvedImage, dataDir: string): Promise<void>;
   /** Starts a server on the stopped data directory `dataDir` and resolves once it accepts connections. */
-  start(
-    image: ResolvedImage,
-    dataDir: string,
-    password: string,
-    options: StartOptions,
-  ): Promise<ServerHandle>;
+  start(image: ResolvedImage, dataDir: string, options: StartOptions): Promise<ServerHandle>;
   /** Stops a server cleanly (a fast shutdown: no crash recovery on the next start). Idempotent. */
   stop(server: ServerHandle): Promise<void>;
   /** Whether the server still runs. */

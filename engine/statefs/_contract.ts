@@ -14,6 +14,7 @@ import { deepStrictEqual, ok, rejects, strictEqual } from "node:assert/strict";
 import { join } from "node:path";
 import { SqlrsError } from "../../shared/errors.ts";
 import type { StateFS } from "./types.ts";
+import { tempSibling } from "./publish.ts";
 
 /** What one contract case runs against. */
 export interface StateFSContractSetup {
@@ -208,6 +209,31 @@ export function runStateFSContract(name: string, setup: () => Promise<StateFSCon
     await Deno.writeTextFile(join(src, "PG_VERSION"), "17\n");
     await Deno.remove(join(src, "base/1/empty"));
     deepStrictEqual(await manifest(state), expected);
+  });
+
+  contractTest(
+    "publish names a snapshot built under a temporary name, and refuses an existing path",
+    async ({ statefs, root }) => {
+      const src = await makeSource(statefs, root);
+      const expected = await manifest(src);
+      const state = statePath(root, "s1");
+      const building = tempSibling(state);
+      await statefs.snapshot(src, building);
+      await statefs.publish(building, state);
+      deepStrictEqual(await manifest(state), expected);
+      ok(!(await exists(building)), `${building} still exists`);
+      const again = tempSibling(state);
+      await statefs.snapshot(src, again);
+      await rejects(statefs.publish(again, state), isConflict);
+      await statefs.remove(again);
+      deepStrictEqual(await leftovers(root), []);
+    },
+  );
+
+  contractTest("usage measures the store's filesystem", async ({ statefs, root }) => {
+    const { totalBytes, freeBytes } = await statefs.usage(root);
+    ok(totalBytes > 0, `total ${totalBytes}`);
+    ok(freeBytes >= 0 && freeBytes <= totalBytes, `free ${freeBytes} of ${totalBytes}`);
   });
 
   contractTest("remove is idempotent", async ({ statefs, root }) => {

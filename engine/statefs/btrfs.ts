@@ -8,11 +8,13 @@
 import { dirname } from "node:path";
 import { run, runOk } from "../exec.ts";
 import { notFound, SqlrsError } from "../../shared/errors.ts";
-import type { StateFS } from "./types.ts";
+import type { StateFS, StateFSAvailability } from "./types.ts";
 import {
   copyTree,
   discard,
   ensureParent,
+  filesystemName,
+  filesystemType,
   fsyncDirectory,
   pathExists,
   refuseExisting,
@@ -21,6 +23,8 @@ import {
   syncFilesystem,
   tempSibling,
 } from "./copy.ts";
+import { renameIntoPlace } from "./publish.ts";
+import { filesystemUsage } from "./usage.ts";
 
 /** The inode number of every subvolume root on btrfs (BTRFS_FIRST_FREE_OBJECTID). */
 const SUBVOLUME_ROOT_INODE = 256;
@@ -149,6 +153,26 @@ async function bytesWrittenAfter(path: string, parent: string): Promise<number> 
     .reduce((sum, extent) => sum + extent.len, 0);
 }
 
+/** Whether the store at `storeRoot` is on btrfs and the btrfs tool is there. */
+export async function probeBtrfs(storeRoot: string): Promise<StateFSAvailability> {
+  const type = await filesystemType(storeRoot);
+  if (type !== "btrfs") {
+    return {
+      available: false,
+      detail: `${storeRoot} is on ${await filesystemName(storeRoot)}, not btrfs ` +
+        `(run "sqlrs init local --snapshot btrfs --store image")`,
+    };
+  }
+  const tool = await run(["btrfs", "--version"]).catch(() => undefined);
+  if (tool?.code !== 0) {
+    return {
+      available: false,
+      detail: `${storeRoot} is on btrfs, but the btrfs tool is missing (install btrfs-progs)`,
+    };
+  }
+  return { available: true, detail: `${storeRoot} is on btrfs` };
+}
+
 /**
  * Creates the `btrfs` backend for a store on btrfs (see `createStateFS` for the detection).
  *
@@ -196,6 +220,8 @@ export function createBtrfsStateFS(root: string): StateFS {
     },
     flush: syncFilesystem,
     remove,
+    publish: renameIntoPlace,
+    usage: filesystemUsage,
     async ownBytes(path, parent) {
       if (!(await pathExists(path))) throw notFound(`Cannot measure ${path}: it does not exist`, { path });
       const subvolume = await isSubvolume(path);

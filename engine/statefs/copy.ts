@@ -16,6 +16,8 @@ import { run, runOk } from "../exec.ts";
 import { invalidArgument, notFound, SqlrsError } from "../../shared/errors.ts";
 import type { SnapshotOptions, StateFS, StateFSDescription } from "./types.ts";
 import { bytesNotLinkedFrom, linkUnchangedCopyRest, unchangedSince } from "./link_snapshot.ts";
+import { renameIntoPlace } from "./publish.ts";
+import { filesystemUsage } from "./usage.ts";
 
 /** The prefix of every temporary entry a backend makes; whatever carries it after a crash is garbage. */
 export const TEMP_PREFIX = ".tmp-";
@@ -309,6 +311,8 @@ export function createCopyStateFS(storeRoot?: string): StateFS {
     },
     flush: syncFilesystem,
     remove: removeTree,
+    publish: renameIntoPlace,
+    usage: filesystemUsage,
     ownBytes: linkedOwnBytes,
     recover(root) {
       return removeLeftovers(root, removeTree);

@@ -5,8 +5,10 @@
  * @module
  */
 
-export type { SnapshotOptions, StateFS, StateFSDescription, StateFSKind } from "./types.ts";
+export type { FilesystemUsage, SnapshotOptions, StateFS, StateFSDescription, StateFSKind } from "./types.ts";
+export { tempSibling } from "./publish.ts";
 export { createCopyStateFS } from "./copy.ts";
 export { createBtrfsStateFS } from "./btrfs.ts";
 export { createOverlayStateFS } from "./overlay.ts";
 export { createStateFS, probeStateFS, type StateFSProbe } from "./select.ts";
+export { type StateFSBackend, stateFSBackend, stateFSBackends } from "./backends.ts";

@@ -32,6 +32,8 @@ import {
   syncFilesystem,
   TEMP_PREFIX,
 } from "./copy.ts";
+import { renameIntoPlace } from "./publish.ts";
+import { filesystemUsage } from "./usage.ts";
 
 /** One line of /proc/self/mountinfo, the fields this backend needs. */
 export interface MountEntry {
@@ -323,6 +325,8 @@ export function createOverlayStateFS(storeRoot?: string): StateFS {
     },
     flush: syncFilesystem,
     remove,
+    publish: renameIntoPlace,
+    usage: filesystemUsage,
     ownBytes: linkedOwnBytes,
     async recover(root, keep) {
       const real = await realPathOrUndefined(root);

@@ -5,8 +5,16 @@
  * backend whose data directory {@link StateFS.clone} returns (it differs from the clone path for overlay).
  */
 
-/** The snapshot backends sqlrs knows. */
-export type StateFSKind = "copy" | "btrfs" | "overlay";
+import type { SnapshotBackend } from "../../shared/snapshot_backends.ts";
+
+/** The snapshot backends sqlrs knows (named in `shared/snapshot_backends.ts`). */
+export type StateFSKind = SnapshotBackend;
+
+/** Whether a backend can work on a store, and why (or why not): one line for `sqlrs status`. */
+export interface StateFSAvailability {
+  available: boolean;
+  detail: string;
+}
 
 /** What a backend does here and why it was chosen, as shown by `sqlrs status`. */
 export interface StateFSDescription {
@@ -25,6 +33,12 @@ export interface SnapshotOptions {
   previous?: string;
 }
 
+/** How full a filesystem is. */
+export interface FilesystemUsage {
+  totalBytes: number;
+  freeBytes: number;
+}
+
 /** A snapshot backend. */
 export interface StateFS {
   readonly kind: StateFSKind;
@@ -41,6 +55,12 @@ export interface StateFS {
    * its filesystem, which is cheaper than an fsync of each file.
    */
   flush(path: string): Promise<void>;
+  /**
+   * Gives the state or base built at `building` (a snapshot or a filled `createEmpty` of this backend,
+   * under a temporary name: see `tempSibling`) its final name `path`, atomically and durably.
+   * @throws {SqlrsError} `conflict` when `path` exists
+   */
+  publish(building: string, path: string): Promise<void>;
   /** Makes a writable clone of the state or base at `src` under `dst`; resolves with its data directory. */
   clone(src: string, dst: string): Promise<string>;
   /** Removes a clone, a state or a base made by this backend. Idempotent. */
@@ -53,6 +73,8 @@ export interface StateFS {
    * @throws {SqlrsError} `not_found` when `path` does not exist
    */
   ownBytes(path: string, parent?: string): Promise<number>;
+  /** The size of the filesystem that holds `path` and the bytes free on it (what the cache may fill). */
+  usage(path: string): Promise<FilesystemUsage>;
   /**
    * Removes what a crash left under `root` (mounts, subvolumes, temporary copies). Mounts at or under
    * a path that `keep` accepts (the clones of live instances) are left alone.

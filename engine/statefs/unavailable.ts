@@ -8,8 +8,10 @@
 
 import type { SqlrsError } from "../../shared/errors.ts";
 import type { StateFS, StateFSKind } from "./types.ts";
+import { filesystemUsage } from "./usage.ts";
 
-/** A backend of `kind` whose every operation rejects with `reason`; `recover` has nothing to do. */
+/** A backend of `kind` whose every operation rejects with `reason`; `recover` has nothing to do and
+ * `usage` still measures the filesystem. */
 export function createUnavailableStateFS(kind: StateFSKind, reason: SqlrsError): StateFS {
   const fail = (): Promise<never> => Promise.reject(reason);
   return {
@@ -19,8 +21,11 @@ export function createUnavailableStateFS(kind: StateFSKind, reason: SqlrsError):
     snapshot: fail,
     flush: fail,
     clone: fail,
+    publish: fail,
     remove: fail,
     ownBytes: fail,
+    // The store's filesystem is there whatever the backend: the cache can still say how full it is.
+    usage: filesystemUsage,
     recover: () => Promise.resolve(),
   };
 }

@@ -4,7 +4,7 @@
  * - **Identity.** An image reference resolves to its registry digest (`docker.io/library/postgres@sha256:…`)
  *   or, for a local image, its image id (`sha256:…`); that is the `resolvedId` every fingerprint
  *   contains, and containers run that exact reference. The store dir is `container/postgres-<major>-<12
- *   hex of the id>`: docker and podman running the same image share bases and states.
+ *   hex of the id>-b<base version>`: docker and podman running the same image share bases and states.
  * - **Paths.** PGDATA is bind-mounted at its host path, and so are the server's run dir (its log) and
  *   the directories psql reads (read-only), so no path is rewritten: `-f /abs/file.sql`, the work dir
  *   and `postmaster.pid` mean the same inside and out. The socket dir `<runDir>/sock` is mounted at
@@ -15,8 +15,8 @@
  *   chowns): it runs `initdb` and `postgres` itself, so `postgres:NN` and a plain Debian image work alike.
  *   Volumes the image declares get a tmpfs, so that no anonymous volume is left behind.
  * - **Network.** The server listens on the container's network, published on a loopback port
- *   (`-p 127.0.0.1:PORT:5432`) for DSNs; pg_hba allows every address with SCRAM (the generated password)
- *   and the socket with trust.
+ *   (`-p 127.0.0.1:PORT:5432`) for DSNs; pg_hba (BASE_HBA) asks every address for SCRAM (an instance's
+ *   role) and trusts the socket.
  * - **Tools.** psql and pgbench run inside, as the engine's user: `exec` in the server container when the
  *   work dir is mounted there (prepare steps) or the invocation opens no file, else a short-lived tool
  *   container that mounts the work dir and the socket dir. Not the host's psql through the socket dir
@@ -33,7 +33,7 @@ import { dirname, join, resolve } from "node:path";
 import { type ExecOptions, runOk } from "../../exec.ts";
 import { messageOf, SqlrsError } from "../../../shared/errors.ts";
 import type { ResolvedImage, Runtime, ServerHandle, StartOptions, ToolOptions } from "../types.ts";
-import { appendBaseSettings, INITDB_RUN_ARGS } from "../host/pg_install.ts";
+import { appendBaseSettings, BASE_VERSION, INITDB_RUN_ARGS } from "../host/pg_install.ts";
 import { ContainerCli, type ContainerEngine } from "./container_cli.ts";
 import {
   cancelled,
@@ -42,6 +42,7 @@ import {
   lastLines,
   LOG_TAIL_LINES,
   logTail,
+  loopbackDsn,
   portForAttempt,
   sha256Hex,
   sleep,
@@ -157,11 +158,11 @@ export function qualifiedRef(ref: string): string {
   return `${qualifiedRepo(match?.[1] ?? ref)}${match?.[2] ?? ""}`;
 }
 
-/** `container/postgres-<major>-<first 12 hex of the digest or id>`. */
+/** `container/postgres-<major>-<first 12 hex of the digest or id>-b<BASE_VERSION>`. */
 export function containerStoreDir(resolvedId: string, major: number): string {
   const hex = /sha256:([0-9a-f]{12})/.exec(resolvedId)?.[1] ??
     resolvedId.replace(/[^0-9A-Za-z]/g, "").slice(0, 12);
-  return `container/postgres-${major}-${hex}`;
+  return `container/postgres-${major}-${hex}-b${BASE_VERSION}`;
 }
 
 /** What the probe script printed inside an image: the postgres uid and gid, then tool versions. */
@@ -544,7 +545,6 @@ export function createContainerRuntime(engine: ContainerEngine, options: Contain
   async function start(
     image: ResolvedImage,
     dataDirIn: string,
-    password: string,
     options: StartOptions,
   ): Promise<ServerHandle> {
     const { signal } = options;
@@ -649,7 +649,7 @@ export function createContainerRuntime(engine: ContainerEngine, options: Contain
           port,
           socketDir,
           user: "postgres",
-          password,
+          password: "",
           logFile,
         };
         if (mounts.length > 0) handle.mounts = mounts;
@@ -671,13 +671,10 @@ export function createContainerRuntime(engine: ContainerEngine, options: Contain
     }
   }
 
-  async function initBase(image: ResolvedImage, dataDirIn: string, password: string): Promise<void> {
+  async function initBase(image: ResolvedImage, dataDirIn: string): Promise<void> {
     const dataDir = resolve(dataDirIn);
     for await (const _ of Deno.readDir(dataDir)) {
       throw new SqlrsError("internal_error", `Cannot initialise ${dataDir}: the directory is not empty`);
-    }
-    if (/[\r\n]/.test(password)) {
-      throw new SqlrsError("invalid_argument", "The password must be a single line");
     }
     const info = await imageInfo(image);
     try {
@@ -711,8 +708,7 @@ export function createContainerRuntime(engine: ContainerEngine, options: Contain
       "-D",
       dataDir,
       ...INITDB_RUN_ARGS,
-      "--pwfile=/dev/stdin",
-    ], { stdin: `${password}\n` });
+    ]);
     if (result.code !== 0) {
       throw new SqlrsError(
         "internal_error",
@@ -722,12 +718,6 @@ export function createContainerRuntime(engine: ContainerEngine, options: Contain
       );
     }
     await appendBaseSettings(dataDir);
-    // Clients reach the server from the container network's gateway, not 127.0.0.1.
-    await Deno.writeTextFile(
-      join(dataDir, "pg_hba.conf"),
-      "\n# sqlrs: TCP clients come through the container runtime's network\nhost all all all scram-sha-256\n",
-      { append: true },
-    );
   }
 
   async function stop(server: ServerHandle): Promise<void> {
@@ -748,7 +738,7 @@ export function createContainerRuntime(engine: ContainerEngine, options: Contain
   ) {
     const appName = `sqlrs-${randomHex(8)}`;
     const database = options.database ?? "postgres";
-    const connection = ["-h", CONTAINER_SOCKET_DIR, "-p", String(CONTAINER_PORT), "-U", "postgres"];
+    const connection = ["-h", CONTAINER_SOCKET_DIR, "-p", String(CONTAINER_PORT), "-U", server.user];
     const toolArgs = tool === "psql"
       ? [...args, ...connection, "-d", database]
       : [...args, ...connection, database];
@@ -902,9 +892,7 @@ export function createContainerRuntime(engine: ContainerEngine, options: Contain
     },
     spawnTool,
     dsn(server, database = "postgres") {
-      return `postgres://postgres:${encodeURIComponent(server.password)}@127.0.0.1:${server.port}/${
-        encodeURIComponent(database)
-      }`;
+      return loopbackDsn(server, database);
     },
     stopStrays,
     probe: () => cli.probe(),

@@ -33,6 +33,7 @@ import {
   isUnder,
   lastLines,
   logTail,
+  loopbackDsn,
   portForAttempt,
   sha256Hex,
   sleep,
@@ -333,7 +334,6 @@ async function clearStalePidFile(dataDir: string): Promise<void> {
 async function startServer(
   build: PgBuild,
   dataDir: string,
-  password: string,
   options: StartOptions,
 ): Promise<ServerHandle> {
   const { signal } = options;
@@ -384,7 +384,7 @@ async function startServer(
         port: launch.port,
         socketDir,
         user: "postgres",
-        password,
+        password: "",
         logFile,
       };
     }
@@ -409,7 +409,7 @@ async function isEmptyDir(path: string): Promise<boolean> {
   return true;
 }
 
-async function initDataDir(build: PgBuild, dataDir: string, password: string): Promise<void> {
+async function initDataDir(build: PgBuild, dataDir: string): Promise<void> {
   dataDir = resolve(dataDir);
   let empty: boolean;
   try {
@@ -420,27 +420,18 @@ async function initDataDir(build: PgBuild, dataDir: string, password: string): P
   if (!empty) {
     throw new SqlrsError("internal_error", `Cannot initialise ${dataDir}: the directory is not empty`);
   }
-  if (/[\r\n]/.test(password)) throw new SqlrsError("invalid_argument", "The password must be a single line");
   const user = await serverUser();
   await ensureOwned(dataDir, user, false);
   await Deno.chmod(dataDir, 0o700);
   if (!isEngineUser(user)) await assertUserCanReach(dataDir, user);
 
-  // Next to the data directory, which the server user can reach (a TMPDIR may not be).
-  const pwFile = await Deno.makeTempFile({ dir: dirname(dataDir), prefix: ".sqlrs-pw-" });
-  try {
-    await Deno.writeTextFile(pwFile, `${password}\n`);
-    await ensureOwned(pwFile, user, false);
-    const argv = [join(build.bindir, "initdb"), "-D", dataDir, ...INITDB_RUN_ARGS, `--pwfile=${pwFile}`];
-    const result = await run(argv, { cwd: "/", env: serverEnv(build), ...idOptions(user) });
-    if (result.code !== 0) {
-      const tail = lastLines(result.stderr.trim() || result.stdout);
-      throw new SqlrsError("internal_error", `initdb failed on ${dataDir} (exit ${result.code}):\n${tail}`);
-    }
-    await appendBaseSettings(dataDir);
-  } finally {
-    await Deno.remove(pwFile).catch(() => {});
+  const argv = [join(build.bindir, "initdb"), "-D", dataDir, ...INITDB_RUN_ARGS];
+  const result = await run(argv, { cwd: "/", env: serverEnv(build), ...idOptions(user) });
+  if (result.code !== 0) {
+    const tail = lastLines(result.stderr.trim() || result.stdout);
+    throw new SqlrsError("internal_error", `initdb failed on ${dataDir} (exit ${result.code}):\n${tail}`);
   }
+  await appendBaseSettings(dataDir);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -527,12 +518,12 @@ export function createHostRuntime(): Runtime {
       return await imageOf(build, imageId, await extensionsDigest(build.bindir));
     },
 
-    async initBase(image, dataDir, password) {
-      await initDataDir(await buildFor(image, true), dataDir, password);
+    async initBase(image, dataDir) {
+      await initDataDir(await buildFor(image, true), dataDir);
     },
 
-    async start(image, dataDir, password, options) {
-      return await startServer(await buildFor(image, false), dataDir, password, options);
+    async start(image, dataDir, options) {
+      return await startServer(await buildFor(image, false), dataDir, options);
     },
 
     stop,
@@ -543,7 +534,14 @@ export function createHostRuntime(): Runtime {
 
     spawnTool(image, server, tool, args, options: ToolOptions): StreamingChild {
       const build = buildOfImage(known, image, false);
-      const connection = ["-h", server.socketDir ?? "127.0.0.1", "-p", String(server.port), "-U", "postgres"];
+      const connection = [
+        "-h",
+        server.socketDir ?? "127.0.0.1",
+        "-p",
+        String(server.port),
+        "-U",
+        server.user,
+      ];
       const database = options.database ?? "postgres";
       const argv = tool === "psql"
         ? [toolPathSync(image, build, tool), ...args, ...connection, "-d", database]
@@ -555,9 +553,7 @@ export function createHostRuntime(): Runtime {
     },
 
     dsn(server, database = "postgres") {
-      return `postgres://postgres:${encodeURIComponent(server.password)}@127.0.0.1:${server.port}/${
-        encodeURIComponent(database)
-      }`;
+      return loopbackDsn(server, database);
     },
 
     async stopStrays(root, keep) {

@@ -32,7 +32,10 @@ export interface PgBuild {
   pgbench: string;
 }
 
-/** The initdb options every base is made with (besides `-D` and `--pwfile`); part of the store dir. */
+/**
+ * The initdb options every base is made with (besides `-D`); part of the store dir. No password: the
+ * superuser `postgres` logs in only through the server's private socket (see {@link BASE_HBA}).
+ */
 export const INITDB_ARGS: readonly string[] = [
   "-U",
   "postgres",
@@ -40,7 +43,8 @@ export const INITDB_ARGS: readonly string[] = [
   "UTF8",
   "--locale=C",
   "--auth-local=trust",
-  "--auth-host=scram-sha-256",
+  // Replaced by BASE_HBA; initdb refuses SCRAM without a superuser password.
+  "--auth-host=reject",
   // 1 MB WAL segments instead of 16 MB: a state carries its current segment, so with the default
   // every state of a long series held 16-32 MB of WAL however small its step (PostgreSQL 11+).
   "--wal-segsize=1",
@@ -54,12 +58,35 @@ export const INITDB_ARGS: readonly string[] = [
  */
 export const BASE_SETTINGS: readonly string[] = ["wal_recycle = off", "min_wal_size = 2MB"];
 
-/** Appends {@link BASE_SETTINGS} to the postgresql.conf of a fresh base (its owner stays the server's). */
+/**
+ * The pg_hba.conf of every base. The unix socket, whose directory only the server user (and root) can
+ * enter, is trusted: the engine's own tools use it. Every TCP client, from any address (a container's
+ * clients come through its runtime's port mapping, not from loopback), must give a SCRAM password, and
+ * only the roles the engine makes per instance have one: `postgres` has none, so no password works for
+ * it over TCP.
+ */
+export const BASE_HBA: readonly string[] = [
+  "local all all trust",
+  "local replication all trust",
+  "host all all 0.0.0.0/0 scram-sha-256",
+  "host all all ::/0 scram-sha-256",
+];
+
+/**
+ * Applies {@link BASE_SETTINGS} (appended to postgresql.conf) and {@link BASE_HBA} (pg_hba.conf's whole
+ * content) to a fresh base; the files' owner stays the server's.
+ */
 export async function appendBaseSettings(dataDir: string): Promise<void> {
   await Deno.writeTextFile(
     join(dataDir, "postgresql.conf"),
     `\n# sqlrs: small WAL, so that a state costs about what its step changed\n${BASE_SETTINGS.join("\n")}\n`,
     { append: true },
+  );
+  await Deno.writeTextFile(
+    join(dataDir, "pg_hba.conf"),
+    `# sqlrs: the private socket is trusted; TCP needs an instance's role and password\n${
+      BASE_HBA.join("\n")
+    }\n`,
   );
 }
 
@@ -70,8 +97,15 @@ export async function appendBaseSettings(dataDir: string): Promise<void> {
  */
 export const INITDB_RUN_ARGS: readonly string[] = [...INITDB_ARGS, "--no-sync"];
 
-/** Bump when a base made by `initBase` changes in a way {@link INITDB_ARGS} does not show. */
-const INITDB_OPTIONS_VERSION = `2 ${INITDB_ARGS.join(" ")} ${BASE_SETTINGS.join(" ")}`;
+/**
+ * Bump when a base made by `initBase` changes in a way {@link INITDB_ARGS}, {@link BASE_SETTINGS} and
+ * {@link BASE_HBA} do not show. Part of every store dir (host and containers), so that a changed base
+ * is made anew instead of reused. v3: no superuser password, TCP only for per-instance roles.
+ */
+export const BASE_VERSION = 3;
+const INITDB_OPTIONS_VERSION = `${BASE_VERSION} ${INITDB_ARGS.join(" ")} ${BASE_SETTINGS.join(" ")} ${
+  BASE_HBA.join(" ")
+}`;
 
 /** The message of the error raised when no PostgreSQL is installed. */
 export const INSTALL_HINT =

@@ -1,0 +1,43 @@
+/**
+ * The registry of snapshot backends: one entry per name of `shared/snapshot_backends.ts` (in the
+ * order `auto` tries them). Selection (`select.ts`), `sqlrs status` and the engine's probe for
+ * `sqlrs init` read it; adding a backend is its module plus one line here and its name there.
+ *
+ * @module
+ */
+
+import { SNAPSHOT_BACKENDS } from "../../shared/snapshot_backends.ts";
+import type { StateFS, StateFSAvailability, StateFSKind } from "./types.ts";
+import { createBtrfsStateFS, probeBtrfs } from "./btrfs.ts";
+import { createCopyStateFS, describeCopies } from "./copy.ts";
+import { createOverlayStateFS, probeOverlay } from "./overlay.ts";
+
+/** How to find out whether a backend works on a store, and how to make it there. */
+export interface StateFSBackend {
+  /**
+   * Whether the backend can work on the store at `storeRoot` (created or not), and why (or why not).
+   * Creates nothing but short-lived probe entries.
+   */
+  probe(storeRoot: string): Promise<StateFSAvailability>;
+  /** The backend on the store at `storeRoot`, once a probe said it can work there. */
+  create(storeRoot: string): StateFS;
+}
+
+const BACKENDS: Record<StateFSKind, StateFSBackend> = {
+  btrfs: { probe: probeBtrfs, create: createBtrfsStateFS },
+  overlay: { probe: probeOverlay, create: createOverlayStateFS },
+  copy: {
+    probe: async (storeRoot) => ({ available: true, detail: await describeCopies(storeRoot) }),
+    create: createCopyStateFS,
+  },
+};
+
+/** The backend named `kind`. */
+export function stateFSBackend(kind: StateFSKind): StateFSBackend {
+  return BACKENDS[kind];
+}
+
+/** Every backend with its name, in the order `auto` tries them. */
+export function stateFSBackends(): Array<{ kind: StateFSKind } & StateFSBackend> {
+  return SNAPSHOT_BACKENDS.map((kind) => ({ kind, ...BACKENDS[kind] }));
+}

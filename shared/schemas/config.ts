@@ -1,0 +1,120 @@
+/**
+ * The engine config (`<store>/config.json`, `/v1/config`) with its defaults, and the config requests.
+ *
+ * @module
+ */
+
+import { z } from "../deps.ts";
+import { typed } from "./_typed.ts";
+import { SNAPSHOT_BACKENDS, SNAPSHOT_SETTINGS, type SnapshotSetting } from "../snapshot_backends.ts";
+import { Duration } from "./common.ts";
+
+const CacheCapacityConfig = z.strictObject({
+  maxBytes: z.number().int().min(0).nullable().default(null)
+    .describe("Upper bound of the state cache in bytes; null = the store's size minus reserveBytes"),
+  reserveBytes: z.number().int().min(0).nullable().default(null)
+    .describe("Free space to keep on the store; null = 10% of the store, at most 10 GiB"),
+  highWatermark: z.number().gt(0).max(1).default(0.9).describe(
+    "Eviction starts above this share of the limit",
+  ),
+  lowWatermark: z.number().gt(0).max(1).default(0.8).describe("Eviction stops below this share of the limit"),
+  minStateAge: Duration.default("10m").describe(
+    "Leaf states younger than this are never evicted (states with descendants can go at any age)",
+  ),
+});
+
+/** The engine's configuration with every default applied (what `EngineConfig.parse` returns). */
+export interface EngineConfig {
+  orchestrator: { jobs: { maxIdentical: number | null } };
+  container: { runtime: "auto" | "docker" | "podman" | "host" };
+  snapshot: { backend: SnapshotSetting };
+  cache: {
+    capacity: {
+      maxBytes: number | null;
+      reserveBytes: number | null;
+      highWatermark: number;
+      lowWatermark: number;
+      minStateAge: string;
+    };
+  };
+  instances: { ttl: string | null; collectGrace: string };
+  liquibase: { exec: string | null };
+}
+
+/** The engine's configuration as written in `config.json`: every key may be left out for its default. */
+export interface EngineConfigInput {
+  orchestrator?: { jobs?: { maxIdentical?: number | null | undefined } | undefined } | undefined;
+  container?: { runtime?: "auto" | "docker" | "podman" | "host" | undefined } | undefined;
+  snapshot?: { backend?: SnapshotSetting | undefined } | undefined;
+  cache?: {
+    capacity?: {
+      maxBytes?: number | null | undefined;
+      reserveBytes?: number | null | undefined;
+      highWatermark?: number | undefined;
+      lowWatermark?: number | undefined;
+      minStateAge?: string | undefined;
+    } | undefined;
+  } | undefined;
+  instances?: { ttl?: string | null | undefined; collectGrace?: string | undefined } | undefined;
+  liquibase?: { exec?: string | null | undefined } | undefined;
+}
+
+/** The engine's configuration with every default applied. Unknown keys are refused. */
+export const EngineConfig: z.ZodType<EngineConfig, EngineConfigInput> = typed<
+  EngineConfig,
+  EngineConfigInput
+>()(
+  z.strictObject({
+    orchestrator: z.strictObject({
+      jobs: z.strictObject({
+        maxIdentical: z.number().int().min(0).nullable().default(2)
+          .describe(
+            "Finished jobs kept per signature; an older one is deleted only once a client read its final " +
+              "status, or it finished more than instances.collectGrace ago and holds no instance; " +
+              "0 or null disables trimming",
+          ),
+      }).prefault({}),
+    }).prefault({}),
+    container: z.strictObject({
+      runtime: z.enum(["auto", "docker", "podman", "host"]).default("auto")
+        .describe("Where PostgreSQL runs; auto = host for host builds, else docker, then podman"),
+    }).prefault({}),
+    snapshot: z.strictObject({
+      backend: z.enum(SNAPSHOT_SETTINGS).default("auto")
+        .describe(`How states and instances are snapshotted; auto = ${SNAPSHOT_BACKENDS.join(", then ")}`),
+    }).prefault({}),
+    cache: z.strictObject({ capacity: CacheCapacityConfig.prefault({}) }).prefault({}),
+    instances: z.strictObject({
+      ttl: Duration.nullable().default(null).describe(
+        "Default lifetime of a prepared instance; null = no limit",
+      ),
+      collectGrace: Duration.default("10m").describe(
+        "A succeeded job's instance is delivered when a client reads the job's status; one no client " +
+          "collected within this time after the job finished (e.g. its client died) is deleted",
+      ),
+    }).prefault({}),
+    liquibase: z.strictObject({
+      exec: z.string().nullable().default(null).describe("Path of the liquibase launcher to use"),
+    }).prefault({}),
+  }),
+);
+
+/** `GET /v1/config?path=` and `PATCH /v1/config` answers. */
+export interface ConfigValue {
+  path: string;
+  value: unknown;
+}
+/** `GET /v1/config?path=` and `PATCH /v1/config` answers. */
+export const ConfigValue: z.ZodType<ConfigValue> = typed<ConfigValue>()(
+  z.object({ path: z.string(), value: z.unknown() }),
+);
+
+/** `PATCH /v1/config` body. */
+export interface ConfigSetRequest {
+  path: string;
+  value: unknown;
+}
+/** `PATCH /v1/config` body. */
+export const ConfigSetRequest: z.ZodType<ConfigSetRequest> = typed<ConfigSetRequest>()(
+  z.strictObject({ path: z.string().min(1), value: z.unknown() }),
+);

@@ -1,0 +1,269 @@
+/**
+ * Prepare jobs: requests, plans, statuses, results and the NDJSON event stream.
+ *
+ * @module
+ */
+
+import { z } from "../deps.ts";
+import { typed } from "./_typed.ts";
+import { Duration, StateId, Timestamp } from "./common.ts";
+import { ErrorResponse } from "./discovery.ts";
+
+const InstanceName = z.string().regex(
+  /^[A-Za-z][A-Za-z0-9_.-]{0,62}$/,
+  "a name starts with a letter: letters, digits, _ . -",
+);
+
+const PsqlRequestSchema = z.strictObject({
+  prepare_kind: z.literal("psql"),
+  image_id: z.string().min(1).optional(),
+  psql_args: z.array(z.string()),
+  stdin: z.string().optional(),
+  work_dir: z.string().startsWith("/", "work_dir must be an absolute path"),
+  plan_only: z.boolean().optional(),
+  name: InstanceName.optional(),
+  rebind: z.boolean().optional(),
+  ttl: Duration.optional(),
+  deadline: Duration.optional(),
+  statement_timeout: Duration.optional(),
+});
+
+/** `POST /v1/prepare-jobs` for psql steps. File paths in `psql_args` are absolute (the CLI resolves them). */
+export interface PrepareJobRequestPsql {
+  prepare_kind: "psql";
+  image_id?: string | undefined;
+  psql_args: string[];
+  stdin?: string | undefined;
+  work_dir: string;
+  plan_only?: boolean | undefined;
+  name?: string | undefined;
+  rebind?: boolean | undefined;
+  ttl?: string | undefined;
+  /** The job's wall-clock limit from its submission; when it passes, the job is cancelled. */
+  deadline?: string | undefined;
+  /** PostgreSQL's `statement_timeout` for every step; not part of a state's key (see README, Deadlines). */
+  statement_timeout?: string | undefined;
+}
+/** `POST /v1/prepare-jobs` for psql steps. File paths in `psql_args` are absolute (the CLI resolves them). */
+export const PrepareJobRequestPsql: z.ZodType<PrepareJobRequestPsql> = typed<PrepareJobRequestPsql>()(
+  PsqlRequestSchema,
+);
+
+const LiquibaseRequestSchema = z.strictObject({
+  prepare_kind: z.literal("lb"),
+  image_id: z.string().min(1).optional(),
+  liquibase_args: z.array(z.string()),
+  work_dir: z.string().startsWith("/", "work_dir must be an absolute path"),
+  plan_only: z.boolean().optional(),
+  name: InstanceName.optional(),
+  rebind: z.boolean().optional(),
+  ttl: Duration.optional(),
+  deadline: Duration.optional(),
+  statement_timeout: Duration.optional(),
+});
+
+/**
+ * `POST /v1/prepare-jobs` for Liquibase: `liquibase_args` are the `update` command and its options
+ * (changelog, search path, contexts, labels); relative paths resolve against `work_dir`.
+ */
+export interface PrepareJobRequestLiquibase {
+  prepare_kind: "lb";
+  image_id?: string | undefined;
+  liquibase_args: string[];
+  work_dir: string;
+  plan_only?: boolean | undefined;
+  name?: string | undefined;
+  rebind?: boolean | undefined;
+  ttl?: string | undefined;
+  /** The job's wall-clock limit from its submission; when it passes, the job is cancelled. */
+  deadline?: string | undefined;
+  /** PostgreSQL's `statement_timeout` for every step; not part of a state's key (see README, Deadlines). */
+  statement_timeout?: string | undefined;
+}
+/** `POST /v1/prepare-jobs` for Liquibase. */
+export const PrepareJobRequestLiquibase: z.ZodType<PrepareJobRequestLiquibase> = typed<
+  PrepareJobRequestLiquibase
+>()(LiquibaseRequestSchema);
+
+/** `POST /v1/prepare-jobs` body. */
+export type PrepareJobRequest = PrepareJobRequestPsql | PrepareJobRequestLiquibase;
+/** `POST /v1/prepare-jobs` body. */
+export const PrepareJobRequest: z.ZodType<PrepareJobRequest> = typed<PrepareJobRequest>()(
+  z.discriminatedUnion("prepare_kind", [PsqlRequestSchema, LiquibaseRequestSchema]),
+);
+
+/** Job lifecycle. A cancelled job also carries `error.code = "cancelled"`. */
+export type JobStatusValue = "queued" | "running" | "succeeded" | "failed" | "cancelled";
+/** Job lifecycle. A cancelled job also carries `error.code = "cancelled"`. */
+export const JobStatusValue: z.ZodType<JobStatusValue> = typed<JobStatusValue>()(
+  z.enum(["queued", "running", "succeeded", "failed", "cancelled"]),
+);
+
+/** The statuses a job never leaves. */
+export const FINISHED_JOB_STATUSES: ReadonlySet<JobStatusValue> = new Set([
+  "succeeded",
+  "failed",
+  "cancelled",
+]);
+
+/** Whether a job with this status has ended (and will never change again). */
+export function isJobFinished(status: JobStatusValue): boolean {
+  return FINISHED_JOB_STATUSES.has(status);
+}
+
+/** Task lifecycle. */
+export type TaskStatusValue = "queued" | "running" | "succeeded" | "failed" | "skipped" | "cancelled";
+/** Task lifecycle. */
+export const TaskStatusValue: z.ZodType<TaskStatusValue> = typed<TaskStatusValue>()(
+  z.enum(["queued", "running", "succeeded", "failed", "skipped", "cancelled"]),
+);
+
+/** `201` answer to `POST /v1/prepare-jobs`. */
+export interface PrepareJobAccepted {
+  job_id: string;
+  status_url: string;
+  events_url: string;
+  status: JobStatusValue;
+}
+/** `201` answer to `POST /v1/prepare-jobs`. */
+export const PrepareJobAccepted: z.ZodType<PrepareJobAccepted> = typed<PrepareJobAccepted>()(z.object({
+  job_id: z.string(),
+  status_url: z.string(),
+  events_url: z.string(),
+  status: JobStatusValue,
+}));
+
+/** What a task starts from: an image (the base cluster of a PostgreSQL build) or a state. */
+export interface TaskInput {
+  kind: "image" | "state";
+  id: string;
+}
+/** Where a task starts from. */
+export const TaskInput: z.ZodType<TaskInput> = typed<TaskInput>()(
+  z.object({ kind: z.enum(["image", "state"]), id: z.string() }),
+);
+
+/** One task of a job's plan. */
+export type PreparePlanTask =
+  | { task_id: string; type: "plan"; planner_kind: string }
+  | { task_id: string; type: "resolve_image"; image_id: string; resolved_image_id: string }
+  | {
+    task_id: string;
+    type: "state_execute";
+    input: TaskInput;
+    task_hash: string;
+    output_state_id: string;
+    /** The step does not run: its state exists, or a later state of the plan includes its result. */
+    cached: boolean;
+    /** Set when cached but its own state was not kept (see DESIGN §5): the later state that includes it. */
+    included_in?: string | undefined;
+    args_summary: string;
+    changeset_id?: string | undefined;
+    changeset_author?: string | undefined;
+    changeset_path?: string | undefined;
+  }
+  | { task_id: string; type: "prepare_instance"; input: TaskInput; instance_mode: "ephemeral" };
+/** One task of a job's plan. */
+export const PreparePlanTask: z.ZodType<PreparePlanTask> = typed<PreparePlanTask>()(
+  z.discriminatedUnion("type", [
+    z.object({ task_id: z.string(), type: z.literal("plan"), planner_kind: z.string() }),
+    z.object({
+      task_id: z.string(),
+      type: z.literal("resolve_image"),
+      image_id: z.string(),
+      resolved_image_id: z.string(),
+    }),
+    z.object({
+      task_id: z.string(),
+      type: z.literal("state_execute"),
+      input: TaskInput,
+      task_hash: z.string(),
+      output_state_id: StateId,
+      cached: z.boolean(),
+      included_in: StateId.optional(),
+      args_summary: z.string(),
+      changeset_id: z.string().optional(),
+      changeset_author: z.string().optional(),
+      changeset_path: z.string().optional(),
+    }),
+    z.object({
+      task_id: z.string(),
+      type: z.literal("prepare_instance"),
+      input: TaskInput,
+      instance_mode: z.literal("ephemeral"),
+    }),
+  ]),
+);
+
+/** What a succeeded prepare job handed out. */
+export interface PrepareJobResult {
+  dsn: string;
+  instance_id: string;
+  state_id: string;
+  image_id: string;
+  prepare_kind: string;
+  prepare_args_normalized: string;
+  name: string | null;
+}
+/** What a succeeded prepare job handed out. */
+export const PrepareJobResult: z.ZodType<PrepareJobResult> = typed<PrepareJobResult>()(z.object({
+  dsn: z.string(),
+  instance_id: z.string(),
+  state_id: StateId,
+  image_id: z.string(),
+  prepare_kind: z.string(),
+  prepare_args_normalized: z.string(),
+  name: z.string().nullable(),
+}));
+
+/** `GET /v1/prepare-jobs/{id}`. */
+export interface PrepareJobStatus {
+  job_id: string;
+  status: JobStatusValue;
+  prepare_kind: string;
+  image_id: string;
+  plan_only: boolean;
+  prepare_args_normalized: string;
+  created_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+  tasks: PreparePlanTask[];
+  result: PrepareJobResult | null;
+  error: ErrorResponse | null;
+}
+/** `GET /v1/prepare-jobs/{id}`. */
+export const PrepareJobStatus: z.ZodType<PrepareJobStatus> = typed<PrepareJobStatus>()(z.object({
+  job_id: z.string(),
+  status: JobStatusValue,
+  prepare_kind: z.string(),
+  image_id: z.string(),
+  plan_only: z.boolean(),
+  prepare_args_normalized: z.string(),
+  created_at: Timestamp,
+  started_at: Timestamp.nullable(),
+  finished_at: Timestamp.nullable(),
+  tasks: z.array(PreparePlanTask),
+  result: PrepareJobResult.nullable(),
+  error: ErrorResponse.nullable(),
+}));
+
+/** One line of a job's NDJSON event stream. */
+export interface PrepareJobEvent {
+  type: "status" | "task" | "log" | "result" | "error";
+  ts: string;
+  task_id?: string | undefined;
+  status?: string | undefined;
+  message?: string | undefined;
+  result?: PrepareJobResult | undefined;
+  error?: ErrorResponse | undefined;
+}
+/** One line of a job's NDJSON event stream. */
+export const PrepareJobEvent: z.ZodType<PrepareJobEvent> = typed<PrepareJobEvent>()(z.object({
+  type: z.enum(["status", "task", "log", "result", "error"]),
+  ts: Timestamp,
+  task_id: z.string().optional(),
+  status: z.string().optional(),
+  message: z.string().optional(),
+  result: PrepareJobResult.optional(),
+  error: ErrorResponse.optional(),
+}));
