@@ -19,8 +19,7 @@ import { createEngine } from "./engine.ts";
 import { removeEngineFile, writeEngineFile } from "./lifecycle/engine_file.ts";
 import { acquireStoreLock } from "./lifecycle/store_lock.ts";
 import { tightenStore } from "./lifecycle/store_permissions.ts";
-import { createContainerRuntime } from "./runtime/container/container_runtime.ts";
-import { createHostRuntime } from "./runtime/host/host_runtime.ts";
+import { createRuntimes } from "./runtime/registry.ts";
 import { isStateFSSetting, probeStateFSKind } from "./statefs/select.ts";
 import { ensureStoreImage, type StoreImage } from "./store_image.ts";
 
@@ -154,11 +153,7 @@ export async function runEngine(options: EngineOptions): Promise<number> {
   const lock = await acquireStoreLock(paths.storeRoot);
   const engine = await createEngine({
     paths,
-    runtimes: [
-      createHostRuntime(),
-      createContainerRuntime("docker", { storeRoot: paths.storeRoot }),
-      createContainerRuntime("podman", { storeRoot: paths.storeRoot }),
-    ],
+    runtimes: createRuntimes({ storeRoot: paths.storeRoot }),
     snapshotOverride: Deno.env.get("SQLRS_SNAPSHOT_BACKEND"),
     log,
     onShutdownRequest: () => void shutdown("requested by a client"),

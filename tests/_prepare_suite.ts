@@ -564,6 +564,31 @@ export function definePrepareSuite(kind: StoreKind, runtime?: ContainerEngine): 
     assert.deepEqual(await containersLeft(sandbox.storeRoot), []);
   });
 
+  test("run:psql -- -Atf rel.sql on an instance reads the script from the caller's directory", async (sandbox) => {
+    const scripts = join(sandbox.dir, "scripts");
+    await writeFiles(scripts, {
+      "create.sql": "create table t as select generate_series(1, 4) as id;\n",
+      "sum.sql": "select sum(id) from t;\n",
+    });
+    const prepared = await prepare(sandbox, ["-qf", "create.sql"], { cwd: scripts });
+    const ran = await sandbox.cli(["run:psql", "--instance", prepared.instance_id, "--", "-Atf", "sum.sql"], {
+      cwd: scripts,
+    });
+    assert.equal(ran.code, 0, ran.stderr);
+    assert.equal(ran.stdout, "10\n");
+    const missing = await sandbox.cli([
+      "run:psql",
+      "--instance",
+      prepared.instance_id,
+      "--",
+      "-Atf",
+      "sum.sql",
+    ], {
+      cwd: sandbox.dir,
+    });
+    assert.notEqual(missing.code, 0, "a relative path is the caller's, not the engine's or the instance's");
+  });
+
   if (runtime !== undefined) {
     test(`${runtime} rm -f of an instance's container: run:psql recreates it and the instance reports it`, async (sandbox) => {
       const prepared = await prepare(sandbox, ["-c", "create table kept as select 41 as v"]);

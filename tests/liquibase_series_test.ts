@@ -103,14 +103,13 @@ class Bench implements AsyncDisposable {
   }
 
   async query(server: ServerHandle, sql: string): Promise<string> {
-    const child = this.runtime.spawnTool(this.image, server, "psql", ["-X", "-A", "-t", "-c", sql], {
-      cwd: this.root,
-    });
-    const [stdout, stderr, code] = await Promise.all([
-      new Response(child.stdout).text(),
-      new Response(child.stderr).text(),
-      child.status,
-    ]);
+    const { code, stdout, stderr } = await this.runtime.exec(this.image, server, "psql", [
+      "-X",
+      "-A",
+      "-t",
+      "-c",
+      sql,
+    ], { cwd: this.root });
     assert.equal(code, 0, stderr);
     return stdout.trim();
   }

@@ -1,6 +1,8 @@
 /**
- * Tests of the `docker` and `podman` runtimes against the real daemons and the locally built image
- * (`scripts/build-pg-image.sh`), and of runtime selection. Without docker/podman or the image the
+ * Tests of what only the `docker` and `podman` runtimes do, against the real daemons and the locally
+ * built image (`scripts/build-pg-image.sh`): image identity, labels, mounts, tool containers, removed
+ * containers; and of runtime selection. What every runtime does is in the runtime contract
+ * (tests/runtime_contract_test.ts). Without docker/podman or the image the
  * container tests are skipped, except under `CI=true`, where they fail.
  *
  * @module
@@ -8,18 +10,17 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { run, runOk } from "../engine/exec.ts";
+import { runOk } from "../engine/exec.ts";
 import { BASE_VERSION } from "../engine/runtime/host/pg_install.ts";
-import { createInstanceRole } from "../engine/instances/credentials.ts";
+import { createContainerRuntime } from "../engine/runtime/container/container_runtime.ts";
 import {
   containerStoreDir,
-  createContainerRuntime,
   imageIdentity,
-  mountPlan,
   qualifiedRef,
   qualifiedRepo,
-  readsFiles,
-} from "../engine/runtime/container/container_runtime.ts";
+} from "../engine/runtime/container/image_identity.ts";
+import { mountPlan } from "../engine/runtime/container/mounts.ts";
+import { readsFiles } from "../engine/runtime/container/tool_files.ts";
 import { createRuntimeSelector } from "../engine/runtime/select.ts";
 import type {
   ResolvedImage,
@@ -252,13 +253,8 @@ async function tool(
   args: string[],
   options: Partial<ToolOptions> = {},
 ): Promise<{ code: number; stdout: string; stderr: string }> {
-  const child = fx.runtime.spawnTool(fx.image, server, name, args, { cwd: "/", ...options });
-  const [stdout, stderr, code] = await Promise.all([
-    new Response(child.stdout).text(),
-    new Response(child.stderr).text(),
-    child.status,
-  ]);
-  return { code, stdout: stdout.trim(), stderr };
+  const result = await fx.runtime.exec(fx.image, server, name, args, { cwd: "/", ...options });
+  return { ...result, stdout: result.stdout.trim() };
 }
 
 function psql(fx: Fixture, server: ServerHandle, sql: string, options: Partial<ToolOptions> = {}) {
@@ -272,10 +268,6 @@ async function exists(path: string): Promise<boolean> {
   } catch {
     return false;
   }
-}
-
-function hostPsql(dsn: string, sql: string) {
-  return run(["psql", dsn, "-X", "-A", "-t", "-c", sql], { env: { PATH: "/usr/bin:/bin", LANG: "C.UTF-8" } });
 }
 
 for (const engine of ["docker", "podman"] as const) {
@@ -336,15 +328,11 @@ for (const engine of ["docker", "podman"] as const) {
         await Deno.readTextFile(join(fx.base, "pg_hba.conf")),
         /^host all all 0\.0\.0\.0\/0 scram-sha-256$/m,
       );
-      await assert.rejects(
-        fx.runtime.initBase(fx.image, fx.base),
-        (e) => e instanceof SqlrsError && e.message.includes("not empty"),
-      );
     },
   );
 
   containerTest(
-    "start() serves tools inside and the DSN on a loopback port; stop() removes the container",
+    "start() labels its container and mounts the work dirs; tools exec in it there; stop() removes it",
     async (fx) => {
       const { runtime } = fx;
       const { dataDir, runDir } = await cloneOf(engine);
@@ -379,33 +367,12 @@ for (const engine of ["docker", "podman"] as const) {
         });
         assert.equal(viaFile.code, 0, viaFile.stderr);
         assert.equal((await psql(fx, server, "select v from inc")).stdout, "7");
-        const viaStdin = await tool(fx, server, "psql", ["-X", "-A", "-t", "-f", "-"], {
-          stdin: "select 40 + 2;\n",
-        });
-        assert.equal(viaStdin.stdout, "42", viaStdin.stderr);
-        const other = await psql(fx, server, "select current_database()", { database: "template1" });
-        assert.equal(other.stdout, "template1");
-
-        // postgres has no password: its DSN opens nothing; an instance's role does, through the mapping.
-        assert.notEqual((await hostPsql(runtime.dsn(server), "select 1")).code, 0);
-        const role = await createInstanceRole(server, { user: "sqlrs_t", password: "p@ss:w/rd %1" });
-        const dsn = runtime.dsn(role);
-        assert.equal(dsn, `postgres://sqlrs_t:p%40ss%3Aw%2Frd%20%251@127.0.0.1:${server.port}/postgres`);
-        const viaDsn = await hostPsql(dsn, "select current_user");
-        assert.equal(viaDsn.code, 0, viaDsn.stderr);
-        assert.equal(viaDsn.stdout.trim(), "sqlrs_t");
-        const wrong = await hostPsql(dsn.replace("p%40ss", "nope"), "select 1");
-        assert.match(wrong.stderr, /password authentication failed/);
+        // Only the server's container: the tool ran in it.
+        assert.deepEqual(await containersUnder(engine, dataDir), [server.runtimeId]);
       } finally {
         await runtime.stop(server);
       }
-      assert.equal(await runtime.isRunning(server), false);
       assert.deepEqual(await containersUnder(engine, dataDir), []);
-      assert.equal(await exists(join(dataDir, "postmaster.pid")), false);
-      await runtime.stop(server); // idempotent
-      const log = await Deno.readTextFile(server.logFile);
-      assert.match(log, /database system is shut down/);
-      assert.doesNotMatch(log, /immediate shutdown|terminating any other active server processes/);
     },
   );
 
@@ -487,40 +454,6 @@ for (const engine of ["docker", "podman"] as const) {
       await fx.runtime.stop(second);
     }
   });
-
-  containerTest("start() fails with the tail of the server log and leaves no container", async (fx) => {
-    const { dataDir, runDir } = await cloneOf(engine);
-    await Deno.writeTextFile(join(dataDir, "postgresql.conf"), "shared_buffers = 'plenty'\n", {
-      append: true,
-    });
-    await assert.rejects(
-      fx.runtime.start(fx.image, dataDir, { runDir }),
-      (e) => e instanceof SqlrsError && e.code === "internal_error" && /shared_buffers/.test(e.message),
-    );
-    assert.deepEqual(await containersUnder(engine, dataDir), []);
-  });
-
-  containerTest(
-    "stopStrays() removes the containers of data dirs under a root, except those kept",
-    async (fx) => {
-      const stray = await cloneOf(engine);
-      const kept = await cloneOf(engine);
-      const strayServer = await fx.runtime.start(fx.image, stray.dataDir, { runDir: stray.runDir });
-      const keptServer = await fx.runtime.start(fx.image, kept.dataDir, { runDir: kept.runDir });
-      try {
-        // A fresh runtime, as a restarted engine has.
-        const restarted = createContainerRuntime(engine, { storeRoot: fx.root });
-        const stopped = await restarted.stopStrays(fx.root, (dir) => dir === kept.dataDir);
-        assert.deepEqual(stopped, [stray.dataDir]);
-        assert.equal(await fx.runtime.isRunning(strayServer), false);
-        assert.equal(await exists(join(stray.dataDir, "postmaster.pid")), false, "stopped cleanly");
-        assert.equal(await fx.runtime.isRunning(keptServer), true);
-      } finally {
-        await fx.runtime.stop(keptServer);
-        await fx.runtime.stop(strayServer);
-      }
-    },
-  );
 
   containerTest(
     "an image laid out like the official postgres images (entrypoint, uid 999, VOLUME) works",

@@ -19,7 +19,6 @@ import type {
   StateEntry,
 } from "../../shared/schemas.ts";
 import { invalidArgument, notFound, shortPrefixError, SqlrsError } from "../../shared/errors.ts";
-import { readLines } from "../exec.ts";
 
 /** Dependencies of the inventory. */
 export interface InventoryDeps {
@@ -193,34 +192,27 @@ export class Inventory {
   async connections(row: InstanceRow): Promise<number> {
     const runtime = this.#deps.runtimes.byName(row.image.runtime);
     if (!(await runtime.isRunning(row.server))) return 0;
-    const child = runtime.spawnTool(row.image, row.server, "psql", [
+    const { code, stdout } = await runtime.exec(row.image, row.server, "psql", [
       "-X",
       "-A",
       "-t",
       "-c",
       "select count(*) from pg_stat_activity where backend_type = 'client backend' and pid <> pg_backend_pid()",
     ], { cwd: "/" });
-    let out = "";
-    const [, , code] = await Promise.all([
-      readLines(child.stdout, (line) => (out += line)),
-      child.stderr.cancel(),
-      child.status,
-    ]);
     if (code !== 0) {
       throw new SqlrsError("internal_error", `Cannot count connections of instance ${row.instance_id}`);
     }
-    return Number(out.trim());
+    return Number(stdout.trim());
   }
 
   async #terminateConnections(row: InstanceRow): Promise<void> {
     const runtime = this.#deps.runtimes.byName(row.image.runtime);
-    const child = runtime.spawnTool(row.image, row.server, "psql", [
+    await runtime.exec(row.image, row.server, "psql", [
       "-X",
       "-q",
       "-c",
       "select pg_terminate_backend(pid) from pg_stat_activity where backend_type = 'client backend' and pid <> pg_backend_pid()",
     ], { cwd: "/" });
-    await Promise.all([child.stdout.cancel(), child.stderr.cancel(), child.status]);
   }
 
   async #instanceNode(row: InstanceRow, force: boolean): Promise<DeleteTreeNode> {

@@ -15,6 +15,7 @@ import { createHash } from "node:crypto";
 import { join } from "node:path";
 import type { PrepareJobRequestLiquibase } from "../../shared/schemas.ts";
 import type { Runtime, ServerHandle } from "../runtime/types.ts";
+import { serverAddress } from "../runtime/address.ts";
 import { findLiquibase, liquibaseFailure, type LiquibaseTool, runLiquibase } from "./liquibase/lb_tool.ts";
 import {
   applyArgs,
@@ -35,7 +36,6 @@ import { readCachedPlan, writeCachedPlan } from "./liquibase/lb_plan_cache.ts";
 import { runAlwaysChangesets } from "./liquibase/lb_run_always.ts";
 import { chainPlan, type Plan, type PlannerDeps, type StepDraft } from "./planner.ts";
 import type { SeriesStep, StepAction, StepContext } from "./step_action.ts";
-import { readLines } from "../exec.ts";
 import { argsSummary } from "./summary.ts";
 import { hashRecords } from "./fingerprint.ts";
 import { invalidArgument, SqlrsError } from "../../shared/errors.ts";
@@ -63,7 +63,7 @@ export function checkLiquibaseRequest(request: PrepareJobRequestLiquibase): Liqu
 
 function jdbcUrl(server: ServerHandle, statementTimeout?: string) {
   return {
-    host: "127.0.0.1",
+    host: serverAddress(server),
     port: server.port,
     database: "postgres",
     user: server.user,
@@ -79,7 +79,7 @@ async function psqlCommand(
   server: ServerHandle,
   sql: string,
 ): Promise<{ code: number; lines: string[]; tail: string[] }> {
-  const child = runtime.spawnTool(image, server, "psql", [
+  const { code, stdout, stderr } = await runtime.exec(image, server, "psql", [
     "-X",
     "-q",
     "-A",
@@ -91,14 +91,9 @@ async function psqlCommand(
   ], {
     cwd: "/",
   });
-  const lines: string[] = [];
-  const tail: string[] = [];
-  const [, , code] = await Promise.all([
-    readLines(child.stdout, (line) => lines.push(line)),
-    readLines(child.stderr, () => {}, tail),
-    child.status,
-  ]);
-  return { code, lines, tail };
+  const lines = stdout.split("\n");
+  if (lines.at(-1) === "") lines.pop();
+  return { code, lines, tail: stderr.trimEnd().split("\n").slice(-20) };
 }
 
 async function clearStaleLock(

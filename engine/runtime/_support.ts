@@ -5,7 +5,6 @@
  */
 
 import { SqlrsError } from "../../shared/errors.ts";
-import type { ServerHandle } from "./types.ts";
 
 /** How many lines of a server log an error quotes. */
 export const LOG_TAIL_LINES = 20;
@@ -38,19 +37,6 @@ export function cancelled(signal: AbortSignal, what: string): Error {
   return new SqlrsError("cancelled", `${what} was cancelled`, { cause: reason });
 }
 
-/** The port for start attempt `attempt` (1-based): `preferred` first, when given, then free ones. */
-export function portForAttempt(attempt: number, preferred: number | undefined): number {
-  return attempt === 1 && preferred !== undefined ? preferred : freePort();
-}
-
-/** A loopback TCP port that was free a moment ago (the caller retries if a server takes it first). */
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr as Deno.NetAddr;
-  listener.close();
-  return port;
-}
-
 /** The size of a file, 0 when it does not exist. */
 export async function fileSize(path: string): Promise<number> {
   try {
@@ -68,10 +54,4 @@ export async function logTail(path: string, from: number): Promise<string> {
   } catch {
     return "";
   }
-}
-
-/** The DSN of a server published on a loopback port: its handle's role and password (see types.ts). */
-export function loopbackDsn(server: ServerHandle, database: string): string {
-  const login = `${encodeURIComponent(server.user)}:${encodeURIComponent(server.password)}`;
-  return `postgres://${login}@127.0.0.1:${server.port}/${encodeURIComponent(database)}`;
 }

@@ -3,19 +3,20 @@
  *
  * Host builds (`host`, `host:15`, a bare major, or no image) run on the host runtime; container
  * image references go to the container runtime of engine config `container.runtime`
- * (`auto|docker|podman|host`, overridden by `SQLRS_CONTAINER_RUNTIME`): `auto` takes docker when its
- * daemon answers, else podman, else fails saying how to start one.
+ * (`auto` or a runtime's name, overridden by `SQLRS_CONTAINER_RUNTIME`): `auto` takes the first
+ * runtime other than host that answers, in the registry's order (docker, then podman), else fails
+ * saying how to start one.
  *
  * @module
  */
 
 import { SqlrsError } from "../../shared/errors.ts";
+import { CONTAINER_RUNTIME_SETTINGS, type ContainerRuntimeSetting } from "../../shared/runtime_names.ts";
 import type { Runtime, RuntimeName } from "./types.ts";
 
-/** The values of engine config `container.runtime`. */
-export type ContainerRuntimeSetting = "auto" | "docker" | "podman" | "host";
+export type { ContainerRuntimeSetting };
 
-const SETTINGS: readonly ContainerRuntimeSetting[] = ["auto", "docker", "podman", "host"];
+const SETTINGS: readonly string[] = CONTAINER_RUNTIME_SETTINGS;
 /** A daemon that answered is not asked again for this long. */
 const PROBE_TTL_MS = 10_000;
 
@@ -64,6 +65,11 @@ function checkImageReference(imageId: string): void {
   );
 }
 
+/** `a, b or c`. */
+function oneOf(names: readonly string[]): string {
+  return names.length < 2 ? names.join("") : `${names.slice(0, -1).join(", ")} or ${names.at(-1)}`;
+}
+
 /** A selector over a fixed set of runtimes. */
 export function createRuntimeSelector(
   runtimes: readonly Runtime[],
@@ -83,7 +89,7 @@ export function createRuntimeSelector(
   function setting(): { value: ContainerRuntimeSetting; source: string } {
     const fromEnv = env("SQLRS_CONTAINER_RUNTIME");
     if (fromEnv !== undefined && fromEnv !== "") {
-      if (!(SETTINGS as readonly string[]).includes(fromEnv)) {
+      if (!SETTINGS.includes(fromEnv)) {
         throw new SqlrsError(
           "invalid_argument",
           `SQLRS_CONTAINER_RUNTIME="${fromEnv}" is not one of ${SETTINGS.join(", ")}`,
@@ -95,7 +101,7 @@ export function createRuntimeSelector(
   }
 
   /** Probes a container runtime; resolves with why it cannot be used, or undefined when it can. */
-  async function unusable(name: "docker" | "podman"): Promise<string | undefined> {
+  async function unusable(name: RuntimeName): Promise<string | undefined> {
     const runtime = runtimes.find((candidate) => candidate.name === name);
     if (runtime === undefined) return `${name} is not available in this sqlrs`;
     if (Date.now() - (answered.get(name) ?? -Infinity) < PROBE_TTL_MS) return undefined;
@@ -105,16 +111,20 @@ export function createRuntimeSelector(
     return undefined;
   }
 
+  function containerNames(): string[] {
+    return runtimes.filter((runtime) => runtime.name !== "host").map((runtime) => runtime.name);
+  }
+
   async function containerRuntime(imageId: string): Promise<Runtime> {
     const { value, source } = setting();
     if (value === "host") {
       throw new SqlrsError(
         "invalid_argument",
         `Image "${imageId}" is a container image, but ${source} is "host": use --image host, or set ` +
-          `container.runtime to auto, docker or podman`,
+          `container.runtime to ${oneOf(["auto", ...containerNames()])}`,
       );
     }
-    if (value === "docker" || value === "podman") {
+    if (value !== "auto") {
       const why = await unusable(value);
       if (why !== undefined) {
         throw new SqlrsError("unavailable", `Cannot run image "${imageId}" (${source} is ${value}): ${why}`);
@@ -122,9 +132,10 @@ export function createRuntimeSelector(
       return byName(value);
     }
     const reasons: string[] = [];
-    for (const name of ["docker", "podman"] as const) {
-      const why = await unusable(name);
-      if (why === undefined) return byName(name);
+    for (const runtime of runtimes) {
+      if (runtime.name === "host") continue;
+      const why = await unusable(runtime.name);
+      if (why === undefined) return runtime;
       reasons.push(why);
     }
     throw new SqlrsError(

@@ -5,10 +5,11 @@
  * directory for it, starts and stops servers on clones, and runs psql/pgbench against them.
  */
 
-import type { StreamingChild } from "../exec.ts";
+import type { ExecResult, StreamingChild } from "../exec.ts";
 
-/** The runtimes sqlrs knows. */
-export type RuntimeName = "host" | "docker" | "podman";
+import type { RuntimeName } from "../../shared/runtime_names.ts";
+
+export type { RuntimeName };
 
 /** A PostgreSQL build resolved from an image reference. Serializable. */
 export interface ResolvedImage {
@@ -31,7 +32,12 @@ export interface ServerHandle {
   /** Process id (host) or container id. */
   runtimeId: string;
   dataDir: string;
-  /** Loopback TCP port clients connect to. */
+  /**
+   * The address clients on this machine connect to, chosen by the runtime (absent in handles
+   * recorded before it was: the loopback address).
+   */
+  host?: string;
+  /** TCP port clients connect to. */
   port: number;
   /** Unix socket directory the engine's own tools use, where the runtime has one. */
   socketDir: string | null;
@@ -94,6 +100,17 @@ export interface Runtime {
     args: readonly string[],
     options: ToolOptions,
   ): StreamingChild;
+  /**
+   * Runs psql or pgbench like {@link spawnTool} and collects its exit code and output; a non-zero exit
+   * is returned, not thrown. For short queries of the engine's own, not for user runs.
+   */
+  exec(
+    image: ResolvedImage,
+    server: ServerHandle,
+    tool: "psql" | "pgbench",
+    args: readonly string[],
+    options: ToolOptions,
+  ): Promise<ExecResult>;
   /** The connection string a client on this machine uses. */
   dsn(server: ServerHandle, database?: string): string;
   /**
@@ -103,4 +120,16 @@ export interface Runtime {
   stopStrays(root: string, keep: (dataDir: string) => boolean): Promise<string[]>;
   /** One line on whether this runtime can work here, for `sqlrs status`. */
   probe(): Promise<{ available: boolean; detail: string }>;
+}
+
+/** What the engine gives every runtime it creates. */
+export interface RuntimeContext {
+  /** The store root (container runtimes label their containers with it). */
+  storeRoot: string;
+}
+
+/** A runtime as the registry lists it (`engine/runtime/registry.ts`). */
+export interface RuntimeRegistration {
+  readonly name: RuntimeName;
+  create(context: RuntimeContext): Runtime;
 }

@@ -7,6 +7,7 @@
 import { z } from "../deps.ts";
 import { typed } from "./_typed.ts";
 import { SNAPSHOT_BACKENDS, SNAPSHOT_SETTINGS, type SnapshotSetting } from "../snapshot_backends.ts";
+import { CONTAINER_RUNTIME_SETTINGS, type ContainerRuntimeSetting } from "../runtime_names.ts";
 import { Duration } from "./common.ts";
 
 const CacheCapacityConfig = z.strictObject({
@@ -26,7 +27,7 @@ const CacheCapacityConfig = z.strictObject({
 /** The engine's configuration with every default applied (what `EngineConfig.parse` returns). */
 export interface EngineConfig {
   orchestrator: { jobs: { maxIdentical: number | null } };
-  container: { runtime: "auto" | "docker" | "podman" | "host" };
+  container: { runtime: ContainerRuntimeSetting };
   snapshot: { backend: SnapshotSetting };
   cache: {
     capacity: {
@@ -44,7 +45,7 @@ export interface EngineConfig {
 /** The engine's configuration as written in `config.json`: every key may be left out for its default. */
 export interface EngineConfigInput {
   orchestrator?: { jobs?: { maxIdentical?: number | null | undefined } | undefined } | undefined;
-  container?: { runtime?: "auto" | "docker" | "podman" | "host" | undefined } | undefined;
+  container?: { runtime?: ContainerRuntimeSetting | undefined } | undefined;
   snapshot?: { backend?: SnapshotSetting | undefined } | undefined;
   cache?: {
     capacity?: {
@@ -76,7 +77,7 @@ export const EngineConfig: z.ZodType<EngineConfig, EngineConfigInput> = typed<
       }).prefault({}),
     }).prefault({}),
     container: z.strictObject({
-      runtime: z.enum(["auto", "docker", "podman", "host"]).default("auto")
+      runtime: z.enum(CONTAINER_RUNTIME_SETTINGS).default("auto")
         .describe("Where PostgreSQL runs; auto = host for host builds, else docker, then podman"),
     }).prefault({}),
     snapshot: z.strictObject({

@@ -8,6 +8,16 @@
 
 import { type ExecOptions, type ExecResult, run, spawnStreaming, type StreamingChild } from "../../exec.ts";
 import { messageOf, SqlrsError } from "../../../shared/errors.ts";
+import type { ContainerFlavor } from "./flavor.ts";
+
+/** How the CLI's processes are started: `exec.ts` in the engine, a recording fake in unit tests. */
+export interface CliExec {
+  run(argv: readonly string[], options: ExecOptions): Promise<ExecResult>;
+  spawn(argv: readonly string[], options: ExecOptions): StreamingChild;
+}
+
+/** Real processes. */
+export const processExec: CliExec = { run, spawn: spawnStreaming };
 
 /** The container engines sqlrs drives. */
 export type ContainerEngine = "docker" | "podman";
@@ -19,26 +29,7 @@ export interface DaemonProbe {
   detail: string;
 }
 
-const UNREACHABLE: Record<ContainerEngine, RegExp> = {
-  docker:
-    /Cannot connect to the Docker daemon|Is the docker daemon running|error during connect|docker daemon is not running/i,
-  podman: /Cannot connect to Podman|unable to connect to Podman|podman machine start/i,
-};
 const PERMISSION = /permission denied while trying to connect/i;
-
-/** The advice shown when the engine's daemon does not answer. */
-export function daemonHint(engine: ContainerEngine): string {
-  return engine === "docker"
-    ? "docker is installed but its daemon is not running: start it (sudo systemctl start docker, or sudo dockerd &), " +
-      'or set container.runtime to "podman"'
-    : 'podman cannot reach its service: run "podman machine start" (macOS, Windows) or check "podman info"';
-}
-
-function installHint(engine: ContainerEngine): string {
-  return engine === "docker"
-    ? "docker is not installed (apt-get install docker.io, or Docker Desktop)"
-    : "podman is not installed (apt-get install podman)";
-}
 
 function tail(text: string, lines = 15): string {
   return text.trim().split("\n").slice(-lines).join("\n");
@@ -48,17 +39,21 @@ function tail(text: string, lines = 15): string {
 export class ContainerCli {
   readonly engine: ContainerEngine;
   readonly program: string;
+  readonly #flavor: ContainerFlavor;
+  readonly #exec: CliExec;
 
-  constructor(engine: ContainerEngine, program: string = engine) {
-    this.engine = engine;
+  constructor(flavor: ContainerFlavor, program: string = flavor.engine, exec: CliExec = processExec) {
+    this.engine = flavor.engine;
     this.program = program;
+    this.#flavor = flavor;
+    this.#exec = exec;
   }
 
   /** The error of a daemon that does not answer, if `result` shows one. */
   unreachable(result: ExecResult): SqlrsError | undefined {
     const text = `${result.stderr}\n${result.stdout}`;
-    if (UNREACHABLE[this.engine].test(text)) {
-      return new SqlrsError("unavailable", daemonHint(this.engine), { details: { runtime: this.engine } });
+    if (this.#flavor.unreachable.test(text)) {
+      return new SqlrsError("unavailable", this.#flavor.daemonHint, { details: { runtime: this.engine } });
     }
     if (PERMISSION.test(text)) {
       return new SqlrsError(
@@ -78,10 +73,10 @@ export class ContainerCli {
   async run(args: readonly string[], options: ExecOptions = {}): Promise<ExecResult> {
     let result: ExecResult;
     try {
-      result = await run([this.program, ...args], options);
+      result = await this.#exec.run([this.program, ...args], options);
     } catch (error) {
       if (error instanceof SqlrsError && error.code === "unavailable") {
-        throw new SqlrsError("unavailable", installHint(this.engine), { cause: error });
+        throw new SqlrsError("unavailable", this.#flavor.installHint, { cause: error });
       }
       throw error;
     }
@@ -92,28 +87,13 @@ export class ContainerCli {
     return result;
   }
 
-  /**
-   * Runs a command and returns its stdout.
-   * @throws {SqlrsError} `internal_error` with the tail of its output when it fails
-   */
-  async ok(args: readonly string[], what: string, options: ExecOptions = {}): Promise<string> {
-    const result = await this.run(args, options);
-    if (result.code !== 0) {
-      throw new SqlrsError(
-        "internal_error",
-        `${what} failed (${this.engine} exit ${result.code}):\n${tail(result.stderr || result.stdout)}`,
-      );
-    }
-    return result.stdout;
-  }
-
   /** Starts a command whose output streams (for psql and pgbench). */
   spawn(args: readonly string[], options: ExecOptions = {}): StreamingChild {
     try {
-      return spawnStreaming([this.program, ...args], options);
+      return this.#exec.spawn([this.program, ...args], options);
     } catch (error) {
       if (error instanceof SqlrsError && error.code === "unavailable") {
-        throw new SqlrsError("unavailable", installHint(this.engine), { cause: error });
+        throw new SqlrsError("unavailable", this.#flavor.installHint, { cause: error });
       }
       throw error;
     }
@@ -131,8 +111,8 @@ export class ContainerCli {
         Client?: { Version?: string } | null;
       };
       const server = version.Server?.Version ??
-        (this.engine === "podman" ? version.Client?.Version : undefined);
-      if (server === undefined) return { available: false, detail: daemonHint(this.engine) };
+        (this.#flavor.daemonless ? version.Client?.Version : undefined);
+      if (server === undefined) return { available: false, detail: this.#flavor.daemonHint };
       return { available: true, detail: `${this.engine} ${server}` };
     } catch (error) {
       return { available: false, detail: messageOf(error) };

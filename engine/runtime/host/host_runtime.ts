@@ -9,10 +9,17 @@
  * @module
  */
 
-import { basename, dirname, join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { type ExecOptions, run, spawnDetached, spawnStreaming, type StreamingChild } from "../../exec.ts";
 import { messageOf, SqlrsError } from "../../../shared/errors.ts";
-import type { ResolvedImage, Runtime, ServerHandle, StartOptions, ToolOptions } from "../types.ts";
+import type {
+  ResolvedImage,
+  Runtime,
+  RuntimeRegistration,
+  ServerHandle,
+  StartOptions,
+  ToolOptions,
+} from "../types.ts";
 import {
   appendBaseSettings,
   buildOfImage,
@@ -28,137 +35,38 @@ import {
 import { assertUserCanReach, chownTree, isEngineUser, type ServerUser, serverUser } from "./server_user.ts";
 import { extensionsDigest } from "./extensions.ts";
 import {
-  cancelled,
-  fileSize,
-  isUnder,
-  lastLines,
-  logTail,
-  loopbackDsn,
-  portForAttempt,
-  sha256Hex,
-  sleep,
-} from "../_support.ts";
+  clearStalePidFile,
+  isPostmasterOf,
+  postmasterDataDir,
+  processAlive,
+  realPathOr,
+  runningPostmaster,
+  stopPostmaster,
+} from "./postmaster.ts";
+import { cancelled, fileSize, isUnder, lastLines, logTail, sha256Hex } from "../_support.ts";
+import {
+  acceptsConnections,
+  assertInitdbTarget,
+  collectOutput,
+  connectionArgs,
+  fixDataDirMode,
+  PORT_TAKEN,
+  readPidFile,
+  serverDsn,
+  startFailed,
+  startOnFreePort,
+  SUPERUSER,
+  waitReady,
+} from "../_pg_server.ts";
+import { LOOPBACK, serverAddress } from "../address.ts";
 
-const READY_POLL_MS = 3;
-const STOP_POLL_MS = 2;
 const START_TIMEOUT_MS = 30_000;
-const FAST_SHUTDOWN_TIMEOUT_MS = 30_000;
-const IMMEDIATE_SHUTDOWN_TIMEOUT_MS = 5_000;
-const PORT_ATTEMPTS = 5;
 /** Linux's sun_path holds 108 bytes; stay well below. */
 const MAX_SOCKET_PATH = 100;
 const SHORT_SOCKET_ROOT = `/tmp/sqlrs-sock-${Deno.uid()}`;
 
 function byteLength(text: string): number {
   return new TextEncoder().encode(text).length;
-}
-
-// ---------------------------------------------------------------------------------------------
-// /proc
-
-/** Whether `pid` exists and is not a zombie (an exited postmaster may wait a while to be reaped). */
-async function processAlive(pid: number): Promise<boolean> {
-  try {
-    const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
-    const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
-    return state !== "Z" && state !== "X" && state !== "";
-  } catch {
-    return false;
-  }
-}
-
-/** The data directory of the postmaster `pid`, or undefined when `pid` is no postmaster. */
-async function postmasterDataDir(pid: number): Promise<string | undefined> {
-  let argv: string[];
-  try {
-    argv = (await Deno.readTextFile(`/proc/${pid}/cmdline`)).split("\0");
-  } catch {
-    return undefined;
-  }
-  if (argv[argv.length - 1] === "") argv.pop();
-  const program = basename(argv[0] ?? "");
-  // Backends rewrite their title ("postgres: checkpointer"), so only the postmaster passes this.
-  if (program !== "postgres" && program !== "postmaster") return undefined;
-  let dataDir: string | undefined;
-  for (const [i, arg] of argv.entries()) {
-    if (arg === "-D") dataDir = argv[i + 1];
-    else if (arg.startsWith("-D")) dataDir = arg.slice(2);
-  }
-  if (dataDir !== undefined && dataDir.startsWith("/")) return dataDir;
-  // The postmaster runs in its data directory.
-  try {
-    return (await Deno.readLink(`/proc/${pid}/cwd`)).replace(/ \(deleted\)$/, "");
-  } catch {
-    return undefined;
-  }
-}
-
-async function realPathOr(path: string): Promise<string> {
-  try {
-    return await Deno.realPath(path);
-  } catch {
-    return resolve(path);
-  }
-}
-
-async function samePath(a: string, b: string): Promise<boolean> {
-  if (resolve(a) === resolve(b)) return true;
-  return (await realPathOr(a)) === (await realPathOr(b));
-}
-
-/** Whether `pid` is a live postmaster serving `dataDir`. */
-async function isPostmasterOf(pid: number, dataDir: string): Promise<boolean> {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  const dir = await postmasterDataDir(pid);
-  return dir !== undefined && (await samePath(dir, dataDir)) && (await processAlive(pid));
-}
-
-/** The lines of `<dataDir>/postmaster.pid`, or undefined when there is none. */
-async function readPidFile(dataDir: string): Promise<string[] | undefined> {
-  try {
-    return (await Deno.readTextFile(join(dataDir, "postmaster.pid"))).split("\n");
-  } catch {
-    return undefined;
-  }
-}
-
-/** The pid of the postmaster serving `dataDir`: the handle's pid if it still is, else postmaster.pid's. */
-async function runningPostmaster(dataDir: string, hint?: number): Promise<number | undefined> {
-  if (hint !== undefined && (await isPostmasterOf(hint, dataDir))) return hint;
-  const pid = Number((await readPidFile(dataDir))?.[0]);
-  return (await isPostmasterOf(pid, dataDir)) ? pid : undefined;
-}
-
-function trySignal(pid: number, signal: Deno.Signal): void {
-  try {
-    Deno.kill(pid, signal);
-  } catch {
-    // already gone
-  }
-}
-
-async function waitGone(pid: number, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (await processAlive(pid)) {
-    if (Date.now() >= deadline) return false;
-    await sleep(STOP_POLL_MS);
-  }
-  return true;
-}
-
-/**
- * Stops a postmaster: fast shutdown (SIGINT), then immediate shutdown (SIGQUIT) after 30 s,
- * then SIGKILL.
- */
-async function stopPostmaster(pid: number): Promise<void> {
-  trySignal(pid, "SIGINT");
-  if (await waitGone(pid, FAST_SHUTDOWN_TIMEOUT_MS)) return;
-  trySignal(pid, "SIGQUIT");
-  if (await waitGone(pid, IMMEDIATE_SHUTDOWN_TIMEOUT_MS)) return;
-  trySignal(pid, "SIGKILL");
-  if (!(await waitGone(pid, IMMEDIATE_SHUTDOWN_TIMEOUT_MS))) {
-    throw new SqlrsError("internal_error", `PostgreSQL (pid ${pid}) survived SIGKILL`);
-  }
 }
 
 async function removeShortSocketDir(socketDir: string | null | undefined): Promise<void> {
@@ -229,7 +137,7 @@ function serverArgs(launch: Launch): string[] {
     "-k",
     launch.socketDir,
     "-c",
-    "listen_addresses=127.0.0.1",
+    `listen_addresses=${LOOPBACK}`,
     "-c",
     "fsync=on",
   ];
@@ -260,77 +168,6 @@ function launchServer(launch: Launch): number {
   );
 }
 
-type WaitOutcome = { ready: true } | { failed: string } | { aborted: true };
-
-/** Polls postmaster.pid until its status line says the server accepts connections. */
-async function waitReady(
-  dataDir: string,
-  pid: number,
-  signal: AbortSignal | undefined,
-): Promise<WaitOutcome> {
-  const deadline = Date.now() + START_TIMEOUT_MS;
-  for (;;) {
-    if (signal?.aborted) return { aborted: true };
-    const lines = await readPidFile(dataDir);
-    const status = lines?.[7]?.trim();
-    if (Number(lines?.[0]) === pid && (status === "ready" || status === "standby")) return { ready: true };
-    if (!(await processAlive(pid))) return { failed: "the server exited" };
-    if (Date.now() >= deadline) return { failed: `not ready after ${START_TIMEOUT_MS / 1000} s` };
-    await sleep(READY_POLL_MS);
-  }
-}
-
-/** Live processes of a PostgreSQL build (postmaster or backend) whose working directory is `dataDir`. */
-async function serverProcessesOf(dataDir: string): Promise<number[]> {
-  const found: number[] = [];
-  for await (const entry of Deno.readDir("/proc")) {
-    if (!/^\d+$/.test(entry.name)) continue;
-    const pid = Number(entry.name);
-    try {
-      const exe = basename((await Deno.readLink(`/proc/${pid}/exe`)).replace(/ \(deleted\)$/, ""));
-      if (exe !== "postgres" && exe !== "postmaster") continue;
-      const cwd = (await Deno.readLink(`/proc/${pid}/cwd`)).replace(/ \(deleted\)$/, "");
-      if ((await samePath(cwd, dataDir)) && (await processAlive(pid))) found.push(pid);
-    } catch {
-      // gone, or not ours to inspect
-    }
-  }
-  return found;
-}
-
-/**
- * Makes a data directory whose server died startable. PostgreSQL refuses to start while backends of
- * a killed postmaster still hold its shared memory ("pre-existing shared memory block is still in
- * use"): they exit on their own once they notice, so they get a few seconds, then SIGKILL. After that
- * no live postgres uses the directory, and a postmaster.pid left behind is stale: removed, so that a
- * pid reused by an unrelated process cannot block the start either.
- * @throws {SqlrsError} `conflict` when a live postmaster serves the directory
- */
-async function clearStalePidFile(dataDir: string): Promise<void> {
-  const lines = await readPidFile(dataDir);
-  if (lines === undefined) return;
-  const pid = Number(lines[0]);
-  if (await isPostmasterOf(pid, dataDir)) {
-    throw new SqlrsError("conflict", `PostgreSQL already runs on ${dataDir} (pid ${pid})`);
-  }
-  const killAt = Date.now() + IMMEDIATE_SHUTDOWN_TIMEOUT_MS;
-  for (
-    let left = await serverProcessesOf(dataDir);
-    left.length > 0;
-    left = await serverProcessesOf(dataDir)
-  ) {
-    if (Date.now() >= killAt + IMMEDIATE_SHUTDOWN_TIMEOUT_MS) {
-      throw new SqlrsError(
-        "internal_error",
-        `PostgreSQL processes ${left.join(", ")} of ${dataDir} survived SIGKILL`,
-      );
-    }
-    if (Date.now() >= killAt) { for (const orphan of left) trySignal(orphan, "SIGKILL"); }
-    await sleep(STOP_POLL_MS * 10);
-  }
-  await Deno.remove(join(dataDir, "postmaster.pid")).catch(() => {});
-}
-
 async function startServer(
   build: PgBuild,
   dataDir: string,
@@ -343,16 +180,13 @@ async function startServer(
   const runDir = resolve(options.runDir);
   const user = await serverUser();
 
-  const info = await ensureOwned(dataDir, user, true);
-  const mode = (info.mode ?? 0) & 0o777;
-  if (mode !== 0o700 && mode !== 0o750) await Deno.chmod(dataDir, 0o700);
+  await fixDataDirMode(dataDir, await ensureOwned(dataDir, user, true));
   await Deno.mkdir(runDir, { recursive: true });
   await ensureOwned(runDir, user, false);
   const logFile = join(runDir, "postgres.log");
-  let logStart = 0;
   try {
     // A log left by an earlier start must stay appendable by the server user.
-    logStart = (await ensureOwned(logFile, user, false)).size;
+    await ensureOwned(logFile, user, false);
   } catch (error) {
     if (!(error instanceof Deno.errors.NotFound)) throw error;
   }
@@ -363,27 +197,24 @@ async function startServer(
   const socketDir = await socketDirFor(runDir, user);
   await clearStalePidFile(dataDir);
 
-  for (let attempt = 1;; attempt++) {
-    if (attempt > 1) logStart = await fileSize(logFile);
-    if (signal?.aborted) throw cancelled(signal, what);
-    const launch: Launch = {
-      build,
-      user,
-      dataDir,
-      logFile,
-      socketDir,
-      port: portForAttempt(attempt, options.port),
-    };
-    const pid = launchServer(launch);
-    const outcome = await waitReady(dataDir, pid, signal);
+  return await startOnFreePort(options.port, { signal, what }, async (port, mayRetry) => {
+    const logStart = await fileSize(logFile);
+    const pid = launchServer({ build, user, dataDir, logFile, socketDir, port });
+    const outcome = await waitReady(dataDir, {
+      signal,
+      timeoutMs: START_TIMEOUT_MS,
+      isReady: (pidFile) => Number(pidFile?.[0]) === pid && acceptsConnections(pidFile),
+      gone: async () => (await processAlive(pid)) ? undefined : "the server exited",
+    });
     if ("ready" in outcome) {
       return {
         runtime: "host",
         runtimeId: String(pid),
         dataDir,
-        port: launch.port,
+        host: LOOPBACK,
+        port,
         socketDir,
-        user: "postgres",
+        user: SUPERUSER,
         password: "",
         logFile,
       };
@@ -392,34 +223,17 @@ async function startServer(
     await stopPostmaster(pid);
     if ("aborted" in outcome) throw cancelled(signal as AbortSignal, what);
     const tail = await logTail(logFile, logStart);
-    if (attempt < PORT_ATTEMPTS && /could not bind|Address already in use/i.test(tail)) continue;
-    throw new SqlrsError(
-      "internal_error",
-      `PostgreSQL failed to start on ${dataDir} (${outcome.failed}); ${logFile} ends with:\n${tail}`,
-      { details: { dataDir, logFile } },
-    );
-  }
+    if (mayRetry && /could not bind|Address already in use/i.test(tail)) return PORT_TAKEN;
+    throw startFailed("", dataDir, outcome.failed, logFile, tail);
+  });
 }
 
 // ---------------------------------------------------------------------------------------------
 // initdb
 
-async function isEmptyDir(path: string): Promise<boolean> {
-  for await (const _ of Deno.readDir(path)) return false;
-  return true;
-}
-
 async function initDataDir(build: PgBuild, dataDir: string): Promise<void> {
   dataDir = resolve(dataDir);
-  let empty: boolean;
-  try {
-    empty = await isEmptyDir(dataDir);
-  } catch (error) {
-    throw new SqlrsError("internal_error", `Cannot initialise ${dataDir}: ${messageOf(error)}`);
-  }
-  if (!empty) {
-    throw new SqlrsError("internal_error", `Cannot initialise ${dataDir}: the directory is not empty`);
-  }
+  await assertInitdbTarget(dataDir);
   const user = await serverUser();
   await ensureOwned(dataDir, user, false);
   await Deno.chmod(dataDir, 0o700);
@@ -497,6 +311,26 @@ export function createHostRuntime(): Runtime {
     );
   }
 
+  function spawnTool(
+    image: ResolvedImage,
+    server: ServerHandle,
+    tool: "psql" | "pgbench",
+    args: readonly string[],
+    options: ToolOptions,
+  ): StreamingChild {
+    const build = buildOfImage(known, image, false);
+    const target = { host: server.socketDir ?? serverAddress(server), port: server.port, user: server.user };
+    const argv = [
+      toolPathSync(image, build, tool),
+      ...args,
+      ...connectionArgs(tool, target, options.database ?? "postgres"),
+    ];
+    const exec: ExecOptions = { cwd: options.cwd, env: toolEnv(server) };
+    if (options.stdin !== undefined) exec.stdin = options.stdin;
+    if (options.signal !== undefined) exec.signal = options.signal;
+    return spawnStreaming(argv, exec);
+  }
+
   async function stop(server: ServerHandle): Promise<void> {
     const pid = await runningPostmaster(server.dataDir, Number(server.runtimeId));
     if (pid !== undefined) await stopPostmaster(pid);
@@ -532,29 +366,13 @@ export function createHostRuntime(): Runtime {
       return await isPostmasterOf(Number(server.runtimeId), server.dataDir);
     },
 
-    spawnTool(image, server, tool, args, options: ToolOptions): StreamingChild {
-      const build = buildOfImage(known, image, false);
-      const connection = [
-        "-h",
-        server.socketDir ?? "127.0.0.1",
-        "-p",
-        String(server.port),
-        "-U",
-        server.user,
-      ];
-      const database = options.database ?? "postgres";
-      const argv = tool === "psql"
-        ? [toolPathSync(image, build, tool), ...args, ...connection, "-d", database]
-        : [toolPathSync(image, build, tool), ...args, ...connection, database];
-      const exec: ExecOptions = { cwd: options.cwd, env: toolEnv(server) };
-      if (options.stdin !== undefined) exec.stdin = options.stdin;
-      if (options.signal !== undefined) exec.signal = options.signal;
-      return spawnStreaming(argv, exec);
+    spawnTool,
+
+    async exec(image, server, tool, args, options) {
+      return await collectOutput(spawnTool(image, server, tool, args, options));
     },
 
-    dsn(server, database = "postgres") {
-      return loopbackDsn(server, database);
-    },
+    dsn: serverDsn,
 
     async stopStrays(root, keep) {
       const rootAbs = resolve(root);
@@ -587,3 +405,6 @@ export function createHostRuntime(): Runtime {
     },
   };
 }
+
+/** The host runtime's registration. */
+export const hostRuntime: RuntimeRegistration = { name: "host", create: () => createHostRuntime() };
