@@ -149,13 +149,25 @@ Deno.test("a workspace's defaults give the deadline and statement timeout; flags
     join(workspace, ".sqlrs", "config.yaml"),
     "defaults:\n  deadline: 2s\n  statementTimeout: 1500ms\n",
   );
+  // The first prepare also makes the image's base: its own --deadline keeps a loaded machine in time.
   const shown = await sandbox.cliOk(
-    ["prepare:psql", "--", "-c", "select 1", "run:psql", "--", "-Atc", "show statement_timeout"],
+    [
+      "prepare:psql",
+      "--deadline",
+      "5m",
+      "--",
+      "-c",
+      "select 1",
+      "run:psql",
+      "--",
+      "-Atc",
+      "show statement_timeout",
+    ],
     { cwd: workspace },
   );
   assert.equal(shown.stdout, "1500ms\n");
   // Statements each within the statement timeout, together past the deadline.
-  const sleeps = Array.from({ length: 4 }, (_, i) => ["-c", `select ${i}, pg_sleep(1)`]).flat();
+  const sleeps = Array.from({ length: 4 }, (_, i) => ["-c", `select ${i}, pg_sleep(0.8)`]).flat();
   const late = await sandbox.cli(["prepare:psql", "--", ...sleeps], { cwd: workspace });
   assert.equal(late.code, 1, late.stderr);
   assert.match(late.stderr, /Deadline exceeded: .*--deadline of 2s/);
