@@ -13,6 +13,8 @@ const VALUE_FLAGS = new Set([
   "--image",
   "--name",
   "--ttl",
+  "--deadline",
+  "--statement-timeout",
   "--changelog-file",
   "--defaults-file",
   "--searchPath",

@@ -24,12 +24,14 @@ import {
   type RunStage,
   watchCommand,
 } from "./commands/prepare.ts";
+import { planRecipeCommand, prepareRecipeCommand } from "./commands/recipe.ts";
 import { runPgbenchCommand, runPsqlCommand, runRequest, streamRun } from "./commands/run.ts";
 import { lsCommand } from "./commands/ls.ts";
 import { rmCommand } from "./commands/rm.ts";
 import { cacheCommand } from "./commands/cache.ts";
 import { initCommand } from "./commands/init.ts";
 import { completionsCommand } from "./commands/completions.ts";
+import { completeValuesCommand } from "./commands/complete_values.ts";
 import { SqlrsError } from "../shared/errors.ts";
 
 interface CliState {
@@ -60,6 +62,8 @@ function buildProgram(state: CliState, runStage?: RunStage) {
   program.addCommand(planPsqlCommand(context));
   program.addCommand(prepareLbCommand(context, runStage));
   program.addCommand(planLbCommand(context));
+  program.addCommand(prepareRecipeCommand(context, runStage));
+  program.addCommand(planRecipeCommand(context));
   program.addCommand(watchCommand(context));
   program.addCommand(runPsqlCommand(context, setExit));
   program.addCommand(runPgbenchCommand(context, setExit));
@@ -67,6 +71,7 @@ function buildProgram(state: CliState, runStage?: RunStage) {
   program.addCommand(rmCommand(context, setExit));
   program.addCommand(cacheCommand(context));
   program.addCommand(completionsCommand());
+  program.addCommand(completeValuesCommand(), { hidden: true });
   overrideExitAndOutput(program);
   return { program, context };
 }
@@ -98,6 +103,15 @@ function wantsJson(globals: readonly string[]): boolean {
   );
 }
 
+/** The value of `--flag VALUE` or `--flag=VALUE` among `flags`. */
+function flagValue(flags: readonly string[], flag: string): string | undefined {
+  for (const [i, arg] of flags.entries()) {
+    if (arg === flag) return flags[i + 1];
+    if (arg.startsWith(`${flag}=`)) return arg.slice(flag.length + 1);
+  }
+  return undefined;
+}
+
 /**
  * The run stage of `prepare:psql … run:psql|run:pgbench …`: runs against the freshly prepared
  * instance, then deletes it whatever happened.
@@ -117,14 +131,19 @@ function compositeRunStage(run: readonly string[], state: CliState): RunStage {
     );
   }
   const toolArgs = dashDash === -1 ? runArgs : runArgs.slice(dashDash + 1);
-  return async (status) => {
+  const ownTimeout = flagValue(runFlags, "--statement-timeout");
+  return async (status, inherited) => {
     const instanceId = status.result?.instance_id;
     const context = state.context;
     if (instanceId === undefined || context === undefined) {
       throw new SqlrsError("internal_error", "prepare finished without an instance");
     }
     try {
-      state.exitCode = await streamRun(context, await runRequest(kind, instanceId, toolArgs));
+      const statementTimeout = ownTimeout ?? inherited.statementTimeout;
+      state.exitCode = await streamRun(
+        context,
+        await runRequest(kind, instanceId, toolArgs, statementTimeout),
+      );
     } finally {
       await (await context.client()).delete("instances", instanceId, { force: true });
     }
@@ -138,8 +157,11 @@ export async function main(argv: readonly string[]): Promise<number> {
   const json = wantsJson(argv.slice(0, at));
   try {
     const { prepare, run } = splitComposite(argv.slice(at));
-    if (run !== undefined && prepare[0] !== "prepare:psql" && prepare[0] !== "prepare:lb") {
-      throw new SqlrsError("invalid_argument", "A run stage can only follow prepare:psql or prepare:lb");
+    if (run !== undefined && !["prepare:psql", "prepare:lb", "prepare"].includes(prepare[0] ?? "")) {
+      throw new SqlrsError(
+        "invalid_argument",
+        "A run stage can only follow prepare:psql, prepare:lb or prepare <recipe>",
+      );
     }
     const runStage = run === undefined ? undefined : compositeRunStage(run, state);
     const { program } = buildProgram(state, runStage);
@@ -155,7 +177,10 @@ export async function main(argv: readonly string[]): Promise<number> {
       if (error.exitCode === 0) return EXIT.ok;
       // A command group run without a subcommand printed its help already.
       if (error.code === "commander.help") return EXIT.usage;
-      printError(json, "invalid_argument", error.message.replace(/^error: /, ""));
+      const hint = error.code === "commander.unknownOption" && /^(prepare|plan)(:|$)/.test(argv[at] ?? "")
+        ? `; tool arguments go after "--", as in: sqlrs ${argv[at]} [flags] -- -f schema.sql`
+        : "";
+      printError(json, "invalid_argument", `${error.message.replace(/^error: /, "")}${hint}`);
       return EXIT.usage;
     }
     if (error instanceof ExitError) {

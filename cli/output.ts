@@ -21,6 +21,17 @@ export function printJson(value: unknown): void {
   out(JSON.stringify(value, null, 2));
 }
 
+/** `value` with every object key turned from camelCase into snake_case, at every depth. */
+export function snakeCaseKeys(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(snakeCaseKeys);
+  if (value === null || typeof value !== "object") return value;
+  return Object.fromEntries(
+    Object.entries(value).map((
+      [key, item],
+    ) => [key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`), snakeCaseKeys(item)]),
+  );
+}
+
 /**
  * Reports why a command failed: one `sqlrs: ` line on stderr and, with `--output json`, also
  * `{"error":{"code","message"}}` on stdout, so that a script reading stdout sees the failure too.
@@ -30,16 +41,44 @@ export function printError(json: boolean, code: string, message: string): void {
   if (json) printJson({ error: { code, message } });
 }
 
-/** Renders rows as an aligned table with a header. */
+/**
+ * How wide table rows may be: the terminal's width when stdout is one, else `COLUMNS` when set, else
+ * unlimited (a pipe gets whole values; `--long` and JSON always do).
+ */
+export function outputWidth(): number | undefined {
+  try {
+    if (Deno.stdout.isTerminal()) {
+      const columns = Deno.consoleSize().columns;
+      if (columns > 0) return columns;
+    }
+  } catch {
+    // no console size
+  }
+  const columns = Number(Deno.env.get("COLUMNS"));
+  return Number.isInteger(columns) && columns > 0 ? columns : undefined;
+}
+
+/**
+ * Renders rows as an aligned table with a header. With `maxWidth`, the last column (where the long
+ * values go) is cut to fit, ending with `…`.
+ */
 export function table(
   headers: readonly string[],
   rows: ReadonlyArray<readonly string[]>,
-  options: { header?: boolean } = {},
+  options: { header?: boolean; maxWidth?: number | undefined } = {},
 ): string {
   const all = options.header === false ? rows : [headers, ...rows];
   const widths = headers.map((_, column) => Math.max(...all.map((row) => (row[column] ?? "").length)));
+  const lastStart = widths.slice(0, -1).reduce((sum, width) => sum + width + 2, 0);
+  const lastWidth = options.maxWidth === undefined ? undefined : Math.max(8, options.maxWidth - lastStart);
   return all.map((row) =>
-    row.map((cell, column) => column === row.length - 1 ? cell : cell.padEnd(widths[column] ?? 0)).join("  ")
+    row.map((cell, column) =>
+      column < row.length - 1
+        ? cell.padEnd(widths[column] ?? 0)
+        : lastWidth === undefined || cell.length <= lastWidth
+        ? cell
+        : `${cell.slice(0, lastWidth - 1)}…`
+    ).join("  ")
   )
     .join("\n");
 }

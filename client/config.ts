@@ -3,8 +3,9 @@
  * `<config dir>/config.yaml`, overridden by the nearest workspace `.sqlrs/config.yaml` found walking
  * up from the current directory.
  *
- * Keys read here: `orchestrator.idleTimeout` (the engine's idle timeout, default `120s`) and
- * `dbms.image` (the default `--image`).
+ * Keys read here: `orchestrator.idleTimeout` (the engine's idle timeout, default `120s`),
+ * `dbms.image` (the default `--image`), `defaults.deadline` (the default `--deadline` of prepares) and
+ * `defaults.statementTimeout` (the default `--statement-timeout` of prepares and runs).
  *
  * @module
  */
@@ -18,6 +19,10 @@ import { loadYaml } from "../shared/deps.ts";
 export interface CliConfig {
   idleTimeout: string;
   image: string | undefined;
+  /** The default `--deadline` of a prepare. */
+  deadline: string | undefined;
+  /** The default `--statement-timeout` of a prepare's steps and of runs. */
+  statementTimeout: string | undefined;
   /** Environment for an engine this CLI starts: the workspace's store, snapshot backend, store image. */
   engineEnv: Record<string, string>;
   /** The workspace config file in force, if any. */
@@ -84,6 +89,10 @@ export async function loadCliConfig(
   const value = (path: string[]) => pick(workspace, path) ?? pick(global, path);
   const idleTimeout = value(["orchestrator", "idleTimeout"]);
   const image = value(["dbms", "image"]);
+  const text = (path: string[]) => {
+    const found = value(path);
+    return typeof found === "string" ? found : undefined;
+  };
   const engineEnv: Record<string, string> = {};
   const setting = (name: string, path: string[]) => {
     const found = value(path);
@@ -101,6 +110,8 @@ export async function loadCliConfig(
   return {
     idleTimeout: typeof idleTimeout === "string" ? idleTimeout : "120s",
     image: typeof image === "string" ? image : undefined,
+    deadline: text(["defaults", "deadline"]),
+    statementTimeout: text(["defaults", "statementTimeout"]),
     engineEnv,
     workspaceConfig: workspacePath,
   };

@@ -18,6 +18,10 @@ export interface PrepareRequestOptions {
   name?: string | undefined;
   rebind?: boolean | undefined;
   ttl?: string | undefined;
+  /** The job's wall-clock limit (`deadline`). */
+  deadline?: string | undefined;
+  /** PostgreSQL's `statement_timeout` for every step. */
+  statementTimeout?: string | undefined;
   planOnly?: boolean | undefined;
 }
 
@@ -27,6 +31,8 @@ function withFlags<R extends PrepareJobRequest>(request: R, options: PrepareRequ
   if (options.name !== undefined) request.name = options.name;
   if (options.rebind === true) request.rebind = true;
   if (options.ttl !== undefined) request.ttl = options.ttl;
+  if (options.deadline !== undefined) request.deadline = options.deadline;
+  if (options.statementTimeout !== undefined) request.statement_timeout = options.statementTimeout;
   return request;
 }
 
@@ -92,6 +98,22 @@ export function lbPrepareRequest(
  * ```
  */
 export async function runRequestFor(
+  kind: "psql" | "pgbench",
+  instanceRef: string,
+  args: readonly string[],
+  options: {
+    cwd: string;
+    stdin: () => Promise<string | undefined>;
+    /** PostgreSQL's `statement_timeout` for the tool's sessions. */
+    statementTimeout?: string | undefined;
+  },
+): Promise<RunRequest> {
+  const request = await runRequestOf(kind, instanceRef, args, options);
+  if (options.statementTimeout !== undefined) request.statement_timeout = options.statementTimeout;
+  return request;
+}
+
+async function runRequestOf(
   kind: "psql" | "pgbench",
   instanceRef: string,
   args: readonly string[],

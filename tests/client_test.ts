@@ -27,8 +27,12 @@ Deno.test("prepare() gives a running instance that run() queries and disposal de
     await using db = await sqlrs.prepare({ ...options, psql: ["-f", "schema.sql"] });
     instanceId = db.instanceId;
     stateId = db.stateId;
-    assert.match(db.dsn, /^postgres:\/\/postgres:[^@]+@127\.0\.0\.1:\d+\/postgres$/);
     assert.match(db.instanceId, /^[0-9a-f]{32}$/);
+    // Each instance has its own role (see engine/instances/credentials.ts).
+    assert.match(
+      db.dsn,
+      new RegExp(`^postgres://sqlrs_${db.instanceId}:[0-9a-f]+@127\\.0\\.0\\.1:\\d+/postgres$`),
+    );
     assert.match(db.stateId, /^[0-9a-f]{64}$/);
     assert.match(db.jobId, /^[0-9a-f]{32}$/);
     assert.deepEqual(await db.run({ psql: ["-A", "-t", "-c", "select sum(id) from t"] }), {

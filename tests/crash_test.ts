@@ -197,7 +197,7 @@ async function crashSandbox(kind: StoreKind | "auto"): Promise<Sandbox | undefin
 async function autoBackend(): Promise<string> {
   await using sandbox = await crashSandbox("auto");
   const status = JSON.parse((await sandbox!.cliOk(["--output", "json", "status"])).stdout);
-  return status.snapshotBackends.find((backend: { selected: boolean }) => backend.selected).name;
+  return status.snapshot_backends.find((backend: { selected: boolean }) => backend.selected).name;
 }
 
 const picked = await autoBackend();

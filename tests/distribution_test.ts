@@ -103,7 +103,7 @@ Deno.test("deno install -g gives a sqlrs command whose --version and status work
     (await execOk(sqlrs, ["--output", "json", "status"], { cwd: sandbox.dir, env })).stdout,
   );
   assert.equal(status.ok, true);
-  assert.equal(status.stateDir, sandbox.stateDir);
+  assert.equal(status.state_dir, sandbox.stateDir);
   assert.match(cmdline(status.pid), /cli\/main\.ts engine serve/, "the engine is started through the CLI");
 });
 

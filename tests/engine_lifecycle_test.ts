@@ -7,7 +7,9 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { ENGINE, processAlive, Sandbox, waitFor } from "./_sandbox.ts";
 
-async function statusJson(sandbox: Sandbox): Promise<{ instanceId: string; pid: number; storeRoot: string }> {
+async function statusJson(
+  sandbox: Sandbox,
+): Promise<{ instance_id: string; pid: number; store_root: string }> {
   const result = await sandbox.cliOk(["--output", "json", "status"]);
   return JSON.parse(result.stdout);
 }
@@ -17,24 +19,24 @@ Deno.test("sqlrs status spawns an engine on demand and writes engine.json with m
   const status = await statusJson(sandbox);
   const info = await sandbox.engineInfo();
   if (info === undefined) throw new Error("engine.json missing");
-  assert.equal(info.instanceId, status.instanceId);
+  assert.equal(info.instanceId, status.instance_id);
   assert.match(info.endpoint, /^unix:\/\/\//);
   assert.equal((await Deno.stat(sandbox.engineFile)).mode! & 0o777, 0o600);
-  assert.equal(status.storeRoot, sandbox.storeRoot);
+  assert.equal(status.store_root, sandbox.storeRoot);
 });
 
 Deno.test("a second CLI reuses the running engine (same instanceId)", async () => {
   await using sandbox = await Sandbox.create();
   const first = await statusJson(sandbox);
   const second = await statusJson(sandbox);
-  assert.equal(second.instanceId, first.instanceId);
+  assert.equal(second.instance_id, first.instance_id);
   assert.equal(second.pid, first.pid);
 });
 
 Deno.test("ten CLIs started at once from nothing end with exactly one engine", async () => {
   await using sandbox = await Sandbox.create();
   const results = await Promise.all(Array.from({ length: 10 }, () => statusJson(sandbox)));
-  const ids = new Set(results.map((r) => r.instanceId));
+  const ids = new Set(results.map((r) => r.instance_id));
   assert.equal(ids.size, 1, `instanceIds: ${[...ids].join(", ")}`);
   const pids = new Set(results.map((r) => r.pid));
   assert.equal(pids.size, 1);
@@ -49,7 +51,7 @@ Deno.test("a stale engine.json (dead pid, or a live pid that is no engine) leads
   // The killed engine could not remove its engine.json.
   await Deno.writeTextFile(sandbox.engineFile, JSON.stringify(info));
   const second = await statusJson(sandbox);
-  assert.notEqual(second.instanceId, first.instanceId);
+  assert.notEqual(second.instance_id, first.instance_id);
 
   // engine.json naming a live process that is not our engine, with a wrong token.
   await (await sandbox.client()).shutdown();
@@ -66,7 +68,7 @@ Deno.test("a stale engine.json (dead pid, or a live pid that is no engine) leads
       }),
     );
     const third = await statusJson(sandbox);
-    assert.notEqual(third.instanceId, second.instanceId);
+    assert.notEqual(third.instance_id, second.instance_id);
   } finally {
     sleeper.kill();
     await sleeper.status;
@@ -166,7 +168,7 @@ Deno.test("the engine listens on loopback TCP when asked, and the CLI reaches it
     const result = await sandbox.cliOk(["--output", "json", "status"], {
       env: { SQLRS_ENGINE_ADDR: info.endpoint, SQLRS_TOKEN: info.authToken },
     });
-    assert.equal(JSON.parse(result.stdout).instanceId, info.instanceId);
+    assert.equal(JSON.parse(result.stdout).instance_id, info.instanceId);
   } finally {
     engine.kill("SIGTERM");
     await engine.status;

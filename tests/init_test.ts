@@ -69,8 +69,8 @@ Deno.test("init local --store image makes a btrfs store that prepare uses and th
   ], cwd);
   assert.equal(prepared.stdout, "42\n", prepared.stderr);
   const status = JSON.parse((await sandbox.cliOk(["--output", "json", "status"], cwd)).stdout);
-  assert.equal(status.snapshotBackends.find((b: { selected: boolean }) => b.selected).name, "btrfs");
-  assert.match(status.snapshotReason, /chosen explicitly/);
+  assert.equal(status.snapshot_backends.find((b: { selected: boolean }) => b.selected).name, "btrfs");
+  assert.match(status.snapshot_reason, /chosen explicitly/);
 
   // After a reboot the image is no longer mounted: the next engine mounts it again.
   await sandbox.cliOk(["engine", "stop"], cwd);

@@ -11,8 +11,8 @@ import { sandboxOn } from "./_stores.ts";
 
 interface StatusJson {
   problems: string[];
-  snapshotReason: string;
-  snapshotBackends: Array<{ name: string; available: boolean; selected: boolean; detail: string }>;
+  snapshot_reason: string;
+  snapshot_backends: Array<{ name: string; available: boolean; selected: boolean; detail: string }>;
 }
 
 interface TaskJson {
@@ -51,7 +51,7 @@ async function tasksOf(sandbox: Sandbox, jobId: string): Promise<TaskJson[]> {
 Deno.test("config set snapshot.backend refuses btrfs on a store that is not btrfs, with status's reason", async () => {
   await using sandbox = await plainSandbox();
   if (await storeIsBtrfs(sandbox)) return; // The test filesystem itself is btrfs: nothing to refuse.
-  const btrfs = (await statusJson(sandbox)).snapshotBackends.find((backend) => backend.name === "btrfs");
+  const btrfs = (await statusJson(sandbox)).snapshot_backends.find((backend) => backend.name === "btrfs");
   assert.equal(btrfs?.available, false);
   const refused = await sandbox.cli(["config", "set", "snapshot.backend", '"btrfs"']);
   assert.equal(refused.code, 2, refused.stderr);
@@ -85,7 +85,7 @@ Deno.test("a store whose config.json names an unworkable backend: status and con
   const status = await statusJson(sandbox);
   assert.equal(status.problems.length, 1, JSON.stringify(status.problems));
   assert.match(status.problems[0] as string, /Snapshot backend "btrfs" cannot work here: .*config rm/);
-  assert.equal(status.snapshotBackends.find((backend) => backend.selected)?.name, "btrfs");
+  assert.equal(status.snapshot_backends.find((backend) => backend.selected)?.name, "btrfs");
   const human = await sandbox.cliOk(["status"]);
   assert.match(human.stdout, /engine: +running with problems/);
   assert.match(human.stdout, /problem: +Snapshot backend "btrfs" cannot work here/);

@@ -10,6 +10,7 @@
 
 import { Argument, Command, type CommandUnknownOpts } from "@commander-js/extra-typings";
 import { out } from "../output.ts";
+import type { CompletedValue } from "./complete_values.ts";
 
 /** The shells supported. */
 export const SHELLS = ["bash", "zsh", "fish"] as const;
@@ -31,6 +32,24 @@ interface CommandSpec {
   /** Choices of the first positional argument, if it has any. */
   values: readonly string[];
   commands: CommandSpec[];
+}
+
+/**
+ * Values sqlrs itself lists as the shell completes (`sqlrs __complete …`), by command path and the
+ * option whose value is wanted ("" for the command's first argument).
+ */
+const DYNAMIC_VALUES: Record<string, CompletedValue> = {
+  "prepare|": "recipes",
+  "plan|": "recipes",
+  "rm|": "instances",
+  "run:psql|--instance": "instances",
+  "run:pgbench|--instance": "instances",
+};
+
+/** The shell command that prints the dynamic values of `key` (`path|flag`), if it has any. */
+function dynamicValues(key: string): string | undefined {
+  const what = DYNAMIC_VALUES[key];
+  return what === undefined ? undefined : `command sqlrs __complete ${what} 2>/dev/null`;
 }
 
 function describe(command: CommandUnknownOpts, path: string[]): CommandSpec {
@@ -79,7 +98,7 @@ function caseArms(specs: CommandSpec[], words: (spec: CommandSpec) => string[]):
 }
 
 function choiceArms(specs: CommandSpec[]): string {
-  const arms: string[] = [];
+  const arms = Object.keys(DYNAMIC_VALUES).map((key) => `    ${posixQuote(key)}) ${dynamicValues(key)} ;;`);
   for (const spec of specs) {
     const key = spec.path.join(" ");
     if (spec.values.length > 0) {
@@ -262,11 +281,19 @@ function fishScript(specs: CommandSpec[]): string {
     if (spec.values.length > 0) {
       lines.push(`complete -c sqlrs -n ${fishQuote(at)} -a ${fishQuote(spec.values.join(" "))}`);
     }
+    const argumentValues = dynamicValues(`${spec.path.join(" ")}|`);
+    if (argumentValues !== undefined) {
+      lines.push(`complete -c sqlrs -n ${fishQuote(at)} -a ${fishQuote(`(${argumentValues})`)}`);
+    }
     for (const option of spec.options) {
       const flags = option.flags.map((flag) =>
         flag.startsWith("--") ? `-l ${flag.slice(2)}` : `-s ${flag.slice(1)}`
       );
-      const value = option.choices.length > 0
+      const optionValues = option.flags.map((flag) => dynamicValues(`${spec.path.join(" ")}|${flag}`))
+        .find((command) => command !== undefined);
+      const value = optionValues !== undefined
+        ? ` -x -a ${fishQuote(`(${optionValues})`)}`
+        : option.choices.length > 0
         ? ` -x -a ${fishQuote(option.choices.join(" "))}`
         : option.takesValue
         ? " -r"

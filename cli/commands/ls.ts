@@ -13,9 +13,13 @@ import type {
   TaskEntry,
 } from "../../shared/schemas.ts";
 import type { CliContext } from "../context.ts";
-import { humanBytes, out, printJson, relativeTime, shortId, table } from "../output.ts";
+import { loadRecipes, type Recipe } from "../../client/recipes.ts";
+import { argsSummary } from "../../shared/args_summary.ts";
+import { humanBytes, out, outputWidth, printJson, relativeTime, shortId, table } from "../output.ts";
+import { type StateStep, stateSteps, stateTree } from "./ls_states.ts";
 
 interface Selection {
+  recipes: boolean;
   names: boolean;
   instances: boolean;
   states: boolean;
@@ -23,28 +27,38 @@ interface Selection {
   tasks: boolean;
 }
 
-/** States ordered as a tree (parents before children) with `+`/`|`/`` ` `` prefixes. */
-function stateTree(states: readonly StateEntry[], long: boolean): Array<[string, StateEntry]> {
-  const byParent = new Map<string | null, StateEntry[]>();
-  const ids = new Set(states.map((state) => state.state_id));
-  for (const state of states) {
-    const parent = state.parent_state_id !== null && ids.has(state.parent_state_id)
-      ? state.parent_state_id
-      : null;
-    byParent.set(parent, [...(byParent.get(parent) ?? []), state]);
-  }
-  const rows: Array<[string, StateEntry]> = [];
-  function walk(parent: string | null, prefix: string) {
-    const children = byParent.get(parent) ?? [];
-    children.forEach((child, index) => {
-      const last = index === children.length - 1;
-      const branch = parent === null ? "" : last ? "`-" : "+-";
-      rows.push([`${prefix}${branch}${shortId(child.state_id, long)}`, child]);
-      walk(child.state_id, parent === null ? prefix : `${prefix}${last ? "  " : "| "}`);
-    });
-  }
-  walk(null, "");
-  return rows;
+/**
+ * A job's arguments at a glance, where the whole string can be 17 KB: up to its first step, and how
+ * many steps (`-f`/`-c`) it has (`-f a.sql … (163 steps)`).
+ */
+export function argsOverview(args: string): string {
+  const steps = args.match(/(?:^| )-[fc] /g)?.length ?? 0;
+  if (steps <= 1) return args;
+  const first = /^(.*?)(?= -[fc] )/.exec(args)?.[1] ?? args;
+  return `${first} … (${steps} steps)`;
+}
+
+/** A recipe as `ls --recipes` shows it (JSON keys in snake_case like the API's). */
+interface RecipeEntry {
+  recipe: string;
+  kind: "psql" | "lb";
+  args: string[];
+  image: string | null;
+  name: string | null;
+  deadline: string | null;
+  statement_timeout: string | null;
+}
+
+function recipeEntries(recipes: Map<string, Recipe>): RecipeEntry[] {
+  return [...recipes.values()].map((recipe) => ({
+    recipe: recipe.name,
+    kind: recipe.kind,
+    args: recipe.args,
+    image: recipe.image ?? null,
+    name: recipe.instanceName ?? null,
+    deadline: recipe.deadline ?? null,
+    statement_timeout: recipe.statementTimeout ?? null,
+  }));
 }
 
 /** `ls`. */
@@ -56,6 +70,7 @@ export function lsCommand(context: () => CliContext) {
     .option("-s, --states", "states, as a tree")
     .option("-j, --jobs", "prepare jobs")
     .option("-t, --tasks", "tasks of jobs")
+    .option("-r, --recipes", "the workspace's recipes (.sqlrs/config.yaml)")
     .option("-a, --all", "everything")
     .option("-q, --quiet", "no section titles")
     .option("--no-header", "no column headers")
@@ -68,40 +83,50 @@ export function lsCommand(context: () => CliContext) {
     .option("--cache-details", "add the states' LAST_USED and USE_COUNT columns")
     .action(async (flags) => {
       const all = flags.all === true;
-      const explicit = flags.names || flags.instances || flags.states || flags.jobs || flags.tasks;
+      const explicit = flags.names || flags.instances || flags.states || flags.jobs || flags.tasks ||
+        flags.recipes;
       const select: Selection = {
+        recipes: all || flags.recipes === true,
         names: all || flags.names === true || !explicit,
         instances: all || flags.instances === true || !explicit,
         states: all || flags.states === true,
         jobs: all || flags.jobs === true,
         tasks: all || flags.tasks === true,
       };
-      const client = await context().client();
       const data: {
+        recipes?: RecipeEntry[];
         names?: NameEntry[];
         instances?: InstanceEntry[];
-        states?: StateEntry[];
+        states?: Array<StateEntry & { step: StateStep | null }>;
         jobs?: PrepareJobEntry[];
         tasks?: TaskEntry[];
       } = {};
+      if (select.recipes) data.recipes = recipeEntries(await loadRecipes(Deno.cwd()));
+      // Recipes alone need no engine.
+      const client = select.names || select.instances || select.states || select.jobs || select.tasks
+        ? await context().client()
+        : undefined;
       const byPrefix = (id: string, prefix: string | undefined) =>
         prefix === undefined || id.startsWith(prefix.toLowerCase());
-      if (select.names) {
+      if (client !== undefined && select.names) {
         data.names = (await client.listNames()).filter((n) =>
           flags.name === undefined || n.name === flags.name
         );
       }
-      if (select.instances) {
+      if (client !== undefined && select.instances) {
         data.instances = (await client.listInstances()).filter((i) =>
           byPrefix(i.instance_id, flags.instance) && byPrefix(i.state_id, flags.state) &&
           (flags.name === undefined || i.name === flags.name)
         );
       }
-      if (select.states) {
-        data.states = (await client.listStates()).filter((st) => byPrefix(st.state_id, flags.state));
+      let steps = new Map<string, StateStep>();
+      if (client !== undefined && select.states) {
+        const states = (await client.listStates()).filter((st) => byPrefix(st.state_id, flags.state));
+        steps = await stateSteps(await client.listTasks(), Deno.cwd());
+        data.states = states.map((state) => ({ ...state, step: steps.get(state.state_id) ?? null }));
       }
-      if (select.jobs) data.jobs = await client.listJobs();
-      if (select.tasks) data.tasks = await client.listTasks(flags.job);
+      if (client !== undefined && select.jobs) data.jobs = await client.listJobs();
+      if (client !== undefined && select.tasks) data.tasks = await client.listTasks(flags.job);
       if (context().json) {
         printJson(data);
         return;
@@ -109,7 +134,15 @@ export function lsCommand(context: () => CliContext) {
       const long = flags.long === true;
       const time = (iso: string | null) => long ? iso ?? "-" : relativeTime(iso);
       const header = flags.header !== false;
+      const maxWidth = long ? undefined : outputWidth();
       const sections: Array<[string, string[], string[][]]> = [];
+      if (data.recipes) {
+        sections.push([
+          "Recipes",
+          ["RECIPE", "KIND", "IMAGE", "NAME", "ARGS"],
+          data.recipes.map((r) => [r.recipe, r.kind, r.image ?? "-", r.name ?? "-", argsSummary(r.args)]),
+        ]);
+      }
       if (data.names) {
         sections.push([
           "Names",
@@ -144,39 +177,40 @@ export function lsCommand(context: () => CliContext) {
         ]);
       }
       if (data.states) {
+        // The step that made each state; with --long its full arguments, and the whole prepare's.
+        const stepText = (step: StateStep | null, args: string) =>
+          step === null
+            ? long ? `(job gone) ${args}` : "-"
+            : long
+            ? `${step.label} #${step.hash}: ${step.args} (prepare: ${args})`
+            : `${step.label} #${step.hash}`;
         sections.push([
           "States",
-          ["STATE_ID", "IMAGE_ID", "KIND", "PREPARE_ARGS", "CREATED", "SIZE", "REFCOUNT"],
-          stateTree(data.states, long).map((
-            [id, s],
-          ) => [
+          ["STATE_ID", "IMAGE_ID", "KIND", "CREATED", "SIZE", "REFCOUNT", "STEP"],
+          stateTree(data.states, long).map(([id, s]) => [
             id,
             s.image_id,
             s.prepare_kind,
-            s.prepare_args_normalized.length > 48 && !long
-              ? `${s.prepare_args_normalized.slice(0, 22)}...${s.prepare_args_normalized.slice(-23)}`
-              : s.prepare_args_normalized,
             time(s.created_at),
             humanBytes(s.size_bytes),
             String(s.refcount),
+            stepText(s.step, s.prepare_args_normalized),
           ]),
         ]);
       }
       if (data.jobs) {
         sections.push([
           "Jobs",
-          ["JOB_ID", "STATUS", "KIND", "IMAGE_ID", "PREPARE_ARGS", "PLAN_ONLY", "CREATED", "FINISHED"],
-          data.jobs.map((
-            j,
-          ) => [
+          ["JOB_ID", "STATUS", "KIND", "IMAGE_ID", "PLAN_ONLY", "CREATED", "FINISHED", "PREPARE_ARGS"],
+          data.jobs.map((j) => [
             j.job_id,
             j.status,
             j.prepare_kind,
             j.image_id,
-            j.prepare_args_normalized,
             String(j.plan_only),
             time(j.created_at),
             time(j.finished_at),
+            long ? j.prepare_args_normalized : argsOverview(j.prepare_args_normalized),
           ]),
         ]);
       }
@@ -199,7 +233,7 @@ export function lsCommand(context: () => CliContext) {
         ]);
       }
       const blocks = sections.map(([title, headers, rows]) => {
-        const body = rows.length === 0 ? "(none)" : table(headers, rows, { header });
+        const body = rows.length === 0 ? "(none)" : table(headers, rows, { header, maxWidth });
         return flags.quiet ? body : `${title}\n${body}`;
       });
       out(blocks.join("\n\n"));

@@ -4,18 +4,20 @@
  * @module
  */
 
-import { Command } from "@commander-js/extra-typings";
+import { Command, type CommandUnknownOpts } from "@commander-js/extra-typings";
 import type { PrepareJobRequest, PrepareJobStatus } from "../../shared/schemas.ts";
 import { SqlrsError } from "../../shared/errors.ts";
 import type { CliContext } from "../context.ts";
 import { readStdin } from "../tool_args.ts";
 import { lbPrepareRequest, psqlPrepareRequest } from "../../client/requests.ts";
 import { followJob } from "../progress.ts";
-import { out, printJson, shortId, table } from "../output.ts";
+import { nameFailedStep } from "../progress_view.ts";
+import { err, out, printJson, shortId, table } from "../output.ts";
 import { loadCliConfig } from "../../client/config.ts";
 import { EXIT_DETACHED, ExitError } from "../exit_codes.ts";
 import { requireSucceeded } from "../../client/follow_job.ts";
 import { resolveJobId } from "../../client/resolve.ts";
+import { STATEMENT_TIMEOUT_HELP } from "./run.ts";
 
 type Context = () => CliContext;
 
@@ -25,22 +27,37 @@ export interface PrepareFlags {
   name?: string | undefined;
   rebind?: boolean | undefined;
   ttl?: string | undefined;
+  deadline?: string | undefined;
+  statementTimeout?: string | undefined;
 }
 
-/** Builds a psql prepare request from CLI flags and psql args. */
-export async function psqlRequest(
-  psqlArgs: readonly string[],
+/** What a prepare's tool args are and where their relative paths start. */
+export interface ToolArgs {
+  kind: "psql" | "lb";
+  args: readonly string[];
+  /** Relative paths in `args` resolve against this directory. */
+  cwd: string;
+}
+
+/** Builds a prepare request from CLI flags and tool args. */
+export async function prepareRequest(
+  tool: ToolArgs,
   flags: PrepareFlags,
   planOnly: boolean,
 ): Promise<PrepareJobRequest> {
-  const image = flags.image ?? (await loadCliConfig()).image;
-  return await psqlPrepareRequest(psqlArgs, {
+  const config = await loadCliConfig();
+  const options = {
     ...flags,
-    image,
+    image: flags.image ?? config.image,
+    deadline: flags.deadline ?? config.deadline,
+    statementTimeout: planOnly ? undefined : flags.statementTimeout ?? config.statementTimeout,
     planOnly,
-    cwd: Deno.cwd(),
+    cwd: tool.cwd,
     stdin: readStdin,
-  });
+  };
+  return tool.kind === "lb"
+    ? lbPrepareRequest(tool.args, options)
+    : await psqlPrepareRequest(tool.args, options);
 }
 
 /** Where a detached job can be picked up again; the exit code says that nothing was finished. */
@@ -63,13 +80,23 @@ async function followToSuccess(
   context: CliContext,
   jobId: string,
   composite: boolean,
+  request?: PrepareJobRequest,
 ): Promise<PrepareJobStatus> {
   const status = await followJob(await context.client(), jobId, {
     verbose: context.verbose,
     stallTimeoutMs: context.timeoutMs,
+    labelsRelativeTo: request?.work_dir,
+    planOnly: request?.plan_only,
   });
   if (status === undefined) throw detached(jobId, composite);
-  return requireSucceeded(status);
+  try {
+    return requireSucceeded(status);
+  } catch (error) {
+    if (error instanceof SqlrsError && error.code === "step_failed") {
+      error.message = nameFailedStep(error.message, status.tasks, request?.work_dir ?? Deno.cwd());
+    }
+    throw error;
+  }
 }
 
 /** Runs a prepare to its end; returns the final status (used by the composite form too). */
@@ -82,12 +109,13 @@ export async function runPrepare(
   const accepted = await (await context.client()).submitPrepare(request);
   if (!watch) {
     if (context.json) printJson(accepted);
-    else {out(
-        `JOB_ID=${accepted.job_id}\nSTATUS_URL=${accepted.status_url}\nEVENTS_URL=${accepted.events_url}`,
-      );}
+    else {
+      out(`JOB_ID=${accepted.job_id}`);
+      err(`follow it with "sqlrs watch ${accepted.job_id}"`);
+    }
     return undefined;
   }
-  return await followToSuccess(context, accepted.job_id, composite);
+  return await followToSuccess(context, accepted.job_id, composite, request);
 }
 
 function printPrepared(context: CliContext, status: PrepareJobStatus): void {
@@ -133,32 +161,38 @@ function printPlan(context: CliContext, status: PrepareJobStatus): void {
   ));
 }
 
-/** What a composite form runs after the prepare stage, against its fresh instance. */
-export type RunStage = (status: PrepareJobStatus) => Promise<void>;
-
-/** Builds a Liquibase prepare request; paths in the args resolve against the current directory. */
-export async function lbRequest(
-  liquibaseArgs: readonly string[],
-  flags: PrepareFlags,
-  planOnly: boolean,
-): Promise<PrepareJobRequest> {
-  const image = flags.image ?? (await loadCliConfig()).image;
-  return lbPrepareRequest(liquibaseArgs, {
-    ...flags,
-    image,
-    planOnly,
-    cwd: Deno.cwd(),
-    stdin: readStdin,
-  });
-}
+/**
+ * What a composite form runs after the prepare stage, against its fresh instance; the prepare's
+ * `--statement-timeout` applies to the run too unless the run stage sets its own.
+ */
+export type RunStage = (
+  status: PrepareJobStatus,
+  inherited: { statementTimeout?: string | undefined },
+) => Promise<void>;
 
 type PrepareName = "prepare:psql" | "plan:psql" | "prepare:lb" | "plan:lb";
 
-const DESCRIPTIONS: Record<PrepareName, [string, string, string]> = {
+const PSQL_HELP = `
+Each -f FILE, -f - and -c SQL is a step with its own cached state; the other options apply to all.
+Every step runs as psql -X -v ON_ERROR_STOP=1 (so the first error stops it); options that connect
+elsewhere (-h, -p, -U, -d), prompt, write files, or undo -X or ON_ERROR_STOP are refused.
+
+Prints DSN=postgres://... of the new instance on stdout (JSON with --output json). Chain a run to
+use it once and delete it:
+  sqlrs prepare:psql -- -f schema.sql run:psql -- -c 'select count(*) from t'
+Or keep it by name and run against it later:
+  sqlrs prepare:psql --name dev -- -f schema.sql && sqlrs run:psql --instance dev -- -c 'select 1'`;
+
+const LB_HELP = `
+Each pending changeset is a step with its own cached state. Prints DSN=postgres://... of the new
+instance on stdout; a run stage can follow (run:psql -- ...), as for prepare:psql.`;
+
+const DESCRIPTIONS: Record<PrepareName, [string, string, string, string?]> = {
   "prepare:psql": [
     "Build (or reuse) a state from psql scripts and start an instance of it",
     "psql",
     "psql arguments: -f FILE, -f -, -c SQL, -v NAME=VALUE, ...",
+    PSQL_HELP,
   ],
   "plan:psql": [
     "Show the steps of a psql prepare and which are cached",
@@ -169,6 +203,7 @@ const DESCRIPTIONS: Record<PrepareName, [string, string, string]> = {
     "Build (or reuse) a state from a Liquibase changelog, one state per changeset, and start an instance",
     "liquibase",
     "update --changelog-file FILE [--search-path …] [--contexts …] [--labels …] [--classpath …]",
+    LB_HELP,
   ],
   "plan:lb": [
     "Show the pending Liquibase changesets as steps and which are cached",
@@ -177,49 +212,71 @@ const DESCRIPTIONS: Record<PrepareName, [string, string, string]> = {
   ],
 };
 
-function prepareCommand(name: PrepareName, context: Context, runStage?: RunStage) {
-  const planOnly = name.startsWith("plan:");
-  const [description, tool, argsHelp] = DESCRIPTIONS[name];
-  const command = new Command(name)
-    .description(description)
-    .usage(`[flags] [--] [${tool} args...]`)
+/** The flags of a prepare command (of a plan command when `planOnly`). */
+export type PrepareCommandFlags = PrepareFlags & { watch?: boolean | undefined };
+
+/** Adds the prepare flags to `command`: the plan commands take only `--image` and `--deadline`. */
+export function addPrepareOptions(command: CommandUnknownOpts, planOnly: boolean): void {
+  command
     .option("--image <image>", "PostgreSQL build: host, host:15, or a container image")
-    .argument(`[${tool}-args...]`, argsHelp)
-    .passThroughOptions()
-    .allowUnknownOption()
-    .allowExcessArguments();
+    .option(
+      "--deadline <duration>",
+      "cancel the job if it has not finished this long after it was submitted, e.g. 10m (unlike --timeout, which bounds each request to the engine)",
+    );
   if (!planOnly) {
     command
       .option("--watch", "follow the job until it ends (default)")
-      .option("--no-watch", "print the job's URLs and return at once")
+      .option("--no-watch", 'print the job id and return at once (then "sqlrs watch <job-id>")')
       .option("--name <name>", "bind the new instance to this name")
       .option("--rebind", "move an existing name to the new instance")
-      .option("--ttl <duration>", "delete the instance after this long, e.g. 30m");
+      .option("--ttl <duration>", "delete the instance after this long, e.g. 30m")
+      .option("--statement-timeout <duration>", STATEMENT_TIMEOUT_HELP);
   }
-  return command.action(async (psqlArgs, flags) => {
-    const options = flags as {
-      image?: string;
-      watch?: boolean;
-      name?: string;
-      rebind?: boolean;
-      ttl?: string;
-    };
-    const request = name.endsWith(":lb")
-      ? await lbRequest(psqlArgs, options, planOnly)
-      : await psqlRequest(psqlArgs, options, planOnly);
-    if (runStage !== undefined && options.watch === false) {
-      throw new SqlrsError("invalid_argument", "--no-watch cannot be used with a run stage");
-    }
-    const status = await runPrepare(
-      context(),
-      request,
-      planOnly || options.watch !== false,
-      runStage !== undefined,
-    );
-    if (status === undefined) return;
-    if (runStage !== undefined) await runStage(status);
-    else if (planOnly) printPlan(context(), status);
-    else printPrepared(context(), status);
+}
+
+/** Submits a prepare, follows it, and prints its plan, its DSN, or hands its instance to the run stage. */
+export async function executePrepare(
+  context: CliContext,
+  request: PrepareJobRequest,
+  flags: PrepareCommandFlags,
+  runStage: RunStage | undefined,
+): Promise<void> {
+  const planOnly = request.plan_only === true;
+  if (runStage !== undefined && flags.watch === false) {
+    throw new SqlrsError("invalid_argument", "--no-watch cannot be used with a run stage");
+  }
+  const status = await runPrepare(
+    context,
+    request,
+    planOnly || flags.watch !== false,
+    runStage !== undefined,
+  );
+  if (status === undefined) return;
+  if (runStage !== undefined) await runStage(status, { statementTimeout: flags.statementTimeout });
+  else if (planOnly) printPlan(context, status);
+  else printPrepared(context, status);
+}
+
+function prepareCommand(name: PrepareName, context: Context, runStage?: RunStage) {
+  const planOnly = name.startsWith("plan:");
+  const [description, tool, argsHelp, more] = DESCRIPTIONS[name];
+  const command = new Command(name)
+    .description(description)
+    .usage(
+      `[flags] -- [${tool} args...]${planOnly ? "" : " [run:psql|run:pgbench [flags] -- [tool args...]]"}`,
+    )
+    .argument(`[${tool}-args...]`, argsHelp)
+    // Unknown options before "--" are sqlrs's to refuse (main() says where tool args go); after
+    // "--", or after the first tool argument, everything is the tool's.
+    .passThroughOptions()
+    .allowExcessArguments();
+  addPrepareOptions(command, planOnly);
+  if (more !== undefined) command.addHelpText("after", more);
+  return command.action(async (toolArgs, flags) => {
+    const options = flags as PrepareCommandFlags;
+    const kind = name.endsWith(":lb") ? "lb" : "psql";
+    const request = await prepareRequest({ kind, args: toolArgs, cwd: Deno.cwd() }, options, planOnly);
+    await executePrepare(context(), request, options, runStage);
   });
 }
 

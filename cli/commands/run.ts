@@ -13,6 +13,7 @@ import { runRequestFor } from "../../client/requests.ts";
 import type { CliContext } from "../context.ts";
 import { readStdin } from "../tool_args.ts";
 import { err } from "../output.ts";
+import { loadCliConfig } from "../../client/config.ts";
 
 type Context = () => CliContext;
 
@@ -21,9 +22,18 @@ export async function runRequest(
   kind: "psql" | "pgbench",
   instanceRef: string,
   args: readonly string[],
+  statementTimeout?: string,
 ): Promise<RunRequest> {
-  return await runRequestFor(kind, instanceRef, args, { cwd: Deno.cwd(), stdin: readStdin });
+  return await runRequestFor(kind, instanceRef, args, {
+    cwd: Deno.cwd(),
+    stdin: readStdin,
+    statementTimeout: statementTimeout ?? (await loadCliConfig()).statementTimeout,
+  });
 }
+
+/** The help of `--statement-timeout`, for prepare and run commands. */
+export const STATEMENT_TIMEOUT_HELP =
+  "PostgreSQL's statement_timeout for each statement, e.g. 30s (a statement running longer fails; unlike --timeout, which bounds sqlrs's requests to the engine)";
 
 /** Streams a run to this process's stdout/stderr and returns the tool's exit code. */
 export async function streamRun(context: CliContext, request: RunRequest): Promise<number> {
@@ -54,6 +64,7 @@ function runCommand(kind: "psql" | "pgbench", context: Context, setExit: (code: 
     .description(`Run ${kind} against an instance (the connection is added for you)`)
     .usage(`--instance <id|prefix|name> [--] [${kind} args...]`)
     .option("--instance <ref>", "instance id, 8+ hex prefix, or name")
+    .option("--statement-timeout <duration>", STATEMENT_TIMEOUT_HELP)
     .argument(`[${kind}-args...]`, `${kind} arguments`)
     .passThroughOptions()
     .allowUnknownOption()
@@ -65,7 +76,9 @@ function runCommand(kind: "psql" | "pgbench", context: Context, setExit: (code: 
           `run:${kind} needs --instance <id|prefix|name> (or use it after prepare:psql)`,
         );
       }
-      setExit(await streamRun(context(), await runRequest(kind, flags.instance, args)));
+      setExit(
+        await streamRun(context(), await runRequest(kind, flags.instance, args, flags.statementTimeout)),
+      );
     });
 }
 

@@ -7,7 +7,7 @@
 import { Command } from "@commander-js/extra-typings";
 import { VERSION } from "../../shared/version.ts";
 import type { CliContext } from "../context.ts";
-import { humanBytes, out, printJson } from "../output.ts";
+import { humanBytes, out, printJson, snakeCaseKeys } from "../output.ts";
 
 /** `status`. */
 export function statusCommand(context: () => CliContext) {
@@ -19,14 +19,16 @@ export function statusCommand(context: () => CliContext) {
       const status = await client.status();
       const cache = flags.cache === true ? await client.cacheStatus() : undefined;
       if (context().json) {
-        printJson({
+        // The engine's status is camelCase; what sqlrs prints is snake_case, like every other listing.
+        printJson(snakeCaseKeys({
           ...status,
           endpoint: client.address.endpoint,
           clientVersion: VERSION,
           ...(cache === undefined ? {} : { cache }),
-        });
+        }));
         return;
       }
+      const containerRuntime = status.runtimes.find((r) => r.selected && r.name !== "host")?.name;
       const lines = [
         `engine:    ${
           status.problems.length === 0 ? "ok" : "running with problems"
@@ -37,14 +39,21 @@ export function statusCommand(context: () => CliContext) {
         `state dir: ${status.stateDir}`,
         `store:     ${status.storeRoot}`,
         `contents:  ${status.counts.states} states, ${status.counts.instances} instances, ${status.counts.jobs} jobs`,
-        "runtimes:",
+        `runtimes (* in use: host for host builds${
+          containerRuntime === undefined ? "" : `, ${containerRuntime} for container images`
+        }):`,
         ...status.runtimes.map((r) =>
           `  ${r.selected ? "*" : " "} ${r.name.padEnd(8)} ${
             r.available ? "available" : "unavailable"
           }: ${r.detail}`
         ),
         `liquibase: ${status.liquibase.available ? "" : "unavailable: "}${status.liquibase.detail}`,
-        `snapshot backends (${status.snapshotReason}):`,
+        // The reason repeats the backends' details: only how the backend was chosen goes in the title.
+        `snapshot backends (${
+          status.snapshotReason.startsWith("auto:")
+            ? "chosen automatically"
+            : status.snapshotReason.split(";")[0]
+        }):`,
         ...status.snapshotBackends.map((b) =>
           `  ${b.selected ? "*" : " "} ${b.name.padEnd(8)} ${
             b.available ? "available" : "unavailable"
@@ -55,9 +64,9 @@ export function statusCommand(context: () => CliContext) {
         const last = cache.last_eviction;
         lines.push(
           "cache:",
-          `  usage:        ${humanBytes(cache.usage_bytes)} of ${
+          `  usage:        ${humanBytes(cache.usage_bytes)} (${cache.state_count} states), limit ${
             humanBytes(cache.effective_max_bytes)
-          } (${cache.state_count} states)`,
+          }`,
           `  configured:   max ${
             cache.configured_max_bytes === null ? "store-coupled" : humanBytes(cache.configured_max_bytes)
           }, reserve ${

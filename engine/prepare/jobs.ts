@@ -53,7 +53,16 @@ export interface JobServiceDeps {
   storeRoot: string;
 }
 
+/** Why a job whose `deadline` passed was stopped (the abort reason, and the job's error message). */
+class DeadlineExceeded {
+  readonly message: string;
+  constructor(deadline: string) {
+    this.message = `Deadline exceeded: the job ran longer than its --deadline of ${deadline}`;
+  }
+}
+
 function errorOf(error: unknown, signal: AbortSignal): ErrorResponse {
+  if (signal.reason instanceof DeadlineExceeded) return { code: "cancelled", message: signal.reason.message };
   if (signal.aborted) return { code: "cancelled", message: "Job cancelled" };
   if (error instanceof SqlrsError) return error.toJSON();
   return { code: "internal_error", message: messageOf(error) };
@@ -80,6 +89,7 @@ export class JobService {
   async submit(request: PrepareJobRequest): Promise<PrepareJobAccepted> {
     checkName(request, this.#deps.registry);
     if (request.ttl !== undefined) parseDuration(request.ttl);
+    if (request.deadline !== undefined) parseDuration(request.deadline);
     const jobId = randomHex(16);
     const registry = this.#deps.registry;
     // Liquibase plans against a live server (seconds) unless its plan is cached: then it plans here, as
@@ -282,12 +292,14 @@ export class JobService {
   #start(jobId: string, plan: Plan | undefined): void {
     const controller = new AbortController();
     this.#controllers.set(jobId, controller);
+    const deadline = this.#deadlineTimer(jobId, controller);
     const done = this.#deps.activity.beginJob();
     const running = this.#run(jobId, plan, controller.signal).catch((error) => {
       // Even the failure could not be recorded (e.g. the store's disk is full): the job stays
       // unfinished in the registry, and the next engine resumes it. The engine itself goes on.
       this.#deps.log(`job ${jobId}: cannot record its end: ${messageOf(error)}`);
     }).finally(() => {
+      clearTimeout(deadline);
       this.#controllers.delete(jobId);
       this.#plans.delete(jobId);
       this.#finishedSteps.delete(jobId);
@@ -296,6 +308,20 @@ export class JobService {
       done();
     });
     this.#running.add(running);
+  }
+
+  /**
+   * Cancels the job when its `deadline` passes, counted from its submission (so a job resumed by the
+   * next engine keeps its deadline).
+   */
+  #deadlineTimer(jobId: string, controller: AbortController): ReturnType<typeof setTimeout> | undefined {
+    const job = this.#job(jobId);
+    const deadline = job.request.deadline;
+    if (deadline === undefined) return undefined;
+    const left = Date.parse(job.created_at) + parseDuration(deadline) - Date.now();
+    // Timers overflow past 2^31 ms (24.8 days) and would fire at once; no job runs that long here.
+    if (left > 2 ** 31 - 1) return undefined;
+    return setTimeout(() => controller.abort(new DeadlineExceeded(deadline)), Math.max(0, left));
   }
 
   #reporter(jobId: string): JobReporter {

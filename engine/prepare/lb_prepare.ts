@@ -63,13 +63,14 @@ export function checkLiquibaseRequest(request: PrepareJobRequestLiquibase): Liqu
   return parseLiquibaseArgs(request.liquibase_args, request.work_dir);
 }
 
-function jdbcUrl(server: ServerHandle) {
+function jdbcUrl(server: ServerHandle, statementTimeout?: string) {
   return {
     host: serverAddress(server),
     port: server.port,
     database: "postgres",
     user: server.user,
     password: server.password,
+    statementTimeout,
   };
 }
 
@@ -142,6 +143,8 @@ interface LiquibaseRun {
   args: LiquibaseArgs;
   tool: LiquibaseTool;
   workDir: string;
+  /** The request's `statement_timeout` for the changesets (not in their keys, as for psql steps). */
+  statementTimeout: string | undefined;
   /** The plan's changesets in order (empty: nothing pending). */
   changesets: readonly PendingChangeset[];
   /** Refs of the runAlways changesets among them. */
@@ -206,7 +209,7 @@ async function applySeries(
   await clearStaleLock(runtime, image, server);
   const result = await runLiquibase(run.tool, applyArgs(run.args, count), {
     cwd: run.workDir,
-    url: jdbcUrl(server),
+    url: jdbcUrl(server, run.statementTimeout),
     signal,
     onLine: (line) => reporter.log(firstTask, `liquibase: ${line}`),
   });
@@ -392,6 +395,7 @@ export async function planLiquibasePrepare(
     args,
     tool,
     workDir: request.work_dir,
+    statementTimeout: request.statement_timeout,
     changesets,
     runAlways: await findRunAlways(changesets, planned.changelogs),
     files,

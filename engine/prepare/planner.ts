@@ -200,7 +200,7 @@ export async function planPsqlPrepare(
     : { workDir: request.work_dir, stdin: request.stdin };
   const psqlPlan = await planPsql(request.psql_args, context);
   const drafts = psqlPlan.steps.map((step): StepDraft => ({
-    action: psqlStepAction(step, request.work_dir, request.stdin),
+    action: psqlStepAction(step, request.work_dir, request.stdin, request.statement_timeout),
     options: psqlPlan.normalizedOptions,
     tool: image.toolIdentity,
     files: step.files,

@@ -24,6 +24,8 @@ import type { PsqlStep } from "./psql_args.ts";
 import { argsSummary } from "./summary.ts";
 import { type SeriesStep, type StepAction, type StepContext, stepFailed } from "./step_action.ts";
 import { readLines } from "../exec.ts";
+import { toolDatabase } from "../session_options.ts";
+import type { ToolOptions } from "../runtime/types.ts";
 
 /** `-f /abs/file.sql`, `-f -` or `-c '…'`. */
 export function psqlInputSummary(step: PsqlStep): string {
@@ -37,6 +39,8 @@ export function psqlInputSummary(step: PsqlStep): string {
 interface PsqlRun {
   step: PsqlStep;
   stdin: string | undefined;
+  /** The request's `statement_timeout` (the same for every step of a job). */
+  statementTimeout: string | undefined;
 }
 const psqlRuns = new WeakMap<StepAction, PsqlRun>();
 
@@ -87,8 +91,16 @@ async function stepTraits({ step, stdin }: PsqlRun): Promise<StepTraits> {
   return traits;
 }
 
-/** The action of one planned psql step. */
-export function psqlStepAction(step: PsqlStep, workDir: string, stdin: string | undefined): StepAction {
+/**
+ * The action of one planned psql step. `statementTimeout` is not in its key: a timeout that fires
+ * fails the step (no state is made), one that does not fire leaves the result as it would be.
+ */
+export function psqlStepAction(
+  step: PsqlStep,
+  workDir: string,
+  stdin: string | undefined,
+  statementTimeout?: string,
+): StepAction {
   const action: StepAction = {
     kind: "psql",
     summary: psqlInputSummary(step),
@@ -113,7 +125,7 @@ export function psqlStepAction(step: PsqlStep, workDir: string, stdin: string | 
       }
     },
   };
-  psqlRuns.set(action, { step, stdin });
+  psqlRuns.set(action, { step, stdin, statementTimeout });
   return action;
 }
 
@@ -158,7 +170,10 @@ async function runPsqlProcess(
       );
     }
   }
-  const options = stdin === undefined ? { cwd: workDir, signal } : { cwd: workDir, signal, stdin };
+  const options: ToolOptions = { cwd: workDir, signal };
+  if (stdin !== undefined) options.stdin = stdin;
+  const database = toolDatabase(undefined, (group[0] as (typeof group)[number]).run.statementTimeout);
+  if (database !== undefined) options.database = database;
   const child = runtime.spawnTool(image, server, "psql", args, options);
   let current = 0;
   const taskId = () => (group[current] as (typeof group)[number]).taskId;

@@ -17,6 +17,7 @@ import type { RunEvent, RunRequest } from "../../shared/schemas.ts";
 import { invalidArgument, messageOf, SqlrsError } from "../../shared/errors.ts";
 import { Channel } from "./channel.ts";
 import { parseRunArgs, type RunArgs } from "./run_args.ts";
+import { toolDatabase } from "../session_options.ts";
 
 /** Dependencies of the run service. */
 export interface RunServiceDeps {
@@ -28,6 +29,7 @@ export interface RunServiceDeps {
 /** One psql/pgbench invocation of a run. */
 interface Invocation extends RunArgs {
   stdin: string | undefined;
+  statementTimeout: string | undefined;
 }
 
 function now(): string {
@@ -71,6 +73,7 @@ export class RunService {
     ) => ({
       ...parseRunArgs(body.kind, step.args),
       stdin: step.stdin,
+      statementTimeout: body.statement_timeout,
     }));
     const workDir = checkWorkDir(body.work_dir);
     const { row } = this.#deps.inventory.resolveInstance(body.instance_ref);
@@ -106,7 +109,8 @@ export class RunService {
     for (const invocation of invocations) {
       const options: ToolOptions = { cwd: workDir, signal };
       if (invocation.stdin !== undefined) options.stdin = invocation.stdin;
-      if (invocation.database !== undefined) options.database = invocation.database;
+      const database = toolDatabase(invocation.database, invocation.statementTimeout);
+      if (database !== undefined) options.database = database;
       const child = runtime.spawnTool(instance.image, instance.server, kind, invocation.args, options);
       const channel = new Channel<RunEvent>(16);
       const pump = async (stream: ReadableStream<Uint8Array>, type: "stdout" | "stderr") => {

@@ -24,6 +24,8 @@ const PsqlRequestSchema = z.strictObject({
   name: InstanceName.optional(),
   rebind: z.boolean().optional(),
   ttl: Duration.optional(),
+  deadline: Duration.optional(),
+  statement_timeout: Duration.optional(),
 });
 
 /** `POST /v1/prepare-jobs` for psql steps. File paths in `psql_args` are absolute (the CLI resolves them). */
@@ -37,6 +39,10 @@ export interface PrepareJobRequestPsql {
   name?: string | undefined;
   rebind?: boolean | undefined;
   ttl?: string | undefined;
+  /** The job's wall-clock limit from its submission; when it passes, the job is cancelled. */
+  deadline?: string | undefined;
+  /** PostgreSQL's `statement_timeout` for every step; not part of a state's key (see README, Deadlines). */
+  statement_timeout?: string | undefined;
 }
 /** `POST /v1/prepare-jobs` for psql steps. File paths in `psql_args` are absolute (the CLI resolves them). */
 export const PrepareJobRequestPsql: z.ZodType<PrepareJobRequestPsql> = typed<PrepareJobRequestPsql>()(
@@ -52,6 +58,8 @@ const LiquibaseRequestSchema = z.strictObject({
   name: InstanceName.optional(),
   rebind: z.boolean().optional(),
   ttl: Duration.optional(),
+  deadline: Duration.optional(),
+  statement_timeout: Duration.optional(),
 });
 
 /**
@@ -67,6 +75,10 @@ export interface PrepareJobRequestLiquibase {
   name?: string | undefined;
   rebind?: boolean | undefined;
   ttl?: string | undefined;
+  /** The job's wall-clock limit from its submission; when it passes, the job is cancelled. */
+  deadline?: string | undefined;
+  /** PostgreSQL's `statement_timeout` for every step; not part of a state's key (see README, Deadlines). */
+  statement_timeout?: string | undefined;
 }
 /** `POST /v1/prepare-jobs` for Liquibase. */
 export const PrepareJobRequestLiquibase: z.ZodType<PrepareJobRequestLiquibase> = typed<

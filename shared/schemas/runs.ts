@@ -6,7 +6,7 @@
 
 import { z } from "../deps.ts";
 import { typed } from "./_typed.ts";
-import { Timestamp } from "./common.ts";
+import { Duration, Timestamp } from "./common.ts";
 import { ErrorResponse } from "./discovery.ts";
 
 /** One psql invocation of a run: its args and, optionally, what it reads on stdin. */
@@ -26,6 +26,8 @@ export interface RunRequest {
   stdin?: string | undefined;
   steps?: RunStep[] | undefined;
   work_dir?: string | undefined;
+  /** PostgreSQL's `statement_timeout` for the tool's sessions. */
+  statement_timeout?: string | undefined;
 }
 /** `POST /v1/runs` body as the engine sees it after parsing (`args` defaulted). */
 export type ParsedRunRequest = RunRequest & { args: string[] };
@@ -39,6 +41,7 @@ export const RunRequest: z.ZodType<ParsedRunRequest, RunRequest> = typed<ParsedR
     stdin: z.string().optional(),
     steps: z.array(RunStepSchema).optional(),
     work_dir: z.string().optional(),
+    statement_timeout: Duration.optional(),
   }),
 );
 

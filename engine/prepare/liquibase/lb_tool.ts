@@ -16,6 +16,7 @@
  * @module
  */
 
+import { parseDuration } from "../../../shared/duration.ts";
 import { dirname, join, resolve } from "node:path";
 import { type ExecResult, run, runLines } from "../../exec.ts";
 import { SqlrsError } from "../../../shared/errors.ts";
@@ -298,6 +299,8 @@ export interface LiquibaseConnection {
   database: string;
   user: string;
   password: string;
+  /** PostgreSQL's `statement_timeout` for the session, as a duration such as `30s`. */
+  statementTimeout?: string | undefined;
 }
 
 /** Options of {@link runLiquibase}. */
@@ -324,7 +327,12 @@ export interface LiquibaseResult extends ExecResult {
 /** The JDBC URL of a connection (no credentials in it). */
 export function jdbcUrl(url: Omit<LiquibaseConnection, "user" | "password">): string {
   const host = url.host.includes(":") && !url.host.startsWith("[") ? `[${url.host}]` : url.host;
-  return `jdbc:postgresql://${host}:${url.port}/${encodeURIComponent(url.database)}`;
+  const base = `jdbc:postgresql://${host}:${url.port}/${encodeURIComponent(url.database)}`;
+  if (url.statementTimeout === undefined) return base;
+  // The driver's `options` are the session's startup options, as libpq's are (engine/session_options.ts).
+  return `${base}?options=${
+    encodeURIComponent(`-c statement_timeout=${parseDuration(url.statementTimeout)}`)
+  }`;
 }
 
 /** Passwords shorter than this are not redacted: they cannot be told apart from ordinary output. */
