@@ -197,7 +197,7 @@ Deno.test("prepare:lb keys contexts per changeset: another --contexts rebuilds o
   ]]);
 });
 
-Deno.test("cache explain prepare:lb names the changelog that changed", async () => {
+Deno.test("cache explain prepare:lb: a changed changeset is the miss, compared with the state it was built as", async () => {
   if (!requireComponent((await liquibase()) !== null, "Liquibase and Java")) return;
   await using sandbox = await Sandbox.create();
   const project = join(sandbox.dir, "app");
@@ -211,20 +211,23 @@ Deno.test("cache explain prepare:lb names the changelog that changed", async () 
       .stdout,
   );
   assert.equal(hit.decision, "hit");
+  // The last changeset's file: the states before it are kept (intermediate ones only by cost, so an
+  // earlier edit may resume from further back).
   await Deno.writeTextFile(
-    join(project, "src/main/resources/config/liquibase/more/002_city.sql"),
-    "--liquibase formatted sql\n--changeset app:2\ncreate table city(id bigint primary key);\n",
+    join(project, "src/main/resources/config/liquibase/data/seed.sql"),
+    "insert into person values (2, 'b');\n",
   );
+  // --all: every step, the hits too (without it only the misses are listed).
   const miss = JSON.parse(
-    (await sandbox.cliOk(["--output", "json", "cache", "explain", "prepare:lb", "--", ...args], {
+    (await sandbox.cliOk(["--output", "json", "cache", "explain", "--all", "prepare:lb", "--", ...args], {
       cwd: project,
     }))
       .stdout,
   );
   assert.equal(miss.decision, "miss");
-  assert.equal(miss.steps[0].decision, "hit");
-  assert.equal(miss.steps[1].reason_code, "input_changed");
-  assert.match(miss.steps[1].reason, /002_city\.sql changed/);
+  assert.deepEqual(miss.steps.map((step: { decision: string }) => step.decision), ["hit", "hit", "miss"]);
+  assert.equal(miss.steps[2].reason_code, "input_changed");
+  assert.match(miss.steps[2].reason, /^compared with state [0-9a-f]{12}: /);
   const human = await sandbox.cliOk(["cache", "explain", "prepare:lb", "--", ...args], { cwd: project });
   assert.match(human.stdout, /decision: miss/);
 });
