@@ -116,12 +116,17 @@ function nonEmpty(value: string | undefined): string | undefined {
   return value === "" ? undefined : value;
 }
 
-/** One connection to the engine; disposing of it closes the client. */
+/** One connection to the engine; disposing of it closes the client (unless a {@link session} owns it). */
 interface Session extends Disposable {
   client: EngineClient;
   cwd: string;
   /** The default `--image` of the CLI config. */
   image: string | undefined;
+}
+
+/** A session that one caller keeps open: its users must not close it. */
+function borrowed(session: Session): Session {
+  return { ...session, [Symbol.dispose]: () => {} };
 }
 
 async function open(options: ClientOptions): Promise<Session> {
@@ -247,16 +252,25 @@ async function runJob(
   options: PlanOptions,
 ): Promise<PrepareJobStatus> {
   options.signal?.throwIfAborted();
-  const { job_id: jobId } = await client.submitPrepare(request);
-  let cancelling: Promise<unknown> | undefined;
-  const cancel = () => cancelling = client.cancelJob(jobId).catch(() => {});
-  options.signal?.addEventListener("abort", cancel, { once: true });
-  let status: PrepareJobStatus | undefined;
-  try {
-    status = await followJob(client, jobId, { onEvent: options.onEvent, stallTimeoutMs: options.timeoutMs });
-  } finally {
-    options.signal?.removeEventListener("abort", cancel);
-    await cancelling;
+  // A cache hit finishes within this one request, unless the caller wants the job's events.
+  const answer = options.onEvent === undefined
+    ? await client.submitPrepareWaitCached(request)
+    : { accepted: await client.submitPrepare(request) };
+  const jobId = "status" in answer ? answer.status.job_id : answer.accepted.job_id;
+  let status: PrepareJobStatus | undefined = "status" in answer ? answer.status : undefined;
+  if (status === undefined) {
+    let cancelling: Promise<unknown> | undefined;
+    const cancel = () => cancelling = client.cancelJob(jobId).catch(() => {});
+    options.signal?.addEventListener("abort", cancel, { once: true });
+    try {
+      status = await followJob(client, jobId, {
+        onEvent: options.onEvent,
+        stallTimeoutMs: options.timeoutMs,
+      });
+    } finally {
+      options.signal?.removeEventListener("abort", cancel);
+      await cancelling;
+    }
   }
   if (status?.status === "succeeded" && options.signal?.aborted) {
     // Cancelled too late: the caller will not get the instance, so it must not outlive the call.
@@ -302,6 +316,12 @@ export interface PreparedInstance extends AsyncDisposable {
   readonly name: string | null;
   /** Runs psql or pgbench against this instance; see {@link run}. */
   run(options?: InstanceRunOptions): Promise<RunResult>;
+  /**
+   * Returns the instance to the state it was prepared from, discarding every change: same instance id,
+   * name, port and credentials, so {@link PreparedInstance.dsn} stays valid (open connections are
+   * closed). Uses a warm instance of the state when the engine's pool has one.
+   */
+  reset(): Promise<void>;
   /** Deletes the instance now (open connections are terminated); later calls do nothing. */
   delete(): Promise<void>;
 }
@@ -314,9 +334,11 @@ class Prepared implements PreparedInstance {
   readonly imageId: string;
   readonly name: string | null;
   readonly #options: ClientOptions;
+  /** Opens the session its later calls use: a new one, or the {@link session} that made it. */
+  readonly #connect: () => Promise<Session>;
   #deleted: Promise<void> | undefined;
 
-  constructor(status: PrepareJobStatus, options: ClientOptions) {
+  constructor(status: PrepareJobStatus, options: ClientOptions, connect: () => Promise<Session>) {
     const result = status.result;
     if (result === null) {
       throw new SqlrsError("internal_error", `Job ${status.job_id} succeeded without a result`);
@@ -328,16 +350,23 @@ class Prepared implements PreparedInstance {
     this.imageId = result.image_id;
     this.name = result.name;
     this.#options = options;
+    this.#connect = connect;
   }
 
-  run(options: InstanceRunOptions = {}): Promise<RunResult> {
-    return run({ ...this.#options, ...options, instance: this.instanceId });
+  async run(options: InstanceRunOptions = {}): Promise<RunResult> {
+    using session = await this.#connect();
+    return await runIn(session, { ...this.#options, ...options, instance: this.instanceId });
+  }
+
+  async reset(): Promise<void> {
+    using session = await this.#connect();
+    await session.client.resetInstance(this.instanceId);
   }
 
   delete(): Promise<void> {
     this.#deleted ??= (async () => {
-      // A fresh connection: the engine that made the instance may have idled out since.
-      using session = await open(this.#options);
+      // Without a session, a fresh connection: the engine that made the instance may have idled out.
+      using session = await this.#connect();
       try {
         await session.client.delete("instances", this.instanceId, { force: true });
       } catch (error) {
@@ -375,8 +404,18 @@ function clientOptionsOf(options: ClientOptions): ClientOptions {
  */
 export async function prepare(options: PrepareOptions): Promise<PreparedInstance> {
   using session = await open(options);
+  const clientOptions = { ...clientOptionsOf(options), cwd: session.cwd };
+  return await prepareIn(session, options, clientOptions, () => open(clientOptions));
+}
+
+async function prepareIn(
+  session: Session,
+  options: PrepareOptions,
+  clientOptions: ClientOptions,
+  connect: () => Promise<Session>,
+): Promise<PreparedInstance> {
   const status = await runJob(session.client, await prepareRequest(session, options, false), options);
-  return new Prepared(status, { ...clientOptionsOf(options), cwd: session.cwd });
+  return new Prepared(status, clientOptions, connect);
 }
 
 /**
@@ -551,10 +590,14 @@ export interface RunResult {
  * ```
  */
 export async function run(options: RunOptions): Promise<RunResult> {
+  using session = await open(options);
+  return await runIn(session, options);
+}
+
+async function runIn(session: Session, options: RunOptions): Promise<RunResult> {
   if (options.psql !== undefined && options.pgbench !== undefined) {
     throw new TypeError("Cannot run: give psql or pgbench, not both");
   }
-  using session = await open(options);
   const kind = options.pgbench !== undefined ? "pgbench" : "psql";
   const request = await runRequestFor(kind, options.instance, options.pgbench ?? options.psql ?? [], {
     cwd: session.cwd,
@@ -689,4 +732,73 @@ export async function rm(ref: string, options: RmOptions = {}): Promise<DeleteRe
     dryRun: options.dryRun === true,
     recurse: options.recurse === true,
   });
+}
+
+/**
+ * Returns an instance (id, 8+ hex prefix or name) to the state it was prepared from, discarding every
+ * change; its name, port and credentials stay, so its DSN stays valid. Open connections are closed.
+ *
+ * @throws {SqlrsError} `not_found` when no instance matches, `ambiguous` when several do
+ * @example
+ * ```ts
+ * import { prepare, reset } from "@sqlrs/sqlrs";
+ * await using db = await prepare({ psql: ["-c", "create table t(id int)"] });
+ * await db.run({ psql: ["-c", "insert into t values (1)"] });
+ * await reset(db.instanceId); // t is empty again, db.dsn unchanged
+ * ```
+ */
+export async function reset(instance: string, options: ClientOptions = {}): Promise<void> {
+  using session = await open(options);
+  await session.client.resetInstance(instance);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Sessions
+
+/**
+ * One connection to the engine for many calls: the engine is found (or started) and the CLI config
+ * read once, not per call as the functions of this module do. Instances it prepares use it for
+ * `run`, `reset` and `delete` while it is open. Close it (`using`) when done: it holds an HTTP client.
+ *
+ * @example
+ * ```ts
+ * import { session } from "@sqlrs/sqlrs";
+ * using sqlrs = await session();
+ * for (let i = 0; i < 3; i++) {
+ *   await using db = await sqlrs.prepare({ psql: ["-c", "create table t(id int)"] });
+ *   await db.run({ psql: ["-c", "select count(*) from t"] });
+ * }
+ * ```
+ */
+export interface SqlrsSession extends Disposable {
+  /** As {@link prepare}; the client options are the session's. */
+  prepare(options: Omit<PrepareOptions, keyof ClientOptions>): Promise<PreparedInstance>;
+  /** As {@link run}. */
+  run(options: Omit<RunOptions, keyof ClientOptions>): Promise<RunResult>;
+  /** As {@link reset}. */
+  reset(instance: string): Promise<void>;
+  /** Closes the connection; instances it prepared open their own from then on. */
+  close(): void;
+}
+
+/** Opens a {@link SqlrsSession}. */
+export async function session(options: ClientOptions = {}): Promise<SqlrsSession> {
+  const opened = await open(options);
+  const clientOptions = { ...clientOptionsOf(options), cwd: opened.cwd };
+  let closed = false;
+  const connect = () => closed ? open(clientOptions) : Promise.resolve(borrowed(opened));
+  const close = () => {
+    if (!closed) opened[Symbol.dispose]();
+    closed = true;
+  };
+  return {
+    prepare: (prepareOptions) =>
+      prepareIn(opened, { ...clientOptions, ...prepareOptions }, clientOptions, connect),
+    run: (runOptions) => runIn(opened, { ...clientOptions, ...runOptions }),
+    reset: async (instance) => {
+      await opened.client.resetInstance(instance);
+    },
+    close,
+    [Symbol.dispose]: close,
+  };
 }

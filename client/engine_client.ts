@@ -286,6 +286,25 @@ export class EngineClient implements Disposable {
     return this.#json(PrepareJobAccepted, "POST", "/v1/prepare-jobs", { body: request });
   }
 
+  /**
+   * Submits a prepare and, when its final state is cached, gets the finished job's status in the same
+   * round trip (`?wait=cached`); otherwise the job is accepted as by {@link submitPrepare}.
+   */
+  async submitPrepareWaitCached(
+    request: PrepareJobRequest,
+  ): Promise<{ status: PrepareJobStatus } | { accepted: PrepareJobAccepted }> {
+    const response = await this.request("POST", "/v1/prepare-jobs?wait=cached", { body: request });
+    const body = await response.json();
+    return response.status === 200
+      ? { status: PrepareJobStatus.parse(body) }
+      : { accepted: PrepareJobAccepted.parse(body) };
+  }
+
+  /** `POST /v1/instances/{ref}/reset`: the instance back to its state, same DSN. */
+  async resetInstance(ref: string): Promise<InstanceEntry> {
+    return await this.#json(InstanceEntry, "POST", `/v1/instances/${encodeURIComponent(ref)}/reset`);
+  }
+
   job(jobId: string): Promise<PrepareJobStatus> {
     return this.#json(PrepareJobStatus, "GET", `/v1/prepare-jobs/${encodeURIComponent(jobId)}`);
   }

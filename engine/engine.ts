@@ -21,6 +21,8 @@ import { Activity } from "./lifecycle/activity.ts";
 import { Bases } from "./prepare/bases.ts";
 import { Executor } from "./prepare/executor.ts";
 import { JobService } from "./prepare/jobs.ts";
+import { InstancePool } from "./pool/pool.ts";
+import { resetInstance } from "./pool/reset.ts";
 import { findLiquibase } from "./prepare/liquibase/lb_tool.ts";
 import { Registry } from "./registry/registry.ts";
 import { RunService } from "./run/runs.ts";
@@ -127,12 +129,19 @@ export async function createEngine(deps: EngineDeps): Promise<Engine> {
     log(`recovery: cannot remove discarded states: ${messageOf(error)}`)
   );
   const instances = new Instances(registry, layout, statefs, runtimes, log);
+  const pool = new InstancePool({
+    instances,
+    stateExists: (stateId) => states.isComplete(stateId),
+    config,
+    log,
+  });
   const jobs = new JobService({
     registry,
     runtimes,
     executor,
     leases: states.leases,
     instances,
+    pool,
     config,
     activity,
     log,
@@ -190,6 +199,7 @@ export async function createEngine(deps: EngineDeps): Promise<Engine> {
     runs,
     activity,
     capacity,
+    resetInstance: (ref) => resetInstance({ registry, layout, inventory, instances, pool }, ref),
     stopping: stopping.signal,
     status,
     shutdown: deps.onShutdownRequest,
@@ -199,6 +209,7 @@ export async function createEngine(deps: EngineDeps): Promise<Engine> {
   async function sweep(): Promise<void> {
     await reapExpired(registry, inventory, log);
     await jobs.reclaimUndelivered().catch((error) => log(`delivery: reclaim failed: ${messageOf(error)}`));
+    await pool.sweep().catch((error) => log(`pool: sweep failed: ${messageOf(error)}`));
   }
 
   return {
@@ -218,6 +229,8 @@ export async function createEngine(deps: EngineDeps): Promise<Engine> {
     async stop() {
       stopping.abort();
       await jobs.shutdown();
+      // Warm instances have no row: one left running would be a stray for the next engine's recovery.
+      await pool.drain();
     },
     close() {
       registry.close();

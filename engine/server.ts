@@ -13,6 +13,7 @@ import {
   type EngineStatus,
   type ErrorResponse,
   type Health,
+  type InstanceEntry,
   PrepareJobRequest,
   RunRequest,
 } from "./../shared/schemas.ts";
@@ -38,6 +39,8 @@ export interface AppDeps {
   runs: RunService;
   activity: Activity;
   capacity: CacheCapacity;
+  /** `POST /v1/instances/{ref}/reset` (see engine/pool/reset.ts). */
+  resetInstance(ref: string): Promise<InstanceEntry>;
   /** Aborted when the engine starts shutting down: open streams end, new requests get a 503. */
   stopping: AbortSignal;
   status(): Promise<EngineStatus>;
@@ -191,9 +194,14 @@ function routes(deps: AppDeps): Route[] {
     }],
     ["GET", "/v1/config/schema", () => json(engineConfigJsonSchema())],
 
-    ["POST", "/v1/prepare-jobs", async (request) => {
-      const accepted = await jobs.submit(await parseBody(request, PrepareJobRequest));
-      return json(accepted, 201, { location: accepted.status_url });
+    ["POST", "/v1/prepare-jobs", async (request, _p, url) => {
+      const body = await parseBody(request, PrepareJobRequest);
+      // ?wait=cached: a cache hit answers 200 with the finished job's status (see submitAndWaitIfCached).
+      const answer = url.searchParams.get("wait") === "cached"
+        ? await jobs.submitAndWaitIfCached(body)
+        : await jobs.submit(body);
+      const location = `/v1/prepare-jobs/${answer.job_id}`;
+      return json(answer, "result" in answer ? 200 : 201, { location });
     }],
     ["GET", "/v1/prepare-jobs", (request) => listResponse(request, jobs.list())],
     ["GET", "/v1/prepare-jobs/:id", (_r, params) => json(jobs.status(params.id as string))],
@@ -255,6 +263,11 @@ function routes(deps: AppDeps): Route[] {
       }
       return json(entry);
     }],
+    [
+      "POST",
+      "/v1/instances/:ref/reset",
+      async (_r, params) => json(await deps.resetInstance(params.ref as string)),
+    ],
     ["DELETE", "/v1/instances/:ref", async (_r, params, url) => {
       const result = await inventory.deleteInstance(params.ref as string, {
         force: flag(url, "force"),

@@ -106,16 +106,19 @@ export async function runPrepare(
   watch: boolean,
   composite = false,
 ): Promise<PrepareJobStatus | undefined> {
-  const accepted = await (await context.client()).submitPrepare(request);
-  if (!watch) {
-    if (context.json) printJson(accepted);
-    else {
-      out(`JOB_ID=${accepted.job_id}`);
-      err(`follow it with "sqlrs watch ${accepted.job_id}"`);
-    }
-    return undefined;
+  if (watch) {
+    // A cache hit finishes within the request; following its (finished) job replays its steps' lines.
+    const answer = await (await context.client()).submitPrepareWaitCached(request);
+    const jobId = "status" in answer ? answer.status.job_id : answer.accepted.job_id;
+    return await followToSuccess(context, jobId, composite, request);
   }
-  return await followToSuccess(context, accepted.job_id, composite, request);
+  const accepted = await (await context.client()).submitPrepare(request);
+  if (context.json) printJson(accepted);
+  else {
+    out(`JOB_ID=${accepted.job_id}`);
+    err(`follow it with "sqlrs watch ${accepted.job_id}"`);
+  }
+  return undefined;
 }
 
 function printPrepared(context: CliContext, status: PrepareJobStatus): void {

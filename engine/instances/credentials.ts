@@ -80,17 +80,21 @@ export function newInstanceCredential(instanceId: string): Credential {
  * The role is SUPERUSER: an instance stands in for the `postgres` DSN of earlier versions, and tests
  * expect to do what it allowed (CREATE EXTENSION of untrusted extensions, COPY from files, ALTER
  * SYSTEM, other roles). That power is over this instance only: it is a clone, so nothing it writes
- * reaches a cached state, and other instances accept only their own roles over TCP.
+ * reaches a cached state, and other instances accept only their own roles over TCP. `replaces` names a
+ * role to drop in the same round trip.
  * @throws {SqlrsError} `internal_error` when the server refuses
  */
 export async function createInstanceRole(
   server: ServerHandle,
   credential: Credential,
+  replaces?: string,
 ): Promise<ServerHandle> {
   const verifier = await scramVerifier(credential.password);
+  // A warm instance's clone taken over by another instance (a reset) drops the role it was started with.
+  const drop = replaces === undefined ? "" : `DROP ROLE "${replaces}"; `;
   await runSocketSql(
     server,
-    `CREATE ROLE "${credential.user}" LOGIN SUPERUSER PASSWORD '${verifier}'`,
+    `${drop}CREATE ROLE "${credential.user}" LOGIN SUPERUSER PASSWORD '${verifier}'`,
     "create the instance's role",
   );
   return { ...server, ...credential };

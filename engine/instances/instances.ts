@@ -31,6 +31,16 @@ export interface NewInstance {
   signal?: AbortSignal;
 }
 
+/** An instance started by {@link Instances.start} and not yet recorded. */
+export interface StartedInstance {
+  instanceId: string;
+  stateId: string;
+  image: ResolvedImage;
+  /** Its server, with the instance's role and password. */
+  server: ServerHandle;
+  dir: string;
+}
+
 /** Creates, restarts and destroys instances. */
 export class Instances {
   readonly #registry: Registry;
@@ -58,6 +68,16 @@ export class Instances {
    * credentials.ts); the instance row exists only once it is ready.
    */
   async create(spec: NewInstance): Promise<InstanceRow> {
+    const started = await this.start(spec);
+    return this.record(started, { jobId: spec.jobId, expiresAt: spec.expiresAt });
+  }
+
+  /**
+   * Clones a state and starts a server with the instance's own role, without recording it: nobody
+   * sees it (`ls -i`) until {@link Instances.record}. Unrecorded, its files are removed by the next
+   * engine's recovery (under `instances/`, no row) and its server stopped as a stray.
+   */
+  async start(spec: Omit<NewInstance, "jobId" | "expiresAt">): Promise<StartedInstance> {
     const instanceId = randomHex(16);
     const dir = this.#layout.instanceDir(instanceId);
     const runtime = this.#runtimes.byName(spec.image.runtime);
@@ -73,34 +93,46 @@ export class Instances {
       server = await runtime.start(spec.image, dataDir, startOptions);
       const ready = performance.now();
       server = await createInstanceRole(server, newInstanceCredential(instanceId));
-      const credentialed = performance.now();
-      this.#registry.insertInstance({
-        instance_id: instanceId,
-        state_id: spec.stateId,
-        image_id: spec.image.imageId,
-        image: spec.image,
-        server,
-        instance_dir: dir,
-        job_id: spec.jobId,
-        expires_at: spec.expiresAt,
-      });
-      this.#registry.touchState(spec.stateId);
       const ms = (from: number, to: number) => `${(to - from).toFixed(1)} ms`;
       this.#log(
-        `instance ${instanceId} (job ${spec.jobId ?? "-"}): clone ${ms(started, cloned)}, ` +
-          `start to ready ${ms(cloned, ready)}, role ${ms(ready, credentialed)}, ` +
-          `recorded ${ms(credentialed, performance.now())}`,
+        `instance ${instanceId}: clone ${ms(started, cloned)}, start to ready ${ms(cloned, ready)}, ` +
+          `role ${ms(ready, performance.now())}`,
       );
+      return { instanceId, stateId: spec.stateId, image: spec.image, server, dir };
     } catch (error) {
       if (server !== undefined) await runtime.stop(server).catch(() => {});
       await this.#removeFiles(dir);
       throw error;
     }
-    return this.#registry.getInstance(instanceId) as InstanceRow;
+  }
+
+  /** Records a started instance: from now on it is the user's (listed, deletable, its DSN handed out). */
+  record(
+    started: StartedInstance,
+    owner: { jobId: string | null; expiresAt: string | null },
+  ): InstanceRow {
+    this.#registry.insertInstance({
+      instance_id: started.instanceId,
+      state_id: started.stateId,
+      image_id: started.image.imageId,
+      image: started.image,
+      server: started.server,
+      instance_dir: started.dir,
+      job_id: owner.jobId,
+      expires_at: owner.expiresAt,
+    });
+    this.#registry.touchState(started.stateId);
+    return this.#registry.getInstance(started.instanceId) as InstanceRow;
+  }
+
+  /** Stops an unrecorded instance and removes its files. Idempotent. */
+  async discard(started: StartedInstance): Promise<void> {
+    await this.#runtimes.byName(started.image.runtime).stop(started.server);
+    await this.#removeFiles(started.dir);
   }
 
   /** The instance's clone: the spare clone moved into place where the backend can, else a new clone. */
-  async #cloneOrAdopt(spec: NewInstance, dst: string): Promise<string> {
+  async #cloneOrAdopt(spec: Pick<NewInstance, "stateDir" | "spareClone">, dst: string): Promise<string> {
     if (spec.spareClone !== undefined && this.#statefs.adopt !== undefined) {
       try {
         return await this.#statefs.adopt(spec.spareClone, dst);
@@ -150,6 +182,48 @@ export class Instances {
           `${server.port}: its DSN changed (sqlrs ls -i shows the new one)`,
       );
     }
+    return { ...instance, server };
+  }
+
+  /**
+   * Returns an instance to the state at `stateDir`: stops its server, replaces its clone by `warm`'s
+   * (a warm instance of the same state, stopped and moved into place where the backend can move
+   * clones, else a new clone of the state), and starts it again on its port with its own role and
+   * password, so its DSN stays valid. Every change made on the instance is gone.
+   */
+  async reset(
+    instance: InstanceRow,
+    stateDir: string,
+    warm: StartedInstance | undefined,
+  ): Promise<InstanceRow> {
+    const runtime = this.#runtimes.byName(instance.image.runtime);
+    await runtime.stop(instance.server);
+    const dataPath = join(instance.instance_dir, "data");
+    await this.#statefs.remove(dataPath);
+    let replaces: string | undefined;
+    let dataDir: string | undefined;
+    if (warm !== undefined) {
+      await runtime.stop(warm.server);
+      try {
+        if (this.#statefs.adopt !== undefined) {
+          dataDir = await this.#statefs.adopt(join(warm.dir, "data"), dataPath);
+          replaces = warm.server.user;
+        }
+      } catch (error) {
+        this.#log(`reset: could not take warm instance ${warm.instanceId} (${messageOf(error)}); cloning`);
+      } finally {
+        await this.#removeFiles(warm.dir);
+      }
+    }
+    dataDir ??= await this.#statefs.clone(stateDir, dataPath);
+    const started = await runtime.start(instance.image, dataDir, {
+      runDir: join(instance.instance_dir, "run"),
+      port: instance.server.port,
+    });
+    const { user, password } = instance.server;
+    const server = await createInstanceRole(started, { user, password }, replaces);
+    this.#registry.updateInstanceServer(instance.instance_id, server);
+    this.#registry.touchState(instance.state_id);
     return { ...instance, server };
   }
 

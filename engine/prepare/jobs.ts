@@ -9,6 +9,7 @@
 import type { JobOutcome, JobRow, Registry } from "../registry/registry.ts";
 import type { RuntimeSelector } from "../runtime/select.ts";
 import type { Instances } from "../instances/instances.ts";
+import type { InstancePool } from "../pool/pool.ts";
 import type {
   CacheExplain,
   ErrorResponse,
@@ -46,6 +47,8 @@ export interface JobServiceDeps {
   /** Where a running job leases the states it still needs. */
   leases: StateLeases;
   instances: Instances;
+  /** Warm instances of hot states, taken before making a new one. */
+  pool: InstancePool;
   config: ConfigStore;
   activity: Activity;
   log(line: string): void;
@@ -72,7 +75,8 @@ function errorOf(error: unknown, signal: AbortSignal): ErrorResponse {
 export class JobService {
   readonly #deps: JobServiceDeps;
   readonly #controllers = new Map<string, AbortController>();
-  readonly #running = new Set<Promise<void>>();
+  /** The running jobs of this engine, each until it ends. */
+  readonly #running = new Map<string, Promise<void>>();
   /** Plans of running jobs: their states are leased (see {@link JobService.#lease}). */
   readonly #plans = new Map<string, Plan>();
   /** Per running job, the step tasks it has finished (built or found cached). */
@@ -87,6 +91,23 @@ export class JobService {
 
   /** Validates and plans a request, records the job, and starts it. */
   async submit(request: PrepareJobRequest): Promise<PrepareJobAccepted> {
+    return (await this.#submit(request)).accepted;
+  }
+
+  /**
+   * The fast hand-out: submits like {@link submit}, and when the request's final state is cached (the
+   * job only makes or takes an instance) waits for the job and answers with its status, collected as
+   * `GET /v1/prepare-jobs/{id}` would: a cache hit is one request, with no event stream to follow.
+   * Anything else answers as {@link submit} does.
+   */
+  async submitAndWaitIfCached(request: PrepareJobRequest): Promise<PrepareJobAccepted | PrepareJobStatus> {
+    const { accepted, cacheHit } = await this.#submit(request);
+    if (!cacheHit) return accepted;
+    await this.#running.get(accepted.job_id);
+    return this.status(accepted.job_id);
+  }
+
+  async #submit(request: PrepareJobRequest): Promise<{ accepted: PrepareJobAccepted; cacheHit: boolean }> {
     checkName(request, this.#deps.registry);
     if (request.ttl !== undefined) parseDuration(request.ttl);
     if (request.deadline !== undefined) parseDuration(request.deadline);
@@ -123,7 +144,7 @@ export class JobService {
       });
       this.#events.append(jobId, { type: "status", status: "queued" });
       this.#start(jobId, undefined);
-      return this.#accepted(jobId);
+      return { accepted: this.#accepted(jobId), cacheHit: false };
     }
     const plan = cachedLb ?? await this.#plan(request);
     this.#insertJob({
@@ -140,8 +161,9 @@ export class JobService {
       tasks: plan.tasks,
     });
     this.#events.append(jobId, { type: "status", status: "queued" });
+    const cacheHit = request.plan_only !== true && this.#deps.executor.stateCached(plan.finalStateId);
     this.#start(jobId, plan);
-    return this.#accepted(jobId);
+    return { accepted: this.#accepted(jobId), cacheHit };
   }
 
   /**
@@ -213,7 +235,7 @@ export class JobService {
   /** Interrupts every running job so that the next engine resumes it, and waits for them to stop. */
   async shutdown(): Promise<void> {
     for (const controller of this.#controllers.values()) controller.abort(new JobStopped("shutdown"));
-    await Promise.allSettled([...this.#running]);
+    await Promise.allSettled([...this.#running.values()]);
   }
 
   /**
@@ -304,10 +326,10 @@ export class JobService {
       this.#plans.delete(jobId);
       this.#finishedSteps.delete(jobId);
       this.#deps.leases.release(jobId);
-      this.#running.delete(running);
+      this.#running.delete(jobId);
       done();
     });
-    this.#running.add(running);
+    this.#running.set(jobId, running);
   }
 
   /**
@@ -422,15 +444,23 @@ export class JobService {
   ): Promise<PrepareJobResult> {
     const ttl = request.ttl ?? this.#deps.config.effective.instances.ttl;
     const expiresAt = ttl === null ? null : new Date(Date.now() + parseDuration(ttl)).toISOString();
-    const instance = await this.#deps.instances.create({
+    const warm = this.#deps.pool.take({
       stateId: plan.finalStateId,
       stateDir,
-      ...(spareClone === undefined ? {} : { spareClone }),
       image: plan.image,
-      jobId,
-      expiresAt,
-      signal,
+      size: request.pool_size,
     });
+    const instance = warm !== undefined
+      ? this.#deps.instances.record(warm, { jobId, expiresAt })
+      : await this.#deps.instances.create({
+        stateId: plan.finalStateId,
+        stateDir,
+        ...(spareClone === undefined ? {} : { spareClone }),
+        image: plan.image,
+        jobId,
+        expiresAt,
+        signal,
+      });
     if (request.name !== undefined) {
       this.#deps.registry.bindName({
         name: request.name,

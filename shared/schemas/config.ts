@@ -24,6 +24,28 @@ const CacheCapacityConfig = z.strictObject({
   ),
 });
 
+const PoolConfig = z.strictObject({
+  size: z.number().int().min(0).default(0).describe(
+    "Warm instances kept per hot state (started, with their own credentials, handed out by the next " +
+      "prepare of the state); 0 = no pool",
+  ),
+  hotAfter: z.number().int().min(1).default(2).describe(
+    "A state becomes hot at its Nth prepare within idleTimeout (the first always starts an instance as " +
+      "without a pool)",
+  ),
+  states: z.record(z.string(), z.number().int().min(0)).default({}).describe(
+    "Per-state sizes by state id, instead of size (such a state is hot from its first prepare)",
+  ),
+  maxIdle: z.number().int().min(0).default(8).describe("Warm instances kept across all states"),
+  maxIdleMemoryBytes: z.number().int().min(0).nullable().default(null).describe(
+    "Memory (PSS of the servers' processes, host runtime) the warm instances may use; null = no limit",
+  ),
+  idleTimeout: Duration.default("10m").describe(
+    "A warm instance not handed out for this long is stopped and removed; a state not prepared for " +
+      "this long is no longer hot",
+  ),
+});
+
 /** The engine's configuration with every default applied (what `EngineConfig.parse` returns). */
 export interface EngineConfig {
   orchestrator: { jobs: { maxIdentical: number | null } };
@@ -40,6 +62,14 @@ export interface EngineConfig {
   };
   instances: { ttl: string | null; collectGrace: string };
   liquibase: { exec: string | null };
+  pool: {
+    size: number;
+    hotAfter: number;
+    states: Record<string, number>;
+    maxIdle: number;
+    maxIdleMemoryBytes: number | null;
+    idleTimeout: string;
+  };
 }
 
 /** The engine's configuration as written in `config.json`: every key may be left out for its default. */
@@ -58,6 +88,14 @@ export interface EngineConfigInput {
   } | undefined;
   instances?: { ttl?: string | null | undefined; collectGrace?: string | undefined } | undefined;
   liquibase?: { exec?: string | null | undefined } | undefined;
+  pool?: {
+    size?: number | undefined;
+    hotAfter?: number | undefined;
+    states?: Record<string, number> | undefined;
+    maxIdle?: number | undefined;
+    maxIdleMemoryBytes?: number | null | undefined;
+    idleTimeout?: string | undefined;
+  } | undefined;
 }
 
 /** The engine's configuration with every default applied. Unknown keys are refused. */
@@ -97,6 +135,7 @@ export const EngineConfig: z.ZodType<EngineConfig, EngineConfigInput> = typed<
     liquibase: z.strictObject({
       exec: z.string().nullable().default(null).describe("Path of the liquibase launcher to use"),
     }).prefault({}),
+    pool: PoolConfig.prefault({}),
   }),
 );
 

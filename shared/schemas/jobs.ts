@@ -26,6 +26,7 @@ const PsqlRequestSchema = z.strictObject({
   ttl: Duration.optional(),
   deadline: Duration.optional(),
   statement_timeout: Duration.optional(),
+  pool_size: z.number().int().min(0).max(64).optional(),
 });
 
 /** `POST /v1/prepare-jobs` for psql steps. File paths in `psql_args` are absolute (the CLI resolves them). */
@@ -43,6 +44,8 @@ export interface PrepareJobRequestPsql {
   deadline?: string | undefined;
   /** PostgreSQL's `statement_timeout` for every step; not part of a state's key (see README, Deadlines). */
   statement_timeout?: string | undefined;
+  /** Warm instances to keep of the final state (a recipe's `pool`), instead of the engine config's. */
+  pool_size?: number | undefined;
 }
 /** `POST /v1/prepare-jobs` for psql steps. File paths in `psql_args` are absolute (the CLI resolves them). */
 export const PrepareJobRequestPsql: z.ZodType<PrepareJobRequestPsql> = typed<PrepareJobRequestPsql>()(
@@ -60,6 +63,7 @@ const LiquibaseRequestSchema = z.strictObject({
   ttl: Duration.optional(),
   deadline: Duration.optional(),
   statement_timeout: Duration.optional(),
+  pool_size: z.number().int().min(0).max(64).optional(),
 });
 
 /**
@@ -79,6 +83,8 @@ export interface PrepareJobRequestLiquibase {
   deadline?: string | undefined;
   /** PostgreSQL's `statement_timeout` for every step; not part of a state's key (see README, Deadlines). */
   statement_timeout?: string | undefined;
+  /** Warm instances to keep of the final state (a recipe's `pool`), instead of the engine config's. */
+  pool_size?: number | undefined;
 }
 /** `POST /v1/prepare-jobs` for Liquibase. */
 export const PrepareJobRequestLiquibase: z.ZodType<PrepareJobRequestLiquibase> = typed<
