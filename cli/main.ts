@@ -28,6 +28,7 @@ import { planRecipeCommand, prepareRecipeCommand } from "./commands/recipe.ts";
 import { runPgbenchCommand, runPsqlCommand, runRequest, streamRun } from "./commands/run.ts";
 import { lsCommand } from "./commands/ls.ts";
 import { rmCommand } from "./commands/rm.ts";
+import { resetCommand } from "./commands/reset.ts";
 import { cacheCommand } from "./commands/cache.ts";
 import { initCommand } from "./commands/init.ts";
 import { completionsCommand } from "./commands/completions.ts";
@@ -69,6 +70,7 @@ function buildProgram(state: CliState, runStage?: RunStage) {
   program.addCommand(runPgbenchCommand(context, setExit));
   program.addCommand(lsCommand(context));
   program.addCommand(rmCommand(context, setExit));
+  program.addCommand(resetCommand(context));
   program.addCommand(cacheCommand(context));
   program.addCommand(completionsCommand());
   program.addCommand(completeValuesCommand(), { hidden: true });

@@ -10,6 +10,7 @@
  *     name: dev                  # optional, as --name (the instance's name)
  *     deadline: 10m              # optional, as --deadline
  *     statementTimeout: 30s      # optional, as --statement-timeout
+ *     pool: 2                    # optional: warm instances the engine keeps of its state
  * ```
  *
  * Paths in `args` are relative to the workspace root (the directory holding `.sqlrs/`), wherever
@@ -34,6 +35,8 @@ export interface Recipe {
   instanceName?: string | undefined;
   deadline?: string | undefined;
   statementTimeout?: string | undefined;
+  /** Warm instances of the recipe's state the engine keeps (its pool), instead of the engine config's. */
+  pool?: number | undefined;
   /** The workspace root: relative paths in `args` start here. */
   root: string;
 }
@@ -45,6 +48,7 @@ const RecipeSchema = z.strictObject({
   name: z.string().min(1).optional(),
   deadline: Duration.optional(),
   statementTimeout: Duration.optional(),
+  pool: z.number().int().min(0).max(64).optional(),
 });
 
 /** A recipe's name: it must not read as a command or an option. */
@@ -76,8 +80,8 @@ export async function loadRecipes(cwd: string): Promise<Map<string, Recipe>> {
       const where = issue?.path.length ? `${issue.path.join(".")}: ` : "";
       throw invalidArgument(`Invalid recipe "${name}" in ${path}: ${where}${issue?.message ?? "malformed"}`);
     }
-    const { kind, args, image, name: instanceName, deadline, statementTimeout } = parsed.data;
-    recipes.set(name, { name, kind, args, image, instanceName, deadline, statementTimeout, root });
+    const { kind, args, image, name: instanceName, deadline, statementTimeout, pool } = parsed.data;
+    recipes.set(name, { name, kind, args, image, instanceName, deadline, statementTimeout, pool, root });
   }
   return recipes;
 }

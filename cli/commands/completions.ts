@@ -42,6 +42,7 @@ const DYNAMIC_VALUES: Record<string, CompletedValue> = {
   "prepare|": "recipes",
   "plan|": "recipes",
   "rm|": "instances",
+  "reset|": "instances",
   "run:psql|--instance": "instances",
   "run:pgbench|--instance": "instances",
 };

@@ -58,6 +58,7 @@ function recipeCommand(name: "prepare" | "plan", context: Context, runStage?: Ru
       options,
       planOnly,
     );
+    if (!planOnly && recipe.pool !== undefined) request.pool_size = recipe.pool;
     await executePrepare(context(), request, options, runStage);
   });
 }
