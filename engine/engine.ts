@@ -199,6 +199,7 @@ export async function createEngine(deps: EngineDeps): Promise<Engine> {
     runs,
     activity,
     capacity,
+    poolStatus: () => pool.status(),
     resetInstance: (ref) => resetInstance({ registry, layout, inventory, instances, pool }, ref),
     stopping: stopping.signal,
     status,

@@ -28,6 +28,7 @@ import type { Inventory } from "./inventory/inventory.ts";
 import type { RunService } from "./run/runs.ts";
 import type { Activity } from "./lifecycle/activity.ts";
 import type { CacheCapacity } from "./cache/capacity.ts";
+import type { PoolStatus } from "./pool/pool.ts";
 
 /** Everything the API needs, wired once in `engine/main.ts`. */
 export interface AppDeps {
@@ -41,6 +42,8 @@ export interface AppDeps {
   capacity: CacheCapacity;
   /** `POST /v1/instances/{ref}/reset` (see engine/pool/reset.ts). */
   resetInstance(ref: string): Promise<InstanceEntry>;
+  /** `GET /v1/pool`: the warm instances (see engine/pool/pool.ts). */
+  poolStatus(): PoolStatus;
   /** Aborted when the engine starts shutting down: open streams end, new requests get a 503. */
   stopping: AbortSignal;
   status(): Promise<EngineStatus>;
@@ -263,6 +266,7 @@ function routes(deps: AppDeps): Route[] {
       }
       return json(entry);
     }],
+    ["GET", "/v1/pool", () => json(deps.poolStatus())],
     [
       "POST",
       "/v1/instances/:ref/reset",

@@ -5,58 +5,9 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { createEngine, type Engine } from "../engine/engine.ts";
-import { createHostRuntime } from "../engine/runtime/host/host_runtime.ts";
 import { decodeBase64 } from "../engine/run/base64.ts";
 import type { PrepareJobStatus, RunEvent } from "../shared/schemas.ts";
-import { VERSION, VERSION_HEADER } from "../shared/version.ts";
-import { stopServersUnder } from "./_sandbox.ts";
-
-/** An engine on a fresh store under /tmp, stopped and removed by `dispose`. */
-async function inProcessEngine(): Promise<{ engine: Engine; dir: string } & AsyncDisposable> {
-  const dir = await Deno.makeTempDir({ prefix: "sqlrs-inprocess-" });
-  // PostgreSQL runs as an unprivileged user and must reach the store.
-  await Deno.chmod(dir, 0o755);
-  const engine = await createEngine({
-    paths: { stateDir: dir, storeRoot: join(dir, "store") },
-    runtimes: [createHostRuntime()],
-    snapshotOverride: "copy",
-    log: () => {},
-    onShutdownRequest: () => {},
-  });
-  await engine.start();
-  return {
-    engine,
-    dir,
-    async [Symbol.asyncDispose]() {
-      await engine.stop();
-      engine.close();
-      await stopServersUnder(dir);
-      await Deno.remove(dir, { recursive: true }).catch(() => {});
-    },
-  };
-}
-
-/** Calls the engine's API as a function, as the CLI would over its socket. */
-function call(engine: Engine, method: string, path: string, body?: string): Promise<Response> {
-  return engine.fetch(
-    new Request(`http://engine${path}`, {
-      method,
-      headers: {
-        authorization: `Bearer ${engine.token}`,
-        [VERSION_HEADER]: VERSION,
-        "content-type": "application/json",
-      },
-      ...(body === undefined ? {} : { body }),
-    }),
-  );
-}
-
-async function json<T>(response: Response, status: number): Promise<T> {
-  const body = await response.json();
-  assert.equal(response.status, status, JSON.stringify(body));
-  return body as T;
-}
+import { call, inProcessEngine, json } from "./_inprocess.ts";
 
 /** Every path under `root` whose last part starts with one of `names`. */
 async function pathsNamed(root: string, names: readonly string[]): Promise<string[]> {

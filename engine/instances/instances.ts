@@ -186,35 +186,37 @@ export class Instances {
   }
 
   /**
-   * Returns an instance to the state at `stateDir`: stops its server, replaces its clone by `warm`'s
-   * (a warm instance of the same state, stopped and moved into place where the backend can move
-   * clones, else a new clone of the state), and starts it again on its port with its own role and
-   * password, so its DSN stays valid. Every change made on the instance is gone.
+   * Returns an instance to the state at `stateDir`: stops its server, replaces its clone by that of a
+   * warm instance of the same state from `takeWarm` (stopped and moved into place, where the backend
+   * can move clones), else by a new clone of the state, and starts it again on its port with its own
+   * role and password, so its DSN stays valid. Every change made on the instance is gone.
    */
   async reset(
     instance: InstanceRow,
     stateDir: string,
-    warm: StartedInstance | undefined,
+    takeWarm: () => StartedInstance | undefined,
   ): Promise<InstanceRow> {
     const runtime = this.#runtimes.byName(instance.image.runtime);
-    await runtime.stop(instance.server);
+    // A backend that cannot move a clone (overlay: a clone is a mount) would only stop the warm one.
+    const warm = this.#statefs.adopt === undefined ? undefined : takeWarm();
+    await Promise.all([
+      runtime.stop(instance.server),
+      warm === undefined ? undefined : runtime.stop(warm.server),
+    ]);
     const dataPath = join(instance.instance_dir, "data");
     await this.#statefs.remove(dataPath);
-    let replaces: string | undefined;
     let dataDir: string | undefined;
-    if (warm !== undefined) {
-      await runtime.stop(warm.server);
+    if (warm !== undefined && this.#statefs.adopt !== undefined) {
       try {
-        if (this.#statefs.adopt !== undefined) {
-          dataDir = await this.#statefs.adopt(join(warm.dir, "data"), dataPath);
-          replaces = warm.server.user;
-        }
+        dataDir = await this.#statefs.adopt(join(warm.dir, "data"), dataPath);
       } catch (error) {
         this.#log(`reset: could not take warm instance ${warm.instanceId} (${messageOf(error)}); cloning`);
       } finally {
         await this.#removeFiles(warm.dir);
       }
     }
+    // The warm clone has the warm instance's role: it goes in the round trip that creates this one's.
+    const replaces = dataDir === undefined ? undefined : warm?.server.user;
     dataDir ??= await this.#statefs.clone(stateDir, dataPath);
     const started = await runtime.start(instance.image, dataDir, {
       runDir: join(instance.instance_dir, "run"),

@@ -42,6 +42,16 @@ export interface PoolRequest {
   size?: number | undefined;
 }
 
+/** `GET /v1/pool`. */
+export interface PoolStatus {
+  /** Ready warm instances by state id. */
+  idle: Record<string, number>;
+  /** Warm instances being started. */
+  starting: number;
+  /** PSS of the ready warm instances' servers (host runtime). */
+  memory_bytes: number;
+}
+
 interface Warm {
   started: StartedInstance;
   readyAt: number;
@@ -87,9 +97,13 @@ export class InstancePool {
     return warm?.started;
   }
 
-  /** Idle warm instances per state id (for status and tests). */
-  idleCounts(): Record<string, number> {
-    return Object.fromEntries([...this.#idle].map(([stateId, list]) => [stateId, list.length]));
+  /** What the pool holds now (`GET /v1/pool`): ready warm instances per state, starts under way, memory. */
+  status(): PoolStatus {
+    const idle: Record<string, number> = {};
+    for (const [stateId, list] of this.#idle) if (list.length > 0) idle[stateId] = list.length;
+    let starting = 0;
+    for (const filling of this.#filling.values()) starting += filling;
+    return { idle, starting, memory_bytes: this.#totals().memoryBytes };
   }
 
   /** Removes warm instances idle longer than `pool.idleTimeout` or of states gone; cools quiet states. */

@@ -37,6 +37,6 @@ export async function resetInstance(deps: ResetDeps, ref: string): Promise<Insta
     );
   }
   const stateDir = deps.layout.stateDir(state.store_dir, state.state_id);
-  await deps.instances.reset(row, stateDir, deps.pool.takeWarm(row.state_id));
+  await deps.instances.reset(row, stateDir, () => deps.pool.takeWarm(row.state_id));
   return deps.inventory.getInstance(row.instance_id).entry;
 }

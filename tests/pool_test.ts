@@ -1,0 +1,194 @@
+/**
+ * The warm pool and reset on a real store (copy backend) with real PostgreSQL servers (host runtime),
+ * through the engine's API in process: hand-outs are distinct and isolated, warm instances are not
+ * listed until handed out and never outlive their engine, and a reset keeps the DSN and discards
+ * every change.
+ */
+
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import type { Engine } from "../engine/engine.ts";
+import type { PoolStatus } from "../engine/pool/pool.ts";
+import type { InstanceEntry, PrepareJobStatus } from "../shared/schemas.ts";
+import { call, engineOn, inProcessEngine, json } from "./_inprocess.ts";
+import { postgresUnder, stopServersUnder, waitFor } from "./_sandbox.ts";
+
+/** psql against a DSN (as a client of the instance would connect); its stdout, or a thrown stderr. */
+async function psql(dsn: string, sql: string): Promise<string> {
+  const { code, stdout, stderr } = await new Deno.Command("psql", {
+    args: ["-X", "-A", "-t", "-q", "-v", "ON_ERROR_STOP=1", "-c", sql, dsn],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  if (code !== 0) throw new Error(`psql exited ${code}: ${new TextDecoder().decode(stderr)}`);
+  return new TextDecoder().decode(stdout).trim();
+}
+
+async function configure(engine: Engine, path: string, value: unknown): Promise<void> {
+  await json(await call(engine, "PATCH", "/v1/config", JSON.stringify({ path, value })), 200);
+}
+
+/** A prepare through the fast path: a cache hit answers 200 with the finished job; else it is followed. */
+async function prepare(engine: Engine, workDir: string, sql: string): Promise<PrepareJobStatus> {
+  const body = JSON.stringify({ prepare_kind: "psql", psql_args: ["-c", sql], work_dir: workDir });
+  const response = await call(engine, "POST", "/v1/prepare-jobs?wait=cached", body);
+  if (response.status === 201) {
+    const { job_id: jobId } = await response.json() as { job_id: string };
+    await (await call(engine, "GET", `/v1/prepare-jobs/${jobId}/events`)).text();
+    return await json<PrepareJobStatus>(await call(engine, "GET", `/v1/prepare-jobs/${jobId}`), 200);
+  }
+  const status = await json<PrepareJobStatus>(response, 200);
+  assert.equal(status.status, "succeeded", JSON.stringify(status.error));
+  return status;
+}
+
+async function listed(engine: Engine): Promise<string[]> {
+  return (await json<InstanceEntry[]>(await call(engine, "GET", "/v1/instances"), 200)).map((entry) =>
+    entry.instance_id
+  );
+}
+
+/** The instance directories in the store: listed instances and warm ones. */
+function instanceDirs(dir: string): string[] {
+  try {
+    return [...Deno.readDirSync(join(dir, "store", "instances"))].map((entry) => entry.name)
+      .filter((name) => !name.startsWith("."));
+  } catch {
+    return [];
+  }
+}
+
+/** Warm instances: directories no listed instance owns. */
+async function warmIds(engine: Engine, dir: string): Promise<string[]> {
+  const shown = new Set(await listed(engine));
+  return instanceDirs(dir).filter((id) => !shown.has(id));
+}
+
+/** Waits until the pool has `count` ready warm instances and starts no more. */
+async function poolReady(engine: Engine, count: number): Promise<boolean> {
+  return await waitFor(async () => {
+    const status = await json<PoolStatus>(await call(engine, "GET", "/v1/pool"), 200);
+    const idle = Object.values(status.idle).reduce((sum, n) => sum + n, 0);
+    return idle === count && status.starting === 0;
+  }, 120_000);
+}
+
+const BASE = "create table base(id int); insert into base values (1)";
+
+Deno.test("the pool hands 100 concurrent prepares distinct, isolated instances, the warm ones included", async () => {
+  await using env = await inProcessEngine();
+  const { engine, dir } = env;
+  await configure(engine, "pool", { size: 10, maxIdle: 10, hotAfter: 1 });
+  const first = await prepare(engine, dir, BASE);
+  assert.ok(await poolReady(engine, 10), "the pool filled");
+  const warm = await warmIds(engine, dir);
+  const statuses = await Promise.all(Array.from({ length: 100 }, () => prepare(engine, dir, BASE)));
+  const results = statuses.map((status) => status.result).filter((result) => result !== null);
+  assert.equal(results.length, 100);
+  assert.equal(new Set(results.map((result) => result.dsn)).size, 100);
+  const handedOut = new Set(results.map((result) => result.instance_id));
+  assert.equal(handedOut.size, 100);
+  assert.ok(!handedOut.has(first.result?.instance_id ?? ""));
+  // Every warm instance went to exactly one prepare.
+  for (const id of warm) assert.ok(handedOut.has(id), `warm instance ${id} was handed out`);
+  // Each is its own database: a table made in one is in no other.
+  for (let i = 0; i < results.length; i += 10) {
+    await Promise.all(
+      results.slice(i, i + 10).map(async (result, j) => {
+        const seen = await psql(
+          result.dsn,
+          `create table mine_${i + j}(); select count(*) from pg_tables where tablename like 'mine\\_%'`,
+        );
+        assert.equal(seen, "1", result.instance_id);
+        assert.equal(await psql(result.dsn, "select count(*) from base"), "1");
+      }),
+    );
+  }
+  const shown = new Set(await listed(engine));
+  for (const id of handedOut) assert.ok(shown.has(id));
+});
+
+Deno.test("warm instances are not listed until handed out, and neither a stopped nor a crashed engine leaks one", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "sqlrs-pool-" });
+  await Deno.chmod(dir, 0o755);
+  try {
+    let engine = await engineOn(dir);
+    await configure(engine, "pool", { size: 2 });
+    // The first prepare of a state works as without a pool: nothing warm is started for it.
+    const first = await prepare(engine, dir, BASE);
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    assert.deepEqual(await warmIds(engine, dir), []);
+    // The second makes it hot (pool.hotAfter = 2): two warm instances, running, not listed.
+    await prepare(engine, dir, BASE);
+    assert.ok(await poolReady(engine, 2), "the pool filled");
+    const warm = await warmIds(engine, dir);
+    assert.equal(postgresUnder(dir).length, 4);
+    const shownBefore = await listed(engine);
+    assert.equal(shownBefore.length, 2);
+    for (const id of warm) assert.ok(!shownBefore.includes(id));
+    for (const id of warm) {
+      await json(await call(engine, "GET", `/v1/instances/${id}`), 404);
+    }
+    // Handed out, a warm instance is listed like any other.
+    const third = await prepare(engine, dir, BASE);
+    assert.ok(warm.includes(third.result?.instance_id ?? ""));
+    assert.ok((await listed(engine)).includes(third.result?.instance_id ?? ""));
+
+    // A crash (no stop): the next engine stops the warm servers and removes their directories.
+    assert.ok(await poolReady(engine, 2), "the pool filled");
+    engine.close();
+    engine = await engineOn(dir);
+    const shown = await listed(engine);
+    assert.equal(shown.length, 3);
+    assert.deepEqual(instanceDirs(dir).sort(), [...shown].sort());
+    assert.equal(postgresUnder(dir).length, 3);
+    assert.equal(await psql(first.result?.dsn ?? "", "select count(*) from base"), "1");
+
+    // A stop drains the pool.
+    await configure(engine, "pool.hotAfter", 1);
+    await prepare(engine, dir, BASE);
+    assert.ok(await poolReady(engine, 2), "the pool filled");
+    await engine.stop();
+    engine.close();
+    assert.equal(instanceDirs(dir).length, 4);
+    assert.equal(postgresUnder(dir).length, 4);
+  } finally {
+    await stopServersUnder(dir);
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+});
+
+Deno.test("reset keeps the DSN and discards every change, with and without a warm instance", async () => {
+  await using env = await inProcessEngine();
+  const { engine, dir } = env;
+  const prepared = await prepare(engine, dir, BASE);
+  const result = prepared.result;
+  assert.ok(result !== null);
+  await psql(result.dsn, "insert into base values (2); create table scratch()");
+  const reset = await json<InstanceEntry>(
+    await call(engine, "POST", `/v1/instances/${result.instance_id}/reset`),
+    200,
+  );
+  assert.equal(reset.dsn, result.dsn);
+  assert.equal(await psql(result.dsn, "select count(*) from base"), "1");
+  assert.equal(await psql(result.dsn, "select count(*) from pg_tables where tablename = 'scratch'"), "0");
+
+  // With a warm instance of the state: its clone is taken, and its role goes with it.
+  await configure(engine, `pool.states.${result.state_id}`, 1);
+  await prepare(engine, dir, BASE);
+  assert.ok(await poolReady(engine, 1), "the pool filled");
+  const [warm] = await warmIds(engine, dir);
+  await psql(result.dsn, "insert into base values (3)");
+  const again = await json<InstanceEntry>(
+    await call(engine, "POST", `/v1/instances/${result.instance_id}/reset`),
+    200,
+  );
+  assert.equal(again.dsn, result.dsn);
+  assert.ok(!instanceDirs(dir).includes(warm ?? ""), "the warm instance was used");
+  assert.equal(await psql(result.dsn, "select count(*) from base"), "1");
+  assert.equal(
+    await psql(result.dsn, "select string_agg(rolname, ',') from pg_roles where rolname like 'sqlrs\\_%'"),
+    `sqlrs_${result.instance_id}`,
+  );
+  await json(await call(engine, "POST", "/v1/instances/nosuchinstance/reset"), 404);
+});
