@@ -6,6 +6,7 @@
  * @module
  */
 
+import { poolComparisons } from "./_pool_goals.ts";
 import type { FigureResult } from "./_harness.ts";
 import type { MachineInfo, Versions } from "./_machine.ts";
 
@@ -266,6 +267,9 @@ export function compare(
     ),
   ];
   goals.push(...seriesGoals(figures, options.backends));
+  const pool = poolComparisons(figures);
+  ratios.push(...pool.ratios);
+  goals.push(...pool.goals);
   return { ratios, goals };
 }
 

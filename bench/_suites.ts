@@ -184,7 +184,8 @@ export class BenchContext {
 const HOST = "host";
 const HAND = "by hand";
 
-function figure(spec: Omit<FigureSpec, "metric"> & { metric?: string }): FigureSpec {
+/** A figure whose metric is `total` unless given. */
+export function figure(spec: Omit<FigureSpec, "metric"> & { metric?: string }): FigureSpec {
   return { metric: "total", ...spec };
 }
 
@@ -753,6 +754,15 @@ export async function templateProbes(ctx: BenchContext): Promise<Probe[]> {
   await psqlCommand(ctx.tools, server, "CHECKPOINT");
   const session = new PsqlSession(ctx.tools, server);
   ctx.cleanup.defer(() => session[Symbol.asyncDispose]());
+  return templateCloneProbes(ctx, session, databases);
+}
+
+/** `CREATE DATABASE … TEMPLATE <db>` both ways (WAL_LOG, FILE_COPY) through one open psql session. */
+export function templateCloneProbes(
+  ctx: BenchContext,
+  session: PsqlSession,
+  databases: ReadonlyArray<{ name: string; workload: string }>,
+): Probe[] {
   const probes: Probe[] = [];
   for (const db of databases) {
     for (const strategy of ["wal-log", "file-copy"] as const) {

@@ -50,9 +50,10 @@ import {
 } from "./_report.ts";
 import { REPO } from "./_workloads.ts";
 import { liquibaseProbes } from "./_liquibase.ts";
+import { poolProbes } from "./_pool.ts";
 
 /** The probe groups a run can be restricted to (`--only`). */
-const BENCH_GROUPS = ["series", "liquibase"] as const;
+const BENCH_GROUPS = ["series", "liquibase", "pool"] as const;
 type BenchGroup = typeof BENCH_GROUPS[number];
 
 /** Options of one benchmark run. */
@@ -103,9 +104,12 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
   const toolVersions = await versions(tools.bindir);
   log(`sqlrs bench (${config.mode}) in ${root}: ${machine.cpu}, ${tools.version}`);
 
-  if (options.only === "liquibase") {
-    log("liquibase: building the states...");
-    const probes = await liquibaseProbes(ctx, await ctx.installation("sqlrs-liquibase"));
+  if (options.only === "liquibase" || options.only === "pool") {
+    const only = options.only;
+    log(`${only}: setting up...`);
+    const probes = only === "liquibase"
+      ? await liquibaseProbes(ctx, await ctx.installation("sqlrs-liquibase"))
+      : await poolProbes(ctx);
     const figures = await runInterleaved(probes, { signal: options.signal, log });
     machine.loadAverageEnd = Deno.loadavg().map((v) => Math.round(v * 100) / 100);
     const { ratios, goals } = compare(figures, { backends: [], scales: config.scales });
@@ -113,7 +117,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
       schema: 1,
       generatedAt: new Date().toISOString(),
       mode: config.mode,
-      command: `deno task bench${config.mode === "full" ? "" : ` --${config.mode}`} --only liquibase`,
+      command: `deno task bench${config.mode === "full" ? "" : ` --${config.mode}`} --only ${only}`,
       durationSeconds: (performance.now() - started) / 1000,
       machine,
       versions: toolVersions,
@@ -121,8 +125,8 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
       backends: [],
       figures,
       ratios,
-      goals,
-      notes: ["Only the Liquibase suite ran (--only liquibase)."],
+      goals: only === "pool" ? goals.filter((goal) => goal.basis.includes("pool")) : goals,
+      notes: [`Only the ${only === "liquibase" ? "Liquibase" : "pool"} suite ran (--only ${only}).`],
     };
   }
 
@@ -199,6 +203,8 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
   for (const setup of setups) probes.push(...(await seriesProbes(ctx, setup.kind, setup.fs)));
   log("liquibase: building the states...");
   probes.push(...(await liquibaseProbes(ctx, await ctx.installation("sqlrs-liquibase"))));
+  log("pool: building the states and filling the pool...");
+  probes.push(...(await poolProbes(ctx)));
 
   const setupSeconds = (performance.now() - started) / 1000;
   log(`setup done in ${setupSeconds.toFixed(1)} s; ${probes.length} probes, interleaved`);
@@ -330,7 +336,7 @@ function parseArgs(args: readonly string[]): BenchArgs | undefined {
     } else if (arg === "--help" || arg === "-h") return undefined;
     else {
       throw new TypeError(
-        `Cannot parse argument "${arg}": use --quick, --smoke, --only series|liquibase, --backends LIST or --out DIR`,
+        `Cannot parse argument "${arg}": use --quick, --smoke, --only series|liquibase|pool, --backends LIST or --out DIR`,
       );
     }
   }
@@ -371,7 +377,7 @@ async function main(): Promise<number> {
   }
   if (parsed === undefined) {
     console.log(
-      "usage: deno task bench [--quick | --smoke] [--only series|liquibase] [--backends btrfs,xfs-reflink,overlay,copy]\n" +
+      "usage: deno task bench [--quick | --smoke] [--only series|liquibase|pool] [--backends btrfs,xfs-reflink,overlay,copy]\n" +
         "  [--out DIR]\n" +
         "  (full run by default; --quick: under 5 minutes; --smoke: one run of each probe, to try changes;\n" +
         "  --out: write latest.json, latest.svg and benchmarks.md in DIR instead of bench/results/ and docs/)",
