@@ -52,6 +52,9 @@ export interface PoolStatus {
   memory_bytes: number;
 }
 
+/** Warm instances started at once. */
+const REFILL_CONCURRENCY = 1;
+
 interface Warm {
   started: StartedInstance;
   readyAt: number;
@@ -73,6 +76,8 @@ export class InstancePool {
   /** Starts under way per state. */
   readonly #filling = new Map<string, number>();
   readonly #work = new Set<Promise<void>>();
+  /** States that may be below their target. */
+  readonly #wanted = new Set<string>();
   #closed = false;
 
   constructor(deps: PoolDeps) {
@@ -161,24 +166,41 @@ export class InstancePool {
     return { count, memoryBytes };
   }
 
-  /** Starts as many warm instances of the state as its target and the global limits allow. */
+  /** Queues the state for refilling up to its target; {@link InstancePool.#pump} starts the instances. */
   #refill(stateId: string): void {
-    const demand = this.#demand.get(stateId);
-    if (this.#closed || demand === undefined) return;
+    if (this.#closed || !this.#demand.has(stateId)) return;
+    this.#wanted.add(stateId);
+    this.#pump();
+  }
+
+  /**
+   * Starts warm instances, {@link REFILL_CONCURRENCY} at a time, for the queued states below their
+   * target while the global limits allow. One at a time: on a small machine, a burst of hand-outs that
+   * set off as many clones and server starts would slow every hand-out of the burst several times over.
+   */
+  #pump(): void {
     const { maxIdle, maxIdleMemoryBytes } = this.#deps.config.effective.pool;
-    const want = this.#target(stateId) - (this.#idle.get(stateId)?.length ?? 0) -
-      (this.#filling.get(stateId) ?? 0);
-    for (let i = 0; i < want; i++) {
+    while (!this.#closed && this.#work.size < REFILL_CONCURRENCY) {
       const totals = this.#totals();
       if (totals.count >= maxIdle) return;
       if (maxIdleMemoryBytes !== null && totals.memoryBytes >= maxIdleMemoryBytes) return;
+      const stateId = [...this.#wanted].find((id) => this.#deficit(id) > 0);
+      for (const id of this.#wanted) if (this.#deficit(id) <= 0) this.#wanted.delete(id);
+      const demand = stateId === undefined ? undefined : this.#demand.get(stateId);
+      if (stateId === undefined || demand === undefined) return;
       this.#filling.set(stateId, (this.#filling.get(stateId) ?? 0) + 1);
       const work = this.#fillOne(demand.request).finally(() => {
         this.#filling.set(stateId, (this.#filling.get(stateId) ?? 1) - 1);
         this.#work.delete(work);
+        this.#pump();
       });
       this.#work.add(work);
     }
+  }
+
+  /** How many more warm instances the state wants. */
+  #deficit(stateId: string): number {
+    return this.#target(stateId) - (this.#idle.get(stateId)?.length ?? 0) - (this.#filling.get(stateId) ?? 0);
   }
 
   async #fillOne(request: PoolRequest): Promise<void> {

@@ -154,6 +154,15 @@ export class Executor {
       plan.image,
       (line) => reporter.log("resolve-image", line),
     );
+    // A cache hit (every warm prepare) makes no build area: creating and removing one costs more than
+    // the rest of a hand-out from the pool.
+    const first = await this.#resumeFrom(plan, 0, reporter);
+    if (first === plan.steps.length) {
+      const stateDir = first === 0
+        ? base.path
+        : this.#deps.states.path(plan.image.storeDir, plan.finalStateId);
+      return { stateDir, base, removeWorkspace: () => Promise.resolve() };
+    }
     const jobDir = layout.jobDir(reporter.jobId);
     const workspace: Workspace = {
       clonePath: join(jobDir, "runtime"),
@@ -168,7 +177,7 @@ export class Executor {
     let workspaceRemoved: Promise<void> | undefined;
     let spareClone: string | undefined;
     try {
-      let next = await this.#resumeFrom(plan, 0, reporter);
+      let next = first;
       while (next < plan.steps.length) {
         signal.throwIfAborted();
         const release = await this.#mutex.acquire((plan.steps[next] as PlannedStep).outputStateId);

@@ -11,7 +11,8 @@
 import type { PrepareJobRequest, PreparePlanTask } from "../../shared/schemas.ts";
 import type { ResolvedImage } from "../runtime/types.ts";
 import type { StateInputs } from "../registry/registry.ts";
-import { hashRecords, sha256File, stateFingerprint } from "./fingerprint.ts";
+import { hashRecords, stateFingerprint } from "./fingerprint.ts";
+import { fileDigest } from "./file_digests.ts";
 import { planPsql } from "./psql_args.ts";
 import { psqlStepAction } from "./psql_step.ts";
 import type { StepAction } from "./step_action.ts";
@@ -85,7 +86,7 @@ async function fileHashes(
   for (const path of paths) {
     let hash = known.get(path);
     if (hash === undefined) {
-      hash = sha256File(path);
+      hash = fileDigest(path);
       known.set(path, hash);
     }
     hashes[path] = await hash;

@@ -33,7 +33,8 @@
 import { createHash } from "node:crypto";
 import { dirname, isAbsolute, relative, resolve } from "node:path";
 import { invalidArgument, messageOf } from "../../shared/errors.ts";
-import { RecordHasher, sha256File, toHex } from "./fingerprint.ts";
+import { RecordHasher, toHex } from "./fingerprint.ts";
+import { fileDigest } from "./file_digests.ts";
 import { copySource, programWords, serverCopySource } from "./psql_copy.ts";
 
 /** Version of the content stream's layout; changing it changes every psql content hash. */
@@ -84,7 +85,7 @@ const expansions = new Map<string, { result: ExpandedPsqlContent; fileDigests: M
 async function unchanged(digests: ReadonlyMap<string, string>): Promise<boolean> {
   for (const [file, digest] of digests) {
     try {
-      if (await sha256File(file) !== digest) return false;
+      if (await fileDigest(file) !== digest) return false;
     } catch {
       return false;
     }
@@ -325,7 +326,7 @@ async function hashDataFile(ctx: Context, path: string, what: string): Promise<s
   const reason = await unreadableReason(path);
   if (reason !== null) throw invalidArgument(`${what}: ${reason}`, { path });
   try {
-    const digest = await sha256File(path);
+    const digest = await fileDigest(path);
     ctx.files.set(path, digest);
     return digest;
   } catch (error) {
