@@ -104,6 +104,16 @@ function fitVisible(line: string, width: number): string {
   return plain.length <= width ? line : fitWidth(plain, width);
 }
 
+/** Prints what {@link followJob} would for a job that succeeded as a cache hit, without reading its events. */
+export function reportCacheHit(
+  status: PrepareJobStatus,
+  options: { labelsRelativeTo?: string | undefined },
+): void {
+  const color = Deno.stderr.isTerminal() && (Deno.env.get("NO_COLOR") ?? "") === "";
+  const view = new ProgressView({ color, cwd: options.labelsRelativeTo ?? Deno.cwd() });
+  for (const line of view.cacheHit(status)) err(line);
+}
+
 /**
  * Follows a job to its end and returns its final status, or `undefined` when the user detached
  * (the job keeps running).

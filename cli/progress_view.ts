@@ -200,6 +200,20 @@ export class ProgressView {
     }
   }
 
+  /**
+   * The lines following a job that ended as a cache hit prints (every step cached, then the summary),
+   * from its final status alone: such a job's events say nothing more.
+   */
+  cacheHit(status: PrepareJobStatus): string[] {
+    this.setPlan(status.tasks);
+    const lines = [...this.#steps.values()].map((step) => {
+      step.outcome = "cached";
+      return this.#finishedLine(step);
+    });
+    const summary = this.summary(status);
+    return summary === undefined ? lines : [...lines, summary];
+  }
+
   /** `3 steps: 1 cached, 2 ran in 4.2s; ready in 5.0s` for a succeeded job, else nothing. */
   summary(status: PrepareJobStatus): string | undefined {
     if (status.status !== "succeeded" || status.plan_only) return undefined;

@@ -120,3 +120,17 @@ Deno.test("ProgressView keeps the live lines few when a series runs many steps a
   assert.equal(lines[0], "=> [1/40] 0.sql  1.0s");
   assert.equal(lines[5], "   … and 35 more steps in the same run");
 });
+
+Deno.test("cacheHit() prints from a cache hit's status what following its events prints", () => {
+  const tasks = [step("execute-0", "-f /w/a.sql"), step("execute-1", "-f /w/b.sql")];
+  const done = status(tasks, { status: "succeeded", finished_at: "2026-01-01T00:00:00.300Z" });
+  const followed = new ProgressView({ color: false, cwd: "/w" });
+  followed.setPlan(tasks);
+  const lines = [
+    ...followed.onEvent(task("execute-0", "skipped", 0, "not kept: part of the cached state of execute-1")),
+    ...followed.onEvent(task("execute-1", "skipped", 0, "cached")),
+    followed.summary(done),
+  ];
+  assert.deepEqual(new ProgressView({ color: false, cwd: "/w" }).cacheHit(done), lines);
+  assert.equal(lines.at(-1), "2 steps: 2 cached, 0 ran; ready in 0.3s");
+});

@@ -10,7 +10,7 @@ import { SqlrsError } from "../../shared/errors.ts";
 import type { CliContext } from "../context.ts";
 import { readStdin } from "../tool_args.ts";
 import { lbPrepareRequest, psqlPrepareRequest } from "../../client/requests.ts";
-import { followJob } from "../progress.ts";
+import { followJob, reportCacheHit } from "../progress.ts";
 import { nameFailedStep } from "../progress_view.ts";
 import { err, out, printJson, shortId, table } from "../output.ts";
 import { loadCliConfig } from "../../client/config.ts";
@@ -107,8 +107,13 @@ export async function runPrepare(
   composite = false,
 ): Promise<PrepareJobStatus | undefined> {
   if (watch) {
-    // A cache hit finishes within the request; following its (finished) job replays its steps' lines.
+    // A cache hit finishes within the request, and its steps' lines follow from its status (-v replays
+    // its events).
     const answer = await (await context.client()).submitPrepareWaitCached(request);
+    if ("status" in answer && answer.status.status === "succeeded" && !context.verbose) {
+      reportCacheHit(answer.status, { labelsRelativeTo: request.work_dir });
+      return answer.status;
+    }
     const jobId = "status" in answer ? answer.status.job_id : answer.accepted.job_id;
     return await followToSuccess(context, jobId, composite, request);
   }
