@@ -11,7 +11,8 @@ import type { Engine } from "../engine/engine.ts";
 import type { PoolStatus } from "../engine/pool/pool.ts";
 import type { InstanceEntry, PrepareJobStatus } from "../shared/schemas.ts";
 import { call, engineOn, inProcessEngine, json } from "./_inprocess.ts";
-import { postgresUnder, stopServersUnder, waitFor } from "./_sandbox.ts";
+import * as sqlrs from "../mod.ts";
+import { postgresUnder, Sandbox, stopServersUnder, waitFor } from "./_sandbox.ts";
 
 /** psql against a DSN (as a client of the instance would connect); its stdout, or a thrown stderr. */
 async function psql(dsn: string, sql: string): Promise<string> {
@@ -191,4 +192,34 @@ Deno.test("reset keeps the DSN and discards every change, with and without a war
     `sqlrs_${result.instance_id}`,
   );
   await json(await call(engine, "POST", "/v1/instances/nosuchinstance/reset"), 404);
+});
+
+Deno.test("a mod.ts session prepares from a recipe's pool, db.reset() and sqlrs reset keep the DSN", async () => {
+  await using sandbox = await Sandbox.create();
+  await Deno.mkdir(join(sandbox.dir, ".sqlrs"));
+  await Deno.writeTextFile(
+    join(sandbox.dir, ".sqlrs", "config.yaml"),
+    `recipes:\n  dev:\n    kind: psql\n    args: [-c, "${BASE}"]\n    pool: 1\n`,
+  );
+  // The CLI's recipe asks for a pool of 1 for its state: the next prepare takes the warm instance.
+  const first = JSON.parse((await sandbox.cliOk(["--output", "json", "prepare", "dev"])).stdout);
+  const client = await sandbox.client();
+  assert.ok(
+    await waitFor(async () => {
+      const status = await (await client.request("GET", "/v1/pool")).json() as PoolStatus;
+      return status.idle[first.state_id] === 1 && status.starting === 0;
+    }, 60_000),
+  );
+  using session = await sqlrs.session({ env: sandbox.env, cwd: sandbox.dir });
+  await using db = await session.prepare({ psql: ["-c", BASE] });
+  assert.equal(db.stateId, first.state_id);
+  const warm = await (await client.request("GET", "/v1/pool")).json() as PoolStatus;
+  assert.equal(warm.idle[first.state_id] ?? 0, 0, "the warm instance was handed out");
+  await db.run({ psql: ["-c", "insert into base values (2)"] });
+  await db.reset();
+  assert.equal(await psql(db.dsn, "select count(*) from base"), "1");
+  await psql(first.dsn, "insert into base values (2)");
+  const reset = await sandbox.cliOk(["reset", first.instance_id]);
+  assert.equal(reset.stdout.trim(), `DSN=${first.dsn}`);
+  assert.equal(await psql(first.dsn, "select count(*) from base"), "1");
 });
