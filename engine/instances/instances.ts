@@ -197,35 +197,58 @@ export class Instances {
     takeWarm: () => StartedInstance | undefined,
   ): Promise<InstanceRow> {
     const runtime = this.#runtimes.byName(instance.image.runtime);
+    const t0 = performance.now();
     // A backend that cannot move a clone (overlay: a clone is a mount) would only stop the warm one.
     const warm = this.#statefs.adopt === undefined ? undefined : takeWarm();
     await Promise.all([
       runtime.stop(instance.server),
       warm === undefined ? undefined : runtime.stop(warm.server),
     ]);
+    const stopped = performance.now();
     const dataPath = join(instance.instance_dir, "data");
-    await this.#statefs.remove(dataPath);
+    // What is left to remove is removed while the server starts (a subvolume delete, a tree).
+    const leftovers: Array<() => Promise<void>> = [];
+    const aside = join(instance.instance_dir, `data.reset-${randomHex(4)}`);
+    try {
+      await Deno.rename(dataPath, aside);
+      leftovers.push(() => this.#statefs.remove(aside));
+    } catch {
+      await this.#statefs.remove(dataPath); // a mount (overlay) cannot be renamed
+    }
     let dataDir: string | undefined;
     if (warm !== undefined && this.#statefs.adopt !== undefined) {
       try {
         dataDir = await this.#statefs.adopt(join(warm.dir, "data"), dataPath);
       } catch (error) {
         this.#log(`reset: could not take warm instance ${warm.instanceId} (${messageOf(error)}); cloning`);
-      } finally {
-        await this.#removeFiles(warm.dir);
       }
+      leftovers.push(() => this.#removeFiles(warm.dir));
     }
     // The warm clone has the warm instance's role: it goes in the round trip that creates this one's.
     const replaces = dataDir === undefined ? undefined : warm?.server.user;
     dataDir ??= await this.#statefs.clone(stateDir, dataPath);
-    const started = await runtime.start(instance.image, dataDir, {
-      runDir: join(instance.instance_dir, "run"),
-      port: instance.server.port,
-    });
+    const cloned = performance.now();
+    const [started] = await Promise.all([
+      runtime.start(instance.image, dataDir, {
+        runDir: join(instance.instance_dir, "run"),
+        port: instance.server.port,
+      }),
+      ...leftovers.map((remove) =>
+        remove().catch((error) => this.#log(`reset: cannot remove a leftover: ${messageOf(error)}`))
+      ),
+    ]);
+    const ready = performance.now();
     const { user, password } = instance.server;
     const server = await createInstanceRole(started, { user, password }, replaces);
     this.#registry.updateInstanceServer(instance.instance_id, server);
     this.#registry.touchState(instance.state_id);
+    const ms = (from: number, to: number) => `${(to - from).toFixed(1)} ms`;
+    this.#log(
+      `reset ${instance.instance_id} (${replaces === undefined ? "cloned" : "warm"}): stop ${
+        ms(t0, stopped)
+      }, ` +
+        `clone ${ms(stopped, cloned)}, start ${ms(cloned, ready)}, role ${ms(ready, performance.now())}`,
+    );
     return { ...instance, server };
   }
 

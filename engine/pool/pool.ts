@@ -54,6 +54,8 @@ export interface PoolStatus {
 
 /** Warm instances started at once. */
 const REFILL_CONCURRENCY = 1;
+/** How long after the last hand-out of a state its refill starts. */
+const REFILL_DELAY_MS = 50;
 
 interface Warm {
   started: StartedInstance;
@@ -78,6 +80,8 @@ export class InstancePool {
   readonly #work = new Set<Promise<void>>();
   /** States that may be below their target. */
   readonly #wanted = new Set<string>();
+  /** The refill that starts when hand-outs pause. */
+  #quiet: ReturnType<typeof setTimeout> | undefined;
   #closed = false;
 
   constructor(deps: PoolDeps) {
@@ -131,6 +135,7 @@ export class InstancePool {
   /** Stops filling and removes every warm instance (the engine stops). */
   async drain(): Promise<void> {
     this.#closed = true;
+    clearTimeout(this.#quiet);
     await Promise.allSettled([...this.#work]);
     const all = [...this.#idle.values()].flat();
     this.#idle.clear();
@@ -170,7 +175,9 @@ export class InstancePool {
   #refill(stateId: string): void {
     if (this.#closed || !this.#demand.has(stateId)) return;
     this.#wanted.add(stateId);
-    this.#pump();
+    // Once hand-outs pause: a burst of them would otherwise share the machine with the refill.
+    clearTimeout(this.#quiet);
+    this.#quiet = setTimeout(() => this.#pump(), REFILL_DELAY_MS);
   }
 
   /**

@@ -24,8 +24,22 @@ interface Cached {
 
 const cache = new Map<string, Cached>();
 
-/** `<sharedir>/extension` and `<pkglibdir>` of the build in `bindir`, or null without its pg_config. */
-async function extensionDirs(bindir: string): Promise<[string, string] | null> {
+/** The answers of each build's pg_config, by bindir, while that pg_config is the same file. */
+const dirsCache = new Map<string, { stamp: number; dirs: Promise<[string, string] | null> }>();
+
+/**
+ * `<sharedir>/extension` and `<pkglibdir>` of the build in `bindir`, or null without its pg_config:
+ * asked once per pg_config binary (a process start costs more than the rest of a warm plan).
+ */
+function extensionDirs(bindir: string, pgConfigMtime: number): Promise<[string, string] | null> {
+  const known = dirsCache.get(bindir);
+  if (known !== undefined && known.stamp === pgConfigMtime) return known.dirs;
+  const dirs = askPgConfig(bindir);
+  dirsCache.set(bindir, { stamp: pgConfigMtime, dirs });
+  return dirs;
+}
+
+async function askPgConfig(bindir: string): Promise<[string, string] | null> {
   try {
     const result = await run([join(bindir, "pg_config"), "--sharedir", "--pkglibdir"]);
     const [sharedir, pkglibdir] = result.stdout.trim().split("\n");
@@ -72,7 +86,7 @@ async function computeDigest(extensionDir: string, libDir: string): Promise<stri
 
 /** A short digest of the extensions installed for the build in `bindir` ("unknown" without pg_config). */
 export async function extensionsDigest(bindir: string): Promise<string> {
-  const dirs = await extensionDirs(bindir);
+  const dirs = await extensionDirs(bindir, await mtimeOf(join(bindir, "pg_config")));
   if (dirs === null) return "unknown";
   const [extensionDir, libDir] = dirs;
   const mtimes = [await mtimeOf(extensionDir), await mtimeOf(libDir)];
