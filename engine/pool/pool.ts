@@ -99,11 +99,17 @@ export class InstancePool {
     return warm?.started;
   }
 
-  /** Takes a warm instance without counting demand (a reset), or undefined when none is warm. */
+  /**
+   * Takes a warm instance without counting demand (a reset), or undefined when none is warm. The
+   * caller calls {@link InstancePool.refill} when done, so that no refill competes with its restart.
+   */
   takeWarm(stateId: string): StartedInstance | undefined {
-    const warm = this.#idle.get(stateId)?.shift();
+    return this.#idle.get(stateId)?.shift()?.started;
+  }
+
+  /** Refills the state's warm instances up to its target (after {@link InstancePool.takeWarm}). */
+  refill(stateId: string): void {
     this.#refill(stateId);
-    return warm?.started;
   }
 
   /** What the pool holds now (`GET /v1/pool`): ready warm instances per state, starts under way, memory. */

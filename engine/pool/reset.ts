@@ -37,6 +37,10 @@ export async function resetInstance(deps: ResetDeps, ref: string): Promise<Insta
     );
   }
   const stateDir = deps.layout.stateDir(state.store_dir, state.state_id);
-  await deps.instances.reset(row, stateDir, () => deps.pool.takeWarm(row.state_id));
+  try {
+    await deps.instances.reset(row, stateDir, () => deps.pool.takeWarm(row.state_id));
+  } finally {
+    deps.pool.refill(row.state_id);
+  }
   return deps.inventory.getInstance(row.instance_id).entry;
 }
