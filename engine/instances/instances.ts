@@ -127,7 +127,7 @@ export class Instances {
 
   /** Stops an unrecorded instance and removes its files. Idempotent. */
   async discard(started: StartedInstance): Promise<void> {
-    await this.#runtimes.byName(started.image.runtime).stop(started.server);
+    await this.#runtimes.byName(started.image.runtime).stop(started.server, { discard: true });
     await this.#removeFiles(started.dir);
   }
 
@@ -200,8 +200,9 @@ export class Instances {
     const t0 = performance.now();
     // A backend that cannot move a clone (overlay: a clone is a mount) would only stop the warm one.
     const warm = this.#statefs.adopt === undefined ? undefined : takeWarm();
+    // The old clone is deleted (no checkpoint needed); the warm one is started again (a clean stop).
     await Promise.all([
-      runtime.stop(instance.server),
+      runtime.stop(instance.server, { discard: true }),
       warm === undefined ? undefined : runtime.stop(warm.server),
     ]);
     const stopped = performance.now();

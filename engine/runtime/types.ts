@@ -88,8 +88,12 @@ export interface Runtime {
   initBase(image: ResolvedImage, dataDir: string): Promise<void>;
   /** Starts a server on the stopped data directory `dataDir` and resolves once it accepts connections. */
   start(image: ResolvedImage, dataDir: string, options: StartOptions): Promise<ServerHandle>;
-  /** Stops a server cleanly (a fast shutdown: no crash recovery on the next start). Idempotent. */
-  stop(server: ServerHandle): Promise<void>;
+  /**
+   * Stops a server cleanly (a fast shutdown: no crash recovery on the next start). Idempotent. With
+   * `discard` (its data directory is deleted next), a runtime may skip the shutdown checkpoint
+   * (the host runtime: an immediate shutdown).
+   */
+  stop(server: ServerHandle, options?: { discard?: boolean }): Promise<void>;
   /** Whether the server still runs. */
   isRunning(server: ServerHandle): Promise<boolean>;
   /** Starts psql or pgbench connected to the server (connection arguments are appended by the runtime). */

@@ -331,9 +331,9 @@ export function createHostRuntime(): Runtime {
     return spawnStreaming(argv, exec);
   }
 
-  async function stop(server: ServerHandle): Promise<void> {
+  async function stop(server: ServerHandle, options?: { discard?: boolean }): Promise<void> {
     const pid = await runningPostmaster(server.dataDir, Number(server.runtimeId));
-    if (pid !== undefined) await stopPostmaster(pid);
+    if (pid !== undefined) await stopPostmaster(pid, options?.discard === true);
     await removeShortSocketDir(server.socketDir);
   }
 
