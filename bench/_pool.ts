@@ -160,7 +160,9 @@ export async function poolProbes(ctx: BenchContext): Promise<Probe[]> {
         ...common,
         id: `pool.reset.${kind}`,
         group: "pool",
-        what: kind === "pooled" ? "reset from a warm instance of the state" : "reset by a new clone",
+        what: kind === "pooled"
+          ? "reset with warm instances of the state ready (one is taken on the copy backend only)"
+          : "reset of an instance whose state has no pool",
         command: "await db.reset()",
         technique: "sqlrs",
         via: "mod.ts session",

@@ -27,7 +27,7 @@ const POOL_GOALS: Array<[string, number, string, string[]]> = [
     ["pool.handout.pooled"],
   ],
   [
-    "reset (from the pool) <= 1.2x a pooled hand-out + a server restart",
+    "reset (pool warm) <= 1.2x a pooled hand-out + a server restart",
     1.2,
     "pool.reset.pooled",
     ["pool.handout.pooled", "pool.restart.hand"],

@@ -187,8 +187,8 @@ export class Instances {
 
   /**
    * Returns an instance to the state at `stateDir`: stops its server, replaces its clone by that of a
-   * warm instance of the same state from `takeWarm` (stopped and moved into place, where the backend
-   * can move clones), else by a new clone of the state, and starts it again on its port with its own
+   * warm instance of the same state from `takeWarm` (stopped and moved into place, on the copy
+   * backend), else by a new clone of the state, and starts it again on its port with its own
    * role and password, so its DSN stays valid. Every change made on the instance is gone.
    */
   async reset(
@@ -198,8 +198,9 @@ export class Instances {
   ): Promise<InstanceRow> {
     const runtime = this.#runtimes.byName(instance.image.runtime);
     const t0 = performance.now();
-    // A backend that cannot move a clone (overlay: a clone is a mount) would only stop the warm one.
-    const warm = this.#statefs.adopt === undefined ? undefined : takeWarm();
+    // Only where a clone is a copy does a warm clone pay: its clean stop costs more than a btrfs
+    // snapshot, and overlay cannot move a clone (it is a mount).
+    const warm = this.#statefs.adopt === undefined || this.#statefs.kind !== "copy" ? undefined : takeWarm();
     // The old clone is deleted (no checkpoint needed); the warm one is started again (a clean stop).
     await Promise.all([
       runtime.stop(instance.server, { discard: true }),
