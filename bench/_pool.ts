@@ -42,7 +42,10 @@ async function poolReady(installation: Installation, stateId: string, count: num
 /** The pool group's probes (its own installation; btrfs when the machine has it, else copies). */
 export async function poolProbes(ctx: BenchContext): Promise<Probe[]> {
   const backend = (await backendAvailable("btrfs")).available ? "btrfs" : "copy";
-  const fs = await backendFilesystem(ctx.root, backend, ctx.config.loopGiB);
+  // A filesystem of its own: the full run's backend suites have theirs at ctx.root.
+  const poolRoot = join(ctx.root, "pool");
+  await Deno.mkdir(poolRoot, { recursive: true, mode: 0o755 });
+  const fs = await backendFilesystem(poolRoot, backend, ctx.config.loopGiB);
   const installation = await ctx.installation("sqlrs-pool", { storeRoot: join(fs, "pool-store"), backend });
   const client = await installation.client();
   const session = await sqlrs.session({ env: installation.env, cwd: installation.dir, idleTimeout: "3600s" });
