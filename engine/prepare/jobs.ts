@@ -26,7 +26,7 @@ import { parseDuration } from "../../shared/duration.ts";
 import type { ConfigStore } from "../config/config_store.ts";
 import type { Activity } from "../lifecycle/activity.ts";
 import { type Plan, planPsqlPrepare } from "./planner.ts";
-import { checkLiquibaseRequest, planLiquibasePrepare } from "./lb_prepare.ts";
+import { checkLiquibaseRequest, planLiquibasePrepare } from "./liquibase/lb_prepare.ts";
 import { argsSummary } from "./summary.ts";
 import { explainPlan } from "../cache/explain.ts";
 import type { Executor, JobReporter } from "./executor.ts";

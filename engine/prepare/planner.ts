@@ -12,8 +12,8 @@ import type { PrepareJobRequest, PreparePlanTask } from "../../shared/schemas.ts
 import type { ResolvedImage } from "../runtime/types.ts";
 import type { StateInputs } from "../registry/registry.ts";
 import { hashRecords, sha256File, stateFingerprint } from "./fingerprint.ts";
-import { planPsql } from "./psql_args.ts";
-import { psqlStepAction } from "./psql_step.ts";
+import { planPsql } from "./psql/psql_args.ts";
+import { psqlStepAction } from "./psql/psql_step.ts";
 import type { StepAction } from "./step_action.ts";
 import { argsSummary } from "./summary.ts";
 

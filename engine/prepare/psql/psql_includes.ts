@@ -32,8 +32,8 @@
 
 import { createHash } from "node:crypto";
 import { dirname, isAbsolute, relative, resolve } from "node:path";
-import { invalidArgument, messageOf } from "../../shared/errors.ts";
-import { RecordHasher, sha256File, toHex } from "./fingerprint.ts";
+import { invalidArgument, messageOf } from "../../../shared/errors.ts";
+import { RecordHasher, sha256File, toHex } from "../fingerprint.ts";
 import { copySource, programWords, serverCopySource } from "./psql_copy.ts";
 
 /** Version of the content stream's layout; changing it changes every psql content hash. */

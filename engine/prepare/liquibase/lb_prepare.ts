@@ -13,32 +13,32 @@
 
 import { createHash } from "node:crypto";
 import { join } from "node:path";
-import type { PrepareJobRequestLiquibase } from "../../shared/schemas.ts";
-import type { Runtime, ServerHandle } from "../runtime/types.ts";
-import { serverAddress } from "../runtime/address.ts";
-import { findLiquibase, liquibaseFailure, type LiquibaseTool, runLiquibase } from "./liquibase/lb_tool.ts";
+import type { PrepareJobRequestLiquibase } from "../../../shared/schemas.ts";
+import type { Runtime, ServerHandle } from "../../runtime/types.ts";
+import { serverAddress } from "../../runtime/address.ts";
+import { findLiquibase, liquibaseFailure, type LiquibaseTool, runLiquibase } from "./lb_tool.ts";
 import {
   applyArgs,
   contextOptions,
   type LiquibaseArgs,
   parseLiquibaseArgs,
   planArgs,
-} from "./liquibase/lb_args.ts";
+} from "./lb_args.ts";
 import {
   changesetRef,
   clearStaleLockSql,
   parsePendingChangesets,
   type PendingChangeset,
   ranChangesets,
-} from "./liquibase/lb_plan.ts";
-import { hashFiles, parsedChangelogs, treeDigest } from "./liquibase/lb_inputs.ts";
-import { readCachedPlan, writeCachedPlan } from "./liquibase/lb_plan_cache.ts";
-import { runAlwaysChangesets } from "./liquibase/lb_run_always.ts";
-import { chainPlan, type Plan, type PlannerDeps, type StepDraft } from "./planner.ts";
-import type { SeriesStep, StepAction, StepContext } from "./step_action.ts";
-import { argsSummary } from "./summary.ts";
-import { hashRecords } from "./fingerprint.ts";
-import { invalidArgument, SqlrsError } from "../../shared/errors.ts";
+} from "./lb_plan.ts";
+import { hashFiles, parsedChangelogs, treeDigest } from "./lb_inputs.ts";
+import { readCachedPlan, writeCachedPlan } from "./lb_plan_cache.ts";
+import { runAlwaysChangesets } from "./lb_run_always.ts";
+import { chainPlan, type Plan, type PlannerDeps, type StepDraft } from "../planner.ts";
+import type { SeriesStep, StepAction, StepContext } from "../step_action.ts";
+import { argsSummary } from "../summary.ts";
+import { hashRecords } from "../fingerprint.ts";
+import { invalidArgument, SqlrsError } from "../../../shared/errors.ts";
 
 /** What Liquibase planning needs besides the common planner deps. */
 export interface LiquibasePlannerDeps extends PlannerDeps {
