@@ -26,7 +26,7 @@ import { connectEngine } from "./client/discovery.ts";
 import { ApiError, type EngineClient } from "./client/engine_client.ts";
 import { moduleEngineCommand } from "./client/engine_command.ts";
 import { followJob, followJobEvents, requireSucceeded } from "./client/follow_job.ts";
-import { lbPrepareRequest, psqlPrepareRequest, runRequestFor } from "./client/requests.ts";
+import { prepareRequestFor, runRequestFor } from "./client/requests.ts";
 import { resolveDeleteTarget } from "./client/resolve.ts";
 import { consumeRun } from "./client/run_output.ts";
 import { SqlrsError } from "./shared/errors.ts";
@@ -233,8 +233,8 @@ async function prepareRequest(session: Session, options: PrepareOptions, planOnl
     planOnly,
   };
   return options.psql !== undefined
-    ? await psqlPrepareRequest(options.psql, shared)
-    : lbPrepareRequest(options.liquibase ?? [], shared);
+    ? await prepareRequestFor("psql", options.psql, shared)
+    : await prepareRequestFor("lb", options.liquibase ?? [], shared);
 }
 
 /**

@@ -16,14 +16,7 @@ import { splitComposite } from "./composite.ts";
 import { statusCommand } from "./commands/status.ts";
 import { configCommand } from "./commands/config.ts";
 import { engineGroupCommand } from "./commands/engine.ts";
-import {
-  planLbCommand,
-  planPsqlCommand,
-  prepareLbCommand,
-  preparePsqlCommand,
-  type RunStage,
-  watchCommand,
-} from "./commands/prepare.ts";
+import { prepareKindCommands, type RunStage, watchCommand } from "./commands/prepare.ts";
 import { planRecipeCommand, prepareRecipeCommand } from "./commands/recipe.ts";
 import { runPgbenchCommand, runPsqlCommand, runRequest, streamRun } from "./commands/run.ts";
 import { lsCommand } from "./commands/ls.ts";
@@ -33,6 +26,7 @@ import { initCommand } from "./commands/init.ts";
 import { completionsCommand } from "./commands/completions.ts";
 import { completeValuesCommand } from "./commands/complete_values.ts";
 import { SqlrsError } from "../shared/errors.ts";
+import { PREPARE_COMMANDS } from "../shared/prepare_kinds.ts";
 
 interface CliState {
   exitCode: number;
@@ -58,10 +52,7 @@ function buildProgram(state: CliState, runStage?: RunStage) {
   program.addCommand(statusCommand(context));
   program.addCommand(configCommand(context));
   program.addCommand(engineGroupCommand(context, setExit));
-  program.addCommand(preparePsqlCommand(context, runStage));
-  program.addCommand(planPsqlCommand(context));
-  program.addCommand(prepareLbCommand(context, runStage));
-  program.addCommand(planLbCommand(context));
+  for (const command of prepareKindCommands(context, runStage)) program.addCommand(command);
   program.addCommand(prepareRecipeCommand(context, runStage));
   program.addCommand(planRecipeCommand(context));
   program.addCommand(watchCommand(context));
@@ -157,10 +148,10 @@ export async function main(argv: readonly string[]): Promise<number> {
   const json = wantsJson(argv.slice(0, at));
   try {
     const { prepare, run } = splitComposite(argv.slice(at));
-    if (run !== undefined && !["prepare:psql", "prepare:lb", "prepare"].includes(prepare[0] ?? "")) {
+    if (run !== undefined && ![...PREPARE_COMMANDS, "prepare"].includes(prepare[0] ?? "")) {
       throw new SqlrsError(
         "invalid_argument",
-        "A run stage can only follow prepare:psql, prepare:lb or prepare <recipe>",
+        `A run stage can only follow ${PREPARE_COMMANDS.join(", ")} or prepare <recipe>`,
       );
     }
     const runStage = run === undefined ? undefined : compositeRunStage(run, state);

@@ -4,6 +4,7 @@
  * @module
  */
 
+import type { PrepareKindName } from "../../shared/prepare_kinds.ts";
 import { Command } from "@commander-js/extra-typings";
 import type {
   InstanceEntry,
@@ -41,7 +42,7 @@ export function argsOverview(args: string): string {
 /** A recipe as `ls --recipes` shows it (JSON keys in snake_case like the API's). */
 interface RecipeEntry {
   recipe: string;
-  kind: "psql" | "lb";
+  kind: PrepareKindName;
   args: string[];
   image: string | null;
   name: string | null;

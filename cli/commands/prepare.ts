@@ -1,5 +1,5 @@
 /**
- * `prepare:psql`, `plan:psql` and `watch`.
+ * `prepare:<kind>` and `plan:<kind>` for every prepare kind (`shared/prepare_kinds.ts`), and `watch`.
  *
  * @module
  */
@@ -9,7 +9,8 @@ import type { PrepareJobRequest, PrepareJobStatus } from "../../shared/schemas.t
 import { SqlrsError } from "../../shared/errors.ts";
 import type { CliContext } from "../context.ts";
 import { readStdin } from "../tool_args.ts";
-import { lbPrepareRequest, psqlPrepareRequest } from "../../client/requests.ts";
+import { prepareRequestFor } from "../../client/requests.ts";
+import { PREPARE_KIND_INFO, PREPARE_KINDS, type PrepareKindName } from "../../shared/prepare_kinds.ts";
 import { followJob } from "../progress.ts";
 import { nameFailedStep } from "../progress_view.ts";
 import { err, out, printJson, shortId, table } from "../output.ts";
@@ -33,7 +34,7 @@ export interface PrepareFlags {
 
 /** What a prepare's tool args are and where their relative paths start. */
 export interface ToolArgs {
-  kind: "psql" | "lb";
+  kind: PrepareKindName;
   args: readonly string[];
   /** Relative paths in `args` resolve against this directory. */
   cwd: string;
@@ -55,9 +56,7 @@ export async function prepareRequest(
     cwd: tool.cwd,
     stdin: readStdin,
   };
-  return tool.kind === "lb"
-    ? lbPrepareRequest(tool.args, options)
-    : await psqlPrepareRequest(tool.args, options);
+  return await prepareRequestFor(tool.kind, tool.args, options);
 }
 
 /** Where a detached job can be picked up again; the exit code says that nothing was finished. */
@@ -170,48 +169,6 @@ export type RunStage = (
   inherited: { statementTimeout?: string | undefined },
 ) => Promise<void>;
 
-type PrepareName = "prepare:psql" | "plan:psql" | "prepare:lb" | "plan:lb";
-
-const PSQL_HELP = `
-Each -f FILE, -f - and -c SQL is a step with its own cached state; the other options apply to all.
-Every step runs as psql -X -v ON_ERROR_STOP=1 (so the first error stops it); options that connect
-elsewhere (-h, -p, -U, -d), prompt, write files, or undo -X or ON_ERROR_STOP are refused.
-
-Prints DSN=postgres://... of the new instance on stdout (JSON with --output json). Chain a run to
-use it once and delete it:
-  sqlrs prepare:psql -- -f schema.sql run:psql -- -c 'select count(*) from t'
-Or keep it by name and run against it later:
-  sqlrs prepare:psql --name dev -- -f schema.sql && sqlrs run:psql --instance dev -- -c 'select 1'`;
-
-const LB_HELP = `
-Each pending changeset is a step with its own cached state. Prints DSN=postgres://... of the new
-instance on stdout; a run stage can follow (run:psql -- ...), as for prepare:psql.`;
-
-const DESCRIPTIONS: Record<PrepareName, [string, string, string, string?]> = {
-  "prepare:psql": [
-    "Build (or reuse) a state from psql scripts and start an instance of it",
-    "psql",
-    "psql arguments: -f FILE, -f -, -c SQL, -v NAME=VALUE, ...",
-    PSQL_HELP,
-  ],
-  "plan:psql": [
-    "Show the steps of a psql prepare and which are cached",
-    "psql",
-    "psql arguments: -f FILE, -f -, -c SQL, -v NAME=VALUE, ...",
-  ],
-  "prepare:lb": [
-    "Build (or reuse) a state from a Liquibase changelog, one state per changeset, and start an instance",
-    "liquibase",
-    "update --changelog-file FILE [--search-path …] [--contexts …] [--labels …] [--classpath …]",
-    LB_HELP,
-  ],
-  "plan:lb": [
-    "Show the pending Liquibase changesets as steps and which are cached",
-    "liquibase",
-    "update --changelog-file FILE [--search-path …] [--contexts …] [--labels …] [--classpath …]",
-  ],
-};
-
 /** The flags of a prepare command (of a plan command when `planOnly`). */
 export type PrepareCommandFlags = PrepareFlags & { watch?: boolean | undefined };
 
@@ -257,47 +214,34 @@ export async function executePrepare(
   else printPrepared(context, status);
 }
 
-function prepareCommand(name: PrepareName, context: Context, runStage?: RunStage) {
-  const planOnly = name.startsWith("plan:");
-  const [description, tool, argsHelp, more] = DESCRIPTIONS[name];
-  const command = new Command(name)
-    .description(description)
+function prepareCommand(kind: PrepareKindName, planOnly: boolean, context: Context, runStage?: RunStage) {
+  const info = PREPARE_KIND_INFO[kind];
+  const tool = info.tool;
+  const command = new Command(`${planOnly ? "plan" : "prepare"}:${kind}`)
+    .description(planOnly ? info.planDescription : info.prepareDescription)
     .usage(
       `[flags] -- [${tool} args...]${planOnly ? "" : " [run:psql|run:pgbench [flags] -- [tool args...]]"}`,
     )
-    .argument(`[${tool}-args...]`, argsHelp)
+    .argument(`[${tool}-args...]`, info.argsHelp)
     // Unknown options before "--" are sqlrs's to refuse (main() says where tool args go); after
     // "--", or after the first tool argument, everything is the tool's.
     .passThroughOptions()
     .allowExcessArguments();
   addPrepareOptions(command, planOnly);
-  if (more !== undefined) command.addHelpText("after", more);
+  if (!planOnly) command.addHelpText("after", info.prepareHelp);
   return command.action(async (toolArgs, flags) => {
     const options = flags as PrepareCommandFlags;
-    const kind = name.endsWith(":lb") ? "lb" : "psql";
     const request = await prepareRequest({ kind, args: toolArgs, cwd: Deno.cwd() }, options, planOnly);
     await executePrepare(context(), request, options, runStage);
   });
 }
 
-/** `prepare:psql`. */
-export function preparePsqlCommand(context: Context, runStage?: RunStage) {
-  return prepareCommand("prepare:psql", context, runStage);
-}
-
-/** `plan:psql`. */
-export function planPsqlCommand(context: Context) {
-  return prepareCommand("plan:psql", context);
-}
-
-/** `prepare:lb`. */
-export function prepareLbCommand(context: Context, runStage?: RunStage) {
-  return prepareCommand("prepare:lb", context, runStage);
-}
-
-/** `plan:lb`. */
-export function planLbCommand(context: Context) {
-  return prepareCommand("plan:lb", context);
+/** `prepare:<kind>` and `plan:<kind>` of every prepare kind. */
+export function prepareKindCommands(context: Context, runStage?: RunStage) {
+  return PREPARE_KINDS.flatMap((kind) => [
+    prepareCommand(kind, false, context, runStage),
+    prepareCommand(kind, true, context),
+  ]);
 }
 
 /** `watch <job>`. */

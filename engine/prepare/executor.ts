@@ -12,6 +12,7 @@
  * @module
  */
 
+import { prepareKind } from "./kinds.ts";
 import { dirname, join } from "node:path";
 import type { Registry } from "../registry/registry.ts";
 import type { ResolvedImage, Runtime, ServerHandle } from "../runtime/types.ts";
@@ -267,8 +268,9 @@ export class Executor {
         ]),
       ],
     });
-    // Liquibase connects over JDBC (TCP), which needs a password; psql uses the socket.
-    if (plan.prepareKind === "lb") workspace.server = await setBuildPassword(workspace.server);
+    if (prepareKind(plan.prepareKind).buildPassword === true) {
+      workspace.server = await setBuildPassword(workspace.server);
+    }
     const startMs = performance.now() - startedAt;
     // From here the data directory no longer equals its input, whatever happens.
     workspace.contentId = null;

@@ -25,8 +25,8 @@ import { messageOf, notFound, SqlrsError } from "../../shared/errors.ts";
 import { parseDuration } from "../../shared/duration.ts";
 import type { ConfigStore } from "../config/config_store.ts";
 import type { Activity } from "../lifecycle/activity.ts";
-import { type Plan, planPsqlPrepare } from "./planner.ts";
-import { checkLiquibaseRequest, planLiquibasePrepare } from "./liquibase/lb_prepare.ts";
+import type { Plan } from "./planner.ts";
+import { type KindPlanDeps, prepareKindOf } from "./kinds.ts";
 import { argsSummary } from "./summary.ts";
 import { explainPlan } from "../cache/explain.ts";
 import type { Executor, JobReporter } from "./executor.ts";
@@ -49,7 +49,7 @@ export interface JobServiceDeps {
   config: ConfigStore;
   activity: Activity;
   log(line: string): void;
-  /** The store's root: Liquibase plans are cached under it (see `planLiquibasePrepare`). */
+  /** The store's root: a kind may cache plans under it (Liquibase does). */
   storeRoot: string;
 }
 
@@ -92,11 +92,14 @@ export class JobService {
     if (request.deadline !== undefined) parseDuration(request.deadline);
     const jobId = randomHex(16);
     const registry = this.#deps.registry;
-    // Liquibase plans against a live server (seconds) unless its plan is cached: then it plans here, as
-    // psql does; else the arguments are checked now and the job plans.
-    const cachedLb = request.prepare_kind === "lb" ? await this.#plan(request, true) : undefined;
-    if (request.prepare_kind === "lb" && cachedLb === null) {
-      checkLiquibaseRequest(request);
+    // A kind whose planning runs its tool (Liquibase: seconds) plans here only from what is cached, as
+    // psql always does; else the request is checked now and the job plans.
+    const kind = prepareKindOf(request);
+    const quick = kind.slowPlanning === undefined
+      ? await this.#plan(request)
+      : await kind.slowPlanning.planCached(request, await this.#planDeps(request));
+    if (quick === null) {
+      kind.slowPlanning?.check(request);
       const image = await (await this.#deps.runtimes.forImage(request.image_id)).resolveImage(
         request.image_id,
       );
@@ -106,13 +109,13 @@ export class JobService {
         image_id: image.imageId,
         plan_only: request.plan_only === true,
         request,
-        prepare_args_normalized: argsSummary(request.liquibase_args),
+        prepare_args_normalized: argsSummary(kind.args(request)),
       });
       registry.setJobPlan(jobId, {
         resolved_image_id: image.resolvedId,
         signature: null,
         tasks: [
-          { task_id: "plan", type: "plan", planner_kind: "lb" },
+          { task_id: "plan", type: "plan", planner_kind: request.prepare_kind },
           {
             task_id: "resolve-image",
             type: "resolve_image",
@@ -125,7 +128,7 @@ export class JobService {
       this.#start(jobId, undefined);
       return this.#accepted(jobId);
     }
-    const plan = cachedLb ?? await this.#plan(request);
+    const plan = quick;
     this.#insertJob({
       job_id: jobId,
       prepare_kind: request.prepare_kind,
@@ -269,24 +272,22 @@ export class JobService {
     return job;
   }
 
-  /** Plans `request`; with `cachedOnly`, a Liquibase request whose plan is not cached gives null. */
-  async #plan(request: PrepareJobRequest, cachedOnly: true): Promise<Plan | null>;
-  async #plan(request: PrepareJobRequest): Promise<Plan>;
-  async #plan(request: PrepareJobRequest, cachedOnly?: true): Promise<Plan | null> {
+  /** Plans `request` with its kind. */
+  async #plan(request: PrepareJobRequest): Promise<Plan> {
+    return await prepareKindOf(request).plan(request, await this.#planDeps(request));
+  }
+
+  /** What a kind plans with, on the runtime of the request's image. */
+  async #planDeps(request: PrepareJobRequest): Promise<KindPlanDeps> {
     const runtime = await this.#deps.runtimes.forImage(request.image_id);
-    const deps = {
+    return {
       resolveImage: (imageId: string | undefined) => runtime.resolveImage(imageId),
       stateExists: (stateId: string) => this.#deps.executor.stateCached(stateId),
-    };
-    if (request.prepare_kind === "psql") return planPsqlPrepare(request, deps);
-    return planLiquibasePrepare(request, {
-      ...deps,
-      ...(cachedOnly === undefined ? {} : { cachedOnly }),
-      configuredExec: this.#deps.config.effective.liquibase.exec,
+      config: this.#deps.config.effective,
       storeRoot: this.#deps.storeRoot,
       withBaseServer: async (imageId, fn) =>
         await this.#deps.executor.withBaseServer(runtime, await runtime.resolveImage(imageId), fn),
-    });
+    };
   }
 
   #start(jobId: string, plan: Plan | undefined): void {

@@ -8,17 +8,16 @@ import { z } from "../deps.ts";
 import { typed } from "./_typed.ts";
 import { Duration, StateId, Timestamp } from "./common.ts";
 import { ErrorResponse } from "./discovery.ts";
+import type { PrepareKindName } from "../prepare_kinds.ts";
 
 const InstanceName = z.string().regex(
   /^[A-Za-z][A-Za-z0-9_.-]{0,62}$/,
   "a name starts with a letter: letters, digits, _ . -",
 );
 
-const PsqlRequestSchema = z.strictObject({
-  prepare_kind: z.literal("psql"),
+/** The fields of every kind's prepare request besides its tool args. */
+const CommonRequestFields = {
   image_id: z.string().min(1).optional(),
-  psql_args: z.array(z.string()),
-  stdin: z.string().optional(),
   work_dir: z.string().startsWith("/", "work_dir must be an absolute path"),
   plan_only: z.boolean().optional(),
   name: InstanceName.optional(),
@@ -26,14 +25,12 @@ const PsqlRequestSchema = z.strictObject({
   ttl: Duration.optional(),
   deadline: Duration.optional(),
   statement_timeout: Duration.optional(),
-});
+};
 
-/** `POST /v1/prepare-jobs` for psql steps. File paths in `psql_args` are absolute (the CLI resolves them). */
-export interface PrepareJobRequestPsql {
-  prepare_kind: "psql";
+/** What every kind's prepare request has besides `prepare_kind` and its tool args. */
+export interface PrepareRequestCommon {
   image_id?: string | undefined;
-  psql_args: string[];
-  stdin?: string | undefined;
+  /** Where relative paths of the tool args resolve and the tool runs; absolute. */
   work_dir: string;
   plan_only?: boolean | undefined;
   name?: string | undefined;
@@ -43,6 +40,20 @@ export interface PrepareJobRequestPsql {
   deadline?: string | undefined;
   /** PostgreSQL's `statement_timeout` for every step; not part of a state's key (see README, Deadlines). */
   statement_timeout?: string | undefined;
+}
+
+const PsqlRequestSchema = z.strictObject({
+  prepare_kind: z.literal("psql"),
+  psql_args: z.array(z.string()),
+  stdin: z.string().optional(),
+  ...CommonRequestFields,
+});
+
+/** `POST /v1/prepare-jobs` for psql steps. File paths in `psql_args` are absolute (the CLI resolves them). */
+export interface PrepareJobRequestPsql extends PrepareRequestCommon {
+  prepare_kind: "psql";
+  psql_args: string[];
+  stdin?: string | undefined;
 }
 /** `POST /v1/prepare-jobs` for psql steps. File paths in `psql_args` are absolute (the CLI resolves them). */
 export const PrepareJobRequestPsql: z.ZodType<PrepareJobRequestPsql> = typed<PrepareJobRequestPsql>()(
@@ -51,46 +62,34 @@ export const PrepareJobRequestPsql: z.ZodType<PrepareJobRequestPsql> = typed<Pre
 
 const LiquibaseRequestSchema = z.strictObject({
   prepare_kind: z.literal("lb"),
-  image_id: z.string().min(1).optional(),
   liquibase_args: z.array(z.string()),
-  work_dir: z.string().startsWith("/", "work_dir must be an absolute path"),
-  plan_only: z.boolean().optional(),
-  name: InstanceName.optional(),
-  rebind: z.boolean().optional(),
-  ttl: Duration.optional(),
-  deadline: Duration.optional(),
-  statement_timeout: Duration.optional(),
+  ...CommonRequestFields,
 });
 
 /**
  * `POST /v1/prepare-jobs` for Liquibase: `liquibase_args` are the `update` command and its options
  * (changelog, search path, contexts, labels); relative paths resolve against `work_dir`.
  */
-export interface PrepareJobRequestLiquibase {
+export interface PrepareJobRequestLiquibase extends PrepareRequestCommon {
   prepare_kind: "lb";
-  image_id?: string | undefined;
   liquibase_args: string[];
-  work_dir: string;
-  plan_only?: boolean | undefined;
-  name?: string | undefined;
-  rebind?: boolean | undefined;
-  ttl?: string | undefined;
-  /** The job's wall-clock limit from its submission; when it passes, the job is cancelled. */
-  deadline?: string | undefined;
-  /** PostgreSQL's `statement_timeout` for every step; not part of a state's key (see README, Deadlines). */
-  statement_timeout?: string | undefined;
 }
 /** `POST /v1/prepare-jobs` for Liquibase. */
 export const PrepareJobRequestLiquibase: z.ZodType<PrepareJobRequestLiquibase> = typed<
   PrepareJobRequestLiquibase
 >()(LiquibaseRequestSchema);
 
-/** `POST /v1/prepare-jobs` body. */
+/** `POST /v1/prepare-jobs` body: one request per prepare kind (`shared/prepare_kinds.ts`). */
 export type PrepareJobRequest = PrepareJobRequestPsql | PrepareJobRequestLiquibase;
 /** `POST /v1/prepare-jobs` body. */
 export const PrepareJobRequest: z.ZodType<PrepareJobRequest> = typed<PrepareJobRequest>()(
   z.discriminatedUnion("prepare_kind", [PsqlRequestSchema, LiquibaseRequestSchema]),
 );
+
+/** Compile-time check: the requests' kinds are exactly the kinds of `shared/prepare_kinds.ts`. */
+const _everyKindHasARequest: [PrepareJobRequest["prepare_kind"]] extends [PrepareKindName]
+  ? [PrepareKindName] extends [PrepareJobRequest["prepare_kind"]] ? true : never
+  : never = true;
 
 /** Job lifecycle. A cancelled job also carries `error.code = "cancelled"`. */
 export type JobStatusValue = "queued" | "running" | "succeeded" | "failed" | "cancelled";

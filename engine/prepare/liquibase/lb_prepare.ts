@@ -17,13 +17,7 @@ import type { PrepareJobRequestLiquibase } from "../../../shared/schemas.ts";
 import type { Runtime, ServerHandle } from "../../runtime/types.ts";
 import { serverAddress } from "../../runtime/address.ts";
 import { findLiquibase, liquibaseFailure, type LiquibaseTool, runLiquibase } from "./lb_tool.ts";
-import {
-  applyArgs,
-  contextOptions,
-  type LiquibaseArgs,
-  parseLiquibaseArgs,
-  planArgs,
-} from "./lb_args.ts";
+import { applyArgs, contextOptions, type LiquibaseArgs, parseLiquibaseArgs, planArgs } from "./lb_args.ts";
 import {
   changesetRef,
   clearStaleLockSql,
