@@ -15,7 +15,8 @@
 import { resolve } from "node:path";
 import { invalidArgument } from "../../../shared/errors.ts";
 import { completeLongOption, tokenize, type ToolOption } from "../../../shared/tool_options.ts";
-import { expandPsqlContent, unreadableReason } from "./psql_includes.ts";
+import { expandPsqlContent } from "./psql_includes.ts";
+import { unreadableReason } from "./psql_data_keys.ts";
 
 /** One psql run: its input, its full argv (no program name, no connection args) and its content key. */
 export interface PsqlStep {
