@@ -11,7 +11,6 @@ import type { RuntimeSelector } from "../runtime/select.ts";
 import type { Instances } from "../instances/instances.ts";
 import type {
   CacheExplain,
-  ErrorResponse,
   PrepareJobAccepted,
   PrepareJobEntry,
   PrepareJobEvent,
@@ -21,7 +20,7 @@ import type {
   TaskEntry,
 } from "../../shared/schemas.ts";
 import { isJobFinished } from "../../shared/schemas.ts";
-import { messageOf, notFound, SqlrsError } from "../../shared/errors.ts";
+import { messageOf, notFound } from "../../shared/errors.ts";
 import { parseDuration } from "../../shared/duration.ts";
 import type { ConfigStore } from "../config/config_store.ts";
 import type { Activity } from "../lifecycle/activity.ts";
@@ -31,6 +30,9 @@ import { argsSummary } from "./summary.ts";
 import { explainPlan } from "../cache/explain.ts";
 import type { Executor, JobReporter } from "./executor.ts";
 import { JobEventLog } from "./job_events.ts";
+import { deadlineTimer, jobError } from "./job_deadline.ts";
+import { jobReporter, settleTasks } from "./job_reporter.ts";
+import type { ResolvedImage } from "../runtime/types.ts";
 import { jobEntry, jobStatus, taskEntry } from "./job_views.ts";
 import { trimIdentical } from "./job_retention.ts";
 import { checkName, checkNameFree } from "./job_names.ts";
@@ -51,21 +53,6 @@ export interface JobServiceDeps {
   log(line: string): void;
   /** The store's root: a kind may cache plans under it (Liquibase does). */
   storeRoot: string;
-}
-
-/** Why a job whose `deadline` passed was stopped (the abort reason, and the job's error message). */
-class DeadlineExceeded {
-  readonly message: string;
-  constructor(deadline: string) {
-    this.message = `Deadline exceeded: the job ran longer than its --deadline of ${deadline}`;
-  }
-}
-
-function errorOf(error: unknown, signal: AbortSignal): ErrorResponse {
-  if (signal.reason instanceof DeadlineExceeded) return { code: "cancelled", message: signal.reason.message };
-  if (signal.aborted) return { code: "cancelled", message: "Job cancelled" };
-  if (error instanceof SqlrsError) return error.toJSON();
-  return { code: "internal_error", message: messageOf(error) };
 }
 
 /** Runs and reports prepare jobs. */
@@ -91,59 +78,26 @@ export class JobService {
     if (request.ttl !== undefined) parseDuration(request.ttl);
     if (request.deadline !== undefined) parseDuration(request.deadline);
     const jobId = randomHex(16);
-    const registry = this.#deps.registry;
     // A kind whose planning runs its tool (Liquibase: seconds) plans here only from what is cached, as
     // psql always does; else the request is checked now and the job plans.
     const kind = prepareKindOf(request);
-    const quick = kind.slowPlanning === undefined
+    const plan = kind.slowPlanning === undefined
       ? await this.#plan(request)
       : await kind.slowPlanning.planCached(request, await this.#planDeps(request));
-    if (quick === null) {
-      kind.slowPlanning?.check(request);
-      const image = await (await this.#deps.runtimes.forImage(request.image_id)).resolveImage(
-        request.image_id,
-      );
-      this.#insertJob({
-        job_id: jobId,
-        prepare_kind: request.prepare_kind,
-        image_id: image.imageId,
-        plan_only: request.plan_only === true,
-        request,
-        prepare_args_normalized: argsSummary(kind.args(request)),
-      });
-      registry.setJobPlan(jobId, {
-        resolved_image_id: image.resolvedId,
-        signature: null,
-        tasks: [
-          { task_id: "plan", type: "plan", planner_kind: request.prepare_kind },
-          {
-            task_id: "resolve-image",
-            type: "resolve_image",
-            image_id: image.imageId,
-            resolved_image_id: image.resolvedId,
-          },
-        ],
-      });
-      this.#events.append(jobId, { type: "status", status: "queued" });
-      this.#start(jobId, undefined);
-      return this.#accepted(jobId);
-    }
-    const plan = quick;
+    if (plan === null) kind.slowPlanning?.check(request);
+    const image = plan?.image ??
+      await (await this.#deps.runtimes.forImage(request.image_id)).resolveImage(request.image_id);
     this.#insertJob({
       job_id: jobId,
       prepare_kind: request.prepare_kind,
-      image_id: plan.image.imageId,
+      image_id: image.imageId,
       plan_only: request.plan_only === true,
       request,
-      prepare_args_normalized: plan.argsNormalized,
+      prepare_args_normalized: plan?.argsNormalized ?? argsSummary(kind.args(request)),
     });
-    registry.setJobPlan(jobId, {
-      resolved_image_id: plan.image.resolvedId,
-      signature: plan.signature,
-      tasks: plan.tasks,
-    });
+    this.#deps.registry.setJobPlan(jobId, plan === null ? unplannedJob(request, image) : plannedJob(plan));
     this.#events.append(jobId, { type: "status", status: "queued" });
-    this.#start(jobId, plan);
+    this.#start(jobId, plan ?? undefined);
     return this.#accepted(jobId);
   }
 
@@ -293,7 +247,7 @@ export class JobService {
   #start(jobId: string, plan: Plan | undefined): void {
     const controller = new AbortController();
     this.#controllers.set(jobId, controller);
-    const deadline = this.#deadlineTimer(jobId, controller);
+    const deadline = deadlineTimer(this.#job(jobId), controller);
     const done = this.#deps.activity.beginJob();
     const running = this.#run(jobId, plan, controller.signal).catch((error) => {
       // Even the failure could not be recorded (e.g. the store's disk is full): the job stays
@@ -311,44 +265,12 @@ export class JobService {
     this.#running.add(running);
   }
 
-  /**
-   * Cancels the job when its `deadline` passes, counted from its submission (so a job resumed by the
-   * next engine keeps its deadline).
-   */
-  #deadlineTimer(jobId: string, controller: AbortController): ReturnType<typeof setTimeout> | undefined {
-    const job = this.#job(jobId);
-    const deadline = job.request.deadline;
-    if (deadline === undefined) return undefined;
-    const left = Date.parse(job.created_at) + parseDuration(deadline) - Date.now();
-    // Timers overflow past 2^31 ms (24.8 days) and would fire at once; no job runs that long here.
-    if (left > 2 ** 31 - 1) return undefined;
-    return setTimeout(() => controller.abort(new DeadlineExceeded(deadline)), Math.max(0, left));
-  }
-
   #reporter(jobId: string): JobReporter {
-    const registry = this.#deps.registry;
-    return {
-      jobId,
-      log: (taskId, message) =>
-        this.#events.append(
-          jobId,
-          taskId === undefined ? { type: "log", message } : { type: "log", task_id: taskId, message },
-        ),
-      task: (taskId, status, message) => {
-        registry.setTaskStatus(jobId, taskId, status);
-        if (status === "succeeded" || status === "skipped") {
-          const finished = this.#finishedSteps.get(jobId) ?? new Set<string>();
-          this.#finishedSteps.set(jobId, finished.add(taskId));
-          this.#lease(jobId);
-        }
-        this.#events.append(
-          jobId,
-          message === undefined
-            ? { type: "task", task_id: taskId, status }
-            : { type: "task", task_id: taskId, status, message },
-        );
-      },
-    };
+    return jobReporter(jobId, this.#deps.registry, this.#events, (taskId) => {
+      const finished = this.#finishedSteps.get(jobId) ?? new Set<string>();
+      this.#finishedSteps.set(jobId, finished.add(taskId));
+      this.#lease(jobId);
+    });
   }
 
   async #run(jobId: string, planned: Plan | undefined, signal: AbortSignal): Promise<void> {
@@ -362,13 +284,7 @@ export class JobService {
       const plan = planned ?? await this.#plan(job.request);
       this.#plans.set(jobId, plan);
       this.#lease(jobId);
-      if (planned === undefined) {
-        registry.setJobPlan(jobId, {
-          resolved_image_id: plan.image.resolvedId,
-          signature: plan.signature,
-          tasks: plan.tasks,
-        });
-      }
+      if (planned === undefined) registry.setJobPlan(jobId, plannedJob(plan));
       reporter.task("plan", "succeeded");
       reporter.task("resolve-image", "succeeded", plan.image.resolvedId);
       if (job.plan_only) {
@@ -406,7 +322,7 @@ export class JobService {
         });
         return;
       }
-      const body = errorOf(error, signal);
+      const body = jobError(error, signal);
       if (body.code === "internal_error") {
         this.#deps.log(`job ${jobId} failed: ${error instanceof Error ? error.stack : error}`);
       }
@@ -463,7 +379,9 @@ export class JobService {
   }
 
   #finish(jobId: string, outcome: JobOutcome): void {
-    if (outcome.status !== "succeeded") this.#settleTasks(jobId, outcome.status);
+    if (outcome.status !== "succeeded") {
+      settleTasks(this.#reporter(jobId), this.#deps.registry, outcome.status);
+    }
     const registry = this.#deps.registry;
     registry.transaction(() => {
       registry.finishJob(jobId, outcome);
@@ -473,21 +391,6 @@ export class JobService {
     this.#events.append(jobId, { type: "status", status: outcome.status });
     if (outcome.status !== "succeeded") this.#events.append(jobId, { type: "error", error: outcome.error });
     trimIdentical(registry.getJob(jobId)?.signature ?? null, this.#deps);
-  }
-
-  /**
-   * Gives every unfinished task of a job that failed or was cancelled its final status, so that
-   * `ls -t`, the job and its events agree: the task that was running failed (or was cancelled),
-   * the ones after it were skipped (or cancelled).
-   */
-  #settleTasks(jobId: string, status: "failed" | "cancelled"): void {
-    const reporter = this.#reporter(jobId);
-    for (const row of this.#deps.registry.listTasks(jobId)) {
-      if (row.status === "running") reporter.task(row.task.task_id, status);
-      else if (row.status === "queued") {
-        reporter.task(row.task.task_id, status === "failed" ? "skipped" : "cancelled", `the job ${status}`);
-      }
-    }
   }
 
   /**
@@ -517,4 +420,29 @@ export class JobService {
       await this.#deps.instances.destroy(instance);
     }
   }
+}
+
+/** The recorded plan of a planned job. */
+function plannedJob(plan: Plan): Parameters<Registry["setJobPlan"]>[1] {
+  return { resolved_image_id: plan.image.resolvedId, signature: plan.signature, tasks: plan.tasks };
+}
+
+/** The recorded plan of a job that plans when it runs: only its planning and image tasks are known. */
+function unplannedJob(
+  request: PrepareJobRequest,
+  image: ResolvedImage,
+): Parameters<Registry["setJobPlan"]>[1] {
+  return {
+    resolved_image_id: image.resolvedId,
+    signature: null,
+    tasks: [
+      { task_id: "plan", type: "plan", planner_kind: request.prepare_kind },
+      {
+        task_id: "resolve-image",
+        type: "resolve_image",
+        image_id: image.imageId,
+        resolved_image_id: image.resolvedId,
+      },
+    ],
+  };
 }
