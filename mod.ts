@@ -122,6 +122,9 @@ interface Session extends Disposable {
   cwd: string;
   /** The default `--image` of the CLI config. */
   image: string | undefined;
+  /** The workspace's `defaults.deadline` and `defaults.statementTimeout`, as the CLI reads them. */
+  deadline: string | undefined;
+  statementTimeout: string | undefined;
 }
 
 async function open(options: ClientOptions): Promise<Session> {
@@ -139,7 +142,14 @@ async function open(options: ClientOptions): Promise<Session> {
     timeoutMs: options.timeoutMs,
     startupTimeoutMs: options.startupTimeoutMs,
   });
-  return { client, cwd, image: config.image, [Symbol.dispose]: () => client[Symbol.dispose]() };
+  return {
+    client,
+    cwd,
+    image: config.image,
+    deadline: config.deadline,
+    statementTimeout: config.statementTimeout,
+    [Symbol.dispose]: () => client[Symbol.dispose](),
+  };
 }
 
 /**
@@ -195,6 +205,12 @@ export interface PlanOptions extends ClientOptions {
   stdin?: string | undefined;
   /** The PostgreSQL build: `host`, `host:15`, or a container image. @default the CLI config's */
   image?: string | undefined;
+  /**
+   * The job's wall-clock limit, e.g. `10m`: past it the job is cancelled and the call rejects with a
+   * `cancelled` {@link SqlrsError} that says so. Unlike `timeoutMs`, which bounds each request to the engine.
+   * @default the workspace config's `defaults.deadline`, else none
+   */
+  deadline?: string | undefined;
   /** Aborting cancels the job; the call then rejects with a `cancelled` {@link SqlrsError}. */
   signal?: AbortSignal | undefined;
   /** Called with each of the job's events as it happens (progress, logs). */
@@ -217,6 +233,11 @@ export interface PrepareOptions extends PlanOptions {
   rebind?: boolean | undefined;
   /** Let the engine delete the instance after this long, e.g. `30m`. */
   ttl?: string | undefined;
+  /**
+   * PostgreSQL's `statement_timeout` for every step, e.g. `30s`: a statement running longer fails the job.
+   * @default the workspace config's `defaults.statementTimeout`, else none
+   */
+  statementTimeout?: string | undefined;
 }
 
 async function prepareRequest(session: Session, options: PrepareOptions, planOnly: boolean) {
@@ -230,6 +251,8 @@ async function prepareRequest(session: Session, options: PrepareOptions, planOnl
     name: options.name,
     rebind: options.rebind,
     ttl: options.ttl,
+    deadline: options.deadline ?? session.deadline,
+    statementTimeout: planOnly ? undefined : options.statementTimeout ?? session.statementTimeout,
     planOnly,
   };
   return options.psql !== undefined
@@ -501,6 +524,11 @@ export interface InstanceRunOptions {
   onOutput?: ((stream: "stdout" | "stderr", data: Uint8Array) => void | Promise<void>) | undefined;
   /** Whether to keep the output for {@link RunResult}; turn off for large output. @default true */
   collect?: boolean | undefined;
+  /**
+   * PostgreSQL's `statement_timeout` for the tool's sessions, e.g. `30s`.
+   * @default the workspace config's `defaults.statementTimeout`, else none
+   */
+  statementTimeout?: string | undefined;
 }
 
 /**
@@ -559,6 +587,7 @@ export async function run(options: RunOptions): Promise<RunResult> {
   const request = await runRequestFor(kind, options.instance, options.pgbench ?? options.psql ?? [], {
     cwd: session.cwd,
     stdin: () => Promise.resolve(options.stdin),
+    statementTimeout: options.statementTimeout ?? session.statementTimeout,
   });
   const collect = options.collect !== false;
   const text = { stdout: "", stderr: "" };
