@@ -26,6 +26,7 @@ export interface PrepareFlags {
   image?: string | undefined;
   name?: string | undefined;
   rebind?: boolean | undefined;
+  keepOld?: boolean | undefined;
   ttl?: string | undefined;
   deadline?: string | undefined;
   statementTimeout?: string | undefined;
@@ -45,11 +46,16 @@ export async function prepareRequest(
   flags: PrepareFlags,
   planOnly: boolean,
 ): Promise<PrepareJobRequest> {
+  if (flags.keepOld === true && flags.rebind !== true) {
+    throw new SqlrsError("invalid_argument", "--keep-old applies to --rebind only: pass both");
+  }
   const config = await loadCliConfig();
   const options = {
     ...flags,
     image: flags.image ?? config.image,
     deadline: flags.deadline ?? config.deadline,
+    // An unnamed instance is easily forgotten: it goes after defaults.unnamedTtl unless --ttl says otherwise.
+    ttl: planOnly ? undefined : flags.ttl ?? (flags.name === undefined ? config.unnamedTtl : undefined),
     statementTimeout: planOnly ? undefined : flags.statementTimeout ?? config.statementTimeout,
     planOnly,
     cwd: tool.cwd,
@@ -228,7 +234,8 @@ export function addPrepareOptions(command: CommandUnknownOpts, planOnly: boolean
       .option("--watch", "follow the job until it ends (default)")
       .option("--no-watch", 'print the job id and return at once (then "sqlrs watch <job-id>")')
       .option("--name <name>", "bind the new instance to this name")
-      .option("--rebind", "move an existing name to the new instance")
+      .option("--rebind", "move an existing name to the new instance, and delete the instance it leaves")
+      .option("--keep-old", "with --rebind: keep the instance the name leaves")
       .option("--ttl <duration>", "delete the instance after this long, e.g. 30m")
       .option("--statement-timeout <duration>", STATEMENT_TIMEOUT_HELP);
   }
