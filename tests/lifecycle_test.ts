@@ -243,9 +243,12 @@ Deno.test({
   ignore: !requireComponent(hasScript, "util-linux script"),
   fn: async () => {
     await using sandbox = await Sandbox.create();
-    await prepare(sandbox, ["--name", "dev"], "create table answers as select 42 as v");
+    const dev = await prepare(sandbox, ["--name", "dev"], "create table answers as select 42 as v");
+    // A stopped server is restarted first, as for any run.
+    for (const pid of serversOf(sandbox, dev.instance_id)) Deno.kill(pid, "SIGQUIT");
+    assert.ok(await waitFor(() => serversOf(sandbox, dev.instance_id).length === 0, 15_000));
     const cli = new TerminalCli(sandbox, ["run:psql", "--instance", "dev"], { env: { PAGER: "cat" } });
-    let at = await cli.waitFor(/postgres=# $/);
+    let at = await cli.waitFor(/server restarted[\s\S]*postgres=# $/);
     await cli.type("select v from answers;\n");
     at = await cli.waitFor(/\n +42\s*\r?\n\(1 row\)/, at);
     await cli.type("select pg_sleep(60);\n");

@@ -10,6 +10,7 @@
 import type { InstanceRow, Registry } from "../registry/registry.ts";
 import type { Inventory } from "../inventory/inventory.ts";
 import type { PruneEntry, PruneRequest, PruneResult } from "../../shared/schemas.ts";
+import { SqlrsError } from "../../shared/errors.ts";
 
 /** What prune needs. */
 export interface PruneDeps {
@@ -25,6 +26,21 @@ function undelivered(registry: Registry, row: InstanceRow): boolean {
   if (job === undefined) return false;
   return job.status === "queued" || job.status === "running" ||
     (job.status === "succeeded" && job.collected_at === null);
+}
+
+/**
+ * Deletes an instance: forced with `all`, else a client that connected since the count blocks it. One
+ * deleted meanwhile (its TTL passed, a rebind took its name) counts as deleted.
+ */
+async function deleted(deps: PruneDeps, row: InstanceRow, all: boolean): Promise<"deleted" | "blocked"> {
+  try {
+    const result = await deps.inventory.deleteInstance(row.instance_id, { force: all, dryRun: false });
+    if (result.outcome === "blocked") return "blocked";
+  } catch (error) {
+    if (!(error instanceof SqlrsError && error.code === "not_found")) throw error;
+  }
+  deps.log(`prune: deleted instance ${row.instance_id}${row.name === null ? "" : ` (${row.name})`}`);
+  return "deleted";
 }
 
 /** Deletes (or with `dry_run` lists) the instances `request` selects; answers what went and what stayed. */
@@ -43,12 +59,7 @@ export async function pruneInstances(deps: PruneDeps, request: PruneRequest): Pr
     if (undelivered(deps.registry, row)) entry.kept = "undelivered";
     else if (!all && row.name !== null) entry.kept = "named";
     else if (!all && entry.connections > 0) entry.kept = "connected";
-    else if (!dryRun) {
-      // Without `all`, a client that connected since the count blocks the delete.
-      const deleted = await deps.inventory.deleteInstance(row.instance_id, { force: all, dryRun: false });
-      if (deleted.outcome === "blocked") entry.kept = "connected";
-      else deps.log(`prune: deleted instance ${row.instance_id}${row.name === null ? "" : ` (${row.name})`}`);
-    }
+    else if (!dryRun && await deleted(deps, row, all) === "blocked") entry.kept = "connected";
     (entry.kept === null ? result.deleted : result.kept).push(entry);
   }
   return result;
