@@ -4,7 +4,7 @@
  * up from the current directory.
  *
  * Keys read here: `orchestrator.idleTimeout` (the engine's idle timeout, default `120s`),
- * `dbms.image` (the default `--image`), `defaults.deadline` (the default `--deadline` of prepares) and
+ * `dbms.image` (the default `--image`), `defaults.deadline` (the default `--deadline` of prepares),
  * `defaults.statementTimeout` (the default `--statement-timeout` of prepares and runs) and
  * `defaults.unnamedTtl` (the `--ttl` of a CLI prepare without `--name`, default `8h`; `null` = none).
  *
@@ -78,17 +78,16 @@ function pick(config: Record<string, unknown> | undefined, path: string[]): unkn
   return node;
 }
 
-/** `defaults.unnamedTtl`: the workspace's over the global one; an explicit `null` turns it off. */
+/**
+ * `defaults.unnamedTtl`: the workspace's over the global one; an explicit `null` turns it off. Checked
+ * where a prepare uses it (see `cli/commands/prepare.ts`), so that a bad value breaks nothing else.
+ */
 function unnamedTtl(...configs: Array<Record<string, unknown> | undefined>): string | undefined {
   const found = configs.map((config) => pick(config, ["defaults", "unnamedTtl"])).find((v) =>
     v !== undefined
   );
   if (found === undefined) return "8h";
-  if (found === null) return undefined;
-  if (typeof found !== "string") {
-    throw invalidArgument(`Invalid defaults.unnamedTtl: expected a duration or null`);
-  }
-  return found;
+  return found === null ? undefined : String(found);
 }
 
 /**

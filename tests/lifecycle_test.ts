@@ -71,6 +71,12 @@ Deno.test("an unnamed CLI prepare gets defaults.unnamedTtl (8h unless configured
   const explicit = await prepare(sandbox, ["--ttl", "5m"]);
   assert.equal(await ttlMinutes(sandbox, explicit.instance_id), 5);
 
+  await sandbox.writeCliConfig("defaults:\n  unnamedTtl: 8 hours\n");
+  const bad = await sandbox.cli(["prepare:psql", "--", "-c", "select 1"]);
+  assert.equal(bad.code, 2, bad.stderr);
+  assert.match(bad.stderr, /Invalid defaults\.unnamedTtl in the CLI config: Cannot parse duration "8 hours"/);
+  assert.equal((await sandbox.cli(["ls", "-i"])).code, 0, "a bad value breaks only what uses it");
+
   await sandbox.writeCliConfig("defaults:\n  unnamedTtl: 30m\n");
   const configured = await prepare(sandbox, []);
   assert.equal(await ttlMinutes(sandbox, configured.instance_id), 30);

@@ -6,14 +6,15 @@
 
 import { Command, type CommandUnknownOpts } from "@commander-js/extra-typings";
 import type { PrepareJobRequest, PrepareJobStatus } from "../../shared/schemas.ts";
-import { SqlrsError } from "../../shared/errors.ts";
+import { messageOf, SqlrsError } from "../../shared/errors.ts";
+import { parseDuration } from "../../shared/duration.ts";
 import type { CliContext } from "../context.ts";
 import { readStdin } from "../tool_args.ts";
 import { lbPrepareRequest, psqlPrepareRequest } from "../../client/requests.ts";
 import { followJob } from "../progress.ts";
 import { nameFailedStep } from "../progress_view.ts";
 import { err, out, printJson, shortId, table } from "../output.ts";
-import { loadCliConfig } from "../../client/config.ts";
+import { type CliConfig, loadCliConfig } from "../../client/config.ts";
 import { EXIT_DETACHED, ExitError } from "../exit_codes.ts";
 import { requireSucceeded } from "../../client/follow_job.ts";
 import { resolveJobId } from "../../client/resolve.ts";
@@ -40,6 +41,24 @@ export interface ToolArgs {
   cwd: string;
 }
 
+/**
+ * An unnamed instance is easily forgotten: unless `--ttl` says otherwise, it goes after the CLI
+ * config's `defaults.unnamedTtl`.
+ * @throws {SqlrsError} `invalid_argument` naming the key when its value is no duration
+ */
+function unnamedTtl(config: CliConfig): string | undefined {
+  if (config.unnamedTtl === undefined) return undefined;
+  try {
+    parseDuration(config.unnamedTtl);
+  } catch (error) {
+    throw new SqlrsError(
+      "invalid_argument",
+      `Invalid defaults.unnamedTtl in the CLI config: ${messageOf(error)} (or null for no limit)`,
+    );
+  }
+  return config.unnamedTtl;
+}
+
 /** Builds a prepare request from CLI flags and tool args. */
 export async function prepareRequest(
   tool: ToolArgs,
@@ -54,8 +73,7 @@ export async function prepareRequest(
     ...flags,
     image: flags.image ?? config.image,
     deadline: flags.deadline ?? config.deadline,
-    // An unnamed instance is easily forgotten: it goes after defaults.unnamedTtl unless --ttl says otherwise.
-    ttl: planOnly ? undefined : flags.ttl ?? (flags.name === undefined ? config.unnamedTtl : undefined),
+    ttl: planOnly ? undefined : flags.ttl ?? (flags.name === undefined ? unnamedTtl(config) : undefined),
     statementTimeout: planOnly ? undefined : flags.statementTimeout ?? config.statementTimeout,
     planOnly,
     cwd: tool.cwd,
