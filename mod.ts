@@ -229,8 +229,10 @@ export interface PlanOptions extends ClientOptions {
 export interface PrepareOptions extends PlanOptions {
   /** Bind the instance to this name (usable wherever an instance id is). */
   name?: string | undefined;
-  /** Move `name` to this instance when another one has it. */
+  /** Move `name` to this instance when another one has it; the engine deletes that one unless `keepOld`. */
   rebind?: boolean | undefined;
+  /** With `rebind`: keep the instance the name leaves. */
+  keepOld?: boolean | undefined;
   /** Let the engine delete the instance after this long, e.g. `30m`. */
   ttl?: string | undefined;
   /**
@@ -250,6 +252,7 @@ async function prepareRequest(session: Session, options: PrepareOptions, planOnl
     image: options.image ?? session.image,
     name: options.name,
     rebind: options.rebind,
+    keepOld: options.keepOld,
     ttl: options.ttl,
     deadline: options.deadline ?? session.deadline,
     statementTimeout: planOnly ? undefined : options.statementTimeout ?? session.statementTimeout,

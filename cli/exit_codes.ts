@@ -32,6 +32,7 @@ const EXIT_FOR_ERROR: Record<ErrorCode, ExitCode> = {
   method_not_allowed: EXIT.usage,
   range_not_satisfiable: EXIT.usage,
   blocked: EXIT.refused,
+  instance_limit: EXIT.refused,
   internal_error: EXIT.internal,
   unauthorized: EXIT.internal,
   incompatible_version: EXIT.internal,

@@ -25,9 +25,10 @@ import {
   watchCommand,
 } from "./commands/prepare.ts";
 import { planRecipeCommand, prepareRecipeCommand } from "./commands/recipe.ts";
-import { runPgbenchCommand, runPsqlCommand, runRequest, streamRun } from "./commands/run.ts";
+import { runPgbenchCommand, runPsqlCommand, runTool } from "./commands/run.ts";
 import { lsCommand } from "./commands/ls.ts";
 import { rmCommand } from "./commands/rm.ts";
+import { pruneCommand } from "./commands/prune.ts";
 import { cacheCommand } from "./commands/cache.ts";
 import { initCommand } from "./commands/init.ts";
 import { completionsCommand } from "./commands/completions.ts";
@@ -69,6 +70,7 @@ function buildProgram(state: CliState, runStage?: RunStage) {
   program.addCommand(runPgbenchCommand(context, setExit));
   program.addCommand(lsCommand(context));
   program.addCommand(rmCommand(context, setExit));
+  program.addCommand(pruneCommand(context));
   program.addCommand(cacheCommand(context));
   program.addCommand(completionsCommand());
   program.addCommand(completeValuesCommand(), { hidden: true });
@@ -140,10 +142,7 @@ function compositeRunStage(run: readonly string[], state: CliState): RunStage {
     }
     try {
       const statementTimeout = ownTimeout ?? inherited.statementTimeout;
-      state.exitCode = await streamRun(
-        context,
-        await runRequest(kind, instanceId, toolArgs, statementTimeout),
-      );
+      state.exitCode = await runTool(context, kind, instanceId, toolArgs, statementTimeout);
     } finally {
       await (await context.client()).delete("instances", instanceId, { force: true });
     }

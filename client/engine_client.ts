@@ -21,6 +21,8 @@ import {
   PrepareJobEvent,
   type PrepareJobRequest,
   PrepareJobStatus,
+  type PruneRequest,
+  PruneResult,
   RunEvent,
   type RunRequest,
   StateEntry,
@@ -368,6 +370,11 @@ export class EngineClient implements Disposable {
     const error = ErrorResponse.safeParse(body);
     if (response.status >= 400 && error.success) throw new ApiError(response.status, error.data);
     throw tree.error;
+  }
+
+  /** Deletes (with `dry_run`, lists) the instances nobody holds on to; see `engine/instances/prune.ts`. */
+  prune(request: PruneRequest): Promise<PruneResult> {
+    return this.#json(PruneResult, "POST", "/v1/instances/prune", { body: request });
   }
 
   /** Runs psql or pgbench in an instance, yielding its events as the child produces output. */

@@ -16,6 +16,7 @@ import { VERSION } from "../shared/version.ts";
 import { CacheCapacity } from "./cache/capacity.ts";
 import { ConfigStore } from "./config/config_store.ts";
 import { Instances } from "./instances/instances.ts";
+import { pruneInstances } from "./instances/prune.ts";
 import { Inventory } from "./inventory/inventory.ts";
 import { Activity } from "./lifecycle/activity.ts";
 import { Bases } from "./prepare/bases.ts";
@@ -190,6 +191,7 @@ export async function createEngine(deps: EngineDeps): Promise<Engine> {
     runs,
     activity,
     capacity,
+    prune: (request) => pruneInstances({ registry, inventory, log }, request),
     stopping: stopping.signal,
     status,
     shutdown: deps.onShutdownRequest,

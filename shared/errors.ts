@@ -16,6 +16,7 @@ export const ERROR_CODES = {
   conflict: 409,
   ambiguous: 409,
   blocked: 409,
+  instance_limit: 409,
   range_not_satisfiable: 416,
   incompatible_version: 426,
   cancelled: 409,

@@ -33,7 +33,8 @@ import type { Executor, JobReporter } from "./executor.ts";
 import { JobEventLog } from "./job_events.ts";
 import { jobEntry, jobStatus, taskEntry } from "./job_views.ts";
 import { trimIdentical } from "./job_retention.ts";
-import { checkName, checkNameFree } from "./job_names.ts";
+import { bindJobName, checkName, checkNameFree } from "./job_names.ts";
+import { checkInstanceCap } from "./instance_cap.ts";
 import type { StateLeases } from "../states/leases.ts";
 import { JobStopped, stoppedByShutdown } from "./job_stop.ts";
 import { randomHex } from "../../shared/random.ts";
@@ -88,6 +89,7 @@ export class JobService {
   /** Validates and plans a request, records the job, and starts it. */
   async submit(request: PrepareJobRequest): Promise<PrepareJobAccepted> {
     checkName(request, this.#deps.registry);
+    checkInstanceCap(this.#deps.registry, this.#deps.config.effective.instances.max, request);
     if (request.ttl !== undefined) parseDuration(request.ttl);
     if (request.deadline !== undefined) parseDuration(request.deadline);
     const jobId = randomHex(16);
@@ -152,6 +154,7 @@ export class JobService {
     const registry = this.#deps.registry;
     const { name, rebind, plan_only: planOnly } = job.request;
     registry.transaction(() => {
+      checkInstanceCap(registry, this.#deps.config.effective.instances.max, job.request);
       if (name !== undefined && rebind !== true && planOnly !== true) {
         checkNameFree(name, this.#deps.registry);
         registry.reserveName(name, job.job_id);
@@ -431,14 +434,7 @@ export class JobService {
       expiresAt,
       signal,
     });
-    if (request.name !== undefined) {
-      this.#deps.registry.bindName({
-        name: request.name,
-        instance_id: instance.instance_id,
-        state_id: instance.state_id,
-        image_id: instance.image_id,
-      });
-    }
+    await bindJobName(request, instance, this.#deps);
     return {
       dsn: this.#deps.instances.dsn(instance),
       instance_id: instance.instance_id,
