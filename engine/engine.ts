@@ -30,6 +30,8 @@ import { createApp } from "./server.ts";
 import { openStateFS, probeStateFS, probeStateFSKind, type StateFSSetting } from "./statefs/select.ts";
 import type { StateFS } from "./statefs/types.ts";
 import { States } from "./states/states.ts";
+import { createTeamApp, engineFiles } from "./team/team_app.ts";
+import type { TeamUsers } from "./team/users.ts";
 import { StoreLayout } from "./store_layout.ts";
 
 /** What an engine is built from. */
@@ -46,6 +48,8 @@ export interface EngineDeps {
   log(line: string): void;
   /** Called when a client asks the engine to stop (`POST /v1/engine/shutdown`). */
   onShutdownRequest(): void;
+  /** A team engine's users: requests are theirs, each sees only its own (see `team/team_app.ts`). */
+  teamUsers?: TeamUsers | undefined;
 }
 
 /** A built engine. */
@@ -181,7 +185,7 @@ export async function createEngine(deps: EngineDeps): Promise<Engine> {
 
   const stopping = new AbortController();
   const token = randomHex(32);
-  const fetch = createApp({
+  const local = createApp({
     health,
     token,
     config,
@@ -193,6 +197,14 @@ export async function createEngine(deps: EngineDeps): Promise<Engine> {
     stopping: stopping.signal,
     status,
     shutdown: deps.onShutdownRequest,
+    log,
+  });
+  const fetch = deps.teamUsers === undefined ? local : createTeamApp({
+    inner: local,
+    innerToken: token,
+    users: deps.teamUsers,
+    owners: registry,
+    sources: engineFiles,
     log,
   });
 

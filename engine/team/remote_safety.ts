@@ -1,0 +1,83 @@
+/**
+ * What a team engine refuses before planning, so that a prepare cannot escape the database to the
+ * engine's host: psql's `\!`, backquoted arguments, `\setenv`, `\o`/`\w`/`\g`/`\s` to a file or a
+ * pipe, `\lo_export`, `\copy … to` a file, `\copy … program`, an editor, and `\c` to another host. The
+ * meta-commands come from the engine's psql lexer (includes expanded), so a command hidden in an
+ * included file or after another one on a line is found too. Liquibase is not served remotely yet:
+ * a changelog can run programs (`executeCommand`).
+ *
+ * Not covered, and said so in the README: server-side programs (`COPY … TO PROGRAM`), which a DSN's
+ * superuser can run anyway; they run as the unprivileged user the servers run as.
+ *
+ * @module
+ */
+
+import { invalidArgument } from "../../shared/errors.ts";
+import type { PrepareJobRequest } from "../../shared/schemas.ts";
+import { planPsql } from "../prepare/psql_args.ts";
+import type { PsqlMetaCommand } from "../prepare/psql_includes.ts";
+
+const HOST = "on the engine's host";
+const WRITES = new Set(["o", "out", "w", "write", "s", "lo_export"]);
+const EDITORS = new Set(["e", "edit", "ef", "ev"]);
+
+/** The argument's first word (up to a space or the next backslash command). */
+function firstWord(argument: string): string {
+  return /^\s*([^\s\\]*)/.exec(argument)?.[1] ?? "";
+}
+
+/** Whether `\c ARGS` would leave the instance: a connection string, a URI, or a host argument. */
+function connectsElsewhere(argument: string): boolean {
+  const words = argument.split("\\\\")[0]?.trim().split(/\s+/).filter((word) => word !== "") ?? [];
+  if (words.some((word) => word.includes("=") || word.includes("://"))) return true;
+  return words.slice(2).some((word) => word !== "-");
+}
+
+/** Why a meta-command may not run on a team engine, or null when it may. */
+export function escapeReason(meta: PsqlMetaCommand): string | null {
+  const { name, argument } = meta;
+  if (name === "!") return `it runs a shell command ${HOST}`;
+  if (argument.includes("`")) return `a backquoted argument runs a shell command ${HOST}`;
+  if (name === "setenv") return `it sets the environment of shell commands ${HOST}`;
+  if (EDITORS.has(name)) return `it starts an editor ${HOST}`;
+  if (WRITES.has(name) && firstWord(argument) !== "") return `it writes to a file or a pipe ${HOST}`;
+  if ((name === "g" || name === "gx") && !["", "("].includes(firstWord(argument).slice(0, 1))) {
+    return `it writes to a file or a pipe ${HOST}`;
+  }
+  if (name.toLowerCase() === "copy") {
+    if (/\bprogram\b/i.test(argument)) return `\\copy … program runs a program ${HOST}`;
+    if (/\bto\s+(?!(?:stdout|pstdout)\b)/i.test(argument)) return `\\copy … to a file writes it ${HOST}`;
+  }
+  if ((name === "c" || name === "connect") && connectsElsewhere(argument)) {
+    return "a team engine's psql connects only to the instance it builds";
+  }
+  return null;
+}
+
+/**
+ * Refuses a prepare request that would reach beyond its database on a team engine. Reads the
+ * request's files as planning does (files the engine can read).
+ * @throws {SqlrsError} `invalid_argument` naming the command, where it is, and why
+ */
+export async function refuseEscapes(request: PrepareJobRequest): Promise<void> {
+  if (request.prepare_kind === "lb") {
+    throw invalidArgument(
+      "prepare:lb is not served by a team engine yet: a Liquibase changelog can run programs on the " +
+        "engine's host (executeCommand); use prepare:psql",
+    );
+  }
+  const plan = await planPsql(request.psql_args, {
+    workDir: request.work_dir,
+    ...(request.stdin === undefined ? {} : { stdin: request.stdin }),
+  });
+  for (const step of plan.steps) {
+    for (const meta of step.metaCommands) {
+      const reason = escapeReason(meta);
+      if (reason !== null) {
+        throw invalidArgument(`Cannot run "\\${meta.name}" from ${meta.where} on a team engine: ${reason}`, {
+          command: `\\${meta.name}${meta.argument}`.slice(0, 200),
+        });
+      }
+    }
+  }
+}
