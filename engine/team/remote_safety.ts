@@ -4,7 +4,8 @@
  * pipe, `\lo_export`, `\copy … to` a file, `\copy … program`, an editor, and `\c` to another host. The
  * meta-commands come from the engine's psql lexer (includes expanded), so a command hidden in an
  * included file or after another one on a line is found too. Liquibase is not served remotely yet:
- * a changelog can run programs (`executeCommand`).
+ * a changelog can run programs (`executeCommand`). Runs are held to the same rules, and may not write
+ * psql's output or log to a file (`-o`, `-L`) nor run pgbench scripts with `\shell` or `\setshell`.
  *
  * Not covered, and said so in the README: server-side programs (`COPY … TO PROGRAM`), which a DSN's
  * superuser can run anyway; they run as the unprivileged user the servers run as.
@@ -12,10 +13,12 @@
  * @module
  */
 
-import { invalidArgument } from "../../shared/errors.ts";
-import type { PrepareJobRequest } from "../../shared/schemas.ts";
+import { resolve } from "node:path";
+import { invalidArgument, messageOf } from "../../shared/errors.ts";
+import type { ParsedRunRequest, PrepareJobRequest } from "../../shared/schemas.ts";
+import { tokenize } from "../../shared/tool_options.ts";
 import { planPsql } from "../prepare/psql_args.ts";
-import type { PsqlMetaCommand } from "../prepare/psql_includes.ts";
+import { expandPsqlContent, type ExpandPsqlInput, type PsqlMetaCommand } from "../prepare/psql_includes.ts";
 
 const HOST = "on the engine's host";
 const WRITES = new Set(["o", "out", "w", "write", "s", "lo_export"]);
@@ -70,14 +73,77 @@ export async function refuseEscapes(request: PrepareJobRequest): Promise<void> {
     workDir: request.work_dir,
     ...(request.stdin === undefined ? {} : { stdin: request.stdin }),
   });
-  for (const step of plan.steps) {
-    for (const meta of step.metaCommands) {
-      const reason = escapeReason(meta);
-      if (reason !== null) {
-        throw invalidArgument(`Cannot run "\\${meta.name}" from ${meta.where} on a team engine: ${reason}`, {
-          command: `\\${meta.name}${meta.argument}`.slice(0, 200),
-        });
-      }
+  for (const step of plan.steps) refuseMetaCommands(step.metaCommands);
+}
+
+function refuseMetaCommands(metaCommands: readonly PsqlMetaCommand[]): void {
+  for (const meta of metaCommands) {
+    const reason = escapeReason(meta);
+    if (reason !== null) {
+      throw invalidArgument(`Cannot run "\\${meta.name}" from ${meta.where} on a team engine: ${reason}`, {
+        command: `\\${meta.name}${meta.argument}`.slice(0, 200),
+      });
+    }
+  }
+}
+
+/** The psql inputs of one invocation: each `-c` and `-f`, else stdin (psql then reads its script there). */
+function psqlInputs(args: readonly string[], stdin: string | undefined, workDir: string): ExpandPsqlInput[] {
+  const inputs: ExpandPsqlInput[] = [];
+  const stdinInput = { text: stdin ?? "", origin: null, workDir, label: "stdin" };
+  for (const token of tokenize("psql", args)) {
+    if (token.kind !== "option") continue;
+    const { name } = token.option;
+    if (name === "output" || name === "log-file") {
+      throw invalidArgument(`Cannot use psql ${token.flag} on a team engine: it writes a file ${HOST}`);
+    }
+    if (name === "command") {
+      inputs.push({ text: token.value ?? "", origin: null, workDir, label: "the -c command" });
+    }
+    if (name === "file") {
+      inputs.push(
+        token.value === "-" ? stdinInput : { origin: resolve(workDir, token.value ?? ""), workDir },
+      );
+    }
+  }
+  return inputs.length === 0 && stdin !== undefined ? [stdinInput] : inputs;
+}
+
+/** Refuses pgbench scripts that run shell commands (`\shell`, `\setshell`). */
+async function refusePgbenchShell(args: readonly string[], workDir: string): Promise<void> {
+  for (const token of tokenize("pgbench", args)) {
+    if (token.kind !== "option" || token.option.name !== "file") continue;
+    // -f FILE@WEIGHT
+    const path = resolve(workDir, (token.value ?? "").replace(/@\d+$/, ""));
+    let text: string;
+    try {
+      text = await Deno.readTextFile(path);
+    } catch (error) {
+      throw invalidArgument(`Cannot read pgbench script "${path}": ${messageOf(error)}`);
+    }
+    if (/^\s*\\(set)?shell\b/m.test(text)) {
+      throw invalidArgument(
+        `Cannot run pgbench script "${path}" on a team engine: \\shell runs a command ${HOST}`,
+      );
+    }
+  }
+}
+
+/**
+ * Refuses a run that would reach beyond its database on a team engine: the same psql commands as a
+ * prepare (its inputs read with the same lexer, so an input the planner cannot read is refused too),
+ * psql's `-o` and `-L`, and pgbench's shell commands.
+ * @throws {SqlrsError} `invalid_argument`
+ */
+export async function refuseRunEscapes(request: ParsedRunRequest): Promise<void> {
+  const workDir = request.work_dir ?? "/";
+  for (const { args, stdin } of request.steps ?? [{ args: request.args, stdin: request.stdin }]) {
+    if (request.kind === "pgbench") {
+      await refusePgbenchShell(args, workDir);
+      continue;
+    }
+    for (const input of psqlInputs(args, stdin, workDir)) {
+      refuseMetaCommands((await expandPsqlContent(input)).metaCommands);
     }
   }
 }

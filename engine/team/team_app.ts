@@ -22,7 +22,7 @@ import {
   refuseOthersName,
   visible,
 } from "./ownership.ts";
-import { refuseEscapes } from "./remote_safety.ts";
+import { refuseEscapes, refuseRunEscapes } from "./remote_safety.ts";
 import type { TeamUser, TeamUsers } from "./users.ts";
 
 /** Where a team engine finds a prepare's inputs. */
@@ -148,6 +148,7 @@ export function createTeamApp(deps: TeamAppDeps): (request: Request) => Promise<
     const parsed = RunRequest.safeParse(parseJson(text));
     if (!parsed.success) return await forward(request, { body: text });
     const instance = await ownedInstance(owners, user, list, parsed.data.instance_ref);
+    await refuseRunEscapes(parsed.data);
     return await forward(request, { body: JSON.stringify({ ...parsed.data, instance_ref: instance }) });
   }
 
