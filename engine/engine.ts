@@ -48,8 +48,11 @@ export interface EngineDeps {
   log(line: string): void;
   /** Called when a client asks the engine to stop (`POST /v1/engine/shutdown`). */
   onShutdownRequest(): void;
-  /** A team engine's users: requests are theirs, each sees only its own (see `team/team_app.ts`). */
-  teamUsers?: TeamUsers | undefined;
+  /**
+   * A team engine's users (requests are theirs, each sees only its own: see `team/team_app.ts`) and
+   * its files that no script may read (its users file and TLS key; the store is added here).
+   */
+  team?: { users: TeamUsers; privatePaths: readonly string[] } | undefined;
 }
 
 /** A built engine. */
@@ -199,12 +202,13 @@ export async function createEngine(deps: EngineDeps): Promise<Engine> {
     shutdown: deps.onShutdownRequest,
     log,
   });
-  const fetch = deps.teamUsers === undefined ? local : createTeamApp({
+  const fetch = deps.team === undefined ? local : createTeamApp({
     inner: local,
     innerToken: token,
-    users: deps.teamUsers,
+    users: deps.team.users,
     owners: registry,
     sources: engineFiles,
+    privatePaths: [...deps.team.privatePaths, paths.stateDir, paths.storeRoot],
     log,
   });
 

@@ -183,7 +183,7 @@ export async function runEngine(options: EngineOptions): Promise<number> {
     snapshotOverride: Deno.env.get("SQLRS_SNAPSHOT_BACKEND"),
     log,
     onShutdownRequest: () => void shutdown("requested by a client"),
-    teamUsers: team?.users,
+    team,
   });
 
   let resolveStopped!: (code: number) => void;

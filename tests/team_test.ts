@@ -34,6 +34,29 @@ async function ensureTeamUser(): Promise<void> {
   assert.ok(made.code === 0 || made.code === 9, `useradd exited ${made.code}: ${made.stderr}`);
 }
 
+/**
+ * Stops what the engine left running as the test's own user, by pid: rootless podman keeps a pause
+ * process after the engine probed it (sqlrs status).
+ */
+async function stopProcessesOf(user: string): Promise<void> {
+  const uid = (await ok("id", ["-u", user])).trim();
+  const pids = [...Deno.readDirSync("/proc")].map((entry) => entry.name).filter((name) => {
+    if (!/^\d+$/.test(name)) return false;
+    try {
+      return /^Uid:\s+(\d+)/m.exec(Deno.readTextFileSync(`/proc/${name}/status`))?.[1] === uid;
+    } catch {
+      return false; // exited meanwhile
+    }
+  });
+  for (const pid of pids) {
+    try {
+      Deno.kill(Number(pid), "SIGTERM");
+    } catch {
+      // gone
+    }
+  }
+}
+
 function freePort(): number {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (listener.addr as Deno.NetAddr).port;
@@ -169,6 +192,7 @@ async function startTeamEngine(dir: string, users: string): Promise<TeamEngine> 
       await child.status;
       await reading;
       await stopServersUnder(home);
+      await stopProcessesOf(TEAM_USER);
     },
   };
 }
@@ -374,6 +398,10 @@ Deno.test("a team engine serves its users over TLS: profiles, ownership, shared 
     ]);
     assert.equal(run.code, 2, run.stderr);
     assert.match(run.stderr, /on a team engine/);
+    // The users file is the engine's (readable by it): a script may not read it.
+    const own = await sandbox.cli(["--profile", "alice", "prepare:psql", "--", "-f", users]);
+    assert.equal(own.code, 2, own.stderr);
+    assert.match(own.stderr, /engine's own/);
   });
 });
 

@@ -21,6 +21,13 @@ export function engineGroupCommand(context: () => CliContext, setExit: (code: nu
   engine.command("stop")
     .description("Stop the running engine (running jobs resume when it starts again)")
     .action(async () => {
+      if (await context().remote() !== undefined) {
+        // A team engine: only an admin may stop it (others get 403, exit 4); its host restarts it.
+        await (await context().client()).shutdown();
+        if (context().json) printJson({ stopped: true });
+        else err("team engine stopping");
+        return;
+      }
       let client;
       try {
         client = await connectEngine({ engineCommand: engineCommand(), autostart: false });

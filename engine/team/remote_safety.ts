@@ -7,6 +7,9 @@
  * a changelog can run programs (`executeCommand`). Runs are held to the same rules, and may not write
  * psql's output or log to a file (`-o`, `-L`) nor run pgbench scripts with `\shell` or `\setshell`.
  *
+ * A team engine's own files (its state dir and store, its users file and TLS key) are not inputs: a
+ * script that reads one (`-f`, `\i`, `\copy … from`, `COPY … FROM '/abs'`) is refused too.
+ *
  * Not covered, and said so in the README: server-side programs (`COPY … TO PROGRAM`), which a DSN's
  * superuser can run anyway; they run as the unprivileged user the servers run as.
  *
@@ -62,7 +65,10 @@ export function escapeReason(meta: PsqlMetaCommand): string | null {
  * request's files as planning does (files the engine can read).
  * @throws {SqlrsError} `invalid_argument` naming the command, where it is, and why
  */
-export async function refuseEscapes(request: PrepareJobRequest): Promise<void> {
+export async function refuseEscapes(
+  request: PrepareJobRequest,
+  privatePaths: readonly string[],
+): Promise<void> {
   if (request.prepare_kind === "lb") {
     throw invalidArgument(
       "prepare:lb is not served by a team engine yet: a Liquibase changelog can run programs on the " +
@@ -73,7 +79,27 @@ export async function refuseEscapes(request: PrepareJobRequest): Promise<void> {
     workDir: request.work_dir,
     ...(request.stdin === undefined ? {} : { stdin: request.stdin }),
   });
-  for (const step of plan.steps) refuseMetaCommands(step.metaCommands);
+  for (const step of plan.steps) {
+    refuseMetaCommands(step.metaCommands);
+    await refusePrivateFiles(step.files, privatePaths);
+  }
+}
+
+async function realPath(path: string): Promise<string> {
+  return await Deno.realPath(path).catch(() => resolve(path));
+}
+
+/** Refuses reading a file under one of `privatePaths` (symlinks followed). */
+async function refusePrivateFiles(files: readonly string[], privatePaths: readonly string[]): Promise<void> {
+  const roots = await Promise.all(privatePaths.map(realPath));
+  for (const file of files) {
+    const real = await realPath(file);
+    if (roots.some((root) => real === root || real.startsWith(`${root}/`))) {
+      throw invalidArgument(
+        `Cannot read "${file}" on a team engine: it is the engine's own (its store, users file or TLS key)`,
+      );
+    }
+  }
 }
 
 function refuseMetaCommands(metaCommands: readonly PsqlMetaCommand[]): void {
@@ -110,11 +136,16 @@ function psqlInputs(args: readonly string[], stdin: string | undefined, workDir:
 }
 
 /** Refuses pgbench scripts that run shell commands (`\shell`, `\setshell`). */
-async function refusePgbenchShell(args: readonly string[], workDir: string): Promise<void> {
+async function refusePgbenchShell(
+  args: readonly string[],
+  workDir: string,
+  privatePaths: readonly string[],
+): Promise<void> {
   for (const token of tokenize("pgbench", args)) {
     if (token.kind !== "option" || token.option.name !== "file") continue;
     // -f FILE@WEIGHT
     const path = resolve(workDir, (token.value ?? "").replace(/@\d+$/, ""));
+    await refusePrivateFiles([path], privatePaths);
     let text: string;
     try {
       text = await Deno.readTextFile(path);
@@ -135,15 +166,20 @@ async function refusePgbenchShell(args: readonly string[], workDir: string): Pro
  * psql's `-o` and `-L`, and pgbench's shell commands.
  * @throws {SqlrsError} `invalid_argument`
  */
-export async function refuseRunEscapes(request: ParsedRunRequest): Promise<void> {
+export async function refuseRunEscapes(
+  request: ParsedRunRequest,
+  privatePaths: readonly string[],
+): Promise<void> {
   const workDir = request.work_dir ?? "/";
   for (const { args, stdin } of request.steps ?? [{ args: request.args, stdin: request.stdin }]) {
     if (request.kind === "pgbench") {
-      await refusePgbenchShell(args, workDir);
+      await refusePgbenchShell(args, workDir, privatePaths);
       continue;
     }
     for (const input of psqlInputs(args, stdin, workDir)) {
-      refuseMetaCommands((await expandPsqlContent(input)).metaCommands);
+      const { metaCommands, files } = await expandPsqlContent(input);
+      refuseMetaCommands(metaCommands);
+      await refusePrivateFiles(files, privatePaths);
     }
   }
 }

@@ -41,6 +41,8 @@ export interface TeamAppDeps {
   users: TeamUsers;
   owners: OwnerStore;
   sources: RequestSources;
+  /** The engine's own files and directories, which no script may read. */
+  privatePaths: readonly string[];
   log(line: string): void;
 }
 
@@ -133,7 +135,7 @@ export function createTeamApp(deps: TeamAppDeps): (request: Request) => Promise<
     // The engine answers a malformed request with its usual 400.
     if (!parsed.success) return await forward(request, { body: text });
     const body = await deps.sources.resolve(parsed.data, user);
-    await refuseEscapes(body);
+    await refuseEscapes(body, deps.privatePaths);
     if (!submit) return await forward(request, { body: JSON.stringify(body) });
     if (body.name !== undefined) await refuseOthersName(owners, user, list, body.name);
     const response = await forward(request, { body: JSON.stringify(body) });
@@ -148,7 +150,7 @@ export function createTeamApp(deps: TeamAppDeps): (request: Request) => Promise<
     const parsed = RunRequest.safeParse(parseJson(text));
     if (!parsed.success) return await forward(request, { body: text });
     const instance = await ownedInstance(owners, user, list, parsed.data.instance_ref);
-    await refuseRunEscapes(parsed.data);
+    await refuseRunEscapes(parsed.data, deps.privatePaths);
     return await forward(request, { body: JSON.stringify({ ...parsed.data, instance_ref: instance }) });
   }
 
