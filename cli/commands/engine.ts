@@ -17,7 +17,7 @@ import { SqlrsError } from "../../shared/errors.ts";
 
 /** `engine`. */
 export function engineGroupCommand(context: () => CliContext, setExit: (code: number) => void) {
-  const engine = new Command("engine").description("Manage the local engine process");
+  const engine = new Command("engine").description("Stop the local engine, serve a team, add a team's users");
   engine.command("stop")
     .description("Stop the running engine (running jobs resume when it starts again)")
     .action(async () => {

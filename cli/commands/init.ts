@@ -145,7 +145,10 @@ async function refuseUnworkableBackend(wanted: WorkspaceSettings): Promise<void>
 /** `init`. */
 export function initCommand(context: () => CliContext) {
   return new Command("init")
-    .description("Set up a sqlrs workspace: its store and snapshot backend (.sqlrs/config.yaml)")
+    .description(
+      "Set up a sqlrs workspace: its store and snapshot backend (.sqlrs/config.yaml); " +
+        "or with remote, a profile of a team engine",
+    )
     .argument("[mode]", "local, or remote (a profile of a team engine)", "local")
     .argument("[name]", "the profile's name (init remote)")
     .option("--url <url>", "init remote: the team engine, https://HOST:PORT")
