@@ -62,6 +62,19 @@ const LISTS: Record<string, "instances" | "names" | "prepare-jobs" | "tasks"> = 
   "/v1/tasks": "tasks",
 };
 
+/**
+ * An error answer of the inner API to one of this layer's own lookups, passed on as it is: a stopping
+ * engine's 503 must reach the client with its header, which tells it the request was not acted on.
+ */
+class InnerAnswer extends Error {
+  readonly response: Response;
+  constructor(response: Response) {
+    super(`The engine answered ${response.status}`);
+    this.name = "InnerAnswer";
+    this.response = response;
+  }
+}
+
 function errorResponse(error: SqlrsError): Response {
   return Response.json(error.toJSON(), { status: statusFor(error.code) });
 }
@@ -105,7 +118,7 @@ export function createTeamApp(deps: TeamAppDeps): (request: Request) => Promise<
         headers: { authorization: `Bearer ${deps.innerToken}`, [VERSION_HEADER]: VERSION },
       }),
     );
-    if (!response.ok) throw new SqlrsError("internal_error", `Cannot list ${path}: ${await response.text()}`);
+    if (!response.ok) throw new InnerAnswer(response);
     return await response.json() as T[];
   };
 
@@ -142,7 +155,10 @@ export function createTeamApp(deps: TeamAppDeps): (request: Request) => Promise<
     if (response.status !== 201) return response;
     const accepted = await response.json() as { job_id: string };
     owners.setJobOwner(accepted.job_id, user.name);
-    return Response.json(accepted, { status: 201, headers: response.headers });
+    return Response.json(accepted, {
+      status: 201,
+      headers: { location: response.headers.get("location") ?? "" },
+    });
   }
 
   async function run(request: Request, user: TeamUser): Promise<Response> {
@@ -204,6 +220,7 @@ export function createTeamApp(deps: TeamAppDeps): (request: Request) => Promise<
       return await route(request, user, url);
     } catch (error) {
       if (error instanceof SqlrsError) return errorResponse(error);
+      if (error instanceof InnerAnswer) return error.response;
       deps.log(`internal error on ${request.method} ${url.pathname}: ${messageOf(error)}`);
       return errorResponse(new SqlrsError("internal_error", `Internal error: ${messageOf(error)}`));
     }
