@@ -7,11 +7,11 @@
 
 import { connectEngine } from "../client/discovery.ts";
 import { cliRunTarget } from "../client/engine_command.ts";
-import { EngineClient } from "../client/engine_client.ts";
+import type { EngineClient } from "../client/engine_client.ts";
 import { parseDuration } from "../shared/duration.ts";
 import { invalidArgument } from "../shared/errors.ts";
 import { loadCliConfig } from "../client/config.ts";
-import { type RemoteTarget, selectedProfile } from "../client/profiles.ts";
+import { remoteClient, type RemoteTarget, selectedProfile } from "../client/profiles.ts";
 
 /** The global flags. */
 export interface GlobalOptions {
@@ -60,13 +60,7 @@ export class CliContext {
   client(): Promise<EngineClient> {
     this.#client ??= (async () => {
       const remote = await this.remote();
-      if (remote !== undefined) {
-        // A team engine is not ours to start: a request that did not reach it is sent to it again.
-        return new EngineClient(remote.address, {
-          timeoutMs: this.timeoutMs,
-          reconnect: () => Promise.resolve(remote.address),
-        });
-      }
+      if (remote !== undefined) return remoteClient(remote, this.timeoutMs);
       const config = await loadCliConfig();
       return await connectEngine({
         engineCommand: engineCommand(),

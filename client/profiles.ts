@@ -21,7 +21,7 @@ import { invalidArgument, messageOf } from "../shared/errors.ts";
 import { loadYaml } from "../shared/deps.ts";
 import { type EnvLookup, sqlrsPaths } from "../shared/paths.ts";
 import { readYaml } from "./config.ts";
-import type { EngineAddress } from "./engine_client.ts";
+import { type EngineAddress, EngineClient } from "./engine_client.ts";
 
 /** One profile as the config keeps it. */
 export interface Profile {
@@ -104,4 +104,12 @@ export async function selectedProfile(
     name,
     address: { endpoint: checkRemoteUrl(profile.url), token, ...(caCerts === undefined ? {} : { caCerts }) },
   };
+}
+
+/**
+ * A client of a team engine. It is not ours to start: a request that did not reach it is sent to it
+ * again, within `timeoutMs`.
+ */
+export function remoteClient(target: RemoteTarget, timeoutMs: number | undefined): EngineClient {
+  return new EngineClient(target.address, { timeoutMs, reconnect: () => Promise.resolve(target.address) });
 }

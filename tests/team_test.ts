@@ -274,6 +274,17 @@ Deno.test("a team engine serves its users over TLS: profiles, ownership, shared 
     assert.equal(query.stdout.trim(), "2");
   });
 
+  await t.step("mod.ts prepares and runs through a profile too", async () => {
+    const sqlrs = await import("../mod.ts");
+    const env = { XDG_CONFIG_HOME: sandbox.env.XDG_CONFIG_HOME as string };
+    await using db = await sqlrs.prepare({ psql: ["-f", script], profile: "alice", env });
+    assert.equal(db.stateId, aliceState);
+    const listed = (await sandbox.cliOk(["--profile", "alice", "--output", "json", "ls", "-i"])).stdout;
+    assert.ok(listed.includes(db.instanceId), "the instance is the team engine's");
+    const result = await db.run({ psql: ["-A", "-t", "-c", "select count(*) from t"] });
+    assert.equal(result.stdout, "2\n", result.stderr);
+  });
+
   await t.step("a wrong token is answered 401 and exits 3", async () => {
     const wrong = await sandbox.cli(["--profile", "wrong", "ls"]);
     assert.equal(wrong.code, 3, wrong.stderr);
