@@ -23,6 +23,7 @@
 
 import { loadCliConfig } from "./client/config.ts";
 import { connectEngine } from "./client/discovery.ts";
+import { remoteClient, selectedProfile } from "./client/profiles.ts";
 import { ApiError, type EngineClient } from "./client/engine_client.ts";
 import { moduleEngineCommand } from "./client/engine_command.ts";
 import { followJob, followJobEvents, requireSucceeded } from "./client/follow_job.ts";
@@ -85,6 +86,11 @@ export interface ClientOptions {
    */
   endpoint?: string | undefined;
   /**
+   * A profile of a team engine in the CLI config (`sqlrs init remote NAME`), used instead of the local
+   * engine. @default `SQLRS_PROFILE`, else none
+   */
+  profile?: string | undefined;
+  /**
    * Environment variables that replace this process's for finding the engine and its files and for
    * an engine started here (`XDG_STATE_HOME`, `XDG_CONFIG_HOME`, `SQLRS_STATE_STORE`, ...): a private
    * sqlrs without changing `Deno.env`, which parallel test files share.
@@ -131,7 +137,8 @@ async function open(options: ClientOptions): Promise<Session> {
   const env = envLookup(options.env);
   const cwd = options.cwd ?? Deno.cwd();
   const config = await loadCliConfig({ env, cwd });
-  const client = await connectEngine({
+  const remote = await selectedProfile(options.profile, env);
+  const client = remote !== undefined ? remoteClient(remote, options.timeoutMs) : await connectEngine({
     engineCommand: moduleEngineCommand(),
     // Resolved here so that `options.env` decides, not this process's environment.
     endpoint: options.endpoint ?? nonEmpty(env("SQLRS_ENGINE_ADDR")) ?? nonEmpty(env("TAIDON_ENGINE_ADDR")) ??
@@ -379,8 +386,8 @@ class Prepared implements PreparedInstance {
 }
 
 function clientOptionsOf(options: ClientOptions): ClientOptions {
-  const { endpoint, env, cwd, timeoutMs, idleTimeout, startupTimeoutMs } = options;
-  return { endpoint, env, cwd, timeoutMs, idleTimeout, startupTimeoutMs };
+  const { endpoint, profile, env, cwd, timeoutMs, idleTimeout, startupTimeoutMs } = options;
+  return { endpoint, profile, env, cwd, timeoutMs, idleTimeout, startupTimeoutMs };
 }
 
 /**

@@ -35,6 +35,7 @@ const EXIT_FOR_ERROR: Record<ErrorCode, ExitCode> = {
   instance_limit: EXIT.refused,
   internal_error: EXIT.internal,
   unauthorized: EXIT.internal,
+  forbidden: EXIT.refused,
   incompatible_version: EXIT.internal,
   cancelled: EXIT.failed,
   cache_full_unreclaimable: EXIT.failed,

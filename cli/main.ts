@@ -1,7 +1,8 @@
 /**
  * The `sqlrs` command line: a thin client of the engine.
  *
- * `sqlrs [--output human|json] [--timeout 30s] [-v] [--endpoint URL] <command> [flags] [-- tool args]`
+ * `sqlrs [--output human|json] [--timeout 30s] [-v] [--endpoint URL | --profile NAME] <command> [flags]
+ * [-- tool args]`
  *
  * @module
  */
@@ -48,6 +49,7 @@ function buildProgram(state: CliState, runStage?: RunStage) {
     .option("--timeout <duration>", "request timeout", "30s")
     .option("-v, --verbose", "log every event on stderr")
     .option("--endpoint <url>", "engine endpoint (unix:///path.sock, http://127.0.0.1:PORT or auto)")
+    .option("--profile <name>", "a team engine's profile (sqlrs init remote; default SQLRS_PROFILE)")
     .enablePositionalOptions()
     .exitOverride();
   const context = () => {
@@ -93,7 +95,7 @@ function overrideExitAndOutput(command: Command<unknown[], Record<string, unknow
 function commandIndex(argv: readonly string[]): number {
   let i = 0;
   while (i < argv.length && (argv[i] as string).startsWith("-")) {
-    i += ["--output", "--timeout", "--endpoint"].includes(argv[i] as string) ? 2 : 1;
+    i += ["--output", "--timeout", "--endpoint", "--profile"].includes(argv[i] as string) ? 2 : 1;
   }
   return i;
 }

@@ -11,6 +11,7 @@
 export const ERROR_CODES = {
   invalid_argument: 400,
   unauthorized: 401,
+  forbidden: 403,
   not_found: 404,
   method_not_allowed: 405,
   conflict: 409,

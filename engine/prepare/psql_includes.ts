@@ -57,6 +57,15 @@ export interface ExpandedPsqlContent {
   contentHash: string;
   /** Every absolute file read (the origin first), to check after running that none changed. */
   files: string[];
+  /** Every backslash command met, includes expanded, in order (a remote engine refuses some). */
+  metaCommands: PsqlMetaCommand[];
+}
+
+/** A backslash command of an input: its name, the rest of its line, and the input it is in. */
+export interface PsqlMetaCommand {
+  name: string;
+  argument: string;
+  where: string;
 }
 
 /**
@@ -98,7 +107,7 @@ async function expandUncached(
   const workDir = resolve(input.workDir);
   const hasher = new RecordHasher();
   hasher.add("content-schema", CONTENT_SCHEMA_VERSION);
-  const ctx: Context = { workDir, hasher, pending: "", files: new Map(), stack: [] };
+  const ctx: Context = { workDir, hasher, pending: "", files: new Map(), stack: [], metaCommands: [] };
   if (input.origin === null) {
     await expandSource(
       ctx,
@@ -110,7 +119,12 @@ async function expandUncached(
     await expandFile(ctx, path, `Cannot read "${path}"`, { path, label: display(ctx, path) });
   }
   flush(ctx);
-  return { result: { contentHash: hasher.digest(), files: [...ctx.files.keys()] }, fileDigests: ctx.files };
+  const result = {
+    contentHash: hasher.digest(),
+    files: [...ctx.files.keys()],
+    metaCommands: ctx.metaCommands,
+  };
+  return { result, fileDigests: ctx.files };
 }
 
 /** The lines of a text, each with its end of line ("" for a last line without one). */
@@ -179,6 +193,7 @@ interface Context {
   files: Map<string, string>;
   /** The files being expanded, outermost first, for cycle detection. */
   stack: Array<{ real: string; display: string }>;
+  metaCommands: PsqlMetaCommand[];
 }
 
 interface Source {
@@ -737,6 +752,7 @@ async function metaCommand(
   let nameEnd = start + 1;
   while (nameEnd < line.length && !isSpace(line[nameEnd]) && line[nameEnd] !== "\\") nameEnd++;
   const name = line.slice(start + 1, nameEnd);
+  ctx.metaCommands.push({ name, argument: line.slice(nameEnd), where: includerName(source) });
 
   if (name.toLowerCase() === "copy") {
     ctx.pending += line.slice(start);
