@@ -362,6 +362,18 @@ Deno.test("a team engine serves its users over TLS: profiles, ownership, shared 
     );
     const config = await sandbox.cli(["--profile", "bob", "config", "set", "instances.ttl", '"1h"']);
     assert.equal(config.code, 4, `only an admin changes the engine's config: ${config.stderr}`);
+    const prune = await sandbox.cli(["--profile", "bob", "prune", "--all", "--dry-run"]);
+    assert.equal(prune.code, 4, `only an admin prunes the team's instances: ${prune.stderr}`);
+    const adminPrune = await sandbox.cliOk([
+      "--profile",
+      "carol",
+      "--output",
+      "json",
+      "prune",
+      "--all",
+      "--dry-run",
+    ]);
+    assert.ok(adminPrune.stdout.includes(aliceInstance), adminPrune.stdout);
   });
 
   await t.step("a cached state is shared: bob's plan of alice's script is all hits", async () => {

@@ -51,6 +51,8 @@ const ADMIN_ONLY: Array<[string, RegExp]> = [
   ["DELETE", /^\/v1\/config$/],
   ["POST", /^\/v1\/engine\/shutdown$/],
   ["DELETE", /^\/v1\/states\//],
+  // Prune sees every user's instances: the team's admin prunes, users delete their own.
+  ["POST", /^\/v1\/instances\/prune$/],
 ];
 const JOB_PATH = /^\/v1\/prepare-jobs\/([^/]+)(\/.*)?$/;
 const INSTANCE_PATH = /^\/v1\/instances\/([^/]+)$/;
@@ -181,6 +183,7 @@ export function createTeamApp(deps: TeamAppDeps): (request: Request) => Promise<
       return await prepare(request, user, false);
     }
     if (method === "POST" && pathname === "/v1/runs") return await run(request, user);
+    if (method === "POST" && pathname === "/v1/instances/prune") return await forward(request);
     if (method === "GET" && pathname in LISTS) return await filteredList(request, user, pathname);
     const job = JOB_PATH.exec(pathname);
     if (job !== null) {
