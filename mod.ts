@@ -23,6 +23,7 @@
 
 import { loadCliConfig } from "./client/config.ts";
 import { connectEngine } from "./client/discovery.ts";
+import { remoteClient, selectedProfile } from "./client/profiles.ts";
 import { ApiError, type EngineClient } from "./client/engine_client.ts";
 import { moduleEngineCommand } from "./client/engine_command.ts";
 import { followJob, followJobEvents, requireSucceeded } from "./client/follow_job.ts";
@@ -85,6 +86,11 @@ export interface ClientOptions {
    */
   endpoint?: string | undefined;
   /**
+   * A profile of a team engine in the CLI config (`sqlrs init remote NAME`), used instead of the local
+   * engine. @default `SQLRS_PROFILE`, else none
+   */
+  profile?: string | undefined;
+  /**
    * Environment variables that replace this process's for finding the engine and its files and for
    * an engine started here (`XDG_STATE_HOME`, `XDG_CONFIG_HOME`, `SQLRS_STATE_STORE`, ...): a private
    * sqlrs without changing `Deno.env`, which parallel test files share.
@@ -122,13 +128,17 @@ interface Session extends Disposable {
   cwd: string;
   /** The default `--image` of the CLI config. */
   image: string | undefined;
+  /** The workspace's `defaults.deadline` and `defaults.statementTimeout`, as the CLI reads them. */
+  deadline: string | undefined;
+  statementTimeout: string | undefined;
 }
 
 async function open(options: ClientOptions): Promise<Session> {
   const env = envLookup(options.env);
   const cwd = options.cwd ?? Deno.cwd();
   const config = await loadCliConfig({ env, cwd });
-  const client = await connectEngine({
+  const remote = await selectedProfile(options.profile, env);
+  const client = remote !== undefined ? remoteClient(remote, options.timeoutMs) : await connectEngine({
     engineCommand: moduleEngineCommand(),
     // Resolved here so that `options.env` decides, not this process's environment.
     endpoint: options.endpoint ?? nonEmpty(env("SQLRS_ENGINE_ADDR")) ?? nonEmpty(env("TAIDON_ENGINE_ADDR")) ??
@@ -139,7 +149,14 @@ async function open(options: ClientOptions): Promise<Session> {
     timeoutMs: options.timeoutMs,
     startupTimeoutMs: options.startupTimeoutMs,
   });
-  return { client, cwd, image: config.image, [Symbol.dispose]: () => client[Symbol.dispose]() };
+  return {
+    client,
+    cwd,
+    image: config.image,
+    deadline: config.deadline,
+    statementTimeout: config.statementTimeout,
+    [Symbol.dispose]: () => client[Symbol.dispose](),
+  };
 }
 
 /**
@@ -195,6 +212,12 @@ export interface PlanOptions extends ClientOptions {
   stdin?: string | undefined;
   /** The PostgreSQL build: `host`, `host:15`, or a container image. @default the CLI config's */
   image?: string | undefined;
+  /**
+   * The job's wall-clock limit, e.g. `10m`: past it the job is cancelled and the call rejects with a
+   * `cancelled` {@link SqlrsError} that says so. Unlike `timeoutMs`, which bounds each request to the engine.
+   * @default the workspace config's `defaults.deadline`, else none
+   */
+  deadline?: string | undefined;
   /** Aborting cancels the job; the call then rejects with a `cancelled` {@link SqlrsError}. */
   signal?: AbortSignal | undefined;
   /** Called with each of the job's events as it happens (progress, logs). */
@@ -213,10 +236,17 @@ export interface PlanOptions extends ClientOptions {
 export interface PrepareOptions extends PlanOptions {
   /** Bind the instance to this name (usable wherever an instance id is). */
   name?: string | undefined;
-  /** Move `name` to this instance when another one has it. */
+  /** Move `name` to this instance when another one has it; the engine deletes that one unless `keepOld`. */
   rebind?: boolean | undefined;
+  /** With `rebind`: keep the instance the name leaves. */
+  keepOld?: boolean | undefined;
   /** Let the engine delete the instance after this long, e.g. `30m`. */
   ttl?: string | undefined;
+  /**
+   * PostgreSQL's `statement_timeout` for every step, e.g. `30s`: a statement running longer fails the job.
+   * @default the workspace config's `defaults.statementTimeout`, else none
+   */
+  statementTimeout?: string | undefined;
 }
 
 async function prepareRequest(session: Session, options: PrepareOptions, planOnly: boolean) {
@@ -229,7 +259,10 @@ async function prepareRequest(session: Session, options: PrepareOptions, planOnl
     image: options.image ?? session.image,
     name: options.name,
     rebind: options.rebind,
+    keepOld: options.keepOld,
     ttl: options.ttl,
+    deadline: options.deadline ?? session.deadline,
+    statementTimeout: planOnly ? undefined : options.statementTimeout ?? session.statementTimeout,
     planOnly,
   };
   return options.psql !== undefined
@@ -353,8 +386,8 @@ class Prepared implements PreparedInstance {
 }
 
 function clientOptionsOf(options: ClientOptions): ClientOptions {
-  const { endpoint, env, cwd, timeoutMs, idleTimeout, startupTimeoutMs } = options;
-  return { endpoint, env, cwd, timeoutMs, idleTimeout, startupTimeoutMs };
+  const { endpoint, profile, env, cwd, timeoutMs, idleTimeout, startupTimeoutMs } = options;
+  return { endpoint, profile, env, cwd, timeoutMs, idleTimeout, startupTimeoutMs };
 }
 
 /**
@@ -501,6 +534,11 @@ export interface InstanceRunOptions {
   onOutput?: ((stream: "stdout" | "stderr", data: Uint8Array) => void | Promise<void>) | undefined;
   /** Whether to keep the output for {@link RunResult}; turn off for large output. @default true */
   collect?: boolean | undefined;
+  /**
+   * PostgreSQL's `statement_timeout` for the tool's sessions, e.g. `30s`.
+   * @default the workspace config's `defaults.statementTimeout`, else none
+   */
+  statementTimeout?: string | undefined;
 }
 
 /**
@@ -559,6 +597,7 @@ export async function run(options: RunOptions): Promise<RunResult> {
   const request = await runRequestFor(kind, options.instance, options.pgbench ?? options.psql ?? [], {
     cwd: session.cwd,
     stdin: () => Promise.resolve(options.stdin),
+    statementTimeout: options.statementTimeout ?? session.statementTimeout,
   });
   const collect = options.collect !== false;
   const text = { stdout: "", stderr: "" };

@@ -1,7 +1,8 @@
 /**
  * The `sqlrs` command line: a thin client of the engine.
  *
- * `sqlrs [--output human|json] [--timeout 30s] [-v] [--endpoint URL] <command> [flags] [-- tool args]`
+ * `sqlrs [--output human|json] [--timeout 30s] [-v] [--endpoint URL | --profile NAME] <command> [flags]
+ * [-- tool args]`
  *
  * @module
  */
@@ -18,9 +19,10 @@ import { configCommand } from "./commands/config.ts";
 import { engineGroupCommand } from "./commands/engine.ts";
 import { prepareKindCommands, type RunStage, watchCommand } from "./commands/prepare.ts";
 import { planRecipeCommand, prepareRecipeCommand } from "./commands/recipe.ts";
-import { runPgbenchCommand, runPsqlCommand, runRequest, streamRun } from "./commands/run.ts";
+import { runPgbenchCommand, runPsqlCommand, runTool } from "./commands/run.ts";
 import { lsCommand } from "./commands/ls.ts";
 import { rmCommand } from "./commands/rm.ts";
+import { pruneCommand } from "./commands/prune.ts";
 import { cacheCommand } from "./commands/cache.ts";
 import { initCommand } from "./commands/init.ts";
 import { completionsCommand } from "./commands/completions.ts";
@@ -41,6 +43,7 @@ function buildProgram(state: CliState, runStage?: RunStage) {
     .option("--timeout <duration>", "request timeout", "30s")
     .option("-v, --verbose", "log every event on stderr")
     .option("--endpoint <url>", "engine endpoint (unix:///path.sock, http://127.0.0.1:PORT or auto)")
+    .option("--profile <name>", "a team engine's profile (sqlrs init remote; default SQLRS_PROFILE)")
     .enablePositionalOptions()
     .exitOverride();
   const context = () => {
@@ -60,6 +63,7 @@ function buildProgram(state: CliState, runStage?: RunStage) {
   program.addCommand(runPgbenchCommand(context, setExit));
   program.addCommand(lsCommand(context));
   program.addCommand(rmCommand(context, setExit));
+  program.addCommand(pruneCommand(context));
   program.addCommand(cacheCommand(context));
   program.addCommand(completionsCommand());
   program.addCommand(completeValuesCommand(), { hidden: true });
@@ -82,7 +86,7 @@ function overrideExitAndOutput(command: Command<unknown[], Record<string, unknow
 function commandIndex(argv: readonly string[]): number {
   let i = 0;
   while (i < argv.length && (argv[i] as string).startsWith("-")) {
-    i += ["--output", "--timeout", "--endpoint"].includes(argv[i] as string) ? 2 : 1;
+    i += ["--output", "--timeout", "--endpoint", "--profile"].includes(argv[i] as string) ? 2 : 1;
   }
   return i;
 }
@@ -131,10 +135,7 @@ function compositeRunStage(run: readonly string[], state: CliState): RunStage {
     }
     try {
       const statementTimeout = ownTimeout ?? inherited.statementTimeout;
-      state.exitCode = await streamRun(
-        context,
-        await runRequest(kind, instanceId, toolArgs, statementTimeout),
-      );
+      state.exitCode = await runTool(context, kind, instanceId, toolArgs, statementTimeout);
     } finally {
       await (await context.client()).delete("instances", instanceId, { force: true });
     }

@@ -21,6 +21,8 @@ import {
   PrepareJobEvent,
   type PrepareJobRequest,
   PrepareJobStatus,
+  type PruneRequest,
+  PruneResult,
   RunEvent,
   type RunRequest,
   StateEntry,
@@ -63,9 +65,11 @@ function delay(ms: number): Promise<void> {
 
 /** Where an engine listens and how to authenticate. */
 export interface EngineAddress {
-  /** `unix:///abs/path.sock` or `http://127.0.0.1:PORT`. */
+  /** `unix:///abs/path.sock`, `http://127.0.0.1:PORT`, or a team engine's `https://HOST:PORT`. */
   endpoint: string;
   token: string;
+  /** PEM certificates to trust besides the system's (a team engine's own CA). */
+  caCerts?: string[] | undefined;
 }
 
 /** Options of a client. */
@@ -110,7 +114,9 @@ interface Target {
 
 function targetOf(address: EngineAddress): Target {
   if (!address.endpoint.startsWith("unix://")) {
-    return { address, baseUrl: address.endpoint.replace(/\/$/, ""), httpClient: undefined };
+    const caCerts = address.caCerts;
+    const httpClient = caCerts === undefined ? undefined : Deno.createHttpClient({ caCerts });
+    return { address, baseUrl: address.endpoint.replace(/\/$/, ""), httpClient };
   }
   const httpClient = Deno.createHttpClient({ proxy: { transport: "unix", path: address.endpoint.slice(7) } });
   return { address, baseUrl: "http://localhost", httpClient };
@@ -368,6 +374,11 @@ export class EngineClient implements Disposable {
     const error = ErrorResponse.safeParse(body);
     if (response.status >= 400 && error.success) throw new ApiError(response.status, error.data);
     throw tree.error;
+  }
+
+  /** Deletes (with `dry_run`, lists) the instances nobody holds on to; see `engine/instances/prune.ts`. */
+  prune(request: PruneRequest): Promise<PruneResult> {
+    return this.#json(PruneResult, "POST", "/v1/instances/prune", { body: request });
   }
 
   /** Runs psql or pgbench in an instance, yielding its events as the child produces output. */

@@ -18,6 +18,8 @@ export interface PrepareRequestOptions {
   image?: string | undefined;
   name?: string | undefined;
   rebind?: boolean | undefined;
+  /** With `rebind`: keep the instance the name leaves (by default the engine deletes it). */
+  keepOld?: boolean | undefined;
   ttl?: string | undefined;
   /** The job's wall-clock limit (`deadline`). */
   deadline?: string | undefined;
@@ -31,6 +33,7 @@ function withFlags<R extends PrepareJobRequest>(request: R, options: PrepareRequ
   if (options.planOnly === true) request.plan_only = true;
   if (options.name !== undefined) request.name = options.name;
   if (options.rebind === true) request.rebind = true;
+  if (options.keepOld === true) request.keep_old = true;
   if (options.ttl !== undefined) request.ttl = options.ttl;
   if (options.deadline !== undefined) request.deadline = options.deadline;
   if (options.statementTimeout !== undefined) request.statement_timeout = options.statementTimeout;

@@ -16,6 +16,7 @@ import { VERSION } from "../shared/version.ts";
 import { CacheCapacity } from "./cache/capacity.ts";
 import { ConfigStore } from "./config/config_store.ts";
 import { Instances } from "./instances/instances.ts";
+import { pruneInstances } from "./instances/prune.ts";
 import { Inventory } from "./inventory/inventory.ts";
 import { Activity } from "./lifecycle/activity.ts";
 import { Bases } from "./prepare/bases.ts";
@@ -30,6 +31,8 @@ import { createApp } from "./server.ts";
 import { openStateFS, probeStateFS, probeStateFSKind, type StateFSSetting } from "./statefs/select.ts";
 import type { StateFS } from "./statefs/types.ts";
 import { States } from "./states/states.ts";
+import { createTeamApp, engineFiles } from "./team/team_app.ts";
+import type { TeamUsers } from "./team/users.ts";
 import { StoreLayout } from "./store_layout.ts";
 
 /** What an engine is built from. */
@@ -46,6 +49,11 @@ export interface EngineDeps {
   log(line: string): void;
   /** Called when a client asks the engine to stop (`POST /v1/engine/shutdown`). */
   onShutdownRequest(): void;
+  /**
+   * A team engine's users (requests are theirs, each sees only its own: see `team/team_app.ts`) and
+   * its files that no script may read (its users file and TLS key; the store is added here).
+   */
+  team?: { users: TeamUsers; privatePaths: readonly string[] } | undefined;
 }
 
 /** A built engine. */
@@ -181,7 +189,7 @@ export async function createEngine(deps: EngineDeps): Promise<Engine> {
 
   const stopping = new AbortController();
   const token = randomHex(32);
-  const fetch = createApp({
+  const local = createApp({
     health,
     token,
     config,
@@ -190,9 +198,19 @@ export async function createEngine(deps: EngineDeps): Promise<Engine> {
     runs,
     activity,
     capacity,
+    prune: (request) => pruneInstances({ registry, inventory, log }, request),
     stopping: stopping.signal,
     status,
     shutdown: deps.onShutdownRequest,
+    log,
+  });
+  const fetch = deps.team === undefined ? local : createTeamApp({
+    inner: local,
+    innerToken: token,
+    users: deps.team.users,
+    owners: registry,
+    sources: engineFiles,
+    privatePaths: [...deps.team.privatePaths, paths.stateDir, paths.storeRoot],
     log,
   });
 

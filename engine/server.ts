@@ -14,6 +14,8 @@ import {
   type ErrorResponse,
   type Health,
   PrepareJobRequest,
+  PruneRequest,
+  type PruneResult,
   RunRequest,
 } from "./../shared/schemas.ts";
 import { invalidArgument, messageOf, SqlrsError, statusFor } from "../shared/errors.ts";
@@ -38,6 +40,8 @@ export interface AppDeps {
   runs: RunService;
   activity: Activity;
   capacity: CacheCapacity;
+  /** `POST /v1/instances/prune`: see `engine/instances/prune.ts`. */
+  prune(request: PruneRequest): Promise<PruneResult>;
   /** Aborted when the engine starts shutting down: open streams end, new requests get a 503. */
   stopping: AbortSignal;
   status(): Promise<EngineStatus>;
@@ -236,17 +240,20 @@ function routes(deps: AppDeps): Route[] {
       (request, _p, url) => listResponse(request, jobs.tasks(url.searchParams.get("job") ?? undefined)),
     ],
 
-    ["GET", "/v1/instances", (request, _p, url) =>
+    ["GET", "/v1/instances", async (request, _p, url) =>
       listResponse(
         request,
-        inventory.listInstances({
+        await inventory.listInstances({
           idPrefix: url.searchParams.get("id_prefix") ?? undefined,
           state: url.searchParams.get("state") ?? undefined,
         }),
       )],
-    ["GET", "/v1/instances/:ref", (_r, params) => {
+    ["POST", "/v1/instances/prune", async (request) => {
+      return json(await deps.prune(await parseBody(request, PruneRequest)));
+    }],
+    ["GET", "/v1/instances/:ref", async (_r, params) => {
       const ref = params.ref as string;
-      const { entry, byName } = inventory.getInstance(ref);
+      const { entry, byName } = await inventory.getInstance(ref);
       if (byName) {
         return new Response(null, {
           status: 307,

@@ -11,11 +11,13 @@
 export const ERROR_CODES = {
   invalid_argument: 400,
   unauthorized: 401,
+  forbidden: 403,
   not_found: 404,
   method_not_allowed: 405,
   conflict: 409,
   ambiguous: 409,
   blocked: 409,
+  instance_limit: 409,
   range_not_satisfiable: 416,
   incompatible_version: 426,
   cancelled: 409,

@@ -79,6 +79,7 @@ const ROUTES: RouteTemplate[] = [
   { method: "GET", path: "/v1/instances?state={}" },
   { method: "GET", path: "/v1/instances/{}" },
   { method: "DELETE", path: "/v1/instances/{}?dry_run=1" },
+  { method: "POST", path: "/v1/instances/prune", body: { dry_run: true } },
   { method: "GET", path: "/v1/states?id_prefix={}" },
   { method: "GET", path: "/v1/states/{}" },
   { method: "DELETE", path: "/v1/states/{}?dry_run=1" },

@@ -6,7 +6,8 @@
 
 import { Command, type CommandUnknownOpts } from "@commander-js/extra-typings";
 import type { PrepareJobRequest, PrepareJobStatus } from "../../shared/schemas.ts";
-import { SqlrsError } from "../../shared/errors.ts";
+import { messageOf, SqlrsError } from "../../shared/errors.ts";
+import { parseDuration } from "../../shared/duration.ts";
 import type { CliContext } from "../context.ts";
 import { readStdin } from "../tool_args.ts";
 import { prepareRequestFor } from "../../client/requests.ts";
@@ -14,7 +15,7 @@ import { PREPARE_KIND_INFO, PREPARE_KINDS, type PrepareKindName } from "../../sh
 import { followJob } from "../progress.ts";
 import { nameFailedStep } from "../progress_view.ts";
 import { err, out, printJson, shortId, table } from "../output.ts";
-import { loadCliConfig } from "../../client/config.ts";
+import { type CliConfig, loadCliConfig } from "../../client/config.ts";
 import { EXIT_DETACHED, ExitError } from "../exit_codes.ts";
 import { requireSucceeded } from "../../client/follow_job.ts";
 import { resolveJobId } from "../../client/resolve.ts";
@@ -27,6 +28,7 @@ export interface PrepareFlags {
   image?: string | undefined;
   name?: string | undefined;
   rebind?: boolean | undefined;
+  keepOld?: boolean | undefined;
   ttl?: string | undefined;
   deadline?: string | undefined;
   statementTimeout?: string | undefined;
@@ -40,17 +42,39 @@ export interface ToolArgs {
   cwd: string;
 }
 
+/**
+ * An unnamed instance is easily forgotten: unless `--ttl` says otherwise, it goes after the CLI
+ * config's `defaults.unnamedTtl`.
+ * @throws {SqlrsError} `invalid_argument` naming the key when its value is no duration
+ */
+function unnamedTtl(config: CliConfig): string | undefined {
+  if (config.unnamedTtl === undefined) return undefined;
+  try {
+    parseDuration(config.unnamedTtl);
+  } catch (error) {
+    throw new SqlrsError(
+      "invalid_argument",
+      `Invalid defaults.unnamedTtl in the CLI config: ${messageOf(error)} (or null for no limit)`,
+    );
+  }
+  return config.unnamedTtl;
+}
+
 /** Builds a prepare request from CLI flags and tool args. */
 export async function prepareRequest(
   tool: ToolArgs,
   flags: PrepareFlags,
   planOnly: boolean,
 ): Promise<PrepareJobRequest> {
+  if (flags.keepOld === true && flags.rebind !== true) {
+    throw new SqlrsError("invalid_argument", "--keep-old applies to --rebind only: pass both");
+  }
   const config = await loadCliConfig();
   const options = {
     ...flags,
     image: flags.image ?? config.image,
     deadline: flags.deadline ?? config.deadline,
+    ttl: planOnly ? undefined : flags.ttl ?? (flags.name === undefined ? unnamedTtl(config) : undefined),
     statementTimeout: planOnly ? undefined : flags.statementTimeout ?? config.statementTimeout,
     planOnly,
     cwd: tool.cwd,
@@ -185,7 +209,8 @@ export function addPrepareOptions(command: CommandUnknownOpts, planOnly: boolean
       .option("--watch", "follow the job until it ends (default)")
       .option("--no-watch", 'print the job id and return at once (then "sqlrs watch <job-id>")')
       .option("--name <name>", "bind the new instance to this name")
-      .option("--rebind", "move an existing name to the new instance")
+      .option("--rebind", "move an existing name to the new instance, and delete the instance it leaves")
+      .option("--keep-old", "with --rebind: keep the instance the name leaves")
       .option("--ttl <duration>", "delete the instance after this long, e.g. 30m")
       .option("--statement-timeout <duration>", STATEMENT_TIMEOUT_HELP);
   }

@@ -35,7 +35,8 @@ import { jobReporter, settleTasks } from "./job_reporter.ts";
 import type { ResolvedImage } from "../runtime/types.ts";
 import { jobEntry, jobStatus, taskEntry } from "./job_views.ts";
 import { trimIdentical } from "./job_retention.ts";
-import { checkName, checkNameFree } from "./job_names.ts";
+import { bindJobName, checkName, checkNameFree } from "./job_names.ts";
+import { checkInstanceCap } from "./instance_cap.ts";
 import type { StateLeases } from "../states/leases.ts";
 import { JobStopped, stoppedByShutdown } from "./job_stop.ts";
 import { randomHex } from "../../shared/random.ts";
@@ -75,6 +76,7 @@ export class JobService {
   /** Validates and plans a request, records the job, and starts it. */
   async submit(request: PrepareJobRequest): Promise<PrepareJobAccepted> {
     checkName(request, this.#deps.registry);
+    checkInstanceCap(this.#deps.registry, this.#deps.config.effective.instances.max, request);
     if (request.ttl !== undefined) parseDuration(request.ttl);
     if (request.deadline !== undefined) parseDuration(request.deadline);
     const jobId = randomHex(16);
@@ -109,6 +111,7 @@ export class JobService {
     const registry = this.#deps.registry;
     const { name, rebind, plan_only: planOnly } = job.request;
     registry.transaction(() => {
+      checkInstanceCap(registry, this.#deps.config.effective.instances.max, job.request);
       if (name !== undefined && rebind !== true && planOnly !== true) {
         checkNameFree(name, this.#deps.registry);
         registry.reserveName(name, job.job_id);
@@ -348,14 +351,7 @@ export class JobService {
       expiresAt,
       signal,
     });
-    if (request.name !== undefined) {
-      this.#deps.registry.bindName({
-        name: request.name,
-        instance_id: instance.instance_id,
-        state_id: instance.state_id,
-        image_id: instance.image_id,
-      });
-    }
+    await bindJobName(request, instance, this.#deps);
     return {
       dsn: this.#deps.instances.dsn(instance),
       instance_id: instance.instance_id,

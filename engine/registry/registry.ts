@@ -461,6 +461,15 @@ export class Registry {
     return Number(this.#get("SELECT COUNT(*) AS n FROM events WHERE job_id = ?", jobId)?.n ?? 0);
   }
 
+  setJobOwner(jobId: string, owner: string): void {
+    this.#run("INSERT OR REPLACE INTO job_owners (job_id, owner) VALUES (?, ?)", jobId, owner);
+  }
+
+  /** The team user who submitted a job, if any (jobs of a local engine have none). */
+  jobOwner(jobId: string): string | undefined {
+    return this.#get("SELECT owner FROM job_owners WHERE job_id = ?", jobId)?.owner as string | undefined;
+  }
+
   getMeta(key: string): string | undefined {
     return this.#get("SELECT value FROM meta WHERE key = ?", key)?.value as string | undefined;
   }

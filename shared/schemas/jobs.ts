@@ -22,6 +22,7 @@ const CommonRequestFields = {
   plan_only: z.boolean().optional(),
   name: InstanceName.optional(),
   rebind: z.boolean().optional(),
+  keep_old: z.boolean().optional(),
   ttl: Duration.optional(),
   deadline: Duration.optional(),
   statement_timeout: Duration.optional(),
@@ -35,6 +36,8 @@ export interface PrepareRequestCommon {
   plan_only?: boolean | undefined;
   name?: string | undefined;
   rebind?: boolean | undefined;
+  /** With `rebind`: keep the instance the name pointed to (by default it is deleted once the name moves). */
+  keep_old?: boolean | undefined;
   ttl?: string | undefined;
   /** The job's wall-clock limit from its submission; when it passes, the job is cancelled. */
   deadline?: string | undefined;

@@ -253,7 +253,11 @@ function changesetAction(run: LiquibaseRun, index: number): ChangesetAction {
     lbRun: run,
     index,
     kind: "lb",
-    summary: changeset === null ? "update (no pending changesets)" : changesetRef(changeset),
+    // With the project's directory: a changeset's path is relative to it, and `ls -s` shows states of
+    // several projects side by side.
+    summary: `${
+      changeset === null ? "update (no pending changesets)" : changesetRef(changeset)
+    } in ${run.workDir}`,
     // The identity is keyed with the checksum: Liquibase tracks a changeset by path::id::author, so a
     // state built under another spelling of the path is not the same state. The printed SQL shows
     // what the context/label filters and changelog properties did to the changeset.

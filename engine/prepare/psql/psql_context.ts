@@ -12,6 +12,13 @@ import type { RecordHasher } from "../fingerprint.ts";
 /** A line without its end of line, and that end of line ("\n", or "" at the end of the input). */
 export type Line = [string, string];
 
+/** A backslash command of an input: its name, the rest of its line, and the input it is in. */
+export interface PsqlMetaCommand {
+  name: string;
+  argument: string;
+  where: string;
+}
+
 /** The state of one expansion. */
 export interface Context {
   workDir: string;
@@ -22,6 +29,8 @@ export interface Context {
   files: Map<string, string>;
   /** The files being expanded, outermost first, for cycle detection. */
   stack: Array<{ real: string; display: string }>;
+  /** Every backslash command met so far, includes expanded, in order. */
+  metaCommands: PsqlMetaCommand[];
   /** Expands the file an include names (`written`, resolved to `path`) in place of the include. */
   include(source: Source, written: string, path: string): Promise<void>;
 }

@@ -39,6 +39,7 @@ import {
   flush,
   includerName,
   type Line,
+  type PsqlMetaCommand,
   record,
   type Source,
 } from "./psql_context.ts";
@@ -69,6 +70,8 @@ export interface ExpandedPsqlContent {
   contentHash: string;
   /** Every absolute file read (the origin first), to check after running that none changed. */
   files: string[];
+  /** Every backslash command met, includes expanded, in order (a remote engine refuses some). */
+  metaCommands: PsqlMetaCommand[];
 }
 
 /**
@@ -116,6 +119,7 @@ async function expandUncached(
     pending: "",
     files: new Map(),
     stack: [],
+    metaCommands: [],
     include: (source, written, path) => includeFile(ctx, source, written, path),
   };
   if (input.origin === null) {
@@ -129,7 +133,12 @@ async function expandUncached(
     await expandFile(ctx, path, `Cannot read "${path}"`, { path, label: display(ctx, path) });
   }
   flush(ctx);
-  return { result: { contentHash: hasher.digest(), files: [...ctx.files.keys()] }, fileDigests: ctx.files };
+  const result = {
+    contentHash: hasher.digest(),
+    files: [...ctx.files.keys()],
+    metaCommands: ctx.metaCommands,
+  };
+  return { result, fileDigests: ctx.files };
 }
 
 async function sha256(bytes: Uint8Array<ArrayBuffer>): Promise<string> {

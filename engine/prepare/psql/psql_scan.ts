@@ -252,6 +252,7 @@ async function metaCommand(
   let nameEnd = start + 1;
   while (nameEnd < line.length && !isSpace(line[nameEnd]) && line[nameEnd] !== "\\") nameEnd++;
   const name = line.slice(start + 1, nameEnd);
+  ctx.metaCommands.push({ name, argument: line.slice(nameEnd), where: includerName(source) });
 
   if (name.toLowerCase() === "copy") {
     ctx.pending += line.slice(start);
