@@ -1,0 +1,92 @@
+/**
+ * The instance a library `prepare()` returns: its identity, runs against it, and its deletion when it
+ * is disposed of.
+ *
+ * @module
+ */
+
+import { ApiError } from "./engine_client.ts";
+import { type InstanceRunOptions, type RunResult, runTool } from "./run_tool.ts";
+import { type ClientOptions, openSession } from "./session.ts";
+import { SqlrsError } from "../shared/errors.ts";
+import type { PrepareJobStatus } from "../shared/schemas.ts";
+
+/**
+ * A running instance from `prepare()`. Disposing of it (`await using`) deletes the instance; the
+ * state it was cloned from stays cached.
+ *
+ * @example
+ * ```ts
+ * import { prepare } from "@sqlrs/sqlrs";
+ * await using db = await prepare({ psql: ["-c", "create table t(id int)"] });
+ * console.log(db.dsn, db.instanceId, db.stateId, db.jobId);
+ * ```
+ */
+export interface PreparedInstance extends AsyncDisposable {
+  /**
+   * `postgres://sqlrs_<instance id>:<password>@127.0.0.1:<port>/postgres`: the instance's own role, which
+   * no other instance accepts.
+   */
+  readonly dsn: string;
+  /** The instance's 32-hex id (also usable by prefix in the CLI: `sqlrs run:psql --instance`). */
+  readonly instanceId: string;
+  /** The state the instance was cloned from (a 64-hex content hash). */
+  readonly stateId: string;
+  /** The prepare job that made it. */
+  readonly jobId: string;
+  /** The PostgreSQL build the state belongs to (e.g. `host:15`). */
+  readonly imageId: string;
+  /** The name bound to the instance, if any. */
+  readonly name: string | null;
+  /** Runs psql or pgbench against this instance; see `run()`. */
+  run(options?: InstanceRunOptions): Promise<RunResult>;
+  /** Deletes the instance now (open connections are terminated); later calls do nothing. */
+  delete(): Promise<void>;
+}
+
+/** A {@link PreparedInstance} from the status of the job that made it. */
+export class Prepared implements PreparedInstance {
+  readonly dsn: string;
+  readonly instanceId: string;
+  readonly stateId: string;
+  readonly jobId: string;
+  readonly imageId: string;
+  readonly name: string | null;
+  readonly #options: ClientOptions;
+  #deleted: Promise<void> | undefined;
+
+  constructor(status: PrepareJobStatus, options: ClientOptions) {
+    const result = status.result;
+    if (result === null) {
+      throw new SqlrsError("internal_error", `Job ${status.job_id} succeeded without a result`);
+    }
+    this.dsn = result.dsn;
+    this.instanceId = result.instance_id;
+    this.stateId = result.state_id;
+    this.jobId = status.job_id;
+    this.imageId = result.image_id;
+    this.name = result.name;
+    this.#options = options;
+  }
+
+  run(options: InstanceRunOptions = {}): Promise<RunResult> {
+    return runTool({ ...this.#options, ...options, instance: this.instanceId });
+  }
+
+  delete(): Promise<void> {
+    this.#deleted ??= (async () => {
+      // A fresh connection: the engine that made the instance may have idled out since.
+      using session = await openSession(this.#options);
+      try {
+        await session.client.delete("instances", this.instanceId, { force: true });
+      } catch (error) {
+        if (!(error instanceof ApiError && error.code === "not_found")) throw error;
+      }
+    })();
+    return this.#deleted;
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.delete();
+  }
+}
