@@ -15,9 +15,13 @@ const InstanceName = z.string().regex(
   "a name starts with a letter: letters, digits, _ . -",
 );
 
-/** The fields of every kind's prepare request besides its tool args. */
+const ImageId = z.string().min(1);
+
+/**
+ * The fields of every kind's prepare request after its tool args (`image_id` goes before them, so that
+ * validation reports the fields in the order they always had).
+ */
 const CommonRequestFields = {
-  image_id: z.string().min(1).optional(),
   work_dir: z.string().startsWith("/", "work_dir must be an absolute path"),
   plan_only: z.boolean().optional(),
   name: InstanceName.optional(),
@@ -47,6 +51,7 @@ export interface PrepareRequestCommon {
 
 const PsqlRequestSchema = z.strictObject({
   prepare_kind: z.literal("psql"),
+  image_id: ImageId.optional(),
   psql_args: z.array(z.string()),
   stdin: z.string().optional(),
   ...CommonRequestFields,
@@ -65,6 +70,7 @@ export const PrepareJobRequestPsql: z.ZodType<PrepareJobRequestPsql> = typed<Pre
 
 const LiquibaseRequestSchema = z.strictObject({
   prepare_kind: z.literal("lb"),
+  image_id: ImageId.optional(),
   liquibase_args: z.array(z.string()),
   ...CommonRequestFields,
 });
