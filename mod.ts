@@ -105,6 +105,11 @@ export interface ClientOptions {
   idleTimeout?: string | undefined;
   /** How long to wait for an engine started here to become healthy, in ms. @default 15000 */
   startupTimeoutMs?: number | undefined;
+  /**
+   * Upload the files a prepare reads to the engine, which then reads its copies (as a remote engine
+   * must). @default `SQLRS_UPLOAD_SOURCES=1`, else false
+   */
+  uploadSources?: boolean | undefined;
 }
 
 function envLookup(overrides: Record<string, string> | undefined): EnvLookup {
@@ -141,6 +146,7 @@ async function open(options: ClientOptions): Promise<Session> {
     engineEnv: { ...config.engineEnv, ...options.env },
     timeoutMs: options.timeoutMs,
     startupTimeoutMs: options.startupTimeoutMs,
+    uploadSources: options.uploadSources ?? env("SQLRS_UPLOAD_SOURCES") === "1",
   });
   return {
     client,

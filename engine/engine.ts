@@ -28,6 +28,7 @@ import { RunService } from "./run/runs.ts";
 import { createRuntimeSelector } from "./runtime/select.ts";
 import type { Runtime } from "./runtime/types.ts";
 import { createApp } from "./server.ts";
+import { sourcesUnder } from "./sources/sources.ts";
 import { openStateFS, probeStateFS, probeStateFSKind, type StateFSSetting } from "./statefs/select.ts";
 import type { StateFS } from "./statefs/types.ts";
 import { States } from "./states/states.ts";
@@ -191,6 +192,7 @@ export async function createEngine(deps: EngineDeps): Promise<Engine> {
     runs,
     activity,
     capacity,
+    sources: sourcesUnder(layout.root),
     prune: (request) => pruneInstances({ registry, inventory, log }, request),
     stopping: stopping.signal,
     status,

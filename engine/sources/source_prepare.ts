@@ -1,0 +1,65 @@
+/**
+ * Runs a prepare against an uploaded source tree: the request's `work_dir` and `-f` paths move into
+ * the tree (keys hash content, not paths, so a state is the one a local prepare makes), a file the
+ * plan reads that the manifest lacks becomes a `source_inputs_missing` answer naming the client's
+ * path, and tree paths in error messages read as the client's paths again.
+ *
+ * @module
+ */
+
+import { join, resolve } from "node:path";
+import { invalidArgument, SqlrsError } from "../../shared/errors.ts";
+import type { PrepareJobRequest } from "../../shared/schemas.ts";
+import { renderToken, tokenize } from "../../shared/tool_options.ts";
+import type { SourceTree, SourceTrees } from "./source_trees.ts";
+
+/** The request with its paths inside `tree` (`source_id` dropped: the tree is what the job reads). */
+export function requestInTree(request: PrepareJobRequest, tree: SourceTree): PrepareJobRequest {
+  const { source_id: _, ...rest } = request;
+  const work_dir = join(tree.root, request.work_dir);
+  if (rest.prepare_kind === "lb") {
+    throw invalidArgument("Uploaded sources serve psql prepares only; run Liquibase against a local engine");
+  }
+  const psql_args: string[] = [];
+  for (const token of tokenize("psql", rest.psql_args)) {
+    const file = token.kind === "option" && token.option.name === "file" ? token.value : null;
+    if (file !== null && file !== "-") psql_args.push("-f", join(tree.root, resolve(request.work_dir, file)));
+    else psql_args.push(...renderToken(token));
+  }
+  return { ...rest, work_dir, psql_args };
+}
+
+/**
+ * Calls `submit` with the request moved into its tree when it names a `source_id`, as it is otherwise.
+ * @throws {SqlrsError} `source_inputs_missing` with `details.paths` when the plan read a file the
+ * manifest does not list
+ */
+export async function submitWithSource<T>(
+  trees: SourceTrees,
+  request: PrepareJobRequest,
+  submit: (request: PrepareJobRequest) => Promise<T>,
+): Promise<T> {
+  if (request.source_id === undefined) return await submit(request);
+  const tree = await trees.materialize(request.source_id);
+  try {
+    return await submit(requestInTree(request, tree));
+  } catch (error) {
+    if (!(error instanceof SqlrsError)) throw error;
+    const path = error.details?.path;
+    if (typeof path === "string" && path.startsWith(`${tree.root}/`)) {
+      const clientPath = path.slice(tree.root.length);
+      if (!(clientPath in tree.files)) {
+        throw new SqlrsError("source_inputs_missing", `The prepare reads ${clientPath}: upload it`, {
+          details: { paths: [clientPath] },
+        });
+      }
+    }
+    const details = typeof path === "string"
+      ? { ...error.details, path: path.replace(tree.root, "") }
+      : error.details;
+    throw new SqlrsError(error.code, error.message.replaceAll(tree.root, ""), {
+      ...(details === undefined ? {} : { details }),
+      cause: error,
+    });
+  }
+}

@@ -1,0 +1,162 @@
+/**
+ * Uploaded sources (`SQLRS_UPLOAD_SOURCES=1`): the CLI sends what a prepare reads, only what the
+ * engine lacks, resuming a broken upload; the engine plans and runs against its copies. Real
+ * PostgreSQL on the host runtime, copy backend.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { join } from "node:path";
+import { hostPsql } from "./_prepare_suite.ts";
+import { CLI, type Sandbox, waitFor } from "./_sandbox.ts";
+import { sandboxOn } from "./_stores.ts";
+
+const UPLOAD = { SQLRS_UPLOAD_SOURCES: "1" };
+
+interface Uploaded {
+  job_id: string;
+  state_id: string;
+  dsn: string;
+  uploaded?: { files: number; bytes: number };
+}
+
+async function prepareJson(sandbox: Sandbox, cwd: string, args: string[], env = UPLOAD): Promise<Uploaded> {
+  const result = await sandbox.cliOk(["--output", "json", "prepare:psql", "--", ...args], { cwd, env });
+  return JSON.parse(result.stdout);
+}
+
+/** A project: a.sql, b.sql (which `\ir`-includes inc/rows.sql and `\copy`s data.csv). */
+async function writeProject(dir: string): Promise<Record<string, string>> {
+  const files: Record<string, string> = {
+    "a.sql": "create table t(id int, label text);\n",
+    "b.sql": "\\ir inc/rows.sql\n\\copy t from 'data.csv' with (format csv)\n",
+    "inc/rows.sql": "insert into t values (1, 'one');\n",
+    "data.csv": "2,two\n3,three\n",
+  };
+  await Deno.mkdir(join(dir, "inc"), { recursive: true });
+  for (const [path, text] of Object.entries(files)) await Deno.writeTextFile(join(dir, path), text);
+  return files;
+}
+
+function bytesOf(...texts: string[]): number {
+  return texts.reduce((sum, text) => sum + new TextEncoder().encode(text).byteLength, 0);
+}
+
+async function rows(dsn: string): Promise<string> {
+  const result = await hostPsql(dsn, "select string_agg(id || ':' || label, ',' order by id) from t");
+  assert.equal(result.code, 0, result.stderr);
+  return result.stdout;
+}
+
+Deno.test("sources: a prepare uploads its files, then only what changed, and keys as a local one", async () => {
+  const sandbox = await sandboxOn("copy");
+  if (sandbox === undefined) return;
+  await using _ = sandbox;
+  const project = join(sandbox.dir, "project");
+  const files = await writeProject(project);
+  const args = ["-f", "a.sql", "-f", "b.sql"];
+
+  const first = await prepareJson(sandbox, project, args);
+  assert.deepEqual(first.uploaded, { files: 4, bytes: bytesOf(...Object.values(files)) });
+  assert.equal(await rows(first.dsn), "1:one,2:two,3:three");
+
+  const again = await prepareJson(sandbox, project, args);
+  assert.deepEqual(again.uploaded, { files: 0, bytes: 0 });
+  assert.equal(again.state_id, first.state_id);
+
+  const edited = "insert into t values (1, 'uno');\n";
+  await Deno.writeTextFile(join(project, "inc/rows.sql"), edited);
+  const third = await prepareJson(sandbox, project, args);
+  assert.deepEqual(third.uploaded, { files: 1, bytes: bytesOf(edited) });
+  assert.notEqual(third.state_id, first.state_id);
+  assert.equal(await rows(third.dsn), "1:uno,2:two,3:three");
+
+  // State keys hash content, not paths: the engine reading the files itself makes the same state.
+  const local = await prepareJson(sandbox, project, args, { SQLRS_UPLOAD_SOURCES: "" });
+  assert.equal(local.uploaded, undefined);
+  assert.equal(local.state_id, third.state_id);
+});
+
+Deno.test("sources: the engine plans and runs from its copies once the files are gone", async () => {
+  const sandbox = await sandboxOn("copy");
+  if (sandbox === undefined) return;
+  await using _ = sandbox;
+  const project = join(sandbox.dir, "project");
+  const files = await writeProject(project);
+  await sandbox.cliOk(["status"]); // the engine starts outside the project, which goes away
+  await prepareJson(sandbox, project, ["-f", "a.sql", "-f", "b.sql"]);
+  await Deno.remove(project, { recursive: true });
+
+  // The same content under paths that never existed on this machine: only the blobs can serve it.
+  const gone = join(sandbox.dir, "never-here");
+  const manifest = Object.fromEntries(
+    Object.entries(files).map((
+      [path, text],
+    ) => [join(gone, path), createHash("sha256").update(text).digest("hex")]),
+  );
+  using client = await sandbox.client();
+  const { source_id, missing } = await client.registerSources({ files: manifest });
+  assert.deepEqual(missing, []);
+  // A first step of its own, so that every step runs again instead of coming from the cache.
+  const accepted = await client.submitPrepareAs({
+    prepare_kind: "psql",
+    psql_args: ["-c", "select 1", "-f", join(gone, "a.sql"), "-f", join(gone, "b.sql")],
+    work_dir: gone,
+    source_id,
+  });
+  const watched = await sandbox.cliOk(["--output", "json", "watch", accepted.job_id]);
+  assert.equal(await rows(JSON.parse(watched.stdout).dsn), "1:one,2:two,3:three");
+});
+
+Deno.test("sources: an interrupted upload resumes where it stopped", async () => {
+  const sandbox = await sandboxOn("copy");
+  if (sandbox === undefined) return;
+  await using _ = sandbox;
+  const project = join(sandbox.dir, "project");
+  await Deno.mkdir(project);
+  await Deno.writeTextFile(
+    join(project, "load.sql"),
+    "create table big(v text);\n\\copy big from 'big.csv'\n",
+  );
+  const line = new TextEncoder().encode(`${"x".repeat(1023)}\n`);
+  const megabyte = new Uint8Array(1024 * 1024);
+  for (let i = 0; i < 1024; i++) megabyte.set(line, i * 1024);
+  const size = 200 * megabyte.byteLength;
+  {
+    using big = await Deno.open(join(project, "big.csv"), { create: true, write: true });
+    for (let i = 0; i < 200; i++) await big.write(megabyte);
+  }
+  await sandbox.cliOk(["status"]); // the engine runs before the upload is timed
+
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--quiet", CLI, "--output", "json", "plan:psql", "--", "-f", "load.sql"],
+    cwd: project,
+    env: { ...sandbox.env, ...UPLOAD },
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  const partial = join(sandbox.storeRoot, "sources", "partial");
+  const started = await waitFor(async () => {
+    try {
+      for await (const entry of Deno.readDir(partial)) {
+        if ((await Deno.stat(join(partial, entry.name))).size > 0) return true;
+      }
+    } catch {
+      // not made yet
+    }
+    return false;
+  }, 60_000);
+  child.kill("SIGKILL");
+  await child.status;
+  assert.ok(started, "the upload of big.csv never started");
+
+  const rerun = await sandbox.cliOk(["--output", "json", "plan:psql", "--", "-f", "load.sql"], {
+    cwd: project,
+    env: UPLOAD,
+  });
+  const uploaded = JSON.parse(rerun.stdout).uploaded;
+  assert.equal(uploaded.files, 1);
+  assert.ok(uploaded.bytes > 0 && uploaded.bytes < size, `uploaded ${uploaded.bytes} of ${size} bytes`);
+});
