@@ -203,7 +203,7 @@ function routes(deps: AppDeps): Route[] {
 
     ["POST", "/v1/prepare-jobs", async (request) => {
       const body = await parseBody(request, PrepareJobRequest);
-      const accepted = await submitWithSource(deps.sources.trees, body, (r) => jobs.submit(r));
+      const accepted = await submitWithSource(deps.sources, body, (r) => jobs.submit(r));
       return json(accepted, 201, { location: accepted.status_url });
     }],
     ["GET", "/v1/prepare-jobs", (request) => listResponse(request, jobs.list())],
@@ -256,7 +256,7 @@ function routes(deps: AppDeps): Route[] {
     ["GET", "/v1/cache/status", async () => json(await deps.capacity.status())],
     ["POST", "/v1/cache/explain/prepare", async (request) => {
       const body = await parseBody(request, PrepareJobRequest);
-      return json(await submitWithSource(deps.sources.trees, body, (r) => jobs.explain(r)));
+      return json(await submitWithSource(deps.sources, body, (r) => jobs.explain(r)));
     }],
     [
       "GET",

@@ -22,7 +22,12 @@ interface Uploaded {
   uploaded?: { files: number; bytes: number };
 }
 
-async function prepareJson(sandbox: Sandbox, cwd: string, args: string[], env = UPLOAD): Promise<Uploaded> {
+async function prepareJson(
+  sandbox: Sandbox,
+  cwd: string,
+  args: string[],
+  env: Record<string, string> = UPLOAD,
+): Promise<Uploaded> {
   const result = await sandbox.cliOk(["--output", "json", "prepare:psql", "--", ...args], { cwd, env });
   return JSON.parse(result.stdout);
 }
@@ -159,4 +164,79 @@ Deno.test("sources: an interrupted upload resumes where it stopped", async () =>
   const uploaded = JSON.parse(rerun.stdout).uploaded;
   assert.equal(uploaded.files, 1);
   assert.ok(uploaded.bytes > 0 && uploaded.bytes < size, `uploaded ${uploaded.bytes} of ${size} bytes`);
+});
+
+/** An HTTPS server on loopback with a certificate of a throwaway CA (its PEM file trusts it). */
+async function httpsServer(
+  dir: string,
+  files: Record<string, string>,
+): Promise<{ origin: string; certFile: string } & AsyncDisposable> {
+  const file = (name: string) => join(dir, name);
+  await Deno.writeTextFile(file("leaf.ext"), "subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\n");
+  const steps = [
+    ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=sqlrs test CA"]
+      .concat(["-keyout", file("ca.key"), "-out", file("ca.pem")]),
+    ["req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost", "-keyout", file("key.pem")]
+      .concat(["-out", file("leaf.csr")]),
+    ["x509", "-req", "-in", file("leaf.csr"), "-CA", file("ca.pem"), "-CAkey", file("ca.key")]
+      .concat(["-CAcreateserial", "-days", "1", "-extfile", file("leaf.ext"), "-out", file("cert.pem")]),
+  ];
+  for (const args of steps) {
+    const openssl = await new Deno.Command("openssl", { args, stdout: "null", stderr: "piped" }).output();
+    assert.ok(openssl.success, new TextDecoder().decode(openssl.stderr));
+  }
+  const certFile = file("ca.pem");
+  const keyFile = file("key.pem");
+  const server = Deno.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    cert: await Deno.readTextFile(file("cert.pem")),
+    key: await Deno.readTextFile(keyFile),
+    onListen: () => {},
+  }, (request) => {
+    const body = files[new URL(request.url).pathname];
+    return body === undefined ? new Response("no such file", { status: 404 }) : new Response(body);
+  });
+  return {
+    origin: `https://localhost:${server.addr.port}`,
+    certFile,
+    [Symbol.asyncDispose]: () => server.shutdown(),
+  };
+}
+
+Deno.test("sources: -f https://… is fetched by the engine and keyed by its content", async () => {
+  const sandbox = await sandboxOn("copy");
+  if (sandbox === undefined) return;
+  await using _ = sandbox;
+  const project = join(sandbox.dir, "project");
+  const files = await writeProject(project);
+  await using server = await httpsServer(sandbox.dir, { "/schema/a.sql": files["a.sql"] as string });
+  const env = { DENO_CERT: server.certFile };
+  const url = `${server.origin}/schema/a.sql`;
+
+  const fetched = await prepareJson(sandbox, project, ["-f", url, "-f", "b.sql"], env);
+  assert.equal(await rows(fetched.dsn), "1:one,2:two,3:three");
+  // The same bytes from a local file are the same state.
+  const local = await prepareJson(sandbox, project, ["-f", "a.sql", "-f", "b.sql"], env);
+  assert.equal(local.state_id, fetched.state_id);
+  // Uploading: the URL is not uploaded, the local files are.
+  const uploading = await prepareJson(sandbox, project, ["-f", url, "-f", "b.sql"], { ...env, ...UPLOAD });
+  assert.equal(uploading.state_id, fetched.state_id);
+  assert.deepEqual(uploading.uploaded, {
+    files: 3,
+    bytes: bytesOf(files["b.sql"] as string, files["inc/rows.sql"] as string, files["data.csv"] as string),
+  });
+
+  const missing = await sandbox.cli(["prepare:psql", "--", "-f", `${server.origin}/nothing.sql`], {
+    cwd: project,
+    env,
+  });
+  assert.equal(missing.code, 2, missing.stderr);
+  assert.match(missing.stderr, /answered 404/);
+  const plain = await sandbox.cli(["prepare:psql", "--", "-f", "http://localhost:1/a.sql"], {
+    cwd: project,
+    env,
+  });
+  assert.equal(plain.code, 2, plain.stderr);
+  assert.match(plain.stderr, /only https:\/\/ URLs/);
 });

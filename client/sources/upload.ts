@@ -32,7 +32,7 @@ function requestFiles(request: PrepareJobRequest): string[] {
     );
   }
   return tokenize("psql", request.psql_args).flatMap((token) =>
-    token.kind === "option" && token.option.name === "file" && token.value !== null && token.value !== "-"
+    token.kind === "option" && token.option.name === "file" && token.value?.startsWith("/") === true
       ? [token.value]
       : []
   );

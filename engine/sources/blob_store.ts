@@ -110,10 +110,20 @@ export class BlobStore {
       await Deno.remove(partial);
       throw invalidArgument(`Blob ${sha256}: the uploaded bytes hash to ${actual}; upload it again`);
     }
-    await Deno.chmod(partial, 0o444);
-    await Deno.mkdir(this.#blobs, { recursive: true });
-    await Deno.rename(partial, this.path(sha256));
+    await this.adopt(partial, sha256);
     return { sha256, received: total, complete: true };
+  }
+
+  /** Where files are written before they become blobs (on the blobs' filesystem, for the rename). */
+  get incomingDir(): string {
+    return this.#partial;
+  }
+
+  /** Moves a file whose bytes hash to `sha256` into place as that blob. */
+  async adopt(file: string, sha256: string): Promise<void> {
+    await Deno.chmod(file, 0o444);
+    await Deno.mkdir(this.#blobs, { recursive: true });
+    await Deno.rename(file, this.path(sha256));
   }
 }
 

@@ -11,7 +11,10 @@ import { join, resolve } from "node:path";
 import { invalidArgument, SqlrsError } from "../../shared/errors.ts";
 import type { PrepareJobRequest } from "../../shared/schemas.ts";
 import { renderToken, tokenize } from "../../shared/tool_options.ts";
+import type { BlobStore } from "./blob_store.ts";
 import type { SourceTree, SourceTrees } from "./source_trees.ts";
+import { fetchUrlInputs } from "./url_inputs.ts";
+import { isUrlInput } from "../../shared/url_input.ts";
 
 /** The request with its paths inside `tree` (`source_id` dropped: the tree is what the job reads). */
 export function requestInTree(request: PrepareJobRequest, tree: SourceTree): PrepareJobRequest {
@@ -23,26 +26,28 @@ export function requestInTree(request: PrepareJobRequest, tree: SourceTree): Pre
   const psql_args: string[] = [];
   for (const token of tokenize("psql", rest.psql_args)) {
     const file = token.kind === "option" && token.option.name === "file" ? token.value : null;
-    if (file !== null && file !== "-") psql_args.push("-f", join(tree.root, resolve(request.work_dir, file)));
-    else psql_args.push(...renderToken(token));
+    if (file !== null && file !== "-" && !isUrlInput(file)) {
+      psql_args.push("-f", join(tree.root, resolve(request.work_dir, file)));
+    } else psql_args.push(...renderToken(token));
   }
   return { ...rest, work_dir, psql_args };
 }
 
 /**
- * Calls `submit` with the request moved into its tree when it names a `source_id`, as it is otherwise.
+ * Calls `submit` with the request moved into its tree when it names a `source_id`, as it is otherwise,
+ * and with the content of its `-f https://…` files fetched.
  * @throws {SqlrsError} `source_inputs_missing` with `details.paths` when the plan read a file the
  * manifest does not list
  */
 export async function submitWithSource<T>(
-  trees: SourceTrees,
+  sources: { trees: SourceTrees; blobs: BlobStore },
   request: PrepareJobRequest,
   submit: (request: PrepareJobRequest) => Promise<T>,
 ): Promise<T> {
-  if (request.source_id === undefined) return await submit(request);
-  const tree = await trees.materialize(request.source_id);
+  if (request.source_id === undefined) return await submit(await fetchUrlInputs(request, sources.blobs));
+  const tree = await sources.trees.materialize(request.source_id);
   try {
-    return await submit(requestInTree(request, tree));
+    return await submit(await fetchUrlInputs(requestInTree(request, tree), sources.blobs));
   } catch (error) {
     if (!(error instanceof SqlrsError)) throw error;
     const path = error.details?.path;
