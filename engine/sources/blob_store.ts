@@ -2,7 +2,7 @@
  * Blobs of uploaded sources under `<store>/sources/`, keyed by the SHA-256 of their bytes. A blob is
  * uploaded in chunks, each appended at the offset the engine has reached (`partial/<sha256>`), so a
  * broken upload continues where it stopped; once all bytes are in, the hash is checked and the blob
- * moves to `blobs/<sha256>`, read-only (trees link to it).
+ * moves to `blobs/<sha256>`, read-only (owner-only; trees link to it).
  *
  * @module
  */
@@ -121,7 +121,8 @@ export class BlobStore {
 
   /** Moves a file whose bytes hash to `sha256` into place as that blob. */
   async adopt(file: string, sha256: string): Promise<void> {
-    await Deno.chmod(file, 0o444);
+    // Owner-only like the rest of the store: no server (COPY … FROM a path) can read the sources.
+    await Deno.chmod(file, 0o400);
     await Deno.mkdir(this.#blobs, { recursive: true });
     await Deno.rename(file, this.path(sha256));
   }

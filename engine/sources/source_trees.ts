@@ -81,10 +81,10 @@ export class SourceTrees {
     for (const [path, hash] of Object.entries(files)) {
       if (hash === null) continue;
       const target = join(building, path);
-      await Deno.mkdir(dirname(target), { recursive: true, mode: 0o755 });
+      await Deno.mkdir(dirname(target), { recursive: true, mode: 0o711 });
       await Deno.link(this.#blobs.path(hash), target);
     }
-    await Deno.mkdir(building, { recursive: true, mode: 0o755 });
+    await Deno.mkdir(building, { recursive: true, mode: 0o711 });
     try {
       await Deno.rename(building, root);
     } catch {
