@@ -82,6 +82,16 @@ Deno.test("sources: a prepare uploads its files, then only what changed, and key
   const local = await prepareJson(sandbox, project, args, { SQLRS_UPLOAD_SOURCES: "" });
   assert.equal(local.uploaded, undefined);
   assert.equal(local.state_id, third.state_id);
+
+  // A file the client does not have either fails as in local mode, naming the client's path.
+  await Deno.writeTextFile(join(project, "c.sql"), "\\ir missing.sql\n");
+  const missing = await sandbox.cli(["prepare:psql", "--", "-f", "c.sql"], { cwd: project, env: UPLOAD });
+  assert.equal(missing.code, 2, missing.stderr);
+  assert.match(
+    missing.stderr,
+    new RegExp(`Cannot include "missing.sql" from "${join(project, "c.sql")}": file not found`),
+  );
+  assert.doesNotMatch(missing.stderr, /sources\/trees/);
 });
 
 Deno.test("sources: the engine plans and runs from its copies once the files are gone", async () => {
