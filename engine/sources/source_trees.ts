@@ -32,11 +32,7 @@ export class SourceTrees {
   /** Keeps a manifest; answers its id and the hashes that have no blob yet. */
   async register(manifest: SourceManifest): Promise<SourceManifestAccepted> {
     const entries = Object.entries(manifest.files).sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0);
-    for (const [path] of entries) {
-      if (normalize(path) !== path || path.endsWith("/")) {
-        throw invalidArgument(`Invalid source path "${path}": expected a normalized absolute file path`);
-      }
-    }
+    for (const [path] of entries) checkPath(path);
     const sourceId = await hashRecords(entries.map(([path, hash]) => [path, hash ?? ""]));
     await writeOnce(this.#manifestPath(sourceId), JSON.stringify(manifest.files));
     const missing = new Set<string>();
@@ -98,6 +94,18 @@ export class SourceTrees {
     if (!/^[0-9a-f]{64}$/.test(sourceId)) throw invalidArgument(`Invalid source id "${sourceId}"`);
     return join(this.#dir, "manifests", `${sourceId}.json`);
   }
+}
+
+/** Refuses a path that cannot name a file in a tree: not normalized, a NUL, or too long for the OS. */
+function checkPath(path: string): void {
+  const why = normalize(path) !== path || path.endsWith("/")
+    ? "expected a normalized absolute file path"
+    : path.includes("\0")
+    ? "it contains a NUL character"
+    : path.length > 3000 || path.split("/").some((name) => new TextEncoder().encode(name).length > 255)
+    ? "it is too long"
+    : null;
+  if (why !== null) throw invalidArgument(`Invalid source path "${path.slice(0, 200)}": ${why}`);
 }
 
 async function writeOnce(path: string, text: string): Promise<void> {
