@@ -10,7 +10,8 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { hostPsql } from "./_prepare_suite.ts";
-import { CLI, type Sandbox, waitFor } from "./_sandbox.ts";
+import { CLI, REPO, requireComponent, type Sandbox, waitFor } from "./_sandbox.ts";
+import { liquibaseAvailable } from "./_liquibase.ts";
 import { sandboxOn } from "./_stores.ts";
 
 const UPLOAD = { SQLRS_UPLOAD_SOURCES: "1" };
@@ -249,4 +250,39 @@ Deno.test("sources: -f https://… is fetched by the engine and keyed by its con
   });
   assert.equal(plain.code, 2, plain.stderr);
   assert.match(plain.stderr, /only https:\/\/ URLs/);
+});
+
+Deno.test("sources: a Liquibase prepare uploads its changelog tree and makes the states a local one makes", async () => {
+  if (!requireComponent(await liquibaseAvailable(), "Liquibase and Java (scripts/install-liquibase.sh)")) {
+    return;
+  }
+  const sandbox = await sandboxOn("copy");
+  if (sandbox === undefined) return;
+  await using _ = sandbox;
+  const project = join(sandbox.dir, "project");
+  const example = join(REPO, "examples", "liquibase");
+  let bytes = 0;
+  for (
+    const path of [
+      "README.md",
+      "changelog.xml",
+      ...["001-customers.yaml", "002-orders.sql", "003-demo-data.json"].map((name) => `changes/${name}`),
+    ]
+  ) {
+    await Deno.mkdir(join(project, "changes"), { recursive: true });
+    await Deno.copyFile(join(example, path), join(project, path));
+    bytes += (await Deno.stat(join(project, path))).size;
+  }
+  const args = ["--output", "json", "prepare:lb", "--", "update", "--changelog-file", "changelog.xml"];
+
+  const uploaded: Uploaded = JSON.parse((await sandbox.cliOk(args, { cwd: project, env: UPLOAD })).stdout);
+  assert.deepEqual(uploaded.uploaded, { files: 5, bytes });
+  const applied = await hostPsql(uploaded.dsn, "select count(*) from databasechangelog");
+  assert.ok(Number(applied.stdout) >= 3, applied.stdout);
+  const again: Uploaded = JSON.parse((await sandbox.cliOk(args, { cwd: project, env: UPLOAD })).stdout);
+  assert.deepEqual(again.uploaded, { files: 0, bytes: 0 });
+  assert.equal(again.state_id, uploaded.state_id);
+
+  const local: Uploaded = JSON.parse((await sandbox.cliOk(args, { cwd: project })).stdout);
+  assert.equal(local.state_id, uploaded.state_id);
 });

@@ -1,14 +1,16 @@
 /**
- * Runs a prepare against an uploaded source tree: the request's `work_dir` and `-f` paths move into
- * the tree (keys hash content, not paths, so a state is the one a local prepare makes), a file the
- * plan reads that the manifest lacks becomes a `source_inputs_missing` answer naming the client's
- * path, and tree paths in error messages read as the client's paths again.
+ * Runs a prepare against an uploaded source tree: the request's `work_dir`, its `-f` paths and its
+ * Liquibase changelog, search path and defaults file move into the tree (keys hash content, not
+ * paths, so a state is the one a local prepare makes), a file the plan reads that the manifest lacks
+ * becomes a `source_inputs_missing` answer naming the client's path, and tree paths in error
+ * messages read as the client's paths again.
  *
  * @module
  */
 
-import { join, resolve } from "node:path";
-import { invalidArgument, SqlrsError } from "../../shared/errors.ts";
+import { isAbsolute, join, resolve } from "node:path";
+import { SqlrsError } from "../../shared/errors.ts";
+import { mapLbPathOptions } from "../../shared/lb_path_options.ts";
 import type { PrepareJobRequest } from "../../shared/schemas.ts";
 import { renderToken, tokenize } from "../../shared/tool_options.ts";
 import type { BlobStore } from "./blob_store.ts";
@@ -20,8 +22,17 @@ import { isUrlInput } from "../../shared/url_input.ts";
 export function requestInTree(request: PrepareJobRequest, tree: SourceTree): PrepareJobRequest {
   const { source_id: _, ...rest } = request;
   const work_dir = join(tree.root, request.work_dir);
+  const inTree = (path: string) => isAbsolute(path) ? join(tree.root, path) : path;
   if (rest.prepare_kind === "lb") {
-    throw invalidArgument("Uploaded sources serve psql prepares only; run Liquibase against a local engine");
+    // Relative values resolve against work_dir, which is in the tree already.
+    const liquibase_args = mapLbPathOptions(
+      rest.liquibase_args,
+      (option, value) =>
+        option === "search-path"
+          ? value.split(",").map((entry) => inTree(entry.trim())).join(",")
+          : inTree(value),
+    );
+    return { ...rest, work_dir, liquibase_args };
   }
   const psql_args: string[] = [];
   for (const token of tokenize("psql", rest.psql_args)) {
