@@ -29,6 +29,7 @@ import { followJob, followJobEvents, requireSucceeded } from "./client/follow_jo
 import { lbPrepareRequest, psqlPrepareRequest, runRequestFor } from "./client/requests.ts";
 import { resolveDeleteTarget } from "./client/resolve.ts";
 import { consumeRun } from "./client/run_output.ts";
+import type { UploadStats } from "./client/sources/upload.ts";
 import { SqlrsError } from "./shared/errors.ts";
 import { type EnvLookup, sqlrsPaths } from "./shared/paths.ts";
 import type {
@@ -48,6 +49,7 @@ import type {
 export { ApiError, EngineClient, EngineUnreachableError } from "./client/engine_client.ts";
 export { SqlrsError } from "./shared/errors.ts";
 export type { ErrorCode } from "./shared/errors.ts";
+export type { UploadStats } from "./client/sources/upload.ts";
 export type {
   DeleteResult,
   DeleteTreeNode,
@@ -277,9 +279,9 @@ async function runJob(
   client: EngineClient,
   request: PrepareJobRequest,
   options: PlanOptions,
-): Promise<PrepareJobStatus> {
+): Promise<{ status: PrepareJobStatus; upload: UploadStats | undefined }> {
   options.signal?.throwIfAborted();
-  const { job_id: jobId } = await client.submitPrepare(request);
+  const { job_id: jobId, upload } = await client.submitPrepare(request);
   let cancelling: Promise<unknown> | undefined;
   const cancel = () => cancelling = client.cancelJob(jobId).catch(() => {});
   options.signal?.addEventListener("abort", cancel, { once: true });
@@ -302,7 +304,7 @@ async function runJob(
       cause: options.signal.reason,
     });
   }
-  return requireSucceeded(status);
+  return { status: requireSucceeded(status), upload };
 }
 
 /**
@@ -332,6 +334,8 @@ export interface PreparedInstance extends AsyncDisposable {
   readonly imageId: string;
   /** The name bound to the instance, if any. */
   readonly name: string | null;
+  /** With `uploadSources`: the files and bytes this prepare uploaded (0 when the engine had them all). */
+  readonly uploaded: UploadStats | undefined;
   /** Runs psql or pgbench against this instance; see {@link run}. */
   run(options?: InstanceRunOptions): Promise<RunResult>;
   /** Deletes the instance now (open connections are terminated); later calls do nothing. */
@@ -345,10 +349,11 @@ class Prepared implements PreparedInstance {
   readonly jobId: string;
   readonly imageId: string;
   readonly name: string | null;
+  readonly uploaded: UploadStats | undefined;
   readonly #options: ClientOptions;
   #deleted: Promise<void> | undefined;
 
-  constructor(status: PrepareJobStatus, options: ClientOptions) {
+  constructor(status: PrepareJobStatus, upload: UploadStats | undefined, options: ClientOptions) {
     const result = status.result;
     if (result === null) {
       throw new SqlrsError("internal_error", `Job ${status.job_id} succeeded without a result`);
@@ -359,6 +364,7 @@ class Prepared implements PreparedInstance {
     this.jobId = status.job_id;
     this.imageId = result.image_id;
     this.name = result.name;
+    this.uploaded = upload;
     this.#options = options;
   }
 
@@ -407,8 +413,12 @@ function clientOptionsOf(options: ClientOptions): ClientOptions {
  */
 export async function prepare(options: PrepareOptions): Promise<PreparedInstance> {
   using session = await open(options);
-  const status = await runJob(session.client, await prepareRequest(session, options, false), options);
-  return new Prepared(status, { ...clientOptionsOf(options), cwd: session.cwd });
+  const { status, upload } = await runJob(
+    session.client,
+    await prepareRequest(session, options, false),
+    options,
+  );
+  return new Prepared(status, upload, { ...clientOptionsOf(options), cwd: session.cwd });
 }
 
 /**
@@ -424,9 +434,14 @@ export async function prepare(options: PrepareOptions): Promise<PreparedInstance
  */
 export async function plan(options: PlanOptions): Promise<Plan> {
   using session = await open(options);
-  const status = await runJob(session.client, await prepareRequest(session, options, true), options);
+  const { status, upload } = await runJob(
+    session.client,
+    await prepareRequest(session, options, true),
+    options,
+  );
   const executes = status.tasks.filter((task) => task.type === "state_execute");
   return {
+    uploaded: upload,
     jobId: status.job_id,
     imageId: status.image_id,
     prepareArgsNormalized: status.prepare_args_normalized,
@@ -460,6 +475,8 @@ export interface Plan {
   finalStateId: string | undefined;
   /** Whether every step is cached, so that a prepare would only start an instance. */
   cached: boolean;
+  /** With `uploadSources`: the files and bytes this plan uploaded. */
+  uploaded: UploadStats | undefined;
 }
 
 /**

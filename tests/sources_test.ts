@@ -9,6 +9,7 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
+import * as sqlrs from "../mod.ts";
 import { hostPsql } from "./_prepare_suite.ts";
 import { CLI, REPO, requireComponent, type Sandbox, waitFor } from "./_sandbox.ts";
 import { liquibaseAvailable } from "./_liquibase.ts";
@@ -285,4 +286,25 @@ Deno.test("sources: a Liquibase prepare uploads its changelog tree and makes the
 
   const local: Uploaded = JSON.parse((await sandbox.cliOk(args, { cwd: project })).stdout);
   assert.equal(local.state_id, uploaded.state_id);
+});
+
+Deno.test("sources: mod.ts prepare() and plan() with uploadSources say what they uploaded", async () => {
+  const sandbox = await sandboxOn("copy");
+  if (sandbox === undefined) return;
+  await using _ = sandbox;
+  const project = join(sandbox.dir, "project");
+  const files = await writeProject(project);
+  const options = {
+    env: sandbox.env,
+    cwd: project,
+    uploadSources: true,
+    psql: ["-f", "a.sql", "-f", "b.sql"],
+  };
+  {
+    await using db = await sqlrs.prepare(options);
+    assert.deepEqual(db.uploaded, { files: 4, bytes: bytesOf(...Object.values(files)) });
+    assert.equal(await rows(db.dsn), "1:one,2:two,3:three");
+  }
+  assert.deepEqual((await sqlrs.plan(options)).uploaded, { files: 0, bytes: 0 });
+  assert.equal((await sqlrs.plan({ ...options, uploadSources: false })).uploaded, undefined);
 });
