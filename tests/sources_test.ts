@@ -94,6 +94,17 @@ Deno.test("sources: a prepare uploads its files, then only what changed, and key
     new RegExp(`Cannot include "missing.sql" from "${join(project, "c.sql")}": file not found`),
   );
   assert.doesNotMatch(missing.stderr, /sources\/trees/);
+
+  // A failing step is named, and psql's message quoted, with the client's paths.
+  await Deno.writeTextFile(join(project, "d.sql"), "select * from no_such_table;\n");
+  const failed = await sandbox.cli(["prepare:psql", "--", "-f", "a.sql", "-f", "d.sql"], {
+    cwd: project,
+    env: UPLOAD,
+  });
+  assert.equal(failed.code, 1, failed.stderr);
+  assert.match(failed.stderr, /Step 2 of 2 \(d\.sql\) failed/);
+  assert.match(failed.stderr, new RegExp(`${join(project, "d.sql")}:1: ERROR`));
+  assert.doesNotMatch(failed.stderr, /sources\/trees/);
 });
 
 Deno.test("sources: the engine plans and runs from its copies once the files are gone", async () => {
