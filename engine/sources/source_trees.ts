@@ -78,7 +78,12 @@ export class SourceTrees {
       if (hash === null) continue;
       const target = join(building, path);
       await Deno.mkdir(dirname(target), { recursive: true, mode: 0o711 });
-      await Deno.link(this.#blobs.path(hash), target);
+      try {
+        await Deno.link(this.#blobs.path(hash), target);
+      } catch {
+        // A blob in many trees can reach the filesystem's limit of links per file: copy it then.
+        await Deno.copyFile(this.#blobs.path(hash), target);
+      }
     }
     await Deno.mkdir(building, { recursive: true, mode: 0o711 });
     try {
