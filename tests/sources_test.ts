@@ -72,6 +72,9 @@ Deno.test("sources: a prepare uploads its files, then only what changed, and key
   const again = await prepareJson(sandbox, project, args);
   assert.deepEqual(again.uploaded, { files: 0, bytes: 0 });
   assert.equal(again.state_id, first.state_id);
+  const human = await sandbox.cliOk(["prepare:psql", "--", ...args], { cwd: project, env: UPLOAD });
+  assert.match(human.stderr, /uploaded 0 file\(s\), 0 bytes/);
+  assert.match(human.stdout, /^DSN=/);
 
   const edited = "insert into t values (1, 'uno');\n";
   await Deno.writeTextFile(join(project, "inc/rows.sql"), edited);

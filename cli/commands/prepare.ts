@@ -161,7 +161,10 @@ function printPrepared(context: CliContext, status: PrepareJobStatus, upload?: U
       name: result.name,
       ...(upload === undefined ? {} : { uploaded: upload }),
     });
-  } else out(`DSN=${result.dsn}`);
+  } else {
+    if (upload !== undefined) err(`uploaded ${upload.files} file(s), ${upload.bytes} bytes`);
+    out(`DSN=${result.dsn}`);
+  }
 }
 
 function printPlan(context: CliContext, status: PrepareJobStatus, upload?: UploadStats): void {
