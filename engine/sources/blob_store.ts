@@ -35,6 +35,18 @@ export class BlobStore {
     return await size(this.path(sha256)) !== null;
   }
 
+  /** Marks a blob as just used (its mtime is now); false when there is no such blob. */
+  async touch(sha256: string): Promise<boolean> {
+    const now = new Date();
+    try {
+      await Deno.utime(this.path(sha256), now, now);
+      return true;
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) return false;
+      throw error;
+    }
+  }
+
   /** How many bytes of a blob the engine holds. */
   async status(sha256: string): Promise<BlobUpload> {
     const complete = await size(this.path(sha256));

@@ -37,7 +37,8 @@ export class SourceTrees {
     await writeOnce(this.#manifestPath(sourceId), JSON.stringify(manifest.files));
     const missing = new Set<string>();
     for (const [, hash] of entries) {
-      if (hash !== null && !await this.#blobs.has(hash)) missing.add(hash);
+      // Touched so that a sweep (source_sweep.ts) does not take a blob this manifest is about to use.
+      if (hash !== null && !await this.#blobs.touch(hash)) missing.add(hash);
     }
     return { source_id: sourceId, missing: [...missing] };
   }
@@ -58,7 +59,8 @@ export class SourceTrees {
     }
     const root = join(this.#dir, "trees", sourceId);
     try {
-      await Deno.stat(root);
+      const now = new Date();
+      await Deno.utime(root, now, now); // in use: not for a sweep to take
       return { root, files };
     } catch (error) {
       if (!(error instanceof Deno.errors.NotFound)) throw error;

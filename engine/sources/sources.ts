@@ -1,5 +1,5 @@
 /**
- * The engine's uploaded sources under `<store>/sources/`: blobs, manifests and trees.
+ * The engine's uploaded sources under `<store>/sources/`: blobs, manifests and trees, and their sweep.
  *
  * @module
  */
@@ -7,10 +7,31 @@
 import { join } from "node:path";
 import { BlobStore } from "./blob_store.ts";
 import { SourceTrees } from "./source_trees.ts";
+import { sweepSources } from "./source_sweep.ts";
 
-/** The blob store and the trees of a store. */
-export function sourcesUnder(storeRoot: string): { trees: SourceTrees; blobs: BlobStore } {
+/** How often the engine's periodic sweep also sweeps the sources. */
+const SWEEP_EVERY_MS = 10 * 60 * 1000;
+
+/** The uploaded sources of a store. */
+export interface Sources {
+  trees: SourceTrees;
+  blobs: BlobStore;
+  /** Sweeps unused uploads (at most every ten minutes; the first call sweeps). */
+  sweep(): Promise<void>;
+}
+
+/** The sources under `storeRoot`; `inUse` says which trees unfinished jobs read. */
+export function sourcesUnder(storeRoot: string, inUse: () => ReadonlySet<string>): Sources {
   const dir = join(storeRoot, "sources");
   const blobs = new BlobStore(dir);
-  return { trees: new SourceTrees(dir, blobs), blobs };
+  let last = -Infinity;
+  return {
+    trees: new SourceTrees(dir, blobs),
+    blobs,
+    async sweep() {
+      if (Date.now() - last < SWEEP_EVERY_MS) return;
+      last = Date.now();
+      await sweepSources(dir, inUse());
+    },
+  };
 }
