@@ -102,19 +102,26 @@ async function uploadBlob(client: EngineClient, path: string, sha256: string): P
   const size = (await file.stat()).size;
   const buffer = new Uint8Array(Math.min(CHUNK_BYTES, Math.max(size, 1)));
   let sent = 0;
-  let conflicts = 0;
+  let stalls = 0;
   while (!status.complete) {
     const offset = status.received;
     await file.seek(offset, Deno.SeekMode.Start);
     const length = await readFull(file, buffer.subarray(0, Math.min(buffer.length, size - offset)));
+    let ours = true;
     try {
       status = await client.putBlobChunk(sha256, offset, size, buffer.slice(0, length));
-      sent += length;
     } catch (error) {
-      // Another upload of the same blob (or the end of one that was cut) holds it: ask where it stands.
-      if (!(error instanceof SqlrsError) || error.code !== "conflict" || ++conflicts > 100) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      // A chunk cut short (a timeout on a slow link, a dropped connection) or held by another upload of
+      // the blob: the engine keeps what it got, so ask where the upload stands and go on from there.
+      const code = error instanceof SqlrsError ? error.code : undefined;
+      if ((code !== "conflict" && code !== "unavailable") || ++stalls > 20) throw error;
+      ours = code === "unavailable";
+      await new Promise((resolve) => setTimeout(resolve, 250));
       status = await client.blobStatus(sha256);
+    }
+    if (status.received > offset) {
+      stalls = 0;
+      if (ours) sent += status.received - offset;
     }
   }
   return sent;
