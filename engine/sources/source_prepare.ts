@@ -21,8 +21,10 @@ import { isUrlInput } from "../../shared/url_input.ts";
 /** The request with its paths inside `tree` (`source_id` dropped: the tree is what the job reads). */
 export function requestInTree(request: PrepareJobRequest, tree: SourceTree): PrepareJobRequest {
   const { source_id: _, ...rest } = request;
-  const work_dir = join(tree.root, request.work_dir);
-  const inTree = (path: string) => isAbsolute(path) ? join(tree.root, path) : path;
+  // Normalized first: a client's "/a/../.." must not lead out of the tree.
+  const inside = (path: string) => join(tree.root, resolve(path).slice(1));
+  const work_dir = inside(request.work_dir);
+  const inTree = (path: string) => isAbsolute(path) ? inside(path) : path;
   if (rest.prepare_kind === "lb") {
     // Relative values resolve against work_dir, which is in the tree already.
     const liquibase_args = mapLbPathOptions(
@@ -38,7 +40,7 @@ export function requestInTree(request: PrepareJobRequest, tree: SourceTree): Pre
   for (const token of tokenize("psql", rest.psql_args)) {
     const file = token.kind === "option" && token.option.name === "file" ? token.value : null;
     if (file !== null && file !== "-" && !isUrlInput(file)) {
-      psql_args.push("-f", join(tree.root, resolve(request.work_dir, file)));
+      psql_args.push("-f", inside(resolve(request.work_dir, file)));
     } else psql_args.push(...renderToken(token));
   }
   return { ...rest, work_dir, psql_args };
