@@ -323,3 +323,18 @@ Deno.test("sources: mod.ts prepare() and plan() with uploadSources say what they
   assert.deepEqual((await sqlrs.plan(options)).uploaded, { files: 0, bytes: 0 });
   assert.equal((await sqlrs.plan({ ...options, uploadSources: false })).uploaded, undefined);
 });
+
+Deno.test("sources: a prepare whose work dir holds none of its files runs in that dir", async () => {
+  const sandbox = await sandboxOn("copy");
+  if (sandbox === undefined) return;
+  await using _ = sandbox;
+  const project = join(sandbox.dir, "project");
+  await writeProject(project);
+  const sub = join(project, "sub");
+  await Deno.mkdir(sub);
+  const commandOnly = await prepareJson(sandbox, sub, ["-c", "create table t(id int, label text)"]);
+  assert.deepEqual(commandOnly.uploaded, { files: 0, bytes: 0 });
+  const parent = await prepareJson(sandbox, sub, ["-f", "../a.sql", "-c", "insert into t values (1, 'one')"]);
+  assert.deepEqual(parent.uploaded, { files: 1, bytes: bytesOf("create table t(id int, label text);\n") });
+  assert.equal(await rows(parent.dsn), "1:one");
+});

@@ -59,8 +59,11 @@ export async function submitWithSource<T>(
 ): Promise<T> {
   if (request.source_id === undefined) return await submit(await fetchUrlInputs(request, sources.blobs));
   const tree = await sources.trees.materialize(request.source_id);
+  const moved = requestInTree(request, tree);
+  // The tree holds the uploaded files' directories only; psql and Liquibase start in the work dir.
+  await Deno.mkdir(moved.work_dir, { recursive: true, mode: 0o711 });
   try {
-    return await submit(await fetchUrlInputs(requestInTree(request, tree), sources.blobs));
+    return await submit(await fetchUrlInputs(moved, sources.blobs));
   } catch (error) {
     if (!(error instanceof SqlrsError)) throw error;
     const path = error.details?.path;
