@@ -30,6 +30,7 @@ import { followJob, followJobEvents, requireSucceeded } from "./client/follow_jo
 import { lbPrepareRequest, psqlPrepareRequest, runRequestFor } from "./client/requests.ts";
 import { resolveDeleteTarget } from "./client/resolve.ts";
 import { consumeRun } from "./client/run_output.ts";
+import type { UploadStats } from "./client/sources/upload.ts";
 import { SqlrsError } from "./shared/errors.ts";
 import { type EnvLookup, sqlrsPaths } from "./shared/paths.ts";
 import type {
@@ -49,6 +50,7 @@ import type {
 export { ApiError, EngineClient, EngineUnreachableError } from "./client/engine_client.ts";
 export { SqlrsError } from "./shared/errors.ts";
 export type { ErrorCode } from "./shared/errors.ts";
+export type { UploadStats } from "./client/sources/upload.ts";
 export type {
   DeleteResult,
   DeleteTreeNode,
@@ -111,6 +113,11 @@ export interface ClientOptions {
   idleTimeout?: string | undefined;
   /** How long to wait for an engine started here to become healthy, in ms. @default 15000 */
   startupTimeoutMs?: number | undefined;
+  /**
+   * Upload the files a prepare reads to the engine, which then reads its copies (as a remote engine
+   * must). @default `SQLRS_UPLOAD_SOURCES=1`, else false
+   */
+  uploadSources?: boolean | undefined;
 }
 
 function envLookup(overrides: Record<string, string> | undefined): EnvLookup {
@@ -148,6 +155,7 @@ async function open(options: ClientOptions): Promise<Session> {
     engineEnv: { ...config.engineEnv, ...options.env },
     timeoutMs: options.timeoutMs,
     startupTimeoutMs: options.startupTimeoutMs,
+    uploadSources: options.uploadSources ?? env("SQLRS_UPLOAD_SOURCES") === "1",
   });
   return {
     client,
@@ -278,9 +286,9 @@ async function runJob(
   client: EngineClient,
   request: PrepareJobRequest,
   options: PlanOptions,
-): Promise<PrepareJobStatus> {
+): Promise<{ status: PrepareJobStatus; upload: UploadStats | undefined }> {
   options.signal?.throwIfAborted();
-  const { job_id: jobId } = await client.submitPrepare(request);
+  const { job_id: jobId, upload } = await client.submitPrepare(request);
   let cancelling: Promise<unknown> | undefined;
   const cancel = () => cancelling = client.cancelJob(jobId).catch(() => {});
   options.signal?.addEventListener("abort", cancel, { once: true });
@@ -303,7 +311,7 @@ async function runJob(
       cause: options.signal.reason,
     });
   }
-  return requireSucceeded(status);
+  return { status: requireSucceeded(status), upload };
 }
 
 /**
@@ -333,6 +341,8 @@ export interface PreparedInstance extends AsyncDisposable {
   readonly imageId: string;
   /** The name bound to the instance, if any. */
   readonly name: string | null;
+  /** With `uploadSources`: the files and bytes this prepare uploaded (0 when the engine had them all). */
+  readonly uploaded: UploadStats | undefined;
   /** Runs psql or pgbench against this instance; see {@link run}. */
   run(options?: InstanceRunOptions): Promise<RunResult>;
   /** Deletes the instance now (open connections are terminated); later calls do nothing. */
@@ -346,10 +356,11 @@ class Prepared implements PreparedInstance {
   readonly jobId: string;
   readonly imageId: string;
   readonly name: string | null;
+  readonly uploaded: UploadStats | undefined;
   readonly #options: ClientOptions;
   #deleted: Promise<void> | undefined;
 
-  constructor(status: PrepareJobStatus, options: ClientOptions) {
+  constructor(status: PrepareJobStatus, upload: UploadStats | undefined, options: ClientOptions) {
     const result = status.result;
     if (result === null) {
       throw new SqlrsError("internal_error", `Job ${status.job_id} succeeded without a result`);
@@ -360,6 +371,7 @@ class Prepared implements PreparedInstance {
     this.jobId = status.job_id;
     this.imageId = result.image_id;
     this.name = result.name;
+    this.uploaded = upload;
     this.#options = options;
   }
 
@@ -408,8 +420,12 @@ function clientOptionsOf(options: ClientOptions): ClientOptions {
  */
 export async function prepare(options: PrepareOptions): Promise<PreparedInstance> {
   using session = await open(options);
-  const status = await runJob(session.client, await prepareRequest(session, options, false), options);
-  return new Prepared(status, { ...clientOptionsOf(options), cwd: session.cwd });
+  const { status, upload } = await runJob(
+    session.client,
+    await prepareRequest(session, options, false),
+    options,
+  );
+  return new Prepared(status, upload, { ...clientOptionsOf(options), cwd: session.cwd });
 }
 
 /**
@@ -425,9 +441,14 @@ export async function prepare(options: PrepareOptions): Promise<PreparedInstance
  */
 export async function plan(options: PlanOptions): Promise<Plan> {
   using session = await open(options);
-  const status = await runJob(session.client, await prepareRequest(session, options, true), options);
+  const { status, upload } = await runJob(
+    session.client,
+    await prepareRequest(session, options, true),
+    options,
+  );
   const executes = status.tasks.filter((task) => task.type === "state_execute");
   return {
+    uploaded: upload,
     jobId: status.job_id,
     imageId: status.image_id,
     prepareArgsNormalized: status.prepare_args_normalized,
@@ -461,6 +482,8 @@ export interface Plan {
   finalStateId: string | undefined;
   /** Whether every step is cached, so that a prepare would only start an instance. */
   cached: boolean;
+  /** With `uploadSources`: the files and bytes this plan uploaded. */
+  uploaded: UploadStats | undefined;
 }
 
 /**

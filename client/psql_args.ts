@@ -9,6 +9,7 @@
 import { resolve } from "node:path";
 import { invalidArgument } from "../shared/errors.ts";
 import { renderToken, tokenize } from "../shared/tool_options.ts";
+import { isUrlInput } from "../shared/url_input.ts";
 
 /** psql args read as psql reads them: the `-f`/`-c` inputs in order, and the other options. */
 function splitInputs(args: readonly string[]): {
@@ -48,7 +49,9 @@ export function absolutizePsqlFiles(
   for (const token of tokenize("psql", args)) {
     if (token.kind === "option" && token.option.name === "file" && token.value !== null) {
       readsStdin ||= token.value === "-";
-      result.push("-f", token.value === "-" ? "-" : resolve(cwd, token.value));
+      // A URL goes as it is: the engine fetches it.
+      const kept = token.value === "-" || isUrlInput(token.value);
+      result.push("-f", kept ? token.value : resolve(cwd, token.value));
     } else result.push(...renderToken(token));
   }
   return { args: result, readsStdin };

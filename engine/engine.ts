@@ -28,6 +28,8 @@ import { RunService } from "./run/runs.ts";
 import { createRuntimeSelector } from "./runtime/select.ts";
 import type { Runtime } from "./runtime/types.ts";
 import { createApp } from "./server.ts";
+import { sourcesUnder } from "./sources/sources.ts";
+import { treeIdOf } from "./sources/source_sweep.ts";
 import { openStateFS, probeStateFS, probeStateFSKind, type StateFSSetting } from "./statefs/select.ts";
 import type { StateFS } from "./statefs/types.ts";
 import { States } from "./states/states.ts";
@@ -187,6 +189,10 @@ export async function createEngine(deps: EngineDeps): Promise<Engine> {
     };
   }
 
+  const sources = sourcesUnder(layout.root, () =>
+    new Set(
+      registry.jobsWithStatus("queued", "running").flatMap((job) => treeIdOf(job.request.work_dir) ?? []),
+    ));
   const stopping = new AbortController();
   const token = randomHex(32);
   const local = createApp({
@@ -198,6 +204,7 @@ export async function createEngine(deps: EngineDeps): Promise<Engine> {
     runs,
     activity,
     capacity,
+    sources,
     prune: (request) => pruneInstances({ registry, inventory, log }, request),
     stopping: stopping.signal,
     status,
@@ -217,6 +224,7 @@ export async function createEngine(deps: EngineDeps): Promise<Engine> {
   async function sweep(): Promise<void> {
     await reapExpired(registry, inventory, log);
     await jobs.reclaimUndelivered().catch((error) => log(`delivery: reclaim failed: ${messageOf(error)}`));
+    await sources.sweep().catch((error) => log(`sources: sweep failed: ${messageOf(error)}`));
   }
 
   return {

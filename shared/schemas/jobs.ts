@@ -27,6 +27,7 @@ const PsqlRequestSchema = z.strictObject({
   ttl: Duration.optional(),
   deadline: Duration.optional(),
   statement_timeout: Duration.optional(),
+  source_id: StateId.optional(),
 });
 
 /** `POST /v1/prepare-jobs` for psql steps. File paths in `psql_args` are absolute (the CLI resolves them). */
@@ -46,6 +47,8 @@ export interface PrepareJobRequestPsql {
   deadline?: string | undefined;
   /** PostgreSQL's `statement_timeout` for every step; not part of a state's key (see README, Deadlines). */
   statement_timeout?: string | undefined;
+  /** The uploaded source tree (`POST /v1/sources`) the job reads its files from instead of the engine's. */
+  source_id?: string | undefined;
 }
 /** `POST /v1/prepare-jobs` for psql steps. File paths in `psql_args` are absolute (the CLI resolves them). */
 export const PrepareJobRequestPsql: z.ZodType<PrepareJobRequestPsql> = typed<PrepareJobRequestPsql>()(
@@ -64,6 +67,7 @@ const LiquibaseRequestSchema = z.strictObject({
   ttl: Duration.optional(),
   deadline: Duration.optional(),
   statement_timeout: Duration.optional(),
+  source_id: StateId.optional(),
 });
 
 /**
@@ -85,6 +89,8 @@ export interface PrepareJobRequestLiquibase {
   deadline?: string | undefined;
   /** PostgreSQL's `statement_timeout` for every step; not part of a state's key (see README, Deadlines). */
   statement_timeout?: string | undefined;
+  /** The uploaded source tree (`POST /v1/sources`) the job reads its files from instead of the engine's. */
+  source_id?: string | undefined;
 }
 /** `POST /v1/prepare-jobs` for Liquibase. */
 export const PrepareJobRequestLiquibase: z.ZodType<PrepareJobRequestLiquibase> = typed<
