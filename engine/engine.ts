@@ -33,7 +33,8 @@ import { treeIdOf } from "./sources/source_sweep.ts";
 import { openStateFS, probeStateFS, probeStateFSKind, type StateFSSetting } from "./statefs/select.ts";
 import type { StateFS } from "./statefs/types.ts";
 import { States } from "./states/states.ts";
-import { createTeamApp, engineFiles } from "./team/team_app.ts";
+import { createTeamApp } from "./team/team_app.ts";
+import { uploadedInputs } from "./team/uploaded_inputs.ts";
 import type { TeamUsers } from "./team/users.ts";
 import { StoreLayout } from "./store_layout.ts";
 
@@ -55,7 +56,7 @@ export interface EngineDeps {
    * A team engine's users (requests are theirs, each sees only its own: see `team/team_app.ts`) and
    * its files that no script may read (its users file and TLS key; the store is added here).
    */
-  team?: { users: TeamUsers; privatePaths: readonly string[] } | undefined;
+  team?: { users: TeamUsers } | undefined;
 }
 
 /** A built engine. */
@@ -216,8 +217,7 @@ export async function createEngine(deps: EngineDeps): Promise<Engine> {
     innerToken: token,
     users: deps.team.users,
     owners: registry,
-    sources: engineFiles,
-    privatePaths: [...deps.team.privatePaths, paths.stateDir, paths.storeRoot],
+    sources: uploadedInputs(sources.trees),
     log,
   });
 
