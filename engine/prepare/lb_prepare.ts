@@ -16,7 +16,8 @@ import { join } from "node:path";
 import type { PrepareJobRequestLiquibase } from "../../shared/schemas.ts";
 import type { Runtime, ServerHandle } from "../runtime/types.ts";
 import { serverAddress } from "../runtime/address.ts";
-import { findLiquibase, liquibaseFailure, type LiquibaseTool, runLiquibase } from "./liquibase/lb_tool.ts";
+import { findLiquibase, liquibaseFailure, type LiquibaseTool } from "./liquibase/lb_tool.ts";
+import { runLiquibaseFast } from "./liquibase/lb_fast_start.ts";
 import {
   applyArgs,
   contextOptions,
@@ -142,6 +143,8 @@ async function recordedChecksums(
 interface LiquibaseRun {
   args: LiquibaseArgs;
   tool: LiquibaseTool;
+  /** Where the JVM's faster start is kept (see lb_fast_start.ts), or null. */
+  jvmCache: string | null;
   workDir: string;
   /** The request's `statement_timeout` for the changesets (not in their keys, as for psql steps). */
   statementTimeout: string | undefined;
@@ -207,12 +210,12 @@ async function applySeries(
   const count = Math.max(1, expected.length);
   const firstTask = (steps[0] as SeriesStep).taskId;
   await clearStaleLock(runtime, image, server);
-  const result = await runLiquibase(run.tool, applyArgs(run.args, count), {
+  const result = await runLiquibaseFast(run.tool, applyArgs(run.args, count), {
     cwd: run.workDir,
     url: jdbcUrl(server, run.statementTimeout),
     signal,
     onLine: (line) => reporter.log(firstTask, `liquibase: ${line}`),
-  });
+  }, run.jvmCache);
   signal.throwIfAborted();
   const output = `${result.stderr}\n${result.stdout}`;
   if (result.code !== 0) {
@@ -318,7 +321,12 @@ async function planWithLiquibase(
   deps: LiquibasePlannerDeps,
 ): Promise<{ output: string; changelogs: string[]; durationMs: number }> {
   return await deps.withBaseServer(request.image_id, async (_runtime, server) => {
-    const result = await runLiquibase(tool, planArgs(args), { cwd: request.work_dir, url: jdbcUrl(server) });
+    const result = await runLiquibaseFast(
+      tool,
+      planArgs(args),
+      { cwd: request.work_dir, url: jdbcUrl(server) },
+      jvmCacheDir(deps.storeRoot),
+    );
     if (result.code !== 0) {
       throw new SqlrsError(
         "invalid_argument",
@@ -394,6 +402,7 @@ export async function planLiquibasePrepare(
   const run: LiquibaseRun = {
     args,
     tool,
+    jvmCache: jvmCacheDir(deps.storeRoot),
     workDir: request.work_dir,
     statementTimeout: request.statement_timeout,
     changesets,
@@ -418,6 +427,10 @@ export async function planLiquibasePrepare(
 /** Whether a changeset's printed SQL is empty or only comments (a customChange that runs Java). */
 function printsNoSql(changeset: PendingChangeset): boolean {
   return changeset.sql.split("\n").every((line) => line.trim() === "" || line.trim().startsWith("--"));
+}
+
+function jvmCacheDir(storeRoot: string | null): string | null {
+  return storeRoot === null ? null : join(storeRoot, "cache", "liquibase-jvm");
 }
 
 function isFile(path: string): boolean {
