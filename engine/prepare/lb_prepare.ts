@@ -32,7 +32,7 @@ import {
   type PendingChangeset,
   ranChangesets,
 } from "./liquibase/lb_plan.ts";
-import { hashFiles, parsedChangelogs, treeDigest } from "./liquibase/lb_inputs.ts";
+import { hashFiles, parsedChangelogs, sqlFilesByChangeset, treeDigest } from "./liquibase/lb_inputs.ts";
 import { readCachedPlan, writeCachedPlan } from "./liquibase/lb_plan_cache.ts";
 import { runAlwaysChangesets } from "./liquibase/lb_run_always.ts";
 import { chainPlan, type Plan, type PlannerDeps, type StepDraft } from "./planner.ts";
@@ -319,7 +319,7 @@ async function planWithLiquibase(
   args: LiquibaseArgs,
   tool: LiquibaseTool,
   deps: LiquibasePlannerDeps,
-): Promise<{ output: string; changelogs: string[]; durationMs: number }> {
+): Promise<{ output: string; changelogs: string[]; sqlFiles: Record<string, string[]>; durationMs: number }> {
   return await deps.withBaseServer(request.image_id, async (_runtime, server) => {
     const result = await runLiquibaseFast(
       tool,
@@ -336,6 +336,7 @@ async function planWithLiquibase(
     return {
       output: result.stdout,
       changelogs: parsedChangelogs(result.stderr, args.roots),
+      sqlFiles: sqlFilesByChangeset(result.stderr, args.roots),
       durationMs: result.durationMs,
     };
   });
@@ -392,8 +393,8 @@ export async function planLiquibasePrepare(
   let toolStartMs: number | undefined;
   if (planned === null && deps.cachedOnly === true) return null;
   if (planned === null) {
-    const { output, changelogs, durationMs } = await planWithLiquibase(request, args, tool, deps);
-    planned = { output, changelogs };
+    const { output, changelogs, sqlFiles, durationMs } = await planWithLiquibase(request, args, tool, deps);
+    planned = { output, changelogs, sqlFiles };
     toolStartMs = durationMs;
     if (cacheDir !== null && planKey !== null) await writeCachedPlan(cacheDir, planKey, planned);
   }
@@ -418,7 +419,8 @@ export async function planLiquibasePrepare(
       ? [...options, ...contextOptions(args)].sort()
       : options,
     tool: toolIdentity,
-    files,
+    // A sqlFile's content is in the changeset's checksum; listing it names it when it changes.
+    files: changeset === null ? files : [...files, ...(planned.sqlFiles[changesetRef(changeset)] ?? [])],
   }));
   const plan = await chainPlan(request, image, drafts, argsSummary(request.liquibase_args), deps);
   return toolStartMs === undefined ? plan : { ...plan, toolStartMs };
