@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { findLiquibase } from "../engine/prepare/liquibase/lb_tool.ts";
 import { runLiquibaseFast } from "../engine/prepare/liquibase/lb_fast_start.ts";
 import { requireComponent } from "./_sandbox.ts";
+import { run } from "../engine/exec.ts";
 
 const URL = { host: "127.0.0.1", port: 1, database: "postgres", user: "u", password: "" };
 
@@ -26,6 +27,7 @@ Deno.test("runLiquibaseFast() writes a class-data-sharing archive once, then sta
     const dir = join(cacheDir, entry!.name);
     assert.deepEqual((await Array.fromAsync(Deno.readDir(dir))).map((e) => e.name).sort(), [
       "home",
+      "java-cds",
       "liquibase.jsa",
     ]);
     const jars = (await Array.fromAsync(Deno.readDir(join(dir, "home", "internal", "lib")))).map((e) =>
@@ -45,5 +47,32 @@ Deno.test("runLiquibaseFast() writes a class-data-sharing archive once, then sta
     );
   } finally {
     await Deno.remove(cacheDir, { recursive: true });
+  }
+});
+
+Deno.test("runLiquibaseFast() runs a java without dynamic archives (before JDK 13) without them", async () => {
+  const tool = await findLiquibase(null).catch(() => null);
+  if (!requireComponent(tool !== null, "Liquibase and Java")) return;
+  const dir = await Deno.makeTempDir({ prefix: "sqlrs-lb-jvm-" });
+  try {
+    // A java that knows no -XX:ArchiveClassesAtExit and refuses to start with it, as JDK 11 does.
+    const real = (await run(["bash", "-c", "command -v java"])).stdout.trim();
+    await Deno.mkdir(join(dir, "jdk", "bin"), { recursive: true });
+    await Deno.writeTextFile(
+      join(dir, "jdk", "bin", "java"),
+      `#!/bin/bash\ncase "$*" in\n  *PrintFlagsFinal*) exit 0 ;;\n  *ArchiveClasses*|*SharedArchiveFile*|*-Xlog*) ` +
+        `echo "Unrecognized VM option" >&2; exit 1 ;;\nesac\nexec '${real}' "$@"\n`,
+    );
+    await Deno.chmod(join(dir, "jdk", "bin", "java"), 0o755);
+    const env = { ...Deno.env.toObject(), JAVA_HOME: join(dir, "jdk") };
+    const cacheDir = join(dir, "cache");
+    for (let i = 0; i < 2; i++) {
+      const result = await runLiquibaseFast(tool!, ["--version"], { cwd: dir, url: URL, env }, cacheDir);
+      assert.equal(result.code, 0, result.stderr);
+    }
+    const [entry] = await Array.fromAsync(Deno.readDir(cacheDir));
+    assert.equal(await Deno.readTextFile(join(cacheDir, entry!.name, "java-cds")), "no");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
 });

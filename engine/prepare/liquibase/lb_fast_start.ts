@@ -11,7 +11,7 @@
  *   told to use it (`LIQUIBASE_HOME`). Only an install with the standard layout
  *   (`internal/lib/liquibase-core.jar` beside the launcher's real path) gets one.
  * - `liquibase.jsa`: a dynamic class-data-sharing archive of the classes such a run loads (JDK 13+,
- *   `-XX:ArchiveClassesAtExit`). The first run without one writes it (to a temporary name, renamed only
+ *   `-XX:ArchiveClassesAtExit`; an older java is asked once and gets only the pruned home). The first run without one writes it (to a temporary name, renamed only
  *   when the run succeeded); later runs map it (`-XX:SharedArchiveFile`). A JVM that cannot use it
  *   (another java, a changed jar) silently loads the classes as usual.
  *
@@ -24,6 +24,7 @@
  */
 
 import { createHash } from "node:crypto";
+import { run } from "../../exec.ts";
 import { dirname, join } from "node:path";
 import {
   FAST_JAVA_OPTS,
@@ -130,6 +131,23 @@ async function prunedHome(home: string, dir: string): Promise<string> {
   return target;
 }
 
+/**
+ * Whether the java the launcher uses has dynamic archives (JDK 13+; an older one would refuse to start
+ * with their options), asked once per cache entry (`java-cds`: `yes` or `no`).
+ */
+async function javaArchives(dir: string, env: Record<string, string>): Promise<boolean> {
+  const marker = join(dir, "java-cds");
+  const known = await Deno.readTextFile(marker).catch(() => null);
+  if (known !== null) return known === "yes";
+  const java = javaLocation(env);
+  const flags = java === null
+    ? null
+    : await run([java, "-XX:+PrintFlagsFinal", "-version"], { env }).catch(() => null);
+  const supported = flags !== null && flags.code === 0 && /\bArchiveClassesAtExit\b/.test(flags.stdout);
+  await Deno.writeTextFile(marker, supported ? "yes" : "no");
+  return supported;
+}
+
 async function prepareStart(
   tool: LiquibaseTool,
   cacheDir: string,
@@ -139,6 +157,7 @@ async function prepareStart(
   const dir = join(cacheDir, await cacheKey(home, tool, env));
   await Deno.mkdir(dir, { recursive: true });
   const prunedAt = home === null ? undefined : await prunedHome(home, dir);
+  if (!(await javaArchives(dir, env))) return { home: prunedAt, javaOpts: FAST_JAVA_OPTS };
   const archive = join(dir, "liquibase.jsa");
   const base = `${FAST_JAVA_OPTS} ${JVM_LOG_OPTS}`;
   if (identity(archive) !== null) {
@@ -165,17 +184,20 @@ export async function runLiquibaseFast(
   const env = options.env ?? Deno.env.toObject();
   const start = cacheDir === null ? null : await prepareStart(tool, cacheDir, env).catch(() => null);
   if (start === null) return await runLiquibase(tool, args, options);
-  const result = await runLiquibase(tool, args, {
-    ...options,
-    javaOpts: start.javaOpts,
-    ...(start.home === undefined ? {} : { home: start.home }),
-  });
-  if (start.dump !== undefined) {
-    const { temporary, archive } = start.dump;
-    if (result.code === 0 && identity(temporary) !== null) {
-      await Deno.rename(temporary, archive).catch(() => {});
+  let code: number | undefined;
+  try {
+    const result = await runLiquibase(tool, args, {
+      ...options,
+      javaOpts: start.javaOpts,
+      ...(start.home === undefined ? {} : { home: start.home }),
+    });
+    code = result.code;
+    return result;
+  } finally {
+    if (start.dump !== undefined) {
+      const { temporary, archive } = start.dump;
+      if (code === 0 && identity(temporary) !== null) await Deno.rename(temporary, archive).catch(() => {});
+      await Deno.remove(temporary).catch(() => {});
     }
-    await Deno.remove(temporary).catch(() => {});
   }
-  return result;
 }
