@@ -9,7 +9,7 @@
 import { resolve } from "node:path";
 import { invalidArgument } from "../shared/errors.ts";
 import { renderToken, tokenize } from "../shared/tool_options.ts";
-import { isUrlInput } from "../shared/url_input.ts";
+import { fetchFileUrl, isUrlInput } from "../shared/url_input.ts";
 
 /** psql args read as psql reads them: the `-f`/`-c` inputs in order, and the other options. */
 function splitInputs(args: readonly string[]): {
@@ -63,9 +63,20 @@ export interface RunStepArgs {
   stdin?: string;
 }
 
+/** A run's `-f` script: a file (relative to `cwd`) or an https URL. */
+async function readScript(file: string, cwd: string): Promise<string> {
+  if (isUrlInput(file)) return await (await fetchFileUrl(file)).text();
+  const path = resolve(cwd, file);
+  try {
+    return await Deno.readTextFile(path);
+  } catch (error) {
+    throw invalidArgument(`Cannot read ${path}: ${(error as Error).message}`);
+  }
+}
+
 /**
- * Splits run:psql args into steps: shared options + one `-c`/`-f` each; a file's content is read
- * here and sent as the step's stdin. No `-c`/`-f` means one step (with `stdin` when given).
+ * Splits run:psql args into steps: shared options + one `-c`/`-f` each; a file's content (or an
+ * https URL's) is read here and sent as the step's stdin. No `-c`/`-f` means one step (with `stdin` when given).
  *
  * @example Two steps
  * ```ts
@@ -89,16 +100,7 @@ export async function psqlRunSteps(
   for (const input of inputs) {
     if (input.kind === "command") steps.push({ args: [...shared, "-c", input.value] });
     else if (input.value === "-") steps.push({ args: [...shared, "-f", "-"], stdin: (await stdin()) ?? "" });
-    else {
-      const path = resolve(cwd, input.value);
-      let content: string;
-      try {
-        content = await Deno.readTextFile(path);
-      } catch (error) {
-        throw invalidArgument(`Cannot read ${path}: ${(error as Error).message}`);
-      }
-      steps.push({ args: [...shared, "-f", "-"], stdin: content });
-    }
+    else steps.push({ args: [...shared, "-f", "-"], stdin: await readScript(input.value, cwd) });
   }
   return steps;
 }

@@ -19,6 +19,7 @@ const UPLOAD = { SQLRS_UPLOAD_SOURCES: "1" };
 
 interface Uploaded {
   job_id: string;
+  instance_id: string;
   state_id: string;
   dsn: string;
   uploaded?: { files: number; bytes: number };
@@ -237,7 +238,10 @@ Deno.test("sources: -f https://… is fetched by the engine and keyed by its con
   await using _ = sandbox;
   const project = join(sandbox.dir, "project");
   const files = await writeProject(project);
-  await using server = await httpsServer(sandbox.dir, { "/schema/a.sql": files["a.sql"] as string });
+  await using server = await httpsServer(sandbox.dir, {
+    "/schema/a.sql": files["a.sql"] as string,
+    "/query.sql": "select count(*) from t;\n",
+  });
   const env = { DENO_CERT: server.certFile };
   const url = `${server.origin}/schema/a.sql`;
 
@@ -253,6 +257,14 @@ Deno.test("sources: -f https://… is fetched by the engine and keyed by its con
     files: 3,
     bytes: bytesOf(files["b.sql"] as string, files["inc/rows.sql"] as string, files["data.csv"] as string),
   });
+
+  // A run's script may be a URL too (the client fetches it: a run sends its scripts as text).
+  const query = `${server.origin}/query.sql`;
+  const ran = await sandbox.cliOk(["run:psql", "--instance", fetched.instance_id, "--", "-At", "-f", query], {
+    cwd: project,
+    env,
+  });
+  assert.equal(ran.stdout, "3\n");
 
   const missing = await sandbox.cli(["prepare:psql", "--", "-f", `${server.origin}/nothing.sql`], {
     cwd: project,

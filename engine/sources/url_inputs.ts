@@ -2,18 +2,16 @@
  * Public `https://` URLs given as psql `-f` files: the engine fetches each (https only, so that the
  * content cannot be changed in transit), keeps it as a blob keyed by its SHA-256, and the job reads
  * that blob. State keys hash content, so a URL serving the same bytes as a local file keys the same.
- * The engine trusts the system's certificate authorities (and `DENO_CERT`'s).
  *
  * @module
  */
 
 import { createHash } from "node:crypto";
 import { join } from "node:path";
-import { invalidArgument, messageOf } from "../../shared/errors.ts";
 import type { PrepareJobRequest } from "../../shared/schemas.ts";
 import { randomHex } from "../../shared/random.ts";
 import { renderToken, tokenize } from "../../shared/tool_options.ts";
-import { isUrlInput } from "../../shared/url_input.ts";
+import { fetchFileUrl, isUrlInput } from "../../shared/url_input.ts";
 import type { BlobStore } from "./blob_store.ts";
 
 /** The request with each `-f URL` replaced by the path of the fetched content's blob. */
@@ -37,23 +35,7 @@ export async function fetchUrlInputs(
 
 /** Fetches `url` into the blob store; returns the content's SHA-256. */
 async function fetchInto(url: string, blobs: BlobStore, timeoutMs: number): Promise<string> {
-  if (!url.toLowerCase().startsWith("https://")) {
-    throw invalidArgument(`Cannot fetch "${url}": only https:// URLs are accepted as files`, { url });
-  }
-  let response: Response;
-  try {
-    response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
-  } catch (error) {
-    const cause = error instanceof Error && error.cause instanceof Error
-      ? error.cause.message
-      : messageOf(error);
-    const why = cause.replace(/^error sending request for url \([^)]*\): /, "");
-    throw invalidArgument(`Cannot fetch "${url}": ${why}`, { url });
-  }
-  if (!response.ok || response.body === null) {
-    await response.body?.cancel();
-    throw invalidArgument(`Cannot fetch "${url}": the server answered ${response.status}`, { url });
-  }
+  const response = await fetchFileUrl(url, timeoutMs);
   const temp = join(blobs.incomingDir, `fetch-${randomHex(8)}`);
   await Deno.mkdir(blobs.incomingDir, { recursive: true });
   const hash = createHash("sha256");
