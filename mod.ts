@@ -41,6 +41,7 @@ import type { DeleteResult, EngineStatus, PrepareJobEvent } from "./shared/schem
 export { ApiError, EngineClient, EngineUnreachableError } from "./client/engine_client.ts";
 export { SqlrsError } from "./shared/errors.ts";
 export type { ErrorCode } from "./shared/errors.ts";
+export type { UploadStats } from "./client/sources/upload.ts";
 export type {
   DeleteResult,
   DeleteTreeNode,
@@ -118,8 +119,8 @@ export async function status(options: ClientOptions = {}): Promise<EngineStatus>
  */
 export async function prepare(options: PrepareOptions): Promise<PreparedInstance> {
   using session = await openSession(options);
-  const status = await runJob(session.client, await jobRequest(session, options, false), options);
-  return new Prepared(status, { ...clientOptionsOf(options), cwd: session.cwd });
+  const finished = await runJob(session.client, await jobRequest(session, options, false), options);
+  return new Prepared(finished, { ...clientOptionsOf(options), cwd: session.cwd });
 }
 
 /**

@@ -67,6 +67,7 @@ export class CliContext {
         idleTimeout: config.idleTimeout,
         engineEnv: config.engineEnv,
         timeoutMs: this.timeoutMs,
+        uploadSources: Deno.env.get("SQLRS_UPLOAD_SOURCES") === "1",
         ...(this.#globals.endpoint === undefined ? {} : { endpoint: this.#globals.endpoint }),
       });
     })();

@@ -29,6 +29,7 @@ const EXIT_FOR_ERROR: Record<ErrorCode, ExitCode> = {
   not_found: EXIT.usage,
   ambiguous: EXIT.usage,
   conflict: EXIT.usage,
+  source_inputs_missing: EXIT.usage,
   method_not_allowed: EXIT.usage,
   range_not_satisfiable: EXIT.usage,
   blocked: EXIT.refused,

@@ -7,6 +7,7 @@
 
 import type { z } from "../shared/deps.ts";
 import {
+  BlobUpload,
   CacheExplain,
   CacheStatus,
   ConfigValue,
@@ -25,12 +26,15 @@ import {
   PruneResult,
   RunEvent,
   type RunRequest,
+  type SourceManifest,
+  SourceManifestAccepted,
   StateEntry,
   TaskEntry,
 } from "../shared/schemas.ts";
 import { ERROR_CODES, type ErrorCode, SqlrsError } from "../shared/errors.ts";
 import { parseNdjson } from "../shared/ndjson.ts";
 import { VERSION, VERSION_HEADER } from "../shared/version.ts";
+import { submitUploading, type UploadStats } from "./sources/upload.ts";
 
 /** An error the engine answered with. */
 export class ApiError extends SqlrsError {
@@ -76,6 +80,11 @@ export interface EngineAddress {
 export interface EngineClientOptions {
   /** Per-request timeout in ms for non-streaming calls (default 30 s). */
   timeoutMs?: number | undefined;
+  /**
+   * Upload the files a prepare reads to the engine (content-addressed, resumable) instead of letting
+   * the engine read them from its own filesystem: what a remote engine needs. @default false
+   */
+  uploadSources?: boolean | undefined;
 }
 
 /** How a client finds the next engine when its engine goes away. */
@@ -88,6 +97,8 @@ export interface ReconnectOptions {
 
 interface RequestOptions {
   body?: unknown;
+  /** Bytes sent as they are (`application/octet-stream`) instead of a JSON `body`. */
+  bytes?: Uint8Array<ArrayBuffer>;
   headers?: Record<string, string>;
   signal?: AbortSignal;
   /** Streaming responses are not subject to the timeout. */
@@ -132,10 +143,12 @@ export class EngineClient implements Disposable {
   readonly #retired: Target[] = [];
   readonly #timeoutMs: number;
   readonly #reconnect: ReconnectOptions | undefined;
+  readonly #uploadSources: boolean;
 
   constructor(address: EngineAddress, options: EngineClientOptions & Partial<ReconnectOptions> = {}) {
     this.#target = targetOf(address);
     this.#timeoutMs = options.timeoutMs ?? 30_000;
+    this.#uploadSources = options.uploadSources === true;
     this.#reconnect = options.reconnect === undefined
       ? undefined
       : { reconnect: options.reconnect, reachTimeoutMs: options.reachTimeoutMs };
@@ -188,6 +201,7 @@ export class EngineClient implements Disposable {
     const { baseUrl, httpClient, address } = this.#target;
     const headers: Record<string, string> = { ...options.headers, [VERSION_HEADER]: VERSION };
     if (options.body !== undefined) headers["content-type"] = "application/json";
+    if (options.bytes !== undefined) headers["content-type"] = "application/octet-stream";
     const signals = [options.signal, options.stream ? undefined : AbortSignal.timeout(this.#timeoutMs)]
       .filter(
         (signal): signal is AbortSignal => signal !== undefined,
@@ -199,6 +213,7 @@ export class EngineClient implements Disposable {
         headers: { ...headers, authorization: `Bearer ${address.token}` },
         redirect: "manual",
         ...(options.body === undefined ? {} : { body: JSON.stringify(options.body) }),
+        ...(options.bytes === undefined ? {} : { body: options.bytes }),
         ...(signals.length === 0 ? {} : { signal: AbortSignal.any(signals) }),
         ...(httpClient === undefined ? {} : { client: httpClient }),
       });
@@ -288,8 +303,51 @@ export class EngineClient implements Disposable {
     return await (await this.request("GET", "/v1/config/schema")).json();
   }
 
-  submitPrepare(request: PrepareJobRequest): Promise<PrepareJobAccepted> {
+  /**
+   * `POST /v1/prepare-jobs`. With `uploadSources`, the files the prepare reads are uploaded first and
+   * the answer says how many files and bytes were sent.
+   */
+  async submitPrepare(request: PrepareJobRequest): Promise<PrepareJobAccepted & { upload?: UploadStats }> {
+    if (this.#uploadSources) return await submitUploading(this, request);
+    return await this.submitPrepareAs(request);
+  }
+
+  /** `POST /v1/prepare-jobs` as it is, whatever `uploadSources` says. */
+  submitPrepareAs(request: PrepareJobRequest): Promise<PrepareJobAccepted> {
     return this.#json(PrepareJobAccepted, "POST", "/v1/prepare-jobs", { body: request });
+  }
+
+  /** `POST /v1/sources`: registers a manifest, answers the hashes the engine lacks. */
+  registerSources(manifest: SourceManifest): Promise<SourceManifestAccepted> {
+    return this.#json(SourceManifestAccepted, "POST", "/v1/sources", { body: manifest });
+  }
+
+  /** `HEAD /v1/sources/blobs/{sha256}`: how many bytes of a blob the engine holds. */
+  async blobStatus(sha256: string): Promise<BlobUpload> {
+    const response = await this.request("HEAD", `/v1/sources/blobs/${sha256}`);
+    await response.body?.cancel();
+    return {
+      sha256,
+      received: Number(response.headers.get("upload-offset") ?? "0"),
+      complete: response.headers.get("x-sqlrs-complete") === "true",
+    };
+  }
+
+  /** `PUT /v1/sources/blobs/{sha256}`: one chunk of a blob of `size` bytes, at `offset`. */
+  putBlobChunk(
+    sha256: string,
+    offset: number,
+    size: number,
+    chunk: Uint8Array<ArrayBuffer>,
+  ): Promise<BlobUpload> {
+    return this.#json(
+      BlobUpload,
+      "PUT",
+      `/v1/sources/blobs/${sha256}${query({ offset: String(offset), size: String(size) })}`,
+      {
+        bytes: chunk,
+      },
+    );
   }
 
   job(jobId: string): Promise<PrepareJobStatus> {

@@ -10,6 +10,7 @@ import { followJob, requireSucceeded } from "./follow_job.ts";
 import { prepareRequestFor } from "./requests.ts";
 import type { ClientOptions, Session } from "./session.ts";
 import { SqlrsError } from "../shared/errors.ts";
+import type { UploadStats } from "./sources/upload.ts";
 import type {
   PrepareJobEvent,
   PrepareJobRequest,
@@ -99,6 +100,12 @@ export async function jobRequest(
     : await prepareRequestFor("lb", options.liquibase ?? [], shared);
 }
 
+/** A finished job's status and what its submission uploaded (with `uploadSources`). */
+export interface FinishedJob {
+  status: PrepareJobStatus;
+  upload: UploadStats | undefined;
+}
+
 /**
  * Submits a job, follows it to its end (on the next engine when its engine goes away, as the CLI
  * does) and returns its final status; anything but success throws, as in the CLI.
@@ -107,9 +114,9 @@ export async function runJob(
   client: EngineClient,
   request: PrepareJobRequest,
   options: PlanOptions,
-): Promise<PrepareJobStatus> {
+): Promise<FinishedJob> {
   options.signal?.throwIfAborted();
-  const { job_id: jobId } = await client.submitPrepare(request);
+  const { job_id: jobId, upload } = await client.submitPrepare(request);
   let cancelling: Promise<unknown> | undefined;
   const cancel = () => cancelling = client.cancelJob(jobId).catch(() => {});
   options.signal?.addEventListener("abort", cancel, { once: true });
@@ -132,7 +139,7 @@ export async function runJob(
       cause: options.signal.reason,
     });
   }
-  return requireSucceeded(status);
+  return { status: requireSucceeded(status), upload };
 }
 
 /**
@@ -159,12 +166,15 @@ export interface Plan {
   finalStateId: string | undefined;
   /** Whether every step is cached, so that a prepare would only start an instance. */
   cached: boolean;
+  /** With `uploadSources`: the files and bytes this plan uploaded. */
+  uploaded: UploadStats | undefined;
 }
 
 /** What a plan-only job found. */
-export function planOf(status: PrepareJobStatus): Plan {
+export function planOf({ status, upload }: FinishedJob): Plan {
   const executes = status.tasks.filter((task) => task.type === "state_execute");
   return {
+    uploaded: upload,
     jobId: status.job_id,
     imageId: status.image_id,
     prepareArgsNormalized: status.prepare_args_normalized,

@@ -9,7 +9,8 @@ import { ApiError } from "./engine_client.ts";
 import { type InstanceRunOptions, type RunResult, runTool } from "./run_tool.ts";
 import { type ClientOptions, openSession } from "./session.ts";
 import { SqlrsError } from "../shared/errors.ts";
-import type { PrepareJobStatus } from "../shared/schemas.ts";
+import type { FinishedJob } from "./prepare_job.ts";
+import type { UploadStats } from "./sources/upload.ts";
 
 /**
  * A running instance from `prepare()`. Disposing of it (`await using`) deletes the instance; the
@@ -38,6 +39,8 @@ export interface PreparedInstance extends AsyncDisposable {
   readonly imageId: string;
   /** The name bound to the instance, if any. */
   readonly name: string | null;
+  /** With `uploadSources`: the files and bytes this prepare uploaded (0 when the engine had them all). */
+  readonly uploaded: UploadStats | undefined;
   /** Runs psql or pgbench against this instance; see `run()`. */
   run(options?: InstanceRunOptions): Promise<RunResult>;
   /** Deletes the instance now (open connections are terminated); later calls do nothing. */
@@ -52,10 +55,11 @@ export class Prepared implements PreparedInstance {
   readonly jobId: string;
   readonly imageId: string;
   readonly name: string | null;
+  readonly uploaded: UploadStats | undefined;
   readonly #options: ClientOptions;
   #deleted: Promise<void> | undefined;
 
-  constructor(status: PrepareJobStatus, options: ClientOptions) {
+  constructor({ status, upload }: FinishedJob, options: ClientOptions) {
     const result = status.result;
     if (result === null) {
       throw new SqlrsError("internal_error", `Job ${status.job_id} succeeded without a result`);
@@ -66,6 +70,7 @@ export class Prepared implements PreparedInstance {
     this.jobId = status.job_id;
     this.imageId = result.image_id;
     this.name = result.name;
+    this.uploaded = upload;
     this.#options = options;
   }
 

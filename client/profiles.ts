@@ -111,5 +111,10 @@ export async function selectedProfile(
  * again, within `timeoutMs`.
  */
 export function remoteClient(target: RemoteTarget, timeoutMs: number | undefined): EngineClient {
-  return new EngineClient(target.address, { timeoutMs, reconnect: () => Promise.resolve(target.address) });
+  // A team engine reads no file of its host for a user: every prepare uploads what it reads.
+  return new EngineClient(target.address, {
+    timeoutMs,
+    reconnect: () => Promise.resolve(target.address),
+    uploadSources: true,
+  });
 }

@@ -55,6 +55,11 @@ export interface ClientOptions {
   idleTimeout?: string | undefined;
   /** How long to wait for an engine started here to become healthy, in ms. @default 15000 */
   startupTimeoutMs?: number | undefined;
+  /**
+   * Upload the files a prepare reads to the engine, which then reads its copies (as a remote engine
+   * must). @default `SQLRS_UPLOAD_SOURCES=1`, else false
+   */
+  uploadSources?: boolean | undefined;
 }
 
 function envLookup(overrides: Record<string, string> | undefined): EnvLookup {
@@ -93,6 +98,7 @@ export async function openSession(options: ClientOptions): Promise<Session> {
     engineEnv: { ...config.engineEnv, ...options.env },
     timeoutMs: options.timeoutMs,
     startupTimeoutMs: options.startupTimeoutMs,
+    uploadSources: options.uploadSources ?? env("SQLRS_UPLOAD_SOURCES") === "1",
   });
   return {
     client,
@@ -106,6 +112,6 @@ export async function openSession(options: ClientOptions): Promise<Session> {
 
 /** Only the {@link ClientOptions} of `options`, for a later call with the same connection settings. */
 export function clientOptionsOf(options: ClientOptions): ClientOptions {
-  const { endpoint, profile, env, cwd, timeoutMs, idleTimeout, startupTimeoutMs } = options;
-  return { endpoint, profile, env, cwd, timeoutMs, idleTimeout, startupTimeoutMs };
+  const { endpoint, profile, env, cwd, timeoutMs, idleTimeout, startupTimeoutMs, uploadSources } = options;
+  return { endpoint, profile, env, cwd, timeoutMs, idleTimeout, startupTimeoutMs, uploadSources };
 }

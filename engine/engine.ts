@@ -28,10 +28,13 @@ import { RunService } from "./run/runs.ts";
 import { createRuntimeSelector } from "./runtime/select.ts";
 import type { Runtime } from "./runtime/types.ts";
 import { createApp } from "./server.ts";
+import { sourcesUnder } from "./sources/sources.ts";
+import { treeIdOf } from "./sources/source_sweep.ts";
 import { openStateFS, probeStateFS, probeStateFSKind, type StateFSSetting } from "./statefs/select.ts";
 import type { StateFS } from "./statefs/types.ts";
 import { States } from "./states/states.ts";
-import { createTeamApp, engineFiles } from "./team/team_app.ts";
+import { createTeamApp } from "./team/team_app.ts";
+import { uploadedInputs } from "./team/uploaded_inputs.ts";
 import type { TeamUsers } from "./team/users.ts";
 import { StoreLayout } from "./store_layout.ts";
 
@@ -53,7 +56,7 @@ export interface EngineDeps {
    * A team engine's users (requests are theirs, each sees only its own: see `team/team_app.ts`) and
    * its files that no script may read (its users file and TLS key; the store is added here).
    */
-  team?: { users: TeamUsers; privatePaths: readonly string[] } | undefined;
+  team?: { users: TeamUsers } | undefined;
 }
 
 /** A built engine. */
@@ -187,6 +190,10 @@ export async function createEngine(deps: EngineDeps): Promise<Engine> {
     };
   }
 
+  const sources = sourcesUnder(layout.root, () =>
+    new Set(
+      registry.jobsWithStatus("queued", "running").flatMap((job) => treeIdOf(job.request.work_dir) ?? []),
+    ));
   const stopping = new AbortController();
   const token = randomHex(32);
   const local = createApp({
@@ -198,6 +205,7 @@ export async function createEngine(deps: EngineDeps): Promise<Engine> {
     runs,
     activity,
     capacity,
+    sources,
     prune: (request) => pruneInstances({ registry, inventory, log }, request),
     stopping: stopping.signal,
     status,
@@ -209,14 +217,14 @@ export async function createEngine(deps: EngineDeps): Promise<Engine> {
     innerToken: token,
     users: deps.team.users,
     owners: registry,
-    sources: engineFiles,
-    privatePaths: [...deps.team.privatePaths, paths.stateDir, paths.storeRoot],
+    sources: uploadedInputs(sources.trees),
     log,
   });
 
   async function sweep(): Promise<void> {
     await reapExpired(registry, inventory, log);
     await jobs.reclaimUndelivered().catch((error) => log(`delivery: reclaim failed: ${messageOf(error)}`));
+    await sources.sweep().catch((error) => log(`sources: sweep failed: ${messageOf(error)}`));
   }
 
   return {

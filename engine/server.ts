@@ -17,6 +17,7 @@ import {
   PruneRequest,
   type PruneResult,
   RunRequest,
+  SourceManifest,
 } from "./../shared/schemas.ts";
 import { invalidArgument, messageOf, SqlrsError, statusFor } from "../shared/errors.ts";
 import { NdjsonStringifyStream } from "../shared/ndjson.ts";
@@ -29,6 +30,9 @@ import type { Inventory } from "./inventory/inventory.ts";
 import type { RunService } from "./run/runs.ts";
 import type { Activity } from "./lifecycle/activity.ts";
 import type { CacheCapacity } from "./cache/capacity.ts";
+import type { BlobStore } from "./sources/blob_store.ts";
+import type { SourceTrees } from "./sources/source_trees.ts";
+import { submitWithSource } from "./sources/source_prepare.ts";
 
 /** Everything the API needs, wired once in `engine/main.ts`. */
 export interface AppDeps {
@@ -40,6 +44,8 @@ export interface AppDeps {
   runs: RunService;
   activity: Activity;
   capacity: CacheCapacity;
+  /** Uploaded sources: manifests and their trees, and the blobs they link to. */
+  sources: { trees: SourceTrees; blobs: BlobStore };
   /** `POST /v1/instances/prune`: see `engine/instances/prune.ts`. */
   prune(request: PruneRequest): Promise<PruneResult>;
   /** Aborted when the engine starts shutting down: open streams end, new requests get a 503. */
@@ -196,7 +202,8 @@ function routes(deps: AppDeps): Route[] {
     ["GET", "/v1/config/schema", () => json(engineConfigJsonSchema())],
 
     ["POST", "/v1/prepare-jobs", async (request) => {
-      const accepted = await jobs.submit(await parseBody(request, PrepareJobRequest));
+      const body = await parseBody(request, PrepareJobRequest);
+      const accepted = await submitWithSource(deps.sources, body, (r) => jobs.submit(r));
       return json(accepted, 201, { location: accepted.status_url });
     }],
     ["GET", "/v1/prepare-jobs", (request) => listResponse(request, jobs.list())],
@@ -229,10 +236,27 @@ function routes(deps: AppDeps): Route[] {
       if (range?.to !== undefined) headers["content-range"] = `events ${range.from}-${range.to - 1}/${total}`;
       return ndjsonResponse(events, { status: range?.to !== undefined ? 206 : 200, headers, onClose: done });
     }],
+    ["POST", "/v1/sources", async (request) => {
+      return json(await deps.sources.trees.register(await parseBody(request, SourceManifest)));
+    }],
+    ["HEAD", "/v1/sources/blobs/:sha256", async (_r, params) => {
+      const upload = await deps.sources.blobs.status(params.sha256 as string);
+      return new Response(null, {
+        headers: { "upload-offset": String(upload.received), "x-sqlrs-complete": String(upload.complete) },
+      });
+    }],
+    ["PUT", "/v1/sources/blobs/:sha256", async (request, params, url) => {
+      const offset = Number(url.searchParams.get("offset") ?? "0");
+      const size = Number(url.searchParams.get("size"));
+      if (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(size) || size < offset) {
+        throw invalidArgument("Query parameters offset and size must be integers with 0 <= offset <= size");
+      }
+      return json(await deps.sources.blobs.append(params.sha256 as string, offset, size, request.body));
+    }],
     ["GET", "/v1/cache/status", async () => json(await deps.capacity.status())],
     ["POST", "/v1/cache/explain/prepare", async (request) => {
       const body = await parseBody(request, PrepareJobRequest);
-      return json(await jobs.explain(body));
+      return json(await submitWithSource(deps.sources, body, (r) => jobs.explain(r)));
     }],
     [
       "GET",

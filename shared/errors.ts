@@ -21,6 +21,7 @@ export const ERROR_CODES = {
   range_not_satisfiable: 416,
   incompatible_version: 426,
   cancelled: 409,
+  source_inputs_missing: 409,
   cache_full_unreclaimable: 507,
   cache_limit_too_small: 507,
   unavailable: 503,

@@ -238,9 +238,25 @@ Deno.test("a team engine serves its users over TLS: profiles, ownership, shared 
       engine.ca,
     ]);
   }
-  // Files the engine reads are world-readable: the engine runs as another user.
-  const script = join(sandbox.dir, "schema.sql");
-  await Deno.writeTextFile(script, "create table t (x int);\ninsert into t values (1), (2);\n");
+  // The project is the client's alone (0700, root's): the engine's user cannot read it, so every file
+  // the prepare reads reaches the engine by upload, includes and \copy data found as it plans. Like psql,
+  // \copy reads relative to the working directory (the sandbox's, where the CLI runs).
+  const project = join(sandbox.dir, "project");
+  await Deno.mkdir(join(project, "inc"), { recursive: true });
+  await Deno.chmod(project, 0o700);
+  await Deno.writeTextFile(join(project, "a.sql"), "create table t (x int);\n");
+  await Deno.writeTextFile(
+    join(project, "b.sql"),
+    "\\ir inc/one.sql\n\\copy t from 'project/rows.csv' with csv\n",
+  );
+  await Deno.writeTextFile(join(project, "inc", "one.sql"), "insert into t values (1);\n");
+  await Deno.writeTextFile(join(project, "rows.csv"), "2\n");
+  const script = ["-f", join(project, "a.sql"), "-f", join(project, "b.sql")];
+  const unreadable = await runProgram("runuser", ["-u", TEAM_USER, "--", "cat", join(project, "a.sql")], {
+    cwd: "/",
+    env: {},
+  });
+  assert.notEqual(unreadable.code, 0, "the engine's user cannot read the client's project");
 
   let aliceInstance = "";
   let aliceState = "";
@@ -260,10 +276,12 @@ Deno.test("a team engine serves its users over TLS: profiles, ownership, shared 
       "json",
       "prepare:psql",
       "--",
-      "-f",
-      script,
+      ...script,
     ]);
-    const result = json<{ instance_id: string; state_id: string; dsn: string }>(prepared.stdout);
+    const result = json<{ instance_id: string; state_id: string; dsn: string; uploaded: { files: number } }>(
+      prepared.stdout,
+    );
+    assert.equal(result.uploaded.files, 4, "a.sql, b.sql, inc/one.sql and rows.csv were uploaded");
     aliceInstance = result.instance_id;
     aliceState = result.state_id;
     const query = await runProgram("psql", [result.dsn, "-A", "-t", "-c", "select count(*) from t"], {
@@ -277,7 +295,7 @@ Deno.test("a team engine serves its users over TLS: profiles, ownership, shared 
   await t.step("mod.ts prepares and runs through a profile too", async () => {
     const sqlrs = await import("../mod.ts");
     const env = { XDG_CONFIG_HOME: sandbox.env.XDG_CONFIG_HOME as string };
-    await using db = await sqlrs.prepare({ psql: ["-f", script], profile: "alice", env });
+    await using db = await sqlrs.prepare({ psql: script, profile: "alice", env, cwd: sandbox.dir });
     assert.equal(db.stateId, aliceState);
     const listed = (await sandbox.cliOk(["--profile", "alice", "--output", "json", "ls", "-i"])).stdout;
     assert.ok(listed.includes(db.instanceId), "the instance is the team engine's");
@@ -341,8 +359,7 @@ Deno.test("a team engine serves its users over TLS: profiles, ownership, shared 
       "json",
       "prepare:psql",
       "--",
-      "-f",
-      script,
+      ...script,
     ], {
       env: { SQLRS_PROFILE: "bob" },
     });
@@ -384,8 +401,7 @@ Deno.test("a team engine serves its users over TLS: profiles, ownership, shared 
       "json",
       "plan:psql",
       "--",
-      "-f",
-      script,
+      ...script,
     ]);
     const steps = json<{ tasks: Array<{ type: string; cached?: boolean; output_state_id?: string }> }>(
       plan.stdout,
@@ -421,10 +437,10 @@ Deno.test("a team engine serves its users over TLS: profiles, ownership, shared 
     ]);
     assert.equal(run.code, 2, run.stderr);
     assert.match(run.stderr, /on a team engine/);
-    // The users file is the engine's (readable by it): a script may not read it.
-    const own = await sandbox.cli(["--profile", "alice", "prepare:psql", "--", "-f", users]);
+    // A file of the engine's host (here its users file, which it can read) is not an input.
+    const own = await sandbox.cli(["--profile", "alice", "prepare:psql", "--", "-c", `\\i ${users}`]);
     assert.equal(own.code, 2, own.stderr);
-    assert.match(own.stderr, /engine's own/);
+    assert.match(own.stderr, /reads only the files a prepare uploaded/);
   });
 });
 

@@ -12,6 +12,7 @@ import type { CliContext } from "../context.ts";
 import { readStdin } from "../tool_args.ts";
 import { prepareRequestFor } from "../../client/requests.ts";
 import { PREPARE_KIND_INFO, PREPARE_KINDS, type PrepareKindName } from "../../shared/prepare_kinds.ts";
+import type { UploadStats } from "../../client/sources/upload.ts";
 import { followJob } from "../progress.ts";
 import { nameFailedStep } from "../progress_view.ts";
 import { err, out, printJson, shortId, table } from "../output.ts";
@@ -122,13 +123,16 @@ async function followToSuccess(
   }
 }
 
-/** Runs a prepare to its end; returns the final status (used by the composite form too). */
+/**
+ * Runs a prepare to its end; returns the final status (used by the composite form too) and, when
+ * the client uploaded the files, what it sent.
+ */
 export async function runPrepare(
   context: CliContext,
   request: PrepareJobRequest,
   watch: boolean,
   composite = false,
-): Promise<PrepareJobStatus | undefined> {
+): Promise<{ status: PrepareJobStatus; upload: UploadStats | undefined } | undefined> {
   const accepted = await (await context.client()).submitPrepare(request);
   if (!watch) {
     if (context.json) printJson(accepted);
@@ -138,10 +142,13 @@ export async function runPrepare(
     }
     return undefined;
   }
-  return await followToSuccess(context, accepted.job_id, composite, request);
+  return {
+    status: await followToSuccess(context, accepted.job_id, composite, request),
+    upload: accepted.upload,
+  };
 }
 
-function printPrepared(context: CliContext, status: PrepareJobStatus): void {
+function printPrepared(context: CliContext, status: PrepareJobStatus, upload?: UploadStats): void {
   const result = status.result;
   if (result === null) return;
   if (context.json) {
@@ -151,17 +158,22 @@ function printPrepared(context: CliContext, status: PrepareJobStatus): void {
       state_id: result.state_id,
       dsn: result.dsn,
       name: result.name,
+      ...(upload === undefined ? {} : { uploaded: upload }),
     });
-  } else out(`DSN=${result.dsn}`);
+  } else {
+    if (upload !== undefined) err(`uploaded ${upload.files} file(s), ${upload.bytes} bytes`);
+    out(`DSN=${result.dsn}`);
+  }
 }
 
-function printPlan(context: CliContext, status: PrepareJobStatus): void {
+function printPlan(context: CliContext, status: PrepareJobStatus, upload?: UploadStats): void {
   if (context.json) {
     printJson({
       prepare_kind: status.prepare_kind,
       image_id: status.image_id,
       prepare_args_normalized: status.prepare_args_normalized,
       tasks: status.tasks,
+      ...(upload === undefined ? {} : { uploaded: upload }),
     });
     return;
   }
@@ -227,16 +239,17 @@ export async function executePrepare(
   if (runStage !== undefined && flags.watch === false) {
     throw new SqlrsError("invalid_argument", "--no-watch cannot be used with a run stage");
   }
-  const status = await runPrepare(
+  const prepared = await runPrepare(
     context,
     request,
     planOnly || flags.watch !== false,
     runStage !== undefined,
   );
-  if (status === undefined) return;
+  if (prepared === undefined) return;
+  const { status, upload } = prepared;
   if (runStage !== undefined) await runStage(status, { statementTimeout: flags.statementTimeout });
-  else if (planOnly) printPlan(context, status);
-  else printPrepared(context, status);
+  else if (planOnly) printPlan(context, status, upload);
+  else printPrepared(context, status, upload);
 }
 
 function prepareCommand(kind: PrepareKindName, planOnly: boolean, context: Context, runStage?: RunStage) {

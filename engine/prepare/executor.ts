@@ -24,6 +24,7 @@ import type { Base, Bases } from "./bases.ts";
 import { dropBuildPassword, setBuildPassword } from "../instances/credentials.ts";
 import type { Plan, PlannedStep } from "./planner.ts";
 import { KeepPolicy } from "./keep_policy.ts";
+import { keptStateInputs } from "../cache/unkept_steps.ts";
 import { messageOf, SqlrsError } from "../../shared/errors.ts";
 import type { TaskStatusValue } from "../../shared/schemas.ts";
 
@@ -373,7 +374,10 @@ export class Executor {
           store_dir: plan.image.storeDir,
           prepare_kind: plan.prepareKind,
           prepare_args_normalized: plan.argsNormalized,
-          inputs: step.inputs,
+          inputs: keptStateInputs(
+            step,
+            plan.steps.slice(plan.steps.indexOf(first), plan.steps.indexOf(step)),
+          ),
         },
         dataDir,
         {

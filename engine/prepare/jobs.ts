@@ -27,6 +27,7 @@ import type { Activity } from "../lifecycle/activity.ts";
 import type { Plan } from "./planner.ts";
 import { type KindPlanDeps, prepareKindOf } from "./kinds.ts";
 import { argsSummary } from "./summary.ts";
+import { neededStates } from "./job_leases.ts";
 import { explainPlan } from "../cache/explain.ts";
 import type { Executor, JobReporter } from "./executor.ts";
 import { JobEventLog } from "./job_events.ts";
@@ -139,22 +140,13 @@ export class JobService {
     }
   }
 
-  /**
-   * Leases what a running job still needs: the input and output of every step it has not finished yet,
-   * and its final state (its instance is cloned from it). A state a job is done with can be evicted
-   * while the job goes on; a rerun rebuilds it.
-   */
+  /** Leases what a running job still needs (see {@link neededStates}). */
   #lease(jobId: string): void {
     const plan = this.#plans.get(jobId);
     if (plan === undefined) return;
-    const finished = this.#finishedSteps.get(jobId);
-    const needed = new Set<string>([plan.finalStateId]);
-    for (const step of plan.steps) {
-      if (finished?.has(step.taskId) === true) continue;
-      needed.add(step.outputStateId);
-      if (step.inputKind === "state") needed.add(step.inputId);
-    }
-    this.#deps.leases.hold(jobId, needed);
+    const registry = this.#deps.registry;
+    const finished = this.#finishedSteps.get(jobId) ?? new Set<string>();
+    this.#deps.leases.hold(jobId, neededStates(plan, finished, (id) => registry.getState(id) !== undefined));
   }
 
   /** The cache decision per step of a request, without creating a job or an instance. */

@@ -39,6 +39,7 @@ export type {
   StateInputs,
   StateRow,
   TaskRow,
+  UnkeptStep,
 } from "./rows.ts";
 
 const INSTANCE_SELECT =

@@ -5,10 +5,11 @@
  * meta-commands come from the engine's psql lexer (includes expanded), so a command hidden in an
  * included file or after another one on a line is found too. Liquibase is not served remotely yet:
  * a changelog can run programs (`executeCommand`). Runs are held to the same rules, and may not write
- * psql's output or log to a file (`-o`, `-L`) nor run pgbench scripts with `\shell` or `\setshell`.
+ * psql's output or log to a file (`-o`, `-L`) nor run pgbench script files.
  *
- * A team engine's own files (its state dir and store, its users file and TLS key) are not inputs: a
- * script that reads one (`-f`, `\i`, `\copy … from`, `COPY … FROM '/abs'`) is refused too.
+ * A team engine reads no file of its host on a user's behalf: a prepare reads only the files its client
+ * uploaded (its source tree; `-f`, `\i`, `\copy … from`, `COPY … FROM '/abs'` outside it are refused,
+ * symlinks followed), and a run, whose scripts the client sends as text, reads none.
  *
  * Not covered, and said so in the README: server-side programs (`COPY … TO PROGRAM`), which a DSN's
  * superuser can run anyway; they run as the unprivileged user the servers run as.
@@ -17,7 +18,7 @@
  */
 
 import { resolve } from "node:path";
-import { invalidArgument, messageOf } from "../../shared/errors.ts";
+import { invalidArgument } from "../../shared/errors.ts";
 import type { ParsedRunRequest, PrepareJobRequest } from "../../shared/schemas.ts";
 import { tokenize } from "../../shared/tool_options.ts";
 import { planPsql } from "../prepare/psql/psql_args.ts";
@@ -63,13 +64,11 @@ export function escapeReason(meta: PsqlMetaCommand): string | null {
 
 /**
  * Refuses a prepare request that would reach beyond its database on a team engine. Reads the
- * request's files as planning does (files the engine can read).
+ * request's files as planning does; every one must be under `root` (the uploaded source tree; null:
+ * the request uploaded nothing and may read no file).
  * @throws {SqlrsError} `invalid_argument` naming the command, where it is, and why
  */
-export async function refuseEscapes(
-  request: PrepareJobRequest,
-  privatePaths: readonly string[],
-): Promise<void> {
+export async function refuseEscapes(request: PrepareJobRequest, root: string | null): Promise<void> {
   if (request.prepare_kind === "lb") {
     throw invalidArgument(
       "prepare:lb is not served by a team engine yet: a Liquibase changelog can run programs on the " +
@@ -82,7 +81,7 @@ export async function refuseEscapes(
   });
   for (const step of plan.steps) {
     refuseMetaCommands(step.metaCommands);
-    await refusePrivateFiles(step.files, privatePaths);
+    await refuseFilesOutside(step.files, root);
   }
 }
 
@@ -90,14 +89,15 @@ async function realPath(path: string): Promise<string> {
   return await Deno.realPath(path).catch(() => resolve(path));
 }
 
-/** Refuses reading a file under one of `privatePaths` (symlinks followed). */
-async function refusePrivateFiles(files: readonly string[], privatePaths: readonly string[]): Promise<void> {
-  const roots = await Promise.all(privatePaths.map(realPath));
+/** Refuses reading a file that is not under `root` (symlinks followed; null: any file). */
+async function refuseFilesOutside(files: readonly string[], root: string | null): Promise<void> {
+  const inside = root === null ? null : await realPath(root);
   for (const file of files) {
     const real = await realPath(file);
-    if (roots.some((root) => real === root || real.startsWith(`${root}/`))) {
+    if (inside === null || !real.startsWith(`${inside}/`)) {
       throw invalidArgument(
-        `Cannot read "${file}" on a team engine: it is the engine's own (its store, users file or TLS key)`,
+        `Cannot read "${file}" on a team engine: it reads only the files a prepare uploaded ` +
+          "(a profile uploads the -f files and what they include with \\ir; an absolute \\i or COPY path is not uploaded)",
       );
     }
   }
@@ -136,51 +136,36 @@ function psqlInputs(args: readonly string[], stdin: string | undefined, workDir:
   return inputs.length === 0 && stdin !== undefined ? [stdinInput] : inputs;
 }
 
-/** Refuses pgbench scripts that run shell commands (`\shell`, `\setshell`). */
-async function refusePgbenchShell(
-  args: readonly string[],
-  workDir: string,
-  privatePaths: readonly string[],
-): Promise<void> {
-  for (const token of tokenize("pgbench", args)) {
-    if (token.kind !== "option" || token.option.name !== "file") continue;
-    // -f FILE@WEIGHT
-    const path = resolve(workDir, (token.value ?? "").replace(/@\d+$/, ""));
-    await refusePrivateFiles([path], privatePaths);
-    let text: string;
-    try {
-      text = await Deno.readTextFile(path);
-    } catch (error) {
-      throw invalidArgument(`Cannot read pgbench script "${path}": ${messageOf(error)}`);
-    }
-    if (/^\s*\\(set)?shell\b/m.test(text)) {
-      throw invalidArgument(
-        `Cannot run pgbench script "${path}" on a team engine: \\shell runs a command ${HOST}`,
-      );
-    }
-  }
+/** Refuses pgbench script files: a team engine would read them on its host (built-in scripts, `-b`, run). */
+function refusePgbenchFiles(args: readonly string[], workDir: string): void {
+  const script = tokenize("pgbench", args).find((token) =>
+    token.kind === "option" && token.option.name === "file"
+  );
+  if (script === undefined || script.kind !== "option") return;
+  // -f FILE@WEIGHT
+  const path = resolve(workDir, (script.value ?? "").replace(/@\d+$/, ""));
+  throw invalidArgument(
+    `Cannot read pgbench script "${path}" on a team engine: run:pgbench there takes built-in scripts (-b) only`,
+  );
 }
 
 /**
  * Refuses a run that would reach beyond its database on a team engine: the same psql commands as a
  * prepare (its inputs read with the same lexer, so an input the planner cannot read is refused too),
- * psql's `-o` and `-L`, and pgbench's shell commands.
+ * psql's `-o` and `-L`, and pgbench script files.
  * @throws {SqlrsError} `invalid_argument`
  */
-export async function refuseRunEscapes(
-  request: ParsedRunRequest,
-  privatePaths: readonly string[],
-): Promise<void> {
+export async function refuseRunEscapes(request: ParsedRunRequest): Promise<void> {
   const workDir = request.work_dir ?? "/";
   for (const { args, stdin } of request.steps ?? [{ args: request.args, stdin: request.stdin }]) {
     if (request.kind === "pgbench") {
-      await refusePgbenchShell(args, workDir, privatePaths);
+      refusePgbenchFiles(args, workDir);
       continue;
     }
     for (const input of psqlInputs(args, stdin, workDir)) {
       const { metaCommands, files } = await expandPsqlContent(input);
       refuseMetaCommands(metaCommands);
-      await refusePrivateFiles(files, privatePaths);
+      await refuseFilesOutside(files, null);
     }
   }
 }

@@ -54,12 +54,12 @@ Deno.test("refuseEscapes() finds a command in an included file, and refuses Liqu
     await Deno.writeTextFile(`${dir}/inner.sql`, "select 1;\n\\! id\n");
     await Deno.writeTextFile(`${dir}/outer.sql`, "\\ir inner.sql\n");
     await assert.rejects(
-      refuseEscapes({ prepare_kind: "psql", psql_args: ["-f", `${dir}/outer.sql`], work_dir: dir }, []),
+      refuseEscapes({ prepare_kind: "psql", psql_args: ["-f", `${dir}/outer.sql`], work_dir: dir }, dir),
       /Cannot run "\\!" from "[^"]*inner\.sql" on a team engine/,
     );
-    await refuseEscapes({ prepare_kind: "psql", psql_args: ["-c", "select 1"], work_dir: dir }, []);
+    await refuseEscapes({ prepare_kind: "psql", psql_args: ["-c", "select 1"], work_dir: dir }, null);
     await assert.rejects(
-      refuseEscapes({ prepare_kind: "lb", liquibase_args: ["update"], work_dir: dir }, []),
+      refuseEscapes({ prepare_kind: "lb", liquibase_args: ["update"], work_dir: dir }, dir),
       /prepare:lb is not served by a team engine/,
     );
   } finally {
@@ -67,41 +67,48 @@ Deno.test("refuseEscapes() finds a command in an included file, and refuses Liqu
   }
 });
 
-Deno.test("refuseRunEscapes() refuses psql -o, escapes on stdin and pgbench \\shell", async () => {
+Deno.test("refuseRunEscapes() refuses psql -o, escapes on stdin and pgbench script files", async () => {
   const dir = await Deno.makeTempDir();
   try {
     const run = { instance_ref: "x", kind: "psql" as const, work_dir: dir };
-    await assert.rejects(refuseRunEscapes({ ...run, args: ["-o", "/tmp/out", "-c", "select 1"] }, []), /-o/);
-    await assert.rejects(refuseRunEscapes({ ...run, args: [], stdin: "\\! id\n" }, []), /"\\!" from stdin/);
-    await refuseRunEscapes({ ...run, args: ["-A", "-c", "select 1"] }, []);
-    await Deno.writeTextFile(`${dir}/bench.sql`, "\\setshell x echo 1\nselect 1;\n");
+    await assert.rejects(refuseRunEscapes({ ...run, args: ["-o", "/tmp/out", "-c", "select 1"] }), /-o/);
+    await assert.rejects(refuseRunEscapes({ ...run, args: [], stdin: "\\! id\n" }), /"\\!" from stdin/);
+    await refuseRunEscapes({ ...run, args: ["-A", "-c", "select 1"] });
     await assert.rejects(
-      refuseRunEscapes({ ...run, kind: "pgbench", args: ["-f", "bench.sql@2", "-t", "1"] }, []),
-      /\\shell runs a command/,
+      refuseRunEscapes({ ...run, kind: "pgbench", args: ["-f", "bench.sql@2", "-t", "1"] }),
+      /pgbench script "[^"]*bench\.sql" on a team engine/,
     );
+    await refuseRunEscapes({ ...run, kind: "pgbench", args: ["-b", "select-only", "-t", "1"] });
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
 });
 
-Deno.test("refuseEscapes() and refuseRunEscapes() refuse reading the engine's own files, also through a link", async () => {
+Deno.test("refuseEscapes() reads only under the uploaded tree (links followed); refuseRunEscapes() reads no file", async () => {
   const dir = await Deno.makeTempDir();
   try {
-    await Deno.mkdir(`${dir}/store`);
-    await Deno.writeTextFile(`${dir}/store/state.db`, "secret\n");
-    await Deno.symlink(`${dir}/store/state.db`, `${dir}/link.csv`);
-    const copy = "create table t (x text);\n\\copy t from 'link.csv'";
+    await Deno.mkdir(`${dir}/tree`);
+    await Deno.writeTextFile(`${dir}/secret.db`, "secret\n");
+    await Deno.writeTextFile(`${dir}/tree/data.csv`, "1\n");
+    await Deno.symlink(`${dir}/secret.db`, `${dir}/tree/link.csv`);
+    const copy = (file: string) => `create table t (x text);\n\\copy t from '${file}'`;
+    const inTree = { prepare_kind: "psql" as const, work_dir: `${dir}/tree` };
+    await refuseEscapes({ ...inTree, psql_args: ["-c", copy("data.csv")] }, `${dir}/tree`);
+    for (const file of ["link.csv", "../secret.db", `${dir}/secret.db`]) {
+      await assert.rejects(
+        refuseEscapes({ ...inTree, psql_args: ["-c", copy(file)] }, `${dir}/tree`),
+        /Cannot read "[^"]*" on a team engine: it reads only the files a prepare uploaded/,
+        file,
+      );
+    }
     await assert.rejects(
-      refuseEscapes({ prepare_kind: "psql", psql_args: ["-c", copy], work_dir: dir }, [`${dir}/store`]),
-      /Cannot read "[^"]*link\.csv" on a team engine/,
+      refuseEscapes({ ...inTree, psql_args: ["-c", copy("data.csv")] }, null),
+      /reads only the files a prepare uploaded/,
     );
     await assert.rejects(
-      refuseRunEscapes({ instance_ref: "x", kind: "psql", args: ["-f", `${dir}/store/state.db`] }, [
-        `${dir}/store`,
-      ]),
-      /engine's own/,
+      refuseRunEscapes({ instance_ref: "x", kind: "psql", args: ["-c", `\\i ${dir}/tree/data.csv`] }),
+      /reads only the files a prepare uploaded/,
     );
-    await refuseEscapes({ prepare_kind: "psql", psql_args: ["-c", copy], work_dir: dir }, [`${dir}/other`]);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

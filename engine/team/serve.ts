@@ -18,12 +18,11 @@ export interface TeamOptions {
   users: string;
 }
 
-/** A team engine's certificate, key (PEM) and users, and its files no script may read. */
+/** A team engine's certificate, key (PEM) and users. */
 export interface TeamServing {
   cert: string;
   key: string;
   users: TeamUsers;
-  privatePaths: string[];
 }
 
 async function readPem(path: string, what: string): Promise<string> {
@@ -49,6 +48,5 @@ export async function openTeam(options: TeamOptions, uid: number | null = Deno.u
     cert: await readPem(options.tlsCert, "TLS certificate"),
     key: await readPem(options.tlsKey, "TLS key"),
     users: await TeamUsers.open(options.users),
-    privatePaths: [options.tlsKey, options.users],
   };
 }

@@ -5,8 +5,8 @@
  * prepares that would escape to the engine's host (`remote_safety.ts`). The inner API is called with
  * the engine's own token, which never leaves the process.
  *
- * A prepare's files are read where the engine runs ({@link RequestSources}): the seam where uploaded
- * sources would be put in place before the request is planned.
+ * A prepare's files are the ones its client uploaded ({@link RequestSources}): the check reads them in
+ * the source tree the engine plans from, and refuses any other file.
  *
  * @module
  */
@@ -24,15 +24,16 @@ import {
 } from "./ownership.ts";
 import { refuseEscapes, refuseRunEscapes } from "./remote_safety.ts";
 import type { TeamUser, TeamUsers } from "./users.ts";
+import { missingFromTree } from "./uploaded_inputs.ts";
 
 /** Where a team engine finds a prepare's inputs. */
 export interface RequestSources {
-  /** The request as the engine plans it, its files readable by the engine. */
-  resolve(request: PrepareJobRequest, user: TeamUser): Promise<PrepareJobRequest>;
+  /**
+   * The request with its paths where planning will read them, and the directory every file it reads
+   * must be under (its uploaded source tree; null when it uploaded nothing).
+   */
+  inputs(request: PrepareJobRequest): Promise<{ request: PrepareJobRequest; root: string | null }>;
 }
-
-/** Inputs are files the engine can read, at the paths the request names. */
-export const engineFiles: RequestSources = { resolve: (request) => Promise.resolve(request) };
 
 /** What the team layer is built on. */
 export interface TeamAppDeps {
@@ -41,8 +42,6 @@ export interface TeamAppDeps {
   users: TeamUsers;
   owners: OwnerStore;
   sources: RequestSources;
-  /** The engine's own files and directories, which no script may read. */
-  privatePaths: readonly string[];
   log(line: string): void;
 }
 
@@ -149,8 +148,15 @@ export function createTeamApp(deps: TeamAppDeps): (request: Request) => Promise<
     const parsed = PrepareJobRequest.safeParse(parseJson(text));
     // The engine answers a malformed request with its usual 400.
     if (!parsed.success) return await forward(request, { body: text });
-    const body = await deps.sources.resolve(parsed.data, user);
-    await refuseEscapes(body, deps.privatePaths);
+    const body = parsed.data;
+    const inputs = await deps.sources.inputs(body);
+    try {
+      await refuseEscapes(inputs.request, inputs.root);
+    } catch (error) {
+      // A file of the tree that the client has not uploaded yet: the engine answers which (409
+      // source_inputs_missing) and builds nothing; the client uploads it and asks again, checked again.
+      if (!await missingFromTree(error, inputs.root)) throw error;
+    }
     if (!submit) return await forward(request, { body: JSON.stringify(body) });
     if (body.name !== undefined) await refuseOthersName(owners, user, list, body.name);
     const response = await forward(request, { body: JSON.stringify(body) });
@@ -168,7 +174,7 @@ export function createTeamApp(deps: TeamAppDeps): (request: Request) => Promise<
     const parsed = RunRequest.safeParse(parseJson(text));
     if (!parsed.success) return await forward(request, { body: text });
     const instance = await ownedInstance(owners, user, list, parsed.data.instance_ref);
-    await refuseRunEscapes(parsed.data, deps.privatePaths);
+    await refuseRunEscapes(parsed.data);
     return await forward(request, { body: JSON.stringify({ ...parsed.data, instance_ref: instance }) });
   }
 

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { createTeamApp, engineFiles } from "./team_app.ts";
+import { createTeamApp } from "./team_app.ts";
 import { addUser, TeamUsers } from "./users.ts";
 
 const ALICE_INSTANCE = "a".repeat(32);
@@ -46,8 +46,7 @@ Deno.test("createTeamApp() answers per user: 401, 403, 404 for another's instanc
         jobOwner: (jobId) => owners.get(jobId),
         getInstance: (id) => (jobOf[id] === undefined ? undefined : { job_id: jobOf[id] as string }),
       },
-      sources: engineFiles,
-      privatePaths: [],
+      sources: { inputs: (request) => Promise.resolve({ request, root: null }) },
       log: () => {},
     });
     const call = (token: string, path: string, method = "GET") =>

@@ -30,6 +30,7 @@ const CommonRequestFields = {
   ttl: Duration.optional(),
   deadline: Duration.optional(),
   statement_timeout: Duration.optional(),
+  source_id: StateId.optional(),
 };
 
 /** What every kind's prepare request has besides `prepare_kind` and its tool args. */
@@ -47,6 +48,8 @@ export interface PrepareRequestCommon {
   deadline?: string | undefined;
   /** PostgreSQL's `statement_timeout` for every step; not part of a state's key (see README, Deadlines). */
   statement_timeout?: string | undefined;
+  /** The uploaded source tree (`POST /v1/sources`) the job reads its files from instead of the engine's. */
+  source_id?: string | undefined;
 }
 
 const PsqlRequestSchema = z.strictObject({

@@ -16,7 +16,8 @@ import { join } from "node:path";
 import type { PrepareJobRequestLiquibase } from "../../../shared/schemas.ts";
 import type { Runtime, ServerHandle } from "../../runtime/types.ts";
 import { serverAddress } from "../../runtime/address.ts";
-import { findLiquibase, liquibaseFailure, type LiquibaseTool, runLiquibase } from "./lb_tool.ts";
+import { findLiquibase, liquibaseFailure, type LiquibaseTool } from "./lb_tool.ts";
+import { runLiquibaseFast } from "./lb_fast_start.ts";
 import { applyArgs, contextOptions, type LiquibaseArgs, parseLiquibaseArgs, planArgs } from "./lb_args.ts";
 import {
   changesetRef,
@@ -25,7 +26,7 @@ import {
   type PendingChangeset,
   ranChangesets,
 } from "./lb_plan.ts";
-import { hashFiles, parsedChangelogs, treeDigest } from "./lb_inputs.ts";
+import { hashFiles, parsedChangelogs, sqlFilesByChangeset, treeDigest } from "./lb_inputs.ts";
 import { readCachedPlan, writeCachedPlan } from "./lb_plan_cache.ts";
 import { runAlwaysChangesets } from "./lb_run_always.ts";
 import { chainPlan, type Plan, type PlannerDeps, type StepDraft } from "../planner.ts";
@@ -136,6 +137,8 @@ async function recordedChecksums(
 interface LiquibaseRun {
   args: LiquibaseArgs;
   tool: LiquibaseTool;
+  /** Where the JVM's faster start is kept (see lb_fast_start.ts), or null. */
+  jvmCache: string | null;
   workDir: string;
   /** The request's `statement_timeout` for the changesets (not in their keys, as for psql steps). */
   statementTimeout: string | undefined;
@@ -201,12 +204,12 @@ async function applySeries(
   const count = Math.max(1, expected.length);
   const firstTask = (steps[0] as SeriesStep).taskId;
   await clearStaleLock(runtime, image, server);
-  const result = await runLiquibase(run.tool, applyArgs(run.args, count), {
+  const result = await runLiquibaseFast(run.tool, applyArgs(run.args, count), {
     cwd: run.workDir,
     url: jdbcUrl(server, run.statementTimeout),
     signal,
     onLine: (line) => reporter.log(firstTask, `liquibase: ${line}`),
-  });
+  }, run.jvmCache);
   signal.throwIfAborted();
   const output = `${result.stderr}\n${result.stdout}`;
   if (result.code !== 0) {
@@ -314,9 +317,14 @@ async function planWithLiquibase(
   args: LiquibaseArgs,
   tool: LiquibaseTool,
   deps: LiquibasePlannerDeps,
-): Promise<{ output: string; changelogs: string[]; durationMs: number }> {
+): Promise<{ output: string; changelogs: string[]; sqlFiles: Record<string, string[]>; durationMs: number }> {
   return await deps.withBaseServer(request.image_id, async (_runtime, server) => {
-    const result = await runLiquibase(tool, planArgs(args), { cwd: request.work_dir, url: jdbcUrl(server) });
+    const result = await runLiquibaseFast(
+      tool,
+      planArgs(args),
+      { cwd: request.work_dir, url: jdbcUrl(server) },
+      jvmCacheDir(deps.storeRoot),
+    );
     if (result.code !== 0) {
       throw new SqlrsError(
         "invalid_argument",
@@ -326,6 +334,7 @@ async function planWithLiquibase(
     return {
       output: result.stdout,
       changelogs: parsedChangelogs(result.stderr, args.roots),
+      sqlFiles: sqlFilesByChangeset(result.stderr, args.roots),
       durationMs: result.durationMs,
     };
   });
@@ -382,8 +391,8 @@ export async function planLiquibasePrepare(
   let toolStartMs: number | undefined;
   if (planned === null && deps.cachedOnly === true) return null;
   if (planned === null) {
-    const { output, changelogs, durationMs } = await planWithLiquibase(request, args, tool, deps);
-    planned = { output, changelogs };
+    const { output, changelogs, sqlFiles, durationMs } = await planWithLiquibase(request, args, tool, deps);
+    planned = { output, changelogs, sqlFiles };
     toolStartMs = durationMs;
     if (cacheDir !== null && planKey !== null) await writeCachedPlan(cacheDir, planKey, planned);
   }
@@ -392,6 +401,7 @@ export async function planLiquibasePrepare(
   const run: LiquibaseRun = {
     args,
     tool,
+    jvmCache: jvmCacheDir(deps.storeRoot),
     workDir: request.work_dir,
     statementTimeout: request.statement_timeout,
     changesets,
@@ -407,7 +417,8 @@ export async function planLiquibasePrepare(
       ? [...options, ...contextOptions(args)].sort()
       : options,
     tool: toolIdentity,
-    files,
+    // A sqlFile's content is in the changeset's checksum; listing it names it when it changes.
+    files: changeset === null ? files : [...files, ...(planned.sqlFiles[changesetRef(changeset)] ?? [])],
   }));
   const plan = await chainPlan(request, image, drafts, argsSummary(request.liquibase_args), deps);
   return toolStartMs === undefined ? plan : { ...plan, toolStartMs };
@@ -416,6 +427,10 @@ export async function planLiquibasePrepare(
 /** Whether a changeset's printed SQL is empty or only comments (a customChange that runs Java). */
 function printsNoSql(changeset: PendingChangeset): boolean {
   return changeset.sql.split("\n").every((line) => line.trim() === "" || line.trim().startsWith("--"));
+}
+
+function jvmCacheDir(storeRoot: string | null): string | null {
+  return storeRoot === null ? null : join(storeRoot, "cache", "liquibase-jvm");
 }
 
 function isFile(path: string): boolean {
