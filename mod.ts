@@ -21,33 +21,28 @@
  * @module
  */
 
-import { loadCliConfig } from "./client/config.ts";
-import { connectEngine } from "./client/discovery.ts";
-import { ApiError, type EngineClient } from "./client/engine_client.ts";
-import { moduleEngineCommand } from "./client/engine_command.ts";
-import { followJob, followJobEvents, requireSucceeded } from "./client/follow_job.ts";
-import { lbPrepareRequest, psqlPrepareRequest, runRequestFor } from "./client/requests.ts";
-import { resolveDeleteTarget } from "./client/resolve.ts";
-import { consumeRun } from "./client/run_output.ts";
-import { SqlrsError } from "./shared/errors.ts";
-import { type EnvLookup, sqlrsPaths } from "./shared/paths.ts";
-import type {
-  DeleteResult,
-  EngineStatus,
-  InstanceEntry,
-  NameEntry,
-  PrepareJobEntry,
-  PrepareJobEvent,
-  PrepareJobRequest,
-  PrepareJobStatus,
-  PreparePlanTask,
-  StateEntry,
-  TaskEntry,
-} from "./shared/schemas.ts";
+import { type ClientOptions, clientOptionsOf, openSession } from "./client/session.ts";
+import type { EngineClient } from "./client/engine_client.ts";
+import { followJobEvents } from "./client/follow_job.ts";
+import {
+  jobRequest,
+  type Plan,
+  planOf,
+  type PlanOptions,
+  type PrepareOptions,
+  runJob,
+  type WatchOptions,
+} from "./client/prepare_job.ts";
+import type { PreparedInstance } from "./client/prepared_instance.ts";
+import { openLibrarySession, prepareIn, type SqlrsSession } from "./client/library_session.ts";
+import { type RunOptions, type RunResult, runTool } from "./client/run_tool.ts";
+import { listKind, type ListKinds, type LsOptions, removeRef, type RmOptions } from "./client/inventory.ts";
+import type { DeleteResult, EngineStatus, PrepareJobEvent } from "./shared/schemas.ts";
 
 export { ApiError, EngineClient, EngineUnreachableError } from "./client/engine_client.ts";
 export { SqlrsError } from "./shared/errors.ts";
 export type { ErrorCode } from "./shared/errors.ts";
+export type { UploadStats } from "./client/sources/upload.ts";
 export type {
   DeleteResult,
   DeleteTreeNode,
@@ -64,88 +59,15 @@ export type {
   TaskEntry,
 } from "./shared/schemas.ts";
 
+export type { ClientOptions } from "./client/session.ts";
+export type { Plan, PlanOptions, PrepareOptions, WatchOptions } from "./client/prepare_job.ts";
+export type { PreparedInstance } from "./client/prepared_instance.ts";
+export type { InstanceRunOptions, RunOptions, RunResult } from "./client/run_tool.ts";
+export type { ListKinds, LsOptions, RmOptions } from "./client/inventory.ts";
+export type { SqlrsSession } from "./client/library_session.ts";
+
 // ---------------------------------------------------------------------------------------------------
 // Connecting
-
-/**
- * How to reach the engine; every function takes these along with its own options.
- *
- * @example An isolated sqlrs for one test run
- * ```ts
- * import type { ClientOptions } from "@sqlrs/sqlrs";
- * const dir = await Deno.makeTempDir();
- * const options: ClientOptions = { env: { XDG_STATE_HOME: dir }, idleTimeout: "30s" };
- * ```
- */
-export interface ClientOptions {
-  /**
-   * An engine endpoint (`unix:///path.sock` or `http://127.0.0.1:PORT`, token from `SQLRS_TOKEN` or
-   * `engine.json`), or `auto` to find or start the local engine.
-   * @default `SQLRS_ENGINE_ADDR`, else `auto`
-   */
-  endpoint?: string | undefined;
-  /**
-   * Environment variables that replace this process's for finding the engine and its files and for
-   * an engine started here (`XDG_STATE_HOME`, `XDG_CONFIG_HOME`, `SQLRS_STATE_STORE`, ...): a private
-   * sqlrs without changing `Deno.env`, which parallel test files share.
-   * @default this process's environment
-   */
-  env?: Record<string, string> | undefined;
-  /**
-   * The directory relative `-f` paths resolve against and where the workspace config is looked up.
-   * @default Deno.cwd()
-   */
-  cwd?: string | undefined;
-  /**
-   * Timeout of each API request in ms (not of a whole prepare or run), and how long to keep trying to
-   * reach an engine again when it went away (stopped, crashed, idled out). @default 30000
-   */
-  timeoutMs?: number | undefined;
-  /** How long an engine started here waits idle before exiting. @default the CLI config's, else "120s" */
-  idleTimeout?: string | undefined;
-  /** How long to wait for an engine started here to become healthy, in ms. @default 15000 */
-  startupTimeoutMs?: number | undefined;
-}
-
-function envLookup(overrides: Record<string, string> | undefined): EnvLookup {
-  return (name) =>
-    overrides !== undefined && Object.hasOwn(overrides, name) ? overrides[name] : Deno.env.get(name);
-}
-
-function nonEmpty(value: string | undefined): string | undefined {
-  return value === "" ? undefined : value;
-}
-
-/** One connection to the engine; disposing of it closes the client (unless a {@link session} owns it). */
-interface Session extends Disposable {
-  client: EngineClient;
-  cwd: string;
-  /** The default `--image` of the CLI config. */
-  image: string | undefined;
-}
-
-/** A session that one caller keeps open: its users must not close it. */
-function borrowed(session: Session): Session {
-  return { ...session, [Symbol.dispose]: () => {} };
-}
-
-async function open(options: ClientOptions): Promise<Session> {
-  const env = envLookup(options.env);
-  const cwd = options.cwd ?? Deno.cwd();
-  const config = await loadCliConfig({ env, cwd });
-  const client = await connectEngine({
-    engineCommand: moduleEngineCommand(),
-    // Resolved here so that `options.env` decides, not this process's environment.
-    endpoint: options.endpoint ?? nonEmpty(env("SQLRS_ENGINE_ADDR")) ?? nonEmpty(env("TAIDON_ENGINE_ADDR")) ??
-      "auto",
-    paths: sqlrsPaths(env),
-    idleTimeout: options.idleTimeout ?? config.idleTimeout,
-    engineEnv: { ...config.engineEnv, ...options.env },
-    timeoutMs: options.timeoutMs,
-    startupTimeoutMs: options.startupTimeoutMs,
-  });
-  return { client, cwd, image: config.image, [Symbol.dispose]: () => client[Symbol.dispose]() };
-}
 
 /**
  * Connects to the local engine, starting one when none runs, for direct use of the API client.
@@ -160,7 +82,7 @@ async function open(options: ClientOptions): Promise<Session> {
  * ```
  */
 export async function connect(options: ClientOptions = {}): Promise<EngineClient> {
-  return (await open(options)).client;
+  return (await openSession(options)).client;
 }
 
 /**
@@ -174,217 +96,12 @@ export async function connect(options: ClientOptions = {}): Promise<EngineClient
  * ```
  */
 export async function status(options: ClientOptions = {}): Promise<EngineStatus> {
-  using session = await open(options);
+  using session = await openSession(options);
   return await session.client.status();
 }
 
 // ---------------------------------------------------------------------------------------------------
 // Prepare and plan
-
-/**
- * What to build: psql args (each `-f FILE`, `-f -` and `-c SQL` is one cached step) or Liquibase
- * args, plus how to follow the job.
- *
- * @example
- * ```ts
- * import type { PlanOptions } from "@sqlrs/sqlrs";
- * const options: PlanOptions = { psql: ["-f", "schema.sql", "-f", "seed.sql"], image: "host:15" };
- * ```
- */
-export interface PlanOptions extends ClientOptions {
-  /** psql args; relative `-f` paths resolve against `cwd`. Give this or `liquibase`. */
-  psql?: readonly string[] | undefined;
-  /** Liquibase args: `update --changelog-file FILE [--search-path …]`. Give this or `psql`. */
-  liquibase?: readonly string[] | undefined;
-  /** What `-f -` reads. */
-  stdin?: string | undefined;
-  /** The PostgreSQL build: `host`, `host:15`, or a container image. @default the CLI config's */
-  image?: string | undefined;
-  /** Aborting cancels the job; the call then rejects with a `cancelled` {@link SqlrsError}. */
-  signal?: AbortSignal | undefined;
-  /** Called with each of the job's events as it happens (progress, logs). */
-  onEvent?: ((event: PrepareJobEvent) => void) | undefined;
-}
-
-/**
- * {@link PlanOptions} plus what to do with the instance.
- *
- * @example
- * ```ts
- * import type { PrepareOptions } from "@sqlrs/sqlrs";
- * const options: PrepareOptions = { psql: ["-c", "create table t(id int)"], name: "dev", rebind: true };
- * ```
- */
-export interface PrepareOptions extends PlanOptions {
-  /** Bind the instance to this name (usable wherever an instance id is). */
-  name?: string | undefined;
-  /** Move `name` to this instance when another one has it. */
-  rebind?: boolean | undefined;
-  /** Let the engine delete the instance after this long, e.g. `30m`. */
-  ttl?: string | undefined;
-}
-
-async function prepareRequest(session: Session, options: PrepareOptions, planOnly: boolean) {
-  if ((options.psql === undefined) === (options.liquibase === undefined)) {
-    throw new TypeError("Cannot prepare: give exactly one of psql and liquibase");
-  }
-  const shared = {
-    cwd: session.cwd,
-    stdin: () => Promise.resolve(options.stdin),
-    image: options.image ?? session.image,
-    name: options.name,
-    rebind: options.rebind,
-    ttl: options.ttl,
-    planOnly,
-  };
-  return options.psql !== undefined
-    ? await psqlPrepareRequest(options.psql, shared)
-    : lbPrepareRequest(options.liquibase ?? [], shared);
-}
-
-/**
- * Submits a job, follows it to its end (on the next engine when its engine goes away, as the CLI
- * does) and returns its final status; anything but success throws, as in the CLI.
- */
-async function runJob(
-  client: EngineClient,
-  request: PrepareJobRequest,
-  options: PlanOptions,
-): Promise<PrepareJobStatus> {
-  options.signal?.throwIfAborted();
-  // A cache hit finishes within this one request, unless the caller wants the job's events.
-  const answer = options.onEvent === undefined
-    ? await client.submitPrepareWaitCached(request)
-    : { accepted: await client.submitPrepare(request) };
-  const jobId = "status" in answer ? answer.status.job_id : answer.accepted.job_id;
-  let status: PrepareJobStatus | undefined = "status" in answer ? answer.status : undefined;
-  if (status === undefined) {
-    let cancelling: Promise<unknown> | undefined;
-    const cancel = () => cancelling = client.cancelJob(jobId).catch(() => {});
-    options.signal?.addEventListener("abort", cancel, { once: true });
-    try {
-      status = await followJob(client, jobId, {
-        onEvent: options.onEvent,
-        stallTimeoutMs: options.timeoutMs,
-      });
-    } finally {
-      options.signal?.removeEventListener("abort", cancel);
-      await cancelling;
-    }
-  }
-  if (status?.status === "succeeded" && options.signal?.aborted) {
-    // Cancelled too late: the caller will not get the instance, so it must not outlive the call.
-    if (status.result !== null) await client.delete("instances", status.result.instance_id, { force: true });
-    throw new SqlrsError("cancelled", `Job ${jobId} was cancelled`, { cause: options.signal.reason });
-  }
-  if (status === undefined) throw new SqlrsError("internal_error", `Stopped following job ${jobId}`);
-  if (status.status === "cancelled" && options.signal?.aborted) {
-    throw new SqlrsError("cancelled", `Job ${jobId} was cancelled`, {
-      details: { job_id: jobId },
-      cause: options.signal.reason,
-    });
-  }
-  return requireSucceeded(status);
-}
-
-/**
- * A running instance from {@link prepare}. Disposing of it (`await using`) deletes the instance; the
- * state it was cloned from stays cached.
- *
- * @example
- * ```ts
- * import { prepare } from "@sqlrs/sqlrs";
- * await using db = await prepare({ psql: ["-c", "create table t(id int)"] });
- * console.log(db.dsn, db.instanceId, db.stateId, db.jobId);
- * ```
- */
-export interface PreparedInstance extends AsyncDisposable {
-  /**
-   * `postgres://sqlrs_<instance id>:<password>@127.0.0.1:<port>/postgres`: the instance's own role, which
-   * no other instance accepts.
-   */
-  readonly dsn: string;
-  /** The instance's 32-hex id (also usable by prefix in the CLI: `sqlrs run:psql --instance`). */
-  readonly instanceId: string;
-  /** The state the instance was cloned from (a 64-hex content hash). */
-  readonly stateId: string;
-  /** The prepare job that made it. */
-  readonly jobId: string;
-  /** The PostgreSQL build the state belongs to (e.g. `host:15`). */
-  readonly imageId: string;
-  /** The name bound to the instance, if any. */
-  readonly name: string | null;
-  /** Runs psql or pgbench against this instance; see {@link run}. */
-  run(options?: InstanceRunOptions): Promise<RunResult>;
-  /**
-   * Returns the instance to the state it was prepared from, discarding every change: same instance id,
-   * name, port and credentials, so {@link PreparedInstance.dsn} stays valid (open connections are
-   * closed). Uses a warm instance of the state when the engine's pool has one.
-   */
-  reset(): Promise<void>;
-  /** Deletes the instance now (open connections are terminated); later calls do nothing. */
-  delete(): Promise<void>;
-}
-
-class Prepared implements PreparedInstance {
-  readonly dsn: string;
-  readonly instanceId: string;
-  readonly stateId: string;
-  readonly jobId: string;
-  readonly imageId: string;
-  readonly name: string | null;
-  readonly #options: ClientOptions;
-  /** Opens the session its later calls use: a new one, or the {@link session} that made it. */
-  readonly #connect: () => Promise<Session>;
-  #deleted: Promise<void> | undefined;
-
-  constructor(status: PrepareJobStatus, options: ClientOptions, connect: () => Promise<Session>) {
-    const result = status.result;
-    if (result === null) {
-      throw new SqlrsError("internal_error", `Job ${status.job_id} succeeded without a result`);
-    }
-    this.dsn = result.dsn;
-    this.instanceId = result.instance_id;
-    this.stateId = result.state_id;
-    this.jobId = status.job_id;
-    this.imageId = result.image_id;
-    this.name = result.name;
-    this.#options = options;
-    this.#connect = connect;
-  }
-
-  async run(options: InstanceRunOptions = {}): Promise<RunResult> {
-    using session = await this.#connect();
-    return await runIn(session, { ...this.#options, ...options, instance: this.instanceId });
-  }
-
-  async reset(): Promise<void> {
-    using session = await this.#connect();
-    await session.client.resetInstance(this.instanceId);
-  }
-
-  delete(): Promise<void> {
-    this.#deleted ??= (async () => {
-      // Without a session, a fresh connection: the engine that made the instance may have idled out.
-      using session = await this.#connect();
-      try {
-        await session.client.delete("instances", this.instanceId, { force: true });
-      } catch (error) {
-        if (!(error instanceof ApiError && error.code === "not_found")) throw error;
-      }
-    })();
-    return this.#deleted;
-  }
-
-  [Symbol.asyncDispose](): Promise<void> {
-    return this.delete();
-  }
-}
-
-function clientOptionsOf(options: ClientOptions): ClientOptions {
-  const { endpoint, env, cwd, timeoutMs, idleTimeout, startupTimeoutMs } = options;
-  return { endpoint, env, cwd, timeoutMs, idleTimeout, startupTimeoutMs };
-}
 
 /**
  * Builds (or reuses from the cache) the state the psql scripts or Liquibase changelog describe, and
@@ -403,19 +120,9 @@ function clientOptionsOf(options: ClientOptions): ClientOptions {
  * ```
  */
 export async function prepare(options: PrepareOptions): Promise<PreparedInstance> {
-  using session = await open(options);
+  using session = await openSession(options);
   const clientOptions = { ...clientOptionsOf(options), cwd: session.cwd };
-  return await prepareIn(session, options, clientOptions, () => open(clientOptions));
-}
-
-async function prepareIn(
-  session: Session,
-  options: PrepareOptions,
-  clientOptions: ClientOptions,
-  connect: () => Promise<Session>,
-): Promise<PreparedInstance> {
-  const status = await runJob(session.client, await prepareRequest(session, options, false), options);
-  return new Prepared(status, clientOptions, connect);
+  return await prepareIn(session, options, () => openSession(clientOptions));
 }
 
 /**
@@ -430,43 +137,8 @@ async function prepareIn(
  * ```
  */
 export async function plan(options: PlanOptions): Promise<Plan> {
-  using session = await open(options);
-  const status = await runJob(session.client, await prepareRequest(session, options, true), options);
-  const executes = status.tasks.filter((task) => task.type === "state_execute");
-  return {
-    jobId: status.job_id,
-    imageId: status.image_id,
-    prepareArgsNormalized: status.prepare_args_normalized,
-    tasks: status.tasks,
-    finalStateId: executes.at(-1)?.output_state_id,
-    cached: executes.every((task) => task.cached),
-  };
-}
-
-/**
- * What {@link plan} found.
- *
- * @example
- * ```ts
- * import type { Plan } from "@sqlrs/sqlrs";
- * function uncached(plan: Plan): number {
- *   return plan.tasks.filter((task) => task.type === "state_execute" && !task.cached).length;
- * }
- * ```
- */
-export interface Plan {
-  /** The plan-only job (listed by `ls("jobs")`). */
-  jobId: string;
-  /** The PostgreSQL build the steps run on. */
-  imageId: string;
-  /** The prepare args as the engine normalized them (what the cache key covers). */
-  prepareArgsNormalized: string;
-  /** Every task: plan, resolve_image, one state_execute per step, prepare_instance. */
-  tasks: PreparePlanTask[];
-  /** The state a prepare would end in (undefined when there are no steps). */
-  finalStateId: string | undefined;
-  /** Whether every step is cached, so that a prepare would only start an instance. */
-  cached: boolean;
+  using session = await openSession(options);
+  return planOf(await runJob(session.client, await jobRequest(session, options, true), options));
 }
 
 /**
@@ -487,7 +159,7 @@ export async function* watch(
   jobId: string,
   options: WatchOptions = {},
 ): AsyncGenerator<PrepareJobEvent, void, undefined> {
-  using session = await open(options);
+  using session = await openSession(options);
   yield* followJobEvents(session.client, jobId, {
     from: options.from,
     signal: options.signal,
@@ -495,87 +167,8 @@ export async function* watch(
   });
 }
 
-/**
- * Options of {@link watch}.
- *
- * @example
- * ```ts
- * import type { WatchOptions } from "@sqlrs/sqlrs";
- * const options: WatchOptions = { from: 0, signal: AbortSignal.timeout(60_000) };
- * ```
- */
-export interface WatchOptions extends ClientOptions {
-  /** The index of the first event wanted (earlier ones are replayed). @default 0 */
-  from?: number | undefined;
-  /** Stops watching (the iteration ends); the job keeps running. */
-  signal?: AbortSignal | undefined;
-}
-
 // ---------------------------------------------------------------------------------------------------
 // Run
-
-/**
- * Which tool to run and how its output is delivered.
- *
- * @example Stream pgbench's progress while it runs
- * ```ts
- * import type { InstanceRunOptions } from "@sqlrs/sqlrs";
- * const options: InstanceRunOptions = {
- *   pgbench: ["-T", "10", "-P", "1"],
- *   collect: false,
- *   onOutput: (_stream, data) => Deno.stderr.write(data).then(() => {}),
- * };
- * ```
- */
-export interface InstanceRunOptions {
-  /** psql args (the connection is added for you; `-d NAME` picks a database). @default [] */
-  psql?: readonly string[] | undefined;
-  /** pgbench args instead of psql. */
-  pgbench?: readonly string[] | undefined;
-  /** What psql reads on stdin when the args have no `-c`/`-f` (or have `-f -`). */
-  stdin?: string | undefined;
-  /** Aborting stops the run (the tool is killed) and rejects with the abort reason. */
-  signal?: AbortSignal | undefined;
-  /** Called with each chunk of output as it arrives, before the next is read. */
-  onOutput?: ((stream: "stdout" | "stderr", data: Uint8Array) => void | Promise<void>) | undefined;
-  /** Whether to keep the output for {@link RunResult}; turn off for large output. @default true */
-  collect?: boolean | undefined;
-}
-
-/**
- * {@link InstanceRunOptions} plus the instance and how to reach the engine.
- *
- * @example
- * ```ts
- * import type { RunOptions } from "@sqlrs/sqlrs";
- * const options: RunOptions = { instance: "dev", psql: ["-f", "queries.sql"] };
- * ```
- */
-export interface RunOptions extends InstanceRunOptions, ClientOptions {
-  /** An instance id, an 8+ hex prefix of one, or a name. */
-  instance: string;
-}
-
-/**
- * How a run ended. A non-zero exit code is the tool's own result, not an exception.
- *
- * @example
- * ```ts
- * import type { RunResult } from "@sqlrs/sqlrs";
- * function rows(result: RunResult): string[] {
- *   if (result.exitCode !== 0) throw new Error(`psql exited ${result.exitCode}: ${result.stderr}`);
- *   return result.stdout.trimEnd().split("\n");
- * }
- * ```
- */
-export interface RunResult {
-  /** The tool's exit code (psql: 1 for an SQL error, 3 for a script stopped by ON_ERROR_STOP). */
-  exitCode: number;
-  /** The tool's stdout as text ("" when `collect` is false). */
-  stdout: string;
-  /** The tool's stderr as text ("" when `collect` is false). */
-  stderr: string;
-}
 
 /**
  * Runs psql or pgbench against an instance and returns its exit code and output. With psql, each
@@ -590,85 +183,11 @@ export interface RunResult {
  * ```
  */
 export async function run(options: RunOptions): Promise<RunResult> {
-  using session = await open(options);
-  return await runIn(session, options);
-}
-
-async function runIn(session: Session, options: RunOptions): Promise<RunResult> {
-  if (options.psql !== undefined && options.pgbench !== undefined) {
-    throw new TypeError("Cannot run: give psql or pgbench, not both");
-  }
-  const kind = options.pgbench !== undefined ? "pgbench" : "psql";
-  const request = await runRequestFor(kind, options.instance, options.pgbench ?? options.psql ?? [], {
-    cwd: session.cwd,
-    stdin: () => Promise.resolve(options.stdin),
-  });
-  const collect = options.collect !== false;
-  const text = { stdout: "", stderr: "" };
-  const decoders = { stdout: new TextDecoder(), stderr: new TextDecoder() };
-  const exitCode = await consumeRun(session.client.run(request, options.signal), {
-    output: async (stream, data) => {
-      if (collect) text[stream] += decoders[stream].decode(data, { stream: true });
-      await options.onOutput?.(stream, data);
-    },
-  });
-  if (collect) {
-    text.stdout += decoders.stdout.decode();
-    text.stderr += decoders.stderr.decode();
-  }
-  return { exitCode, ...text };
+  return await runTool(options);
 }
 
 // ---------------------------------------------------------------------------------------------------
 // Inventory
-
-/**
- * What {@link ls} lists, by kind.
- *
- * @example
- * ```ts
- * import type { ListKinds } from "@sqlrs/sqlrs";
- * const first: ListKinds["instances"] | undefined = undefined;
- * ```
- */
-export interface ListKinds {
-  /** Names bound to instances (`prepare({ name })`). */
-  names: NameEntry;
-  /** Running instances. */
-  instances: InstanceEntry;
-  /** Cached states. */
-  states: StateEntry;
-  /** Prepare jobs, finished ones included (trimmed per signature). */
-  jobs: PrepareJobEntry;
-  /** The tasks of jobs. */
-  tasks: TaskEntry;
-}
-
-/**
- * Filters of {@link ls}.
- *
- * @example
- * ```ts
- * import type { LsOptions } from "@sqlrs/sqlrs";
- * const options: LsOptions = { idPrefix: "3f2a9c1b" };
- * ```
- */
-export interface LsOptions extends ClientOptions {
-  /** Instances or states whose id starts with this. */
-  idPrefix?: string | undefined;
-  /** Tasks of this job only. */
-  job?: string | undefined;
-}
-
-const LISTERS: {
-  [K in keyof ListKinds]: (client: EngineClient, options: LsOptions) => Promise<ListKinds[K][]>;
-} = {
-  names: (client) => client.listNames(),
-  instances: (client, options) => client.listInstances({ idPrefix: options.idPrefix }),
-  states: (client, options) => client.listStates({ idPrefix: options.idPrefix }),
-  jobs: (client) => client.listJobs(),
-  tasks: (client, options) => client.listTasks(options.job),
-};
 
 /**
  * Lists names, instances, states, prepare jobs or tasks.
@@ -683,30 +202,7 @@ export async function ls<K extends keyof ListKinds>(
   kind: K,
   options: LsOptions = {},
 ): Promise<ListKinds[K][]> {
-  const list = LISTERS[kind];
-  if (list === undefined) {
-    throw new TypeError(`Cannot list "${kind}": use one of ${Object.keys(LISTERS).join(", ")}`);
-  }
-  using session = await open(options);
-  return await list(session.client, options);
-}
-
-/**
- * Options of {@link rm}.
- *
- * @example
- * ```ts
- * import type { RmOptions } from "@sqlrs/sqlrs";
- * const options: RmOptions = { recurse: true, dryRun: true };
- * ```
- */
-export interface RmOptions extends ClientOptions {
-  /** Delete a state with every state and instance built on it. */
-  recurse?: boolean | undefined;
-  /** Delete instances even with open connections (they are terminated). */
-  force?: boolean | undefined;
-  /** Report what would be deleted, delete nothing. */
-  dryRun?: boolean | undefined;
+  return await listKind(kind, options);
 }
 
 /**
@@ -725,14 +221,11 @@ export interface RmOptions extends ClientOptions {
  * ```
  */
 export async function rm(ref: string, options: RmOptions = {}): Promise<DeleteResult> {
-  using session = await open(options);
-  const target = await resolveDeleteTarget(session.client, ref);
-  return await session.client.delete(target.kind, target.id, {
-    force: options.force === true,
-    dryRun: options.dryRun === true,
-    recurse: options.recurse === true,
-  });
+  return await removeRef(ref, options);
 }
+
+// ---------------------------------------------------------------------------------------------------
+// Reset and sessions
 
 /**
  * Returns an instance (id, 8+ hex prefix or name) to the state it was prepared from, discarding every
@@ -748,57 +241,21 @@ export async function rm(ref: string, options: RmOptions = {}): Promise<DeleteRe
  * ```
  */
 export async function reset(instance: string, options: ClientOptions = {}): Promise<void> {
-  using session = await open(options);
+  using session = await openSession(options);
   await session.client.resetInstance(instance);
 }
 
-// ---------------------------------------------------------------------------------------------------
-// Sessions
-
 /**
- * One connection to the engine for many calls: the engine is found (or started) and the CLI config
- * read once, not per call as the functions of this module do. Instances it prepares use it for
- * `run`, `reset` and `delete` while it is open. Close it (`using`) when done: it holds an HTTP client.
+ * Opens a {@link SqlrsSession}: one engine connection and one read of the CLI config for many calls.
  *
  * @example
  * ```ts
  * import { session } from "@sqlrs/sqlrs";
  * using sqlrs = await session();
- * for (let i = 0; i < 3; i++) {
- *   await using db = await sqlrs.prepare({ psql: ["-c", "create table t(id int)"] });
- *   await db.run({ psql: ["-c", "select count(*) from t"] });
- * }
+ * await using db = await sqlrs.prepare({ psql: ["-c", "create table t(id int)"] });
+ * await db.reset();
  * ```
  */
-export interface SqlrsSession extends Disposable {
-  /** As {@link prepare}; the client options are the session's. */
-  prepare(options: Omit<PrepareOptions, keyof ClientOptions>): Promise<PreparedInstance>;
-  /** As {@link run}. */
-  run(options: Omit<RunOptions, keyof ClientOptions>): Promise<RunResult>;
-  /** As {@link reset}. */
-  reset(instance: string): Promise<void>;
-  /** Closes the connection; instances it prepared open their own from then on. */
-  close(): void;
-}
-
-/** Opens a {@link SqlrsSession}. */
 export async function session(options: ClientOptions = {}): Promise<SqlrsSession> {
-  const opened = await open(options);
-  const clientOptions = { ...clientOptionsOf(options), cwd: opened.cwd };
-  let closed = false;
-  const connect = () => closed ? open(clientOptions) : Promise.resolve(borrowed(opened));
-  const close = () => {
-    if (!closed) opened[Symbol.dispose]();
-    closed = true;
-  };
-  return {
-    prepare: (prepareOptions) =>
-      prepareIn(opened, { ...clientOptions, ...prepareOptions }, clientOptions, connect),
-    run: (runOptions) => runIn(opened, { ...clientOptions, ...runOptions }),
-    reset: async (instance) => {
-      await opened.client.resetInstance(instance);
-    },
-    close,
-    [Symbol.dispose]: close,
-  };
+  return await openLibrarySession(options);
 }

@@ -11,6 +11,7 @@ import type { EngineClient } from "../client/engine_client.ts";
 import { parseDuration } from "../shared/duration.ts";
 import { invalidArgument } from "../shared/errors.ts";
 import { loadCliConfig } from "../client/config.ts";
+import { remoteClient, type RemoteTarget, selectedProfile } from "../client/profiles.ts";
 
 /** The global flags. */
 export interface GlobalOptions {
@@ -18,6 +19,7 @@ export interface GlobalOptions {
   timeout: string;
   verbose?: boolean | undefined;
   endpoint?: string | undefined;
+  profile?: string | undefined;
 }
 
 /** The argv that starts an engine from this program (a script run by deno, or a compiled binary). */
@@ -57,16 +59,31 @@ export class CliContext {
    */
   client(): Promise<EngineClient> {
     this.#client ??= (async () => {
+      const remote = await this.remote();
+      if (remote !== undefined) return remoteClient(remote, this.timeoutMs);
       const config = await loadCliConfig();
       return await connectEngine({
         engineCommand: engineCommand(),
         idleTimeout: config.idleTimeout,
         engineEnv: config.engineEnv,
         timeoutMs: this.timeoutMs,
+        uploadSources: Deno.env.get("SQLRS_UPLOAD_SOURCES") === "1",
         ...(this.#globals.endpoint === undefined ? {} : { endpoint: this.#globals.endpoint }),
       });
     })();
     return this.#client;
+  }
+
+  /**
+   * The team engine `--profile` (or `SQLRS_PROFILE`) selects, or undefined for the local engine.
+   * @throws {SqlrsError} `invalid_argument` for an unknown profile, or one given with `--endpoint`
+   */
+  async remote(): Promise<RemoteTarget | undefined> {
+    const remote = await selectedProfile(this.#globals.profile);
+    if (remote !== undefined && this.#globals.endpoint !== undefined) {
+      throw invalidArgument(`Use --endpoint or a profile ("${remote.name}"), not both`);
+    }
+    return remote;
   }
 
   /** Closes the client's connection pool. */

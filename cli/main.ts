@@ -1,7 +1,8 @@
 /**
  * The `sqlrs` command line: a thin client of the engine.
  *
- * `sqlrs [--output human|json] [--timeout 30s] [-v] [--endpoint URL] <command> [flags] [-- tool args]`
+ * `sqlrs [--output human|json] [--timeout 30s] [-v] [--endpoint URL | --profile NAME] <command> [flags]
+ * [-- tool args]`
  *
  * @module
  */
@@ -16,24 +17,19 @@ import { splitComposite } from "./composite.ts";
 import { statusCommand } from "./commands/status.ts";
 import { configCommand } from "./commands/config.ts";
 import { engineGroupCommand } from "./commands/engine.ts";
-import {
-  planLbCommand,
-  planPsqlCommand,
-  prepareLbCommand,
-  preparePsqlCommand,
-  type RunStage,
-  watchCommand,
-} from "./commands/prepare.ts";
+import { prepareKindCommands, type RunStage, watchCommand } from "./commands/prepare.ts";
 import { planRecipeCommand, prepareRecipeCommand } from "./commands/recipe.ts";
-import { runPgbenchCommand, runPsqlCommand, runRequest, streamRun } from "./commands/run.ts";
+import { runPgbenchCommand, runPsqlCommand, runTool } from "./commands/run.ts";
 import { lsCommand } from "./commands/ls.ts";
 import { rmCommand } from "./commands/rm.ts";
 import { resetCommand } from "./commands/reset.ts";
+import { pruneCommand } from "./commands/prune.ts";
 import { cacheCommand } from "./commands/cache.ts";
 import { initCommand } from "./commands/init.ts";
 import { completionsCommand } from "./commands/completions.ts";
 import { completeValuesCommand } from "./commands/complete_values.ts";
 import { SqlrsError } from "../shared/errors.ts";
+import { PREPARE_COMMANDS } from "../shared/prepare_kinds.ts";
 
 interface CliState {
   exitCode: number;
@@ -48,6 +44,7 @@ function buildProgram(state: CliState, runStage?: RunStage) {
     .option("--timeout <duration>", "request timeout", "30s")
     .option("-v, --verbose", "log every event on stderr")
     .option("--endpoint <url>", "engine endpoint (unix:///path.sock, http://127.0.0.1:PORT or auto)")
+    .option("--profile <name>", "a team engine's profile (sqlrs init remote; default SQLRS_PROFILE)")
     .enablePositionalOptions()
     .exitOverride();
   const context = () => {
@@ -59,10 +56,7 @@ function buildProgram(state: CliState, runStage?: RunStage) {
   program.addCommand(statusCommand(context));
   program.addCommand(configCommand(context));
   program.addCommand(engineGroupCommand(context, setExit));
-  program.addCommand(preparePsqlCommand(context, runStage));
-  program.addCommand(planPsqlCommand(context));
-  program.addCommand(prepareLbCommand(context, runStage));
-  program.addCommand(planLbCommand(context));
+  for (const command of prepareKindCommands(context, runStage)) program.addCommand(command);
   program.addCommand(prepareRecipeCommand(context, runStage));
   program.addCommand(planRecipeCommand(context));
   program.addCommand(watchCommand(context));
@@ -71,6 +65,7 @@ function buildProgram(state: CliState, runStage?: RunStage) {
   program.addCommand(lsCommand(context));
   program.addCommand(rmCommand(context, setExit));
   program.addCommand(resetCommand(context));
+  program.addCommand(pruneCommand(context));
   program.addCommand(cacheCommand(context));
   program.addCommand(completionsCommand());
   program.addCommand(completeValuesCommand(), { hidden: true });
@@ -93,7 +88,7 @@ function overrideExitAndOutput(command: Command<unknown[], Record<string, unknow
 function commandIndex(argv: readonly string[]): number {
   let i = 0;
   while (i < argv.length && (argv[i] as string).startsWith("-")) {
-    i += ["--output", "--timeout", "--endpoint"].includes(argv[i] as string) ? 2 : 1;
+    i += ["--output", "--timeout", "--endpoint", "--profile"].includes(argv[i] as string) ? 2 : 1;
   }
   return i;
 }
@@ -142,10 +137,7 @@ function compositeRunStage(run: readonly string[], state: CliState): RunStage {
     }
     try {
       const statementTimeout = ownTimeout ?? inherited.statementTimeout;
-      state.exitCode = await streamRun(
-        context,
-        await runRequest(kind, instanceId, toolArgs, statementTimeout),
-      );
+      state.exitCode = await runTool(context, kind, instanceId, toolArgs, statementTimeout);
     } finally {
       await (await context.client()).delete("instances", instanceId, { force: true });
     }
@@ -159,10 +151,10 @@ export async function main(argv: readonly string[]): Promise<number> {
   const json = wantsJson(argv.slice(0, at));
   try {
     const { prepare, run } = splitComposite(argv.slice(at));
-    if (run !== undefined && !["prepare:psql", "prepare:lb", "prepare"].includes(prepare[0] ?? "")) {
+    if (run !== undefined && ![...PREPARE_COMMANDS, "prepare"].includes(prepare[0] ?? "")) {
       throw new SqlrsError(
         "invalid_argument",
-        "A run stage can only follow prepare:psql, prepare:lb or prepare <recipe>",
+        `A run stage can only follow ${PREPARE_COMMANDS.join(", ")} or prepare <recipe>`,
       );
     }
     const runStage = run === undefined ? undefined : compositeRunStage(run, state);

@@ -93,16 +93,23 @@ export function shortId(id: string | null, long = false): string {
 export function relativeTime(iso: string | null): string {
   if (iso === null) return "-";
   const seconds = Math.round((Date.now() - Date.parse(iso)) / 1000);
-  const future = seconds < 0;
-  const abs = Math.abs(seconds);
-  const text = abs < 60
-    ? `${abs}s`
-    : abs < 3600
-    ? `${Math.round(abs / 60)}m`
-    : abs < 86400
-    ? `${Math.round(abs / 3600)}h`
-    : `${Math.round(abs / 86400)}d`;
-  return future ? `in ${text}` : `${text} ago`;
+  const text = durationText(Math.abs(seconds));
+  return seconds < 0 ? `in ${text}` : `${text} ago`;
+}
+
+/** How long ago `iso` was, in the largest whole unit: `42s`, `5m`, `3h`, `2d`. */
+export function age(iso: string): string {
+  return durationText(Math.max(0, Math.round((Date.now() - Date.parse(iso)) / 1000)));
+}
+
+function durationText(seconds: number): string {
+  return seconds < 60
+    ? `${seconds}s`
+    : seconds < 3600
+    ? `${Math.round(seconds / 60)}m`
+    : seconds < 86400
+    ? `${Math.round(seconds / 3600)}h`
+    : `${Math.round(seconds / 86400)}d`;
 }
 
 /** `1.2 MB`. */

@@ -9,6 +9,7 @@
  * @module
  */
 
+import { clientPaths } from "../shared/source_tree_path.ts";
 import { isAbsolute, relative } from "node:path";
 import type { PrepareJobEvent, PrepareJobStatus } from "../shared/schemas.ts";
 
@@ -70,7 +71,7 @@ export function stepLabel(
   if (task.changeset_id !== undefined && task.changeset_id !== null) return task.changeset_id;
   const file = /^-f (.+)$/s.exec(task.args_summary);
   if (file === null) return task.args_summary;
-  const path = unquote(file[1] as string);
+  const path = clientPaths(unquote(file[1] as string));
   if (path === "-") return "stdin";
   const under = relative(cwd, path);
   return under === "" || under.startsWith("..") || isAbsolute(under) ? path : under;
@@ -90,7 +91,7 @@ export function stepLabel(
  */
 export function nameFailedStep(message: string, tasks: readonly PlannedTask[], cwd: string): string {
   const steps = tasks.filter((task) => task.type === "state_execute");
-  return message.replace(/^Step (\S+) failed/, (whole, taskId: string) => {
+  return clientPaths(message).replace(/^Step (\S+) failed/, (whole, taskId: string) => {
     const index = steps.findIndex((task) => task.task_id === taskId);
     const task = steps[index];
     if (task === undefined) return whole;

@@ -48,6 +48,8 @@ function task(taskId: string, state: string, second: number, message?: string): 
 Deno.test("stepLabel() shows the file under the working directory, the changeset id, stdin or the -c text", () => {
   assert.equal(stepLabel(step("e", "-f /w/db/a.sql"), "/w"), "db/a.sql");
   assert.equal(stepLabel(step("e", "-f /elsewhere/a.sql"), "/w"), "/elsewhere/a.sql");
+  // An uploaded copy is labelled with the client's path.
+  assert.equal(stepLabel(step("e", `-f /s/sources/trees/${"0".repeat(64)}/w/db/a.sql`), "/w"), "db/a.sql");
   assert.equal(stepLabel(step("e", "-f '/w/my file.sql'"), "/w"), "my file.sql");
   assert.equal(stepLabel(step("e", "-f -"), "/w"), "stdin");
   assert.equal(stepLabel(step("e", "-c 'select 1'"), "/w"), "-c 'select 1'");

@@ -4,8 +4,9 @@
  * up from the current directory.
  *
  * Keys read here: `orchestrator.idleTimeout` (the engine's idle timeout, default `120s`),
- * `dbms.image` (the default `--image`), `defaults.deadline` (the default `--deadline` of prepares) and
- * `defaults.statementTimeout` (the default `--statement-timeout` of prepares and runs).
+ * `dbms.image` (the default `--image`), `defaults.deadline` (the default `--deadline` of prepares),
+ * `defaults.statementTimeout` (the default `--statement-timeout` of prepares and runs) and
+ * `defaults.unnamedTtl` (the `--ttl` of a CLI prepare without `--name`, default `8h`; `null` = none).
  *
  * @module
  */
@@ -23,6 +24,8 @@ export interface CliConfig {
   deadline: string | undefined;
   /** The default `--statement-timeout` of a prepare's steps and of runs. */
   statementTimeout: string | undefined;
+  /** The `--ttl` of a CLI prepare without `--name` (undefined: no limit). */
+  unnamedTtl: string | undefined;
   /** Environment for an engine this CLI starts: the workspace's store, snapshot backend, store image. */
   engineEnv: Record<string, string>;
   /** The workspace config file in force, if any. */
@@ -76,6 +79,18 @@ function pick(config: Record<string, unknown> | undefined, path: string[]): unkn
 }
 
 /**
+ * `defaults.unnamedTtl`: the workspace's over the global one; an explicit `null` turns it off. Checked
+ * where a prepare uses it (see `cli/commands/prepare.ts`), so that a bad value breaks nothing else.
+ */
+function unnamedTtl(...configs: Array<Record<string, unknown> | undefined>): string | undefined {
+  const found = configs.map((config) => pick(config, ["defaults", "unnamedTtl"])).find((v) =>
+    v !== undefined
+  );
+  if (found === undefined) return "8h";
+  return found === null ? undefined : String(found);
+}
+
+/**
  * Loads the CLI settings (also used by `mod.ts`). `env` replaces this process's environment and `cwd`
  * the current directory, for a library caller with its own.
  */
@@ -112,6 +127,7 @@ export async function loadCliConfig(
     image: typeof image === "string" ? image : undefined,
     deadline: text(["defaults", "deadline"]),
     statementTimeout: text(["defaults", "statementTimeout"]),
+    unnamedTtl: unnamedTtl(workspace, global),
     engineEnv,
     workspaceConfig: workspacePath,
   };

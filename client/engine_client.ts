@@ -7,6 +7,7 @@
 
 import type { z } from "../shared/deps.ts";
 import {
+  BlobUpload,
   CacheExplain,
   CacheStatus,
   ConfigValue,
@@ -21,14 +22,19 @@ import {
   PrepareJobEvent,
   type PrepareJobRequest,
   PrepareJobStatus,
+  type PruneRequest,
+  PruneResult,
   RunEvent,
   type RunRequest,
+  type SourceManifest,
+  SourceManifestAccepted,
   StateEntry,
   TaskEntry,
 } from "../shared/schemas.ts";
 import { ERROR_CODES, type ErrorCode, SqlrsError } from "../shared/errors.ts";
 import { parseNdjson } from "../shared/ndjson.ts";
 import { VERSION, VERSION_HEADER } from "../shared/version.ts";
+import { submitUploading, type UploadStats } from "./sources/upload.ts";
 
 /** An error the engine answered with. */
 export class ApiError extends SqlrsError {
@@ -63,15 +69,22 @@ function delay(ms: number): Promise<void> {
 
 /** Where an engine listens and how to authenticate. */
 export interface EngineAddress {
-  /** `unix:///abs/path.sock` or `http://127.0.0.1:PORT`. */
+  /** `unix:///abs/path.sock`, `http://127.0.0.1:PORT`, or a team engine's `https://HOST:PORT`. */
   endpoint: string;
   token: string;
+  /** PEM certificates to trust besides the system's (a team engine's own CA). */
+  caCerts?: string[] | undefined;
 }
 
 /** Options of a client. */
 export interface EngineClientOptions {
   /** Per-request timeout in ms for non-streaming calls (default 30 s). */
   timeoutMs?: number | undefined;
+  /**
+   * Upload the files a prepare reads to the engine (content-addressed, resumable) instead of letting
+   * the engine read them from its own filesystem: what a remote engine needs. @default false
+   */
+  uploadSources?: boolean | undefined;
 }
 
 /** How a client finds the next engine when its engine goes away. */
@@ -84,6 +97,8 @@ export interface ReconnectOptions {
 
 interface RequestOptions {
   body?: unknown;
+  /** Bytes sent as they are (`application/octet-stream`) instead of a JSON `body`. */
+  bytes?: Uint8Array<ArrayBuffer>;
   headers?: Record<string, string>;
   signal?: AbortSignal;
   /** Streaming responses are not subject to the timeout. */
@@ -110,7 +125,9 @@ interface Target {
 
 function targetOf(address: EngineAddress): Target {
   if (!address.endpoint.startsWith("unix://")) {
-    return { address, baseUrl: address.endpoint.replace(/\/$/, ""), httpClient: undefined };
+    const caCerts = address.caCerts;
+    const httpClient = caCerts === undefined ? undefined : Deno.createHttpClient({ caCerts });
+    return { address, baseUrl: address.endpoint.replace(/\/$/, ""), httpClient };
   }
   const httpClient = Deno.createHttpClient({ proxy: { transport: "unix", path: address.endpoint.slice(7) } });
   return { address, baseUrl: "http://localhost", httpClient };
@@ -126,10 +143,12 @@ export class EngineClient implements Disposable {
   readonly #retired: Target[] = [];
   readonly #timeoutMs: number;
   readonly #reconnect: ReconnectOptions | undefined;
+  readonly #uploadSources: boolean;
 
   constructor(address: EngineAddress, options: EngineClientOptions & Partial<ReconnectOptions> = {}) {
     this.#target = targetOf(address);
     this.#timeoutMs = options.timeoutMs ?? 30_000;
+    this.#uploadSources = options.uploadSources === true;
     this.#reconnect = options.reconnect === undefined
       ? undefined
       : { reconnect: options.reconnect, reachTimeoutMs: options.reachTimeoutMs };
@@ -182,6 +201,7 @@ export class EngineClient implements Disposable {
     const { baseUrl, httpClient, address } = this.#target;
     const headers: Record<string, string> = { ...options.headers, [VERSION_HEADER]: VERSION };
     if (options.body !== undefined) headers["content-type"] = "application/json";
+    if (options.bytes !== undefined) headers["content-type"] = "application/octet-stream";
     const signals = [options.signal, options.stream ? undefined : AbortSignal.timeout(this.#timeoutMs)]
       .filter(
         (signal): signal is AbortSignal => signal !== undefined,
@@ -193,6 +213,7 @@ export class EngineClient implements Disposable {
         headers: { ...headers, authorization: `Bearer ${address.token}` },
         redirect: "manual",
         ...(options.body === undefined ? {} : { body: JSON.stringify(options.body) }),
+        ...(options.bytes === undefined ? {} : { body: options.bytes }),
         ...(signals.length === 0 ? {} : { signal: AbortSignal.any(signals) }),
         ...(httpClient === undefined ? {} : { client: httpClient }),
       });
@@ -282,27 +303,73 @@ export class EngineClient implements Disposable {
     return await (await this.request("GET", "/v1/config/schema")).json();
   }
 
-  submitPrepare(request: PrepareJobRequest): Promise<PrepareJobAccepted> {
-    return this.#json(PrepareJobAccepted, "POST", "/v1/prepare-jobs", { body: request });
+  /**
+   * `POST /v1/prepare-jobs`. With `uploadSources`, the files the prepare reads are uploaded first and
+   * the answer says how many files and bytes were sent.
+   */
+  async submitPrepare(request: PrepareJobRequest): Promise<PrepareJobAccepted & { upload?: UploadStats }> {
+    if (this.#uploadSources) return await submitUploading(this, request, (r) => this.submitPrepareAs(r));
+    return await this.submitPrepareAs(request);
   }
 
   /**
-   * Submits a prepare and, when its final state is cached, gets the finished job's status in the same
-   * round trip (`?wait=cached`); otherwise the job is accepted as by {@link submitPrepare}.
+   * Submits a prepare (uploading as {@link submitPrepare} does) and, when its final state is cached, gets
+   * the finished job's status in the same round trip (`?wait=cached`); otherwise the job is accepted.
    */
   async submitPrepareWaitCached(
     request: PrepareJobRequest,
-  ): Promise<{ status: PrepareJobStatus } | { accepted: PrepareJobAccepted }> {
-    const response = await this.request("POST", "/v1/prepare-jobs?wait=cached", { body: request });
-    const body = await response.json();
-    return response.status === 200
-      ? { status: PrepareJobStatus.parse(body) }
-      : { accepted: PrepareJobAccepted.parse(body) };
+  ): Promise<({ status: PrepareJobStatus } | { accepted: PrepareJobAccepted }) & { upload?: UploadStats }> {
+    const submit = async (request: PrepareJobRequest) => {
+      const response = await this.request("POST", "/v1/prepare-jobs?wait=cached", { body: request });
+      const body = await response.json();
+      return response.status === 200
+        ? { status: PrepareJobStatus.parse(body) }
+        : { accepted: PrepareJobAccepted.parse(body) };
+    };
+    return this.#uploadSources ? await submitUploading(this, request, submit) : await submit(request);
   }
 
   /** `POST /v1/instances/{ref}/reset`: the instance back to its state, same DSN. */
   async resetInstance(ref: string): Promise<InstanceEntry> {
     return await this.#json(InstanceEntry, "POST", `/v1/instances/${encodeURIComponent(ref)}/reset`);
+  }
+
+  /** `POST /v1/prepare-jobs` as it is, whatever `uploadSources` says. */
+  submitPrepareAs(request: PrepareJobRequest): Promise<PrepareJobAccepted> {
+    return this.#json(PrepareJobAccepted, "POST", "/v1/prepare-jobs", { body: request });
+  }
+
+  /** `POST /v1/sources`: registers a manifest, answers the hashes the engine lacks. */
+  registerSources(manifest: SourceManifest): Promise<SourceManifestAccepted> {
+    return this.#json(SourceManifestAccepted, "POST", "/v1/sources", { body: manifest });
+  }
+
+  /** `HEAD /v1/sources/blobs/{sha256}`: how many bytes of a blob the engine holds. */
+  async blobStatus(sha256: string): Promise<BlobUpload> {
+    const response = await this.request("HEAD", `/v1/sources/blobs/${sha256}`);
+    await response.body?.cancel();
+    return {
+      sha256,
+      received: Number(response.headers.get("upload-offset") ?? "0"),
+      complete: response.headers.get("x-sqlrs-complete") === "true",
+    };
+  }
+
+  /** `PUT /v1/sources/blobs/{sha256}`: one chunk of a blob of `size` bytes, at `offset`. */
+  putBlobChunk(
+    sha256: string,
+    offset: number,
+    size: number,
+    chunk: Uint8Array<ArrayBuffer>,
+  ): Promise<BlobUpload> {
+    return this.#json(
+      BlobUpload,
+      "PUT",
+      `/v1/sources/blobs/${sha256}${query({ offset: String(offset), size: String(size) })}`,
+      {
+        bytes: chunk,
+      },
+    );
   }
 
   job(jobId: string): Promise<PrepareJobStatus> {
@@ -387,6 +454,11 @@ export class EngineClient implements Disposable {
     const error = ErrorResponse.safeParse(body);
     if (response.status >= 400 && error.success) throw new ApiError(response.status, error.data);
     throw tree.error;
+  }
+
+  /** Deletes (with `dry_run`, lists) the instances nobody holds on to; see `engine/instances/prune.ts`. */
+  prune(request: PruneRequest): Promise<PruneResult> {
+    return this.#json(PruneResult, "POST", "/v1/instances/prune", { body: request });
   }
 
   /** Runs psql or pgbench in an instance, yielding its events as the child produces output. */

@@ -9,6 +9,7 @@
 import { resolve } from "node:path";
 import { invalidArgument } from "../shared/errors.ts";
 import { renderToken, tokenize } from "../shared/tool_options.ts";
+import { fetchFileUrl, isUrlInput } from "../shared/url_input.ts";
 
 /** psql args read as psql reads them: the `-f`/`-c` inputs in order, and the other options. */
 function splitInputs(args: readonly string[]): {
@@ -48,7 +49,9 @@ export function absolutizePsqlFiles(
   for (const token of tokenize("psql", args)) {
     if (token.kind === "option" && token.option.name === "file" && token.value !== null) {
       readsStdin ||= token.value === "-";
-      result.push("-f", token.value === "-" ? "-" : resolve(cwd, token.value));
+      // A URL goes as it is: the engine fetches it.
+      const kept = token.value === "-" || isUrlInput(token.value);
+      result.push("-f", kept ? token.value : resolve(cwd, token.value));
     } else result.push(...renderToken(token));
   }
   return { args: result, readsStdin };
@@ -60,9 +63,20 @@ export interface RunStepArgs {
   stdin?: string;
 }
 
+/** A run's `-f` script: a file (relative to `cwd`) or an https URL. */
+async function readScript(file: string, cwd: string): Promise<string> {
+  if (isUrlInput(file)) return await (await fetchFileUrl(file)).text();
+  const path = resolve(cwd, file);
+  try {
+    return await Deno.readTextFile(path);
+  } catch (error) {
+    throw invalidArgument(`Cannot read ${path}: ${(error as Error).message}`);
+  }
+}
+
 /**
- * Splits run:psql args into steps: shared options + one `-c`/`-f` each; a file's content is read
- * here and sent as the step's stdin. No `-c`/`-f` means one step (with `stdin` when given).
+ * Splits run:psql args into steps: shared options + one `-c`/`-f` each; a file's content (or an
+ * https URL's) is read here and sent as the step's stdin. No `-c`/`-f` means one step (with `stdin` when given).
  *
  * @example Two steps
  * ```ts
@@ -86,16 +100,7 @@ export async function psqlRunSteps(
   for (const input of inputs) {
     if (input.kind === "command") steps.push({ args: [...shared, "-c", input.value] });
     else if (input.value === "-") steps.push({ args: [...shared, "-f", "-"], stdin: (await stdin()) ?? "" });
-    else {
-      const path = resolve(cwd, input.value);
-      let content: string;
-      try {
-        content = await Deno.readTextFile(path);
-      } catch (error) {
-        throw invalidArgument(`Cannot read ${path}: ${(error as Error).message}`);
-      }
-      steps.push({ args: [...shared, "-f", "-"], stdin: content });
-    }
+    else steps.push({ args: [...shared, "-f", "-"], stdin: await readScript(input.value, cwd) });
   }
   return steps;
 }

@@ -19,6 +19,7 @@
  * @module
  */
 
+import { PREPARE_KINDS, type PrepareKindName } from "../shared/prepare_kinds.ts";
 import { dirname } from "node:path";
 import { z } from "../shared/deps.ts";
 import { invalidArgument, SqlrsError } from "../shared/errors.ts";
@@ -28,7 +29,7 @@ import { findWorkspaceConfig, readYaml } from "./config.ts";
 /** One recipe, with the workspace root its paths are relative to. */
 export interface Recipe {
   name: string;
-  kind: "psql" | "lb";
+  kind: PrepareKindName;
   args: string[];
   image?: string | undefined;
   /** The instance's name (`--name`). */
@@ -42,7 +43,7 @@ export interface Recipe {
 }
 
 const RecipeSchema = z.strictObject({
-  kind: z.enum(["psql", "lb"]),
+  kind: z.enum(PREPARE_KINDS),
   args: z.array(z.string()),
   image: z.string().min(1).optional(),
   name: z.string().min(1).optional(),

@@ -6,6 +6,7 @@
  */
 
 import type { PrepareJobRequest, RunRequest } from "../shared/schemas.ts";
+import type { PrepareKindName } from "../shared/prepare_kinds.ts";
 import { absolutizePsqlFiles, psqlRunSteps } from "./psql_args.ts";
 
 /** What a prepare request needs besides the tool args. */
@@ -17,6 +18,8 @@ export interface PrepareRequestOptions {
   image?: string | undefined;
   name?: string | undefined;
   rebind?: boolean | undefined;
+  /** With `rebind`: keep the instance the name leaves (by default the engine deletes it). */
+  keepOld?: boolean | undefined;
   ttl?: string | undefined;
   /** The job's wall-clock limit (`deadline`). */
   deadline?: string | undefined;
@@ -30,19 +33,37 @@ function withFlags<R extends PrepareJobRequest>(request: R, options: PrepareRequ
   if (options.planOnly === true) request.plan_only = true;
   if (options.name !== undefined) request.name = options.name;
   if (options.rebind === true) request.rebind = true;
+  if (options.keepOld === true) request.keep_old = true;
   if (options.ttl !== undefined) request.ttl = options.ttl;
   if (options.deadline !== undefined) request.deadline = options.deadline;
   if (options.statementTimeout !== undefined) request.statement_timeout = options.statementTimeout;
   return request;
 }
 
+/** The request of one kind from the caller's tool args. */
+type RequestBuilder = (args: readonly string[], options: PrepareRequestOptions) => Promise<PrepareJobRequest>;
+
+/** Each kind's request: what its tool args need from the caller's side before they go to the engine. */
+const BUILDERS: Record<PrepareKindName, RequestBuilder> = {
+  // `-f` paths made absolute, `-f -` filled from `options.stdin`.
+  psql: async (psqlArgs, options) => {
+    const { args, readsStdin } = absolutizePsqlFiles(psqlArgs, options.cwd);
+    const request: PrepareJobRequest = { prepare_kind: "psql", psql_args: args, work_dir: options.cwd };
+    if (readsStdin) request.stdin = (await options.stdin()) ?? "";
+    return request;
+  },
+  // The engine resolves Liquibase's paths against `work_dir`.
+  lb: (args, options) =>
+    Promise.resolve({ prepare_kind: "lb", liquibase_args: [...args], work_dir: options.cwd }),
+};
+
 /**
- * A psql prepare request: `-f` paths made absolute, `-f -` filled from `options.stdin`.
+ * A prepare request of `kind` from its tool args and the flags of `options`.
  *
  * @example
  * ```ts
- * import { psqlPrepareRequest } from "./requests.ts";
- * const request = await psqlPrepareRequest(["-f", "schema.sql"], {
+ * import { prepareRequestFor } from "./requests.ts";
+ * const request = await prepareRequestFor("psql", ["-f", "schema.sql"], {
  *   cwd: "/work",
  *   stdin: () => Promise.resolve(undefined),
  * });
@@ -51,37 +72,12 @@ function withFlags<R extends PrepareJobRequest>(request: R, options: PrepareRequ
  * }
  * ```
  */
-export async function psqlPrepareRequest(
-  psqlArgs: readonly string[],
+export async function prepareRequestFor(
+  kind: PrepareKindName,
+  args: readonly string[],
   options: PrepareRequestOptions,
 ): Promise<PrepareJobRequest> {
-  const { args, readsStdin } = absolutizePsqlFiles(psqlArgs, options.cwd);
-  const request: PrepareJobRequest = { prepare_kind: "psql", psql_args: args, work_dir: options.cwd };
-  if (readsStdin) request.stdin = (await options.stdin()) ?? "";
-  return withFlags(request, options);
-}
-
-/**
- * A Liquibase prepare request; the engine resolves its paths against `options.cwd`.
- *
- * @example
- * ```ts
- * import { lbPrepareRequest } from "./requests.ts";
- * const request = lbPrepareRequest(["update", "--changelog-file", "changelog.xml"], {
- *   cwd: "/work",
- *   stdin: () => Promise.resolve(undefined),
- * });
- * if (request.work_dir !== "/work") throw new Error("unexpected");
- * ```
- */
-export function lbPrepareRequest(
-  liquibaseArgs: readonly string[],
-  options: PrepareRequestOptions,
-): PrepareJobRequest {
-  return withFlags(
-    { prepare_kind: "lb", liquibase_args: [...liquibaseArgs], work_dir: options.cwd },
-    options,
-  );
+  return withFlags(await BUILDERS[kind](args, options), options);
 }
 
 /**

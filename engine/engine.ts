@@ -16,6 +16,7 @@ import { VERSION } from "../shared/version.ts";
 import { CacheCapacity } from "./cache/capacity.ts";
 import { ConfigStore } from "./config/config_store.ts";
 import { Instances } from "./instances/instances.ts";
+import { pruneInstances } from "./instances/prune.ts";
 import { Inventory } from "./inventory/inventory.ts";
 import { Activity } from "./lifecycle/activity.ts";
 import { Bases } from "./prepare/bases.ts";
@@ -29,9 +30,14 @@ import { RunService } from "./run/runs.ts";
 import { createRuntimeSelector } from "./runtime/select.ts";
 import type { Runtime } from "./runtime/types.ts";
 import { createApp } from "./server.ts";
+import { sourcesUnder } from "./sources/sources.ts";
+import { treeIdOf } from "./sources/source_sweep.ts";
 import { openStateFS, probeStateFS, probeStateFSKind, type StateFSSetting } from "./statefs/select.ts";
 import type { StateFS } from "./statefs/types.ts";
 import { States } from "./states/states.ts";
+import { createTeamApp } from "./team/team_app.ts";
+import { uploadedInputs } from "./team/uploaded_inputs.ts";
+import type { TeamUsers } from "./team/users.ts";
 import { StoreLayout } from "./store_layout.ts";
 
 /** What an engine is built from. */
@@ -48,6 +54,11 @@ export interface EngineDeps {
   log(line: string): void;
   /** Called when a client asks the engine to stop (`POST /v1/engine/shutdown`). */
   onShutdownRequest(): void;
+  /**
+   * A team engine's users (requests are theirs, each sees only its own: see `team/team_app.ts`) and
+   * its files that no script may read (its users file and TLS key; the store is added here).
+   */
+  team?: { users: TeamUsers } | undefined;
 }
 
 /** A built engine. */
@@ -188,9 +199,13 @@ export async function createEngine(deps: EngineDeps): Promise<Engine> {
     };
   }
 
+  const sources = sourcesUnder(layout.root, () =>
+    new Set(
+      registry.jobsWithStatus("queued", "running").flatMap((job) => treeIdOf(job.request.work_dir) ?? []),
+    ));
   const stopping = new AbortController();
   const token = randomHex(32);
-  const fetch = createApp({
+  const local = createApp({
     health,
     token,
     config,
@@ -199,6 +214,8 @@ export async function createEngine(deps: EngineDeps): Promise<Engine> {
     runs,
     activity,
     capacity,
+    sources,
+    prune: (request) => pruneInstances({ registry, inventory, log }, request),
     poolStatus: () => pool.status(),
     resetInstance: (ref) => resetInstance({ registry, layout, inventory, instances, pool }, ref),
     stopping: stopping.signal,
@@ -206,10 +223,19 @@ export async function createEngine(deps: EngineDeps): Promise<Engine> {
     shutdown: deps.onShutdownRequest,
     log,
   });
+  const fetch = deps.team === undefined ? local : createTeamApp({
+    inner: local,
+    innerToken: token,
+    users: deps.team.users,
+    owners: registry,
+    sources: uploadedInputs(sources.trees),
+    log,
+  });
 
   async function sweep(): Promise<void> {
     await reapExpired(registry, inventory, log);
     await jobs.reclaimUndelivered().catch((error) => log(`delivery: reclaim failed: ${messageOf(error)}`));
+    await sources.sweep().catch((error) => log(`sources: sweep failed: ${messageOf(error)}`));
     await pool.sweep().catch((error) => log(`pool: sweep failed: ${messageOf(error)}`));
   }
 

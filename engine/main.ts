@@ -4,7 +4,8 @@
  * gracefully on SIGTERM/SIGINT or after the idle timeout.
  *
  * Usage: `deno run -A engine/main.ts [--listen unix:PATH | --listen 127.0.0.1:PORT] [--idle-timeout 120s]
- * [--write-engine-json PATH]`
+ * [--write-engine-json PATH]`; a team engine: `--listen HOST:PORT --tls-cert F --tls-key F --users F`
+ * (HTTPS, each request a user's, no engine.json, no idle timeout; see `team/`)
  *
  * @module
  */
@@ -20,6 +21,7 @@ import { removeEngineFile, writeEngineFile } from "./lifecycle/engine_file.ts";
 import { acquireStoreLock } from "./lifecycle/store_lock.ts";
 import { tightenStore } from "./lifecycle/store_permissions.ts";
 import { createRuntimes } from "./runtime/registry.ts";
+import { openTeam, type TeamOptions } from "./team/serve.ts";
 import { isStateFSSetting, probeStateFSKind } from "./statefs/select.ts";
 import { ensureStoreImage, type StoreImage } from "./store_image.ts";
 
@@ -41,15 +43,17 @@ export interface EngineOptions {
    * writes it (the CLI itself never looks at the store).
    */
   probeSnapshot?: string;
+  /** A team engine: HTTPS with this certificate and key, requests authenticated by the users file. */
+  team?: TeamOptions;
 }
 
 const LOOPBACK = new Set(["127.0.0.1", "localhost", "::1", "[::1]"]);
 
 /**
- * Parses `unix:PATH` or `HOST:PORT`; only loopback hosts are accepted.
+ * Parses `unix:PATH` or `HOST:PORT`; only loopback hosts are accepted, unless `team` (TLS and users).
  * @throws {SqlrsError} `invalid_argument` for anything else
  */
-export function parseListen(value: string): ListenAddress {
+export function parseListen(value: string, team = false): ListenAddress {
   if (value.startsWith("unix:")) {
     const path = value.slice("unix:".length).replace(/^\/\/(?=\/)/, "");
     if (!path.startsWith("/")) {
@@ -68,10 +72,11 @@ export function parseListen(value: string): ListenAddress {
     );
   }
   const hostname = match[1] as string;
-  if (!LOOPBACK.has(hostname)) {
+  if (!LOOPBACK.has(hostname) && !team) {
     throw new SqlrsError(
       "invalid_argument",
-      `Refusing to listen on ${hostname}: the engine serves only loopback (127.0.0.1, ::1) or a unix socket`,
+      `Refusing to listen on ${hostname}: the engine serves only loopback (127.0.0.1, ::1) or a unix socket, ` +
+        `or a team with --tls-cert, --tls-key and --users`,
     );
   }
   return { transport: "tcp", hostname: hostname.replace(/^\[|\]$/g, ""), port: Number(match[2]) };
@@ -105,6 +110,7 @@ export async function parseEngineArgs(args: readonly string[]): Promise<EngineOp
   let idle = "120s";
   let engineFile = paths.engineFile;
   let probeSnapshot: string | undefined;
+  const team: Partial<TeamOptions> = {};
   for (let i = 0; i < args.length; i++) {
     const [name, inline] = (args[i] as string).split(/=(.*)/s, 2) as [string, string | undefined];
     const value = () => inline ?? args[++i] ?? "";
@@ -112,6 +118,9 @@ export async function parseEngineArgs(args: readonly string[]): Promise<EngineOp
     else if (name === "--idle-timeout") idle = value();
     else if (name === "--write-engine-json") engineFile = value();
     else if (name === "--probe-snapshot") probeSnapshot = value();
+    else if (name === "--tls-cert") team.tlsCert = value();
+    else if (name === "--tls-key") team.tlsKey = value();
+    else if (name === "--users") team.users = value();
     else throw new SqlrsError("invalid_argument", `Unknown engine option "${name}"`);
   }
   let idleTimeoutMs: number;
@@ -120,12 +129,28 @@ export async function parseEngineArgs(args: readonly string[]): Promise<EngineOp
   } catch (error) {
     throw new SqlrsError("invalid_argument", `Invalid --idle-timeout: ${messageOf(error)}`);
   }
+  const teamOptions = teamOptionsOf(team);
+  const address = parseListen(listen ?? `unix:${await engineSocketPath(paths)}`, teamOptions !== undefined);
+  if (teamOptions !== undefined && address.transport === "unix") {
+    throw invalidArgument("A team engine listens on HOST:PORT (HTTPS), not on a unix socket");
+  }
   return {
-    listen: parseListen(listen ?? `unix:${await engineSocketPath(paths)}`),
+    listen: address,
     idleTimeoutMs,
     engineFile,
     ...(probeSnapshot === undefined ? {} : { probeSnapshot }),
+    ...(teamOptions === undefined ? {} : { team: teamOptions }),
   };
+}
+
+/** The team options, all three or none. */
+function teamOptionsOf(team: Partial<TeamOptions>): TeamOptions | undefined {
+  const { tlsCert, tlsKey, users } = team;
+  if (tlsCert === undefined && tlsKey === undefined && users === undefined) return undefined;
+  if (!tlsCert || !tlsKey || !users) {
+    throw invalidArgument("A team engine needs all of --tls-cert FILE, --tls-key FILE and --users FILE");
+  }
+  return { tlsCert, tlsKey, users };
 }
 
 async function probeSnapshot(kind: string): Promise<number> {
@@ -140,6 +165,7 @@ async function probeSnapshot(kind: string): Promise<number> {
 /** Runs the engine until it is told to stop or idles out; resolves with the process exit code. */
 export async function runEngine(options: EngineOptions): Promise<number> {
   if (options.probeSnapshot !== undefined) return await probeSnapshot(options.probeSnapshot);
+  const team = options.team === undefined ? undefined : await openTeam(options.team);
   const paths = sqlrsPaths();
   await Deno.mkdir(paths.stateDir, { recursive: true, mode: 0o711 });
   const log = openLog(paths.logDir);
@@ -157,6 +183,7 @@ export async function runEngine(options: EngineOptions): Promise<number> {
     snapshotOverride: Deno.env.get("SQLRS_SNAPSHOT_BACKEND"),
     log,
     onShutdownRequest: () => void shutdown("requested by a client"),
+    team,
   });
 
   let resolveStopped!: (code: number) => void;
@@ -184,7 +211,15 @@ export async function runEngine(options: EngineOptions): Promise<number> {
   const onListen = (addr: Deno.Addr) => {
     const endpoint = addr.transport === "unix"
       ? `unix://${(addr as Deno.UnixAddr).path}`
-      : `http://${(addr as Deno.NetAddr).hostname}:${(addr as Deno.NetAddr).port}`;
+      : `${team === undefined ? "http" : "https"}://${(addr as Deno.NetAddr).hostname}:${
+        (addr as Deno.NetAddr).port
+      }`;
+    // A team engine is found through profiles, not engine.json, whose token would bypass its users.
+    if (team !== undefined) {
+      log(`serving a team on ${endpoint}`);
+      console.error(`sqlrs engine: serving a team on ${endpoint}`);
+      return;
+    }
     writeEngineFile(options.engineFile, {
       endpoint,
       pid: Deno.pid,
@@ -204,8 +239,9 @@ export async function runEngine(options: EngineOptions): Promise<number> {
     await Deno.remove(options.listen.path).catch(() => {});
     server = Deno.serve({ path: options.listen.path, transport: "unix", onListen }, engine.fetch);
   } else {
+    const tls = team === undefined ? {} : { cert: team.cert, key: team.key };
     server = Deno.serve(
-      { hostname: options.listen.hostname, port: options.listen.port, onListen },
+      { hostname: options.listen.hostname, port: options.listen.port, onListen, ...tls },
       engine.fetch,
     );
   }
@@ -217,11 +253,14 @@ export async function runEngine(options: EngineOptions): Promise<number> {
     reaping = true;
     engine.sweep().finally(() => (reaping = false));
   }, 1000));
-  timers.push(setInterval(() => {
-    if (engine.activity.idleMs() >= options.idleTimeoutMs) {
-      void shutdown(`idle for ${options.idleTimeoutMs} ms`);
-    }
-  }, Math.min(1000, Math.max(50, options.idleTimeoutMs / 4))));
+  // A team engine serves until it is stopped.
+  if (team === undefined) {
+    timers.push(setInterval(() => {
+      if (engine.activity.idleMs() >= options.idleTimeoutMs) {
+        void shutdown(`idle for ${options.idleTimeoutMs} ms`);
+      }
+    }, Math.min(1000, Math.max(50, options.idleTimeoutMs / 4))));
+  }
   const onSignal = (signal: Deno.Signal) => () => void shutdown(signal);
   const handlers: Array<[Deno.Signal, () => void]> = [["SIGTERM", onSignal("SIGTERM")], [
     "SIGINT",

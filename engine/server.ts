@@ -15,7 +15,10 @@ import {
   type Health,
   type InstanceEntry,
   PrepareJobRequest,
+  PruneRequest,
+  type PruneResult,
   RunRequest,
+  SourceManifest,
 } from "./../shared/schemas.ts";
 import { invalidArgument, messageOf, SqlrsError, statusFor } from "../shared/errors.ts";
 import { NdjsonStringifyStream } from "../shared/ndjson.ts";
@@ -29,6 +32,9 @@ import type { RunService } from "./run/runs.ts";
 import type { Activity } from "./lifecycle/activity.ts";
 import type { CacheCapacity } from "./cache/capacity.ts";
 import type { PoolStatus } from "./pool/pool.ts";
+import type { BlobStore } from "./sources/blob_store.ts";
+import type { SourceTrees } from "./sources/source_trees.ts";
+import { submitWithSource } from "./sources/source_prepare.ts";
 
 /** Everything the API needs, wired once in `engine/main.ts`. */
 export interface AppDeps {
@@ -44,6 +50,10 @@ export interface AppDeps {
   resetInstance(ref: string): Promise<InstanceEntry>;
   /** `GET /v1/pool`: the warm instances (see engine/pool/pool.ts). */
   poolStatus(): PoolStatus;
+  /** Uploaded sources: manifests and their trees, and the blobs they link to. */
+  sources: { trees: SourceTrees; blobs: BlobStore };
+  /** `POST /v1/instances/prune`: see `engine/instances/prune.ts`. */
+  prune(request: PruneRequest): Promise<PruneResult>;
   /** Aborted when the engine starts shutting down: open streams end, new requests get a 503. */
   stopping: AbortSignal;
   status(): Promise<EngineStatus>;
@@ -200,9 +210,12 @@ function routes(deps: AppDeps): Route[] {
     ["POST", "/v1/prepare-jobs", async (request, _p, url) => {
       const body = await parseBody(request, PrepareJobRequest);
       // ?wait=cached: a cache hit answers 200 with the finished job's status (see submitAndWaitIfCached).
-      const answer = url.searchParams.get("wait") === "cached"
-        ? await jobs.submitAndWaitIfCached(body)
-        : await jobs.submit(body);
+      const waitIfCached = url.searchParams.get("wait") === "cached";
+      const answer = await submitWithSource(
+        deps.sources,
+        body,
+        (r) => waitIfCached ? jobs.submitAndWaitIfCached(r) : jobs.submit(r),
+      );
       const location = `/v1/prepare-jobs/${answer.job_id}`;
       return json(answer, "result" in answer ? 200 : 201, { location });
     }],
@@ -236,10 +249,27 @@ function routes(deps: AppDeps): Route[] {
       if (range?.to !== undefined) headers["content-range"] = `events ${range.from}-${range.to - 1}/${total}`;
       return ndjsonResponse(events, { status: range?.to !== undefined ? 206 : 200, headers, onClose: done });
     }],
+    ["POST", "/v1/sources", async (request) => {
+      return json(await deps.sources.trees.register(await parseBody(request, SourceManifest)));
+    }],
+    ["HEAD", "/v1/sources/blobs/:sha256", async (_r, params) => {
+      const upload = await deps.sources.blobs.status(params.sha256 as string);
+      return new Response(null, {
+        headers: { "upload-offset": String(upload.received), "x-sqlrs-complete": String(upload.complete) },
+      });
+    }],
+    ["PUT", "/v1/sources/blobs/:sha256", async (request, params, url) => {
+      const offset = Number(url.searchParams.get("offset") ?? "0");
+      const size = Number(url.searchParams.get("size"));
+      if (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(size) || size < offset) {
+        throw invalidArgument("Query parameters offset and size must be integers with 0 <= offset <= size");
+      }
+      return json(await deps.sources.blobs.append(params.sha256 as string, offset, size, request.body));
+    }],
     ["GET", "/v1/cache/status", async () => json(await deps.capacity.status())],
     ["POST", "/v1/cache/explain/prepare", async (request) => {
       const body = await parseBody(request, PrepareJobRequest);
-      return json(await jobs.explain(body));
+      return json(await submitWithSource(deps.sources, body, (r) => jobs.explain(r)));
     }],
     [
       "GET",
@@ -247,17 +277,26 @@ function routes(deps: AppDeps): Route[] {
       (request, _p, url) => listResponse(request, jobs.tasks(url.searchParams.get("job") ?? undefined)),
     ],
 
-    ["GET", "/v1/instances", (request, _p, url) =>
+    ["GET", "/v1/instances", async (request, _p, url) =>
       listResponse(
         request,
-        inventory.listInstances({
+        await inventory.listInstances({
           idPrefix: url.searchParams.get("id_prefix") ?? undefined,
           state: url.searchParams.get("state") ?? undefined,
         }),
       )],
-    ["GET", "/v1/instances/:ref", (_r, params) => {
+    ["POST", "/v1/instances/prune", async (request) => {
+      return json(await deps.prune(await parseBody(request, PruneRequest)));
+    }],
+    ["GET", "/v1/pool", () => json(deps.poolStatus())],
+    [
+      "POST",
+      "/v1/instances/:ref/reset",
+      async (_r, params) => json(await deps.resetInstance(params.ref as string)),
+    ],
+    ["GET", "/v1/instances/:ref", async (_r, params) => {
       const ref = params.ref as string;
-      const { entry, byName } = inventory.getInstance(ref);
+      const { entry, byName } = await inventory.getInstance(ref);
       if (byName) {
         return new Response(null, {
           status: 307,
@@ -266,12 +305,6 @@ function routes(deps: AppDeps): Route[] {
       }
       return json(entry);
     }],
-    ["GET", "/v1/pool", () => json(deps.poolStatus())],
-    [
-      "POST",
-      "/v1/instances/:ref/reset",
-      async (_r, params) => json(await deps.resetInstance(params.ref as string)),
-    ],
     ["DELETE", "/v1/instances/:ref", async (_r, params, url) => {
       const result = await inventory.deleteInstance(params.ref as string, {
         force: flag(url, "force"),

@@ -30,3 +30,4 @@ export * from "./schemas/jobs.ts";
 export * from "./schemas/inventory.ts";
 export * from "./schemas/runs.ts";
 export * from "./schemas/cache.ts";
+export * from "./schemas/sources.ts";

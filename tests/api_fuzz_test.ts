@@ -79,11 +79,19 @@ const ROUTES: RouteTemplate[] = [
   { method: "GET", path: "/v1/instances?state={}" },
   { method: "GET", path: "/v1/instances/{}" },
   { method: "DELETE", path: "/v1/instances/{}?dry_run=1" },
+  { method: "POST", path: "/v1/instances/prune", body: { dry_run: true } },
   { method: "GET", path: "/v1/states?id_prefix={}" },
   { method: "GET", path: "/v1/states/{}" },
   { method: "DELETE", path: "/v1/states/{}?dry_run=1" },
   { method: "GET", path: "/v1/names/{}" },
   { method: "POST", path: "/v1/runs", body: { instance_ref: "dev", kind: "psql", args: ["-c", "select 1"] } },
+  { method: "POST", path: "/v1/sources", body: { files: { "/w/a.sql": "ab".repeat(32) } } },
+  { method: "PUT", path: "/v1/sources/blobs/{}?offset=0&size=1" },
+  {
+    method: "POST",
+    path: "/v1/prepare-jobs",
+    body: { prepare_kind: "psql", psql_args: ["-f", "/w/a.sql"], work_dir: "/w", source_id: "ab".repeat(32) },
+  },
 ];
 
 function pick<T>(random: () => number, items: readonly T[]): T {
@@ -99,7 +107,7 @@ function mutate(random: () => number, route: RouteTemplate): { path: string; bod
   const roll = random();
   if (roll < 0.2) return { path, body: pick(random, ["", "{", "[1,", "null", '"text"', "{}".repeat(1000)]) };
   const body: Record<string, unknown> = { ...route.body };
-  const keys = [...Object.keys(route.body), "unknown_field", "work_dir", "image_id", "name", "ttl"];
+  const keys = [...Object.keys(route.body), "unknown_field", "work_dir", "image_id", "name", "ttl", "files"];
   for (let i = 0; i < 1 + Math.floor(random() * 3); i++) {
     body[pick(random, keys)] = pick(random, HOSTILE_VALUES);
   }

@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { requireComponent, Sandbox } from "./_sandbox.ts";
 import { liquibaseAvailable } from "./_liquibase.ts";
+import * as sqlrs from "../mod.ts";
 
 Deno.test("--deadline cancels a prepare job that outlives it: exit 1, the job cancelled, a clear error", async () => {
   await using sandbox = await Sandbox.create();
@@ -186,4 +187,40 @@ Deno.test("a workspace's defaults give the deadline and statement timeout; flags
     "show statement_timeout",
   ], { cwd: workspace });
   assert.equal(own.stdout, "1min\n");
+});
+
+Deno.test("mod.ts takes deadline and statementTimeout, and defaults them from the workspace config", async () => {
+  await using sandbox = await Sandbox.create();
+  const options = { env: sandbox.env, cwd: sandbox.dir };
+  await assert.rejects(
+    sqlrs.prepare({ ...options, deadline: "2s", psql: ["-c", "select pg_sleep(60)"] }),
+    (error) => {
+      assert.ok(error instanceof sqlrs.SqlrsError);
+      assert.equal(error.code, "cancelled");
+      assert.match(error.message, /Deadline exceeded: .*deadline of 2s/);
+      return true;
+    },
+  );
+  await assert.rejects(
+    sqlrs.prepare({ ...options, statementTimeout: "1s", psql: ["-c", "select pg_sleep(3)"] }),
+    /canceling statement due to statement timeout/,
+  );
+  await using db = await sqlrs.prepare({ ...options, psql: ["-c", "select 1"] });
+  const fired = await db.run({ statementTimeout: "1s", psql: ["-c", "select pg_sleep(3)"] });
+  assert.notEqual(fired.exitCode, 0);
+  assert.match(fired.stderr, /canceling statement due to statement timeout/);
+
+  const workspace = join(sandbox.dir, "w");
+  await Deno.mkdir(join(workspace, ".sqlrs"), { recursive: true });
+  await Deno.writeTextFile(
+    join(workspace, ".sqlrs", "config.yaml"),
+    "defaults:\n  statementTimeout: 1500ms\n",
+  );
+  const shown = await sqlrs.run({
+    ...options,
+    cwd: workspace,
+    instance: db.instanceId,
+    psql: ["-Atc", "show statement_timeout"],
+  });
+  assert.equal(shown.stdout, "1500ms\n");
 });

@@ -227,7 +227,10 @@ Deno.test("cache explain prepare:lb: a changed changeset is the miss, compared w
   assert.equal(miss.decision, "miss");
   assert.deepEqual(miss.steps.map((step: { decision: string }) => step.decision), ["hit", "hit", "miss"]);
   assert.equal(miss.steps[2].reason_code, "input_changed");
-  assert.match(miss.steps[2].reason, /^compared with state [0-9a-f]{12}: /);
+  assert.match(miss.steps[2].reason, /^compared with state [0-9a-f]{12}: .*data\/seed\.sql changed/);
+  assert.deepEqual(miss.steps[2].changed_files, [
+    join(project, "src/main/resources/config/liquibase/data/seed.sql"),
+  ]);
   const human = await sandbox.cliOk(["cache", "explain", "prepare:lb", "--", ...args], { cwd: project });
   assert.match(human.stdout, /decision: miss/);
 });

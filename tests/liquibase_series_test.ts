@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { runOk } from "../engine/exec.ts";
 import { createHostRuntime } from "../engine/runtime/host/host_runtime.ts";
 import type { ResolvedImage, Runtime, ServerHandle } from "../engine/runtime/types.ts";
-import { planLiquibasePrepare } from "../engine/prepare/lb_prepare.ts";
+import { planLiquibasePrepare } from "../engine/prepare/liquibase/lb_prepare.ts";
 import type { Plan } from "../engine/prepare/planner.ts";
 import type { JobReporter } from "../engine/prepare/executor.ts";
 import type { SeriesStep } from "../engine/prepare/step_action.ts";

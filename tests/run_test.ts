@@ -84,7 +84,7 @@ Deno.test("instances resolve by full id, 8+ hex prefix and name; unknown refs ex
   assert.match(composite.stderr, /--instance cannot be used/);
 });
 
-Deno.test("names bind an instance, refuse to move without --rebind, and redirect on the API", async () => {
+Deno.test("names bind an instance, refuse to move without --rebind (which deletes the old one), and redirect on the API", async () => {
   await using sandbox = await Sandbox.create();
   const first = JSON.parse(
     (await sandbox.cliOk([
@@ -125,9 +125,9 @@ Deno.test("names bind an instance, refuse to move without --rebind, and redirect
   ]]);
   const listed = await instances(sandbox);
   assert.equal(
-    listed.find((i) => i.instance_id === first.instance_id)?.name,
-    null,
-    "the old instance lost the name",
+    listed.find((i) => i.instance_id === first.instance_id),
+    undefined,
+    "the instance the name left was deleted",
   );
 
   const info = (await sandbox.engineInfo())!;

@@ -1,5 +1,5 @@
 /**
- * `cache explain prepare:psql|prepare:lb [--image …] -- <tool args>`: the cache decision per step, and for a
+ * `cache explain prepare:<kind> [--image …] -- <tool args>`: the cache decision per step, and for a
  * miss which input changed compared with the nearest cached state. Creates no job or instance.
  *
  * @module
@@ -8,19 +8,23 @@
 import { Command } from "@commander-js/extra-typings";
 import type { CliContext } from "../context.ts";
 import { invalidArgument } from "../../shared/errors.ts";
+import { isPrepareKindName, PREPARE_COMMANDS } from "../../shared/prepare_kinds.ts";
 import { prepareRequest } from "./prepare.ts";
 import { out, outputWidth, printJson, shortId, table } from "../output.ts";
 import { findRecipe } from "../../client/recipes.ts";
 
 /** The request `cache explain` asks about: a prepare's tool args, or a recipe's. */
 async function explainedRequest(command: string, toolArgs: string[], image: string | undefined) {
-  const kind = command === "prepare:psql" ? "psql" : command === "prepare:lb" ? "lb" : undefined;
-  if (kind !== undefined) {
+  const kind = command.startsWith("prepare:") ? command.slice("prepare:".length) : undefined;
+  if (isPrepareKindName(kind)) {
     return await prepareRequest({ kind, args: toolArgs, cwd: Deno.cwd() }, { image }, false);
   }
   if (command.includes(":")) {
+    const kinds = PREPARE_COMMANDS;
     throw invalidArgument(
-      `cache explain supports prepare:psql and prepare:lb (or a recipe), not "${command}"`,
+      `cache explain supports ${kinds.slice(0, -1).join(", ")} and ${
+        kinds.at(-1)
+      } (or a recipe), not "${command}"`,
     );
   }
   const recipe = await findRecipe(command, Deno.cwd());
@@ -36,8 +40,8 @@ export function cacheCommand(context: () => CliContext) {
   const cache = new Command("cache").description("Inspect the state cache").enablePositionalOptions();
   cache.command("explain")
     .description("Explain which steps of a prepare are cached, and why the others are not")
-    .usage("[--all] prepare:psql|prepare:lb|<recipe> [--image <image>] [--] [tool args...]")
-    .argument("<command>", "prepare:psql, prepare:lb, or a workspace recipe's name")
+    .usage(`[--all] ${PREPARE_COMMANDS.join("|")}|<recipe> [--image <image>] [--] [tool args...]`)
+    .argument("<command>", `${PREPARE_COMMANDS.join(", ")}, or a workspace recipe's name`)
     .argument("[tool-args...]", "psql or Liquibase arguments, as for the prepare")
     .option("--image <image>", "PostgreSQL build")
     .option("--all", "list the cached steps too (default: the misses and a count of hits)")

@@ -18,6 +18,7 @@ import type { CliContext } from "../context.ts";
 import { engineCommand } from "../context.ts";
 import { findWorkspaceConfig, readYaml } from "../../client/config.ts";
 import { EXIT, ExitError } from "../exit_codes.ts";
+import { initRemote, type InitRemoteFlags } from "./init_remote.ts";
 import { err, out, printJson } from "../output.ts";
 import { loadYaml } from "../../shared/deps.ts";
 import {
@@ -144,8 +145,15 @@ async function refuseUnworkableBackend(wanted: WorkspaceSettings): Promise<void>
 /** `init`. */
 export function initCommand(context: () => CliContext) {
   return new Command("init")
-    .description("Set up a sqlrs workspace: its store and snapshot backend (.sqlrs/config.yaml)")
-    .argument("[mode]", "local (the only mode here)", "local")
+    .description(
+      "Set up a sqlrs workspace: its store and snapshot backend (.sqlrs/config.yaml); " +
+        "or with remote, a profile of a team engine",
+    )
+    .argument("[mode]", "local, or remote (a profile of a team engine)", "local")
+    .argument("[name]", "the profile's name (init remote)")
+    .option("--url <url>", "init remote: the team engine, https://HOST:PORT")
+    .option("--token-file <file>", "init remote: the file holding your token")
+    .option("--ca-cert <file>", "init remote: a CA certificate (PEM) to trust for it")
     .option("--workspace <path>", "workspace root (default: the current directory)")
     .option("--snapshot <backend>", snapshotSettingsList())
     .option("--store <type-and-path...>", "dir [PATH] or image [PATH] (a btrfs loop image, root only)")
@@ -154,9 +162,16 @@ export function initCommand(context: () => CliContext) {
     .option("--update", "change the settings of an existing workspace")
     .option("--dry-run", "print what would be done, change nothing")
     .option("--no-start", "do not start the engine afterwards")
-    .action(async (mode, flags: InitFlags) => {
+    .action(async (mode, name, flags: InitFlags & InitRemoteFlags) => {
+      if (mode === "remote") return await initRemote(name, flags, context().json);
+      if (name !== undefined) {
+        throw new ExitError(EXIT.usage, `Unexpected argument "${name}" for init ${mode}`);
+      }
       if (mode !== "local") {
-        throw new ExitError(EXIT.unsupported, `sqlrs init ${mode} is not supported here: only local`);
+        throw new ExitError(
+          EXIT.unsupported,
+          `sqlrs init ${mode} is not supported here: use local or remote`,
+        );
       }
       const workspace = resolve(flags.workspace ?? Deno.cwd());
       const file = join(workspace, ".sqlrs", "config.yaml");

@@ -4,6 +4,7 @@
  * @module
  */
 
+import type { PrepareKindName } from "../../shared/prepare_kinds.ts";
 import { Command } from "@commander-js/extra-typings";
 import type {
   InstanceEntry,
@@ -15,7 +16,7 @@ import type {
 import type { CliContext } from "../context.ts";
 import { loadRecipes, type Recipe } from "../../client/recipes.ts";
 import { argsSummary } from "../../shared/args_summary.ts";
-import { humanBytes, out, outputWidth, printJson, relativeTime, shortId, table } from "../output.ts";
+import { age, humanBytes, out, outputWidth, printJson, relativeTime, shortId, table } from "../output.ts";
 import { type StateStep, stateSteps, stateTree } from "./ls_states.ts";
 
 interface Selection {
@@ -41,7 +42,7 @@ export function argsOverview(args: string): string {
 /** A recipe as `ls --recipes` shows it (JSON keys in snake_case like the API's). */
 interface RecipeEntry {
   recipe: string;
-  kind: "psql" | "lb";
+  kind: PrepareKindName;
   args: string[];
   image: string | null;
   name: string | null;
@@ -74,7 +75,7 @@ export function lsCommand(context: () => CliContext) {
     .option("-a, --all", "everything")
     .option("-q, --quiet", "no section titles")
     .option("--no-header", "no column headers")
-    .option("-l, --long", "full ids and absolute times")
+    .option("-l, --long", "full ids, absolute times and the instances' DSNs")
     .option("--job <job-id>", "tasks of this job only")
     .option("--instance <id>", "instances with this id or id prefix")
     .option("--state <id>", "states (and instances) with this id or id prefix")
@@ -162,17 +163,27 @@ export function lsCommand(context: () => CliContext) {
       if (data.instances) {
         sections.push([
           "Instances",
-          ["INSTANCE_ID", "IMAGE_ID", "STATE_ID", "NAME", "CREATED", "EXPIRES", "STATUS"],
-          data.instances.map((
-            i,
-          ) => [
+          [
+            "INSTANCE_ID",
+            "NAME",
+            "STATUS",
+            "PORT",
+            "AGE",
+            "EXPIRES",
+            "STATE_ID",
+            "IMAGE_ID",
+            ...(long ? ["DSN"] : []),
+          ],
+          data.instances.map((i) => [
             shortId(i.instance_id, long),
-            i.image_id,
-            shortId(i.state_id, long),
             i.name ?? "-",
-            time(i.created_at),
-            time(i.expires_at),
             i.status,
+            String(i.port),
+            age(i.created_at),
+            time(i.expires_at),
+            shortId(i.state_id, long),
+            i.image_id,
+            ...(long ? [i.dsn] : []),
           ]),
         ]);
       }

@@ -1,19 +1,22 @@
 /**
- * `prepare:psql`, `plan:psql` and `watch`.
+ * `prepare:<kind>` and `plan:<kind>` for every prepare kind (`shared/prepare_kinds.ts`), and `watch`.
  *
  * @module
  */
 
 import { Command, type CommandUnknownOpts } from "@commander-js/extra-typings";
 import type { PrepareJobRequest, PrepareJobStatus } from "../../shared/schemas.ts";
-import { SqlrsError } from "../../shared/errors.ts";
+import { messageOf, SqlrsError } from "../../shared/errors.ts";
+import { parseDuration } from "../../shared/duration.ts";
 import type { CliContext } from "../context.ts";
 import { readStdin } from "../tool_args.ts";
-import { lbPrepareRequest, psqlPrepareRequest } from "../../client/requests.ts";
+import { prepareRequestFor } from "../../client/requests.ts";
+import { PREPARE_KIND_INFO, PREPARE_KINDS, type PrepareKindName } from "../../shared/prepare_kinds.ts";
+import type { UploadStats } from "../../client/sources/upload.ts";
 import { followJob, reportCacheHit } from "../progress.ts";
 import { nameFailedStep } from "../progress_view.ts";
 import { err, out, printJson, shortId, table } from "../output.ts";
-import { loadCliConfig } from "../../client/config.ts";
+import { type CliConfig, loadCliConfig } from "../../client/config.ts";
 import { EXIT_DETACHED, ExitError } from "../exit_codes.ts";
 import { requireSucceeded } from "../../client/follow_job.ts";
 import { resolveJobId } from "../../client/resolve.ts";
@@ -26,6 +29,7 @@ export interface PrepareFlags {
   image?: string | undefined;
   name?: string | undefined;
   rebind?: boolean | undefined;
+  keepOld?: boolean | undefined;
   ttl?: string | undefined;
   deadline?: string | undefined;
   statementTimeout?: string | undefined;
@@ -33,10 +37,28 @@ export interface PrepareFlags {
 
 /** What a prepare's tool args are and where their relative paths start. */
 export interface ToolArgs {
-  kind: "psql" | "lb";
+  kind: PrepareKindName;
   args: readonly string[];
   /** Relative paths in `args` resolve against this directory. */
   cwd: string;
+}
+
+/**
+ * An unnamed instance is easily forgotten: unless `--ttl` says otherwise, it goes after the CLI
+ * config's `defaults.unnamedTtl`.
+ * @throws {SqlrsError} `invalid_argument` naming the key when its value is no duration
+ */
+function unnamedTtl(config: CliConfig): string | undefined {
+  if (config.unnamedTtl === undefined) return undefined;
+  try {
+    parseDuration(config.unnamedTtl);
+  } catch (error) {
+    throw new SqlrsError(
+      "invalid_argument",
+      `Invalid defaults.unnamedTtl in the CLI config: ${messageOf(error)} (or null for no limit)`,
+    );
+  }
+  return config.unnamedTtl;
 }
 
 /** Builds a prepare request from CLI flags and tool args. */
@@ -45,19 +67,21 @@ export async function prepareRequest(
   flags: PrepareFlags,
   planOnly: boolean,
 ): Promise<PrepareJobRequest> {
+  if (flags.keepOld === true && flags.rebind !== true) {
+    throw new SqlrsError("invalid_argument", "--keep-old applies to --rebind only: pass both");
+  }
   const config = await loadCliConfig();
   const options = {
     ...flags,
     image: flags.image ?? config.image,
     deadline: flags.deadline ?? config.deadline,
+    ttl: planOnly ? undefined : flags.ttl ?? (flags.name === undefined ? unnamedTtl(config) : undefined),
     statementTimeout: planOnly ? undefined : flags.statementTimeout ?? config.statementTimeout,
     planOnly,
     cwd: tool.cwd,
     stdin: readStdin,
   };
-  return tool.kind === "lb"
-    ? lbPrepareRequest(tool.args, options)
-    : await psqlPrepareRequest(tool.args, options);
+  return await prepareRequestFor(tool.kind, tool.args, options);
 }
 
 /** Where a detached job can be picked up again; the exit code says that nothing was finished. */
@@ -99,23 +123,26 @@ async function followToSuccess(
   }
 }
 
-/** Runs a prepare to its end; returns the final status (used by the composite form too). */
+/**
+ * Runs a prepare to its end; returns the final status (used by the composite form too) and, when
+ * the client uploaded the files, what it sent.
+ */
 export async function runPrepare(
   context: CliContext,
   request: PrepareJobRequest,
   watch: boolean,
   composite = false,
-): Promise<PrepareJobStatus | undefined> {
+): Promise<{ status: PrepareJobStatus; upload: UploadStats | undefined } | undefined> {
   if (watch) {
     // A cache hit finishes within the request, and its steps' lines follow from its status (-v replays
     // its events).
     const answer = await (await context.client()).submitPrepareWaitCached(request);
     if ("status" in answer && answer.status.status === "succeeded" && !context.verbose) {
       reportCacheHit(answer.status, { labelsRelativeTo: request.work_dir });
-      return answer.status;
+      return { status: answer.status, upload: answer.upload };
     }
     const jobId = "status" in answer ? answer.status.job_id : answer.accepted.job_id;
-    return await followToSuccess(context, jobId, composite, request);
+    return { status: await followToSuccess(context, jobId, composite, request), upload: answer.upload };
   }
   const accepted = await (await context.client()).submitPrepare(request);
   if (context.json) printJson(accepted);
@@ -126,7 +153,7 @@ export async function runPrepare(
   return undefined;
 }
 
-function printPrepared(context: CliContext, status: PrepareJobStatus): void {
+function printPrepared(context: CliContext, status: PrepareJobStatus, upload?: UploadStats): void {
   const result = status.result;
   if (result === null) return;
   if (context.json) {
@@ -136,17 +163,22 @@ function printPrepared(context: CliContext, status: PrepareJobStatus): void {
       state_id: result.state_id,
       dsn: result.dsn,
       name: result.name,
+      ...(upload === undefined ? {} : { uploaded: upload }),
     });
-  } else out(`DSN=${result.dsn}`);
+  } else {
+    if (upload !== undefined) err(`uploaded ${upload.files} file(s), ${upload.bytes} bytes`);
+    out(`DSN=${result.dsn}`);
+  }
 }
 
-function printPlan(context: CliContext, status: PrepareJobStatus): void {
+function printPlan(context: CliContext, status: PrepareJobStatus, upload?: UploadStats): void {
   if (context.json) {
     printJson({
       prepare_kind: status.prepare_kind,
       image_id: status.image_id,
       prepare_args_normalized: status.prepare_args_normalized,
       tasks: status.tasks,
+      ...(upload === undefined ? {} : { uploaded: upload }),
     });
     return;
   }
@@ -178,48 +210,6 @@ export type RunStage = (
   inherited: { statementTimeout?: string | undefined },
 ) => Promise<void>;
 
-type PrepareName = "prepare:psql" | "plan:psql" | "prepare:lb" | "plan:lb";
-
-const PSQL_HELP = `
-Each -f FILE, -f - and -c SQL is a step with its own cached state; the other options apply to all.
-Every step runs as psql -X -v ON_ERROR_STOP=1 (so the first error stops it); options that connect
-elsewhere (-h, -p, -U, -d), prompt, write files, or undo -X or ON_ERROR_STOP are refused.
-
-Prints DSN=postgres://... of the new instance on stdout (JSON with --output json). Chain a run to
-use it once and delete it:
-  sqlrs prepare:psql -- -f schema.sql run:psql -- -c 'select count(*) from t'
-Or keep it by name and run against it later:
-  sqlrs prepare:psql --name dev -- -f schema.sql && sqlrs run:psql --instance dev -- -c 'select 1'`;
-
-const LB_HELP = `
-Each pending changeset is a step with its own cached state. Prints DSN=postgres://... of the new
-instance on stdout; a run stage can follow (run:psql -- ...), as for prepare:psql.`;
-
-const DESCRIPTIONS: Record<PrepareName, [string, string, string, string?]> = {
-  "prepare:psql": [
-    "Build (or reuse) a state from psql scripts and start an instance of it",
-    "psql",
-    "psql arguments: -f FILE, -f -, -c SQL, -v NAME=VALUE, ...",
-    PSQL_HELP,
-  ],
-  "plan:psql": [
-    "Show the steps of a psql prepare and which are cached",
-    "psql",
-    "psql arguments: -f FILE, -f -, -c SQL, -v NAME=VALUE, ...",
-  ],
-  "prepare:lb": [
-    "Build (or reuse) a state from a Liquibase changelog, one state per changeset, and start an instance",
-    "liquibase",
-    "update --changelog-file FILE [--search-path …] [--contexts …] [--labels …] [--classpath …]",
-    LB_HELP,
-  ],
-  "plan:lb": [
-    "Show the pending Liquibase changesets as steps and which are cached",
-    "liquibase",
-    "update --changelog-file FILE [--search-path …] [--contexts …] [--labels …] [--classpath …]",
-  ],
-};
-
 /** The flags of a prepare command (of a plan command when `planOnly`). */
 export type PrepareCommandFlags = PrepareFlags & { watch?: boolean | undefined };
 
@@ -236,7 +226,8 @@ export function addPrepareOptions(command: CommandUnknownOpts, planOnly: boolean
       .option("--watch", "follow the job until it ends (default)")
       .option("--no-watch", 'print the job id and return at once (then "sqlrs watch <job-id>")')
       .option("--name <name>", "bind the new instance to this name")
-      .option("--rebind", "move an existing name to the new instance")
+      .option("--rebind", "move an existing name to the new instance, and delete the instance it leaves")
+      .option("--keep-old", "with --rebind: keep the instance the name leaves")
       .option("--ttl <duration>", "delete the instance after this long, e.g. 30m")
       .option("--statement-timeout <duration>", STATEMENT_TIMEOUT_HELP);
   }
@@ -253,59 +244,47 @@ export async function executePrepare(
   if (runStage !== undefined && flags.watch === false) {
     throw new SqlrsError("invalid_argument", "--no-watch cannot be used with a run stage");
   }
-  const status = await runPrepare(
+  const prepared = await runPrepare(
     context,
     request,
     planOnly || flags.watch !== false,
     runStage !== undefined,
   );
-  if (status === undefined) return;
+  if (prepared === undefined) return;
+  const { status, upload } = prepared;
   if (runStage !== undefined) await runStage(status, { statementTimeout: flags.statementTimeout });
-  else if (planOnly) printPlan(context, status);
-  else printPrepared(context, status);
+  else if (planOnly) printPlan(context, status, upload);
+  else printPrepared(context, status, upload);
 }
 
-function prepareCommand(name: PrepareName, context: Context, runStage?: RunStage) {
-  const planOnly = name.startsWith("plan:");
-  const [description, tool, argsHelp, more] = DESCRIPTIONS[name];
-  const command = new Command(name)
-    .description(description)
+function prepareCommand(kind: PrepareKindName, planOnly: boolean, context: Context, runStage?: RunStage) {
+  const info = PREPARE_KIND_INFO[kind];
+  const tool = info.tool;
+  const command = new Command(`${planOnly ? "plan" : "prepare"}:${kind}`)
+    .description(planOnly ? info.planDescription : info.prepareDescription)
     .usage(
       `[flags] -- [${tool} args...]${planOnly ? "" : " [run:psql|run:pgbench [flags] -- [tool args...]]"}`,
     )
-    .argument(`[${tool}-args...]`, argsHelp)
+    .argument(`[${tool}-args...]`, info.argsHelp)
     // Unknown options before "--" are sqlrs's to refuse (main() says where tool args go); after
     // "--", or after the first tool argument, everything is the tool's.
     .passThroughOptions()
     .allowExcessArguments();
   addPrepareOptions(command, planOnly);
-  if (more !== undefined) command.addHelpText("after", more);
+  if (!planOnly) command.addHelpText("after", info.prepareHelp);
   return command.action(async (toolArgs, flags) => {
     const options = flags as PrepareCommandFlags;
-    const kind = name.endsWith(":lb") ? "lb" : "psql";
     const request = await prepareRequest({ kind, args: toolArgs, cwd: Deno.cwd() }, options, planOnly);
     await executePrepare(context(), request, options, runStage);
   });
 }
 
-/** `prepare:psql`. */
-export function preparePsqlCommand(context: Context, runStage?: RunStage) {
-  return prepareCommand("prepare:psql", context, runStage);
-}
-
-/** `plan:psql`. */
-export function planPsqlCommand(context: Context) {
-  return prepareCommand("plan:psql", context);
-}
-
-/** `prepare:lb`. */
-export function prepareLbCommand(context: Context, runStage?: RunStage) {
-  return prepareCommand("prepare:lb", context, runStage);
-}
-
-/** `plan:lb`. */
-export function planLbCommand(context: Context) {
-  return prepareCommand("plan:lb", context);
+/** `prepare:<kind>` and `plan:<kind>` of every prepare kind. */
+export function prepareKindCommands(context: Context, runStage?: RunStage) {
+  return PREPARE_KINDS.flatMap((kind) => [
+    prepareCommand(kind, false, context, runStage),
+    prepareCommand(kind, true, context),
+  ]);
 }
 
 /** `watch <job>`. */

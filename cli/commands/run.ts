@@ -14,6 +14,7 @@ import type { CliContext } from "../context.ts";
 import { readStdin } from "../tool_args.ts";
 import { err } from "../output.ts";
 import { loadCliConfig } from "../../client/config.ts";
+import { interactivePsql, wantsInteractivePsql } from "../interactive_psql.ts";
 
 type Context = () => CliContext;
 
@@ -54,6 +55,27 @@ export async function streamRun(context: CliContext, request: RunRequest): Promi
   }
 }
 
+/**
+ * Runs the tool against an instance through the engine, streaming its output; `run:psql` with no
+ * arguments on a terminal opens an interactive psql instead. Returns the tool's exit code.
+ */
+export async function runTool(
+  context: CliContext,
+  kind: "psql" | "pgbench",
+  instanceRef: string,
+  args: readonly string[],
+  statementTimeout: string | undefined,
+): Promise<number> {
+  if (kind === "psql" && wantsInteractivePsql(args)) {
+    return await interactivePsql(
+      context,
+      instanceRef,
+      statementTimeout ?? (await loadCliConfig()).statementTimeout,
+    );
+  }
+  return await streamRun(context, await runRequest(kind, instanceRef, args, statementTimeout));
+}
+
 async function writeAll(target: { write(p: Uint8Array): Promise<number> }, bytes: Uint8Array): Promise<void> {
   let offset = 0;
   while (offset < bytes.length) offset += await target.write(bytes.subarray(offset));
@@ -76,9 +98,7 @@ function runCommand(kind: "psql" | "pgbench", context: Context, setExit: (code: 
           `run:${kind} needs --instance <id|prefix|name> (or use it after prepare:psql)`,
         );
       }
-      setExit(
-        await streamRun(context(), await runRequest(kind, flags.instance, args, flags.statementTimeout)),
-      );
+      setExit(await runTool(context(), kind, flags.instance, args, flags.statementTimeout));
     });
 }
 

@@ -16,6 +16,10 @@ export function statusCommand(context: () => CliContext) {
     .option("--cache", "add the state cache's capacity diagnostics and its last eviction")
     .action(async (flags) => {
       const client = await context().client();
+      const remote = await context().remote();
+      const target = remote === undefined
+        ? { kind: "local" as const }
+        : { kind: "profile" as const, profile: remote.name, url: remote.address.endpoint };
       const status = await client.status();
       const cache = flags.cache === true ? await client.cacheStatus() : undefined;
       if (context().json) {
@@ -23,6 +27,7 @@ export function statusCommand(context: () => CliContext) {
         printJson(snakeCaseKeys({
           ...status,
           endpoint: client.address.endpoint,
+          target,
           clientVersion: VERSION,
           ...(cache === undefined ? {} : { cache }),
         }));
@@ -34,6 +39,9 @@ export function statusCommand(context: () => CliContext) {
           status.problems.length === 0 ? "ok" : "running with problems"
         } (pid ${status.pid}, up since ${status.startedAt})`,
         ...status.problems.map((problem) => `problem:   ${problem}`),
+        `target:    ${
+          target.kind === "local" ? "the local engine" : `profile ${target.profile} (${target.url})`
+        }`,
         `endpoint:  ${client.address.endpoint}`,
         `version:   engine ${status.version}, client ${VERSION}`,
         `state dir: ${status.stateDir}`,

@@ -9,6 +9,7 @@ import { relative } from "node:path";
 import type { Registry, StateInputs, StateRow } from "../registry/registry.ts";
 import type { Plan, PlannedStep } from "../prepare/planner.ts";
 import type { CacheExplain, CacheExplainStep } from "../../shared/schemas.ts";
+import { type Candidate, unkeptSteps } from "./unkept_steps.ts";
 
 /** The differences between two steps' inputs, most telling first. */
 function differences(
@@ -49,33 +50,56 @@ function differences(
   return { changes, files };
 }
 
-function nearest(step: PlannedStep, siblings: readonly StateRow[], workDir: string): StateRow | undefined {
-  const score = (state: StateRow) => {
-    if (state.inputs === null) return -1;
-    const { changes } = differences(step.inputs, state.inputs, workDir);
-    return (state.inputs.input === step.inputs.input ? 100 : 0) - changes.length;
+function nearest(
+  step: PlannedStep,
+  candidates: readonly Candidate[],
+  workDir: string,
+): Candidate | undefined {
+  const score = (candidate: Candidate) => {
+    const { changes } = differences(step.inputs, candidate.inputs, workDir);
+    return (candidate.inputs.input === step.inputs.input ? 100 : 0) - changes.length;
   };
-  return [...siblings].sort((a, b) => score(b) - score(a))[0];
+  return [...candidates].sort((a, b) => score(b) - score(a))[0];
 }
 
 /**
  * Explains the cache decision for every step of a plan. Steps up to the last cached one do not run
- * (those whose state was not kept are part of it); the first step after it is the miss to explain,
- * compared with the nearest state built on its parent; every later step runs because it does.
+ * (those whose state was not kept are part of it). Then steps built before whose state was not kept
+ * run again unchanged; the first step not built before is the miss to explain, compared with the
+ * nearest step built on its parent (a kept state or a step not kept); every later step runs because
+ * it does.
  */
 export function explainPlan(plan: Plan, registry: Registry): CacheExplain {
   const steps: CacheExplainStep[] = [];
+  const states = registry.listStates().filter((state) => state.store_dir === plan.image.storeDir);
+  const unkept = unkeptSteps(states);
   let firstMiss: string | undefined;
+  let resumeFrom: string | null = null;
   for (const step of plan.steps) {
     const base = { task_id: step.taskId, input: step.inputs.input, output_state_id: step.outputStateId };
     if (step.cached) {
       const kept = step.includedIn === undefined;
+      resumeFrom = step.includedIn ?? step.outputStateId;
       steps.push({
         ...base,
         decision: "hit",
         reason_code: kept ? "exact_state_match" : "not_kept",
         reason: kept ? "cached" : `not kept: part of the cached state ${step.includedIn?.slice(0, 12)}`,
         nearest_state_id: kept ? step.outputStateId : step.includedIn ?? null,
+        changed_files: [],
+      });
+      continue;
+    }
+    const built = firstMiss === undefined ? unkept.get(step.outputStateId) : undefined;
+    if (built !== undefined) {
+      steps.push({
+        ...base,
+        decision: "miss",
+        reason_code: "unchanged_not_kept",
+        reason: `unchanged, but its state was not kept (states are kept by cost; it was part of state ${
+          built.keptIn.slice(0, 12)
+        }): runs again from ${resumeFrom === null ? "the base" : `state ${resumeFrom.slice(0, 12)}`}`,
+        nearest_state_id: null,
         changed_files: [],
       });
       continue;
@@ -92,40 +116,62 @@ export function explainPlan(plan: Plan, registry: Registry): CacheExplain {
       continue;
     }
     firstMiss = step.taskId;
-    const parent = step.inputKind === "state" ? step.inputId : null;
-    // States built from the parent, which may be several steps further when the ones between were
-    // not kept: only those with the same chain parent (recorded since states are kept by cost) compare.
-    const siblings = registry.siblingStates(parent, plan.image.storeDir)
-      .filter((state) => state.inputs?.parent === undefined || state.inputs.parent === step.inputId);
-    const candidate = nearest(step, siblings, plan.workDir);
-    if (candidate === undefined || candidate.inputs === null) {
-      steps.push({
-        ...base,
-        decision: "miss",
-        reason_code: "no_matching_state",
-        reason: parent === null
-          ? "no state was built on this PostgreSQL build's base yet"
-          : "no state was kept on its parent yet (states are kept by cost)",
-        nearest_state_id: null,
-        changed_files: [],
-      });
-      continue;
-    }
-    const { changes, files } = differences(step.inputs, candidate.inputs, plan.workDir);
-    steps.push({
-      ...base,
-      decision: "miss",
-      reason_code: "input_changed",
-      reason: `compared with state ${candidate.state_id.slice(0, 12)}: ${changes.join("; ")}`,
-      nearest_state_id: candidate.state_id,
-      changed_files: files,
-    });
+    steps.push(explainMiss(step, plan, states, unkept));
   }
   return {
-    decision: firstMiss === undefined ? "hit" : "miss",
+    decision: steps.every((step) => step.decision === "hit") ? "hit" : "miss",
     image_id: plan.image.imageId,
     resolved_image_id: plan.image.resolvedId,
     final_state_id: plan.finalStateId,
     steps,
+  };
+}
+
+/** The first changed step, compared with the nearest step built on the same chain parent. */
+function explainMiss(
+  step: PlannedStep,
+  plan: Plan,
+  states: readonly StateRow[],
+  unkept: ReadonlyMap<string, Candidate>,
+): CacheExplainStep {
+  const base = { task_id: step.taskId, input: step.inputs.input, output_state_id: step.outputStateId };
+  const parent = step.inputKind === "state" ? step.inputId : null;
+  // Kept states built on its parent (recorded since states are kept by cost; older rows only name
+  // their kept parent), and steps not kept whose parent it was.
+  const candidates: Candidate[] = [
+    ...states.flatMap((state) =>
+      state.inputs !== null &&
+        (state.inputs.parent === undefined
+          ? state.parent_state_id === parent
+          : state.inputs.parent === step.inputId)
+        ? [{ stateId: state.state_id, inputs: state.inputs }]
+        : []
+    ),
+    ...[...unkept.values()].filter((candidate) => candidate.inputs.parent === step.inputId),
+  ];
+  const candidate = nearest(step, candidates, plan.workDir);
+  if (candidate === undefined) {
+    return {
+      ...base,
+      decision: "miss",
+      reason_code: "no_matching_state",
+      reason: parent === null
+        ? "no state was built on this PostgreSQL build's base yet"
+        : "nothing was built on its parent yet",
+      nearest_state_id: null,
+      changed_files: [],
+    };
+  }
+  const { changes, files } = differences(step.inputs, candidate.inputs, plan.workDir);
+  const kept = states.some((state) => state.state_id === candidate.stateId);
+  return {
+    ...base,
+    decision: "miss",
+    reason_code: "input_changed",
+    reason: `compared with ${kept ? "state" : "the step (not kept)"} ${candidate.stateId.slice(0, 12)}: ${
+      changes.join("; ")
+    }`,
+    nearest_state_id: kept ? candidate.stateId : null,
+    changed_files: files,
   };
 }

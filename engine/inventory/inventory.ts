@@ -55,7 +55,8 @@ export class Inventory {
     this.#deps = deps;
   }
 
-  #instanceEntry(row: InstanceRow): InstanceEntry {
+  async #instanceEntry(row: InstanceRow): Promise<InstanceEntry> {
+    const running = await this.#deps.runtimes.byName(row.image.runtime).isRunning(row.server);
     return {
       instance_id: row.instance_id,
       image_id: row.image_id,
@@ -63,9 +64,10 @@ export class Inventory {
       name: row.name,
       created_at: row.created_at,
       expires_at: row.expires_at,
-      status: isExpired(row.expires_at) ? "expired" : row.name === null ? "orphaned" : "active",
+      status: isExpired(row.expires_at) ? "expired" : running ? "running" : "stopped",
       runtime: row.server.runtime,
       runtime_id: row.server.runtimeId,
+      port: row.server.port,
       dsn: this.#deps.instances.dsn(row),
     };
   }
@@ -85,7 +87,9 @@ export class Inventory {
     };
   }
 
-  listInstances(filter: { idPrefix?: string | undefined; state?: string | undefined }): InstanceEntry[] {
+  async listInstances(
+    filter: { idPrefix?: string | undefined; state?: string | undefined },
+  ): Promise<InstanceEntry[]> {
     const { registry } = this.#deps;
     let rows = filter.idPrefix === undefined
       ? registry.listInstances()
@@ -93,7 +97,7 @@ export class Inventory {
     if (filter.state !== undefined) {
       rows = rows.filter((row) => row.state_id.startsWith(filter.state as string));
     }
-    return rows.map((row) => this.#instanceEntry(row));
+    return await Promise.all(rows.map((row) => this.#instanceEntry(row)));
   }
 
   /** Resolves an instance id, a unique 8+ hex prefix, or a name. */
@@ -126,9 +130,9 @@ export class Inventory {
     throw shortPrefixError(ref) ?? notFound(`Instance "${ref}" not found`);
   }
 
-  getInstance(ref: string): { entry: InstanceEntry; byName: boolean } {
+  async getInstance(ref: string): Promise<{ entry: InstanceEntry; byName: boolean }> {
     const { row, byName } = this.resolveInstance(ref);
-    return { entry: this.#instanceEntry(row), byName };
+    return { entry: await this.#instanceEntry(row), byName };
   }
 
   listStates(filter: { idPrefix?: string | undefined }): StateEntry[] {

@@ -12,6 +12,7 @@
  * @module
  */
 
+import { prepareKind } from "./kinds.ts";
 import { dirname, join } from "node:path";
 import type { Registry } from "../registry/registry.ts";
 import type { ResolvedImage, Runtime, ServerHandle } from "../runtime/types.ts";
@@ -23,6 +24,7 @@ import type { Base, Bases } from "./bases.ts";
 import { dropBuildPassword, setBuildPassword } from "../instances/credentials.ts";
 import type { Plan, PlannedStep } from "./planner.ts";
 import { KeepPolicy } from "./keep_policy.ts";
+import { keptStateInputs } from "../cache/unkept_steps.ts";
 import { messageOf, SqlrsError } from "../../shared/errors.ts";
 import type { TaskStatusValue } from "../../shared/schemas.ts";
 
@@ -276,8 +278,9 @@ export class Executor {
         ]),
       ],
     });
-    // Liquibase connects over JDBC (TCP), which needs a password; psql uses the socket.
-    if (plan.prepareKind === "lb") workspace.server = await setBuildPassword(workspace.server);
+    if (prepareKind(plan.prepareKind).buildPassword === true) {
+      workspace.server = await setBuildPassword(workspace.server);
+    }
     const startMs = performance.now() - startedAt;
     // From here the data directory no longer equals its input, whatever happens.
     workspace.contentId = null;
@@ -380,7 +383,10 @@ export class Executor {
           store_dir: plan.image.storeDir,
           prepare_kind: plan.prepareKind,
           prepare_args_normalized: plan.argsNormalized,
-          inputs: step.inputs,
+          inputs: keptStateInputs(
+            step,
+            plan.steps.slice(plan.steps.indexOf(first), plan.steps.indexOf(step)),
+          ),
         },
         dataDir,
         {

@@ -8,6 +8,7 @@
  * @module
  */
 
+import type { PrepareKindName } from "../../shared/prepare_kinds.ts";
 import { createHash } from "node:crypto";
 
 const encoder = new TextEncoder();
@@ -73,7 +74,7 @@ export const KEY_SCHEMA_VERSION = "sqlrs-state-key-v3";
 export interface FingerprintInput {
   /** The base identity (first step) or the parent state id. */
   parent: string;
-  kind: "psql" | "lb";
+  kind: PrepareKindName;
   /** The content hash of the step's input (expanded psql content, or a changeset checksum). */
   contentHash: string;
   /** The normalized options that can change the result, in their meaningful order. */

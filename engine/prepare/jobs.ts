@@ -12,7 +12,6 @@ import type { Instances } from "../instances/instances.ts";
 import type { InstancePool } from "../pool/pool.ts";
 import type {
   CacheExplain,
-  ErrorResponse,
   PrepareJobAccepted,
   PrepareJobEntry,
   PrepareJobEvent,
@@ -22,19 +21,24 @@ import type {
   TaskEntry,
 } from "../../shared/schemas.ts";
 import { isJobFinished } from "../../shared/schemas.ts";
-import { messageOf, notFound, SqlrsError } from "../../shared/errors.ts";
+import { messageOf, notFound } from "../../shared/errors.ts";
 import { parseDuration } from "../../shared/duration.ts";
 import type { ConfigStore } from "../config/config_store.ts";
 import type { Activity } from "../lifecycle/activity.ts";
-import { type Plan, planPsqlPrepare } from "./planner.ts";
-import { checkLiquibaseRequest, planLiquibasePrepare } from "./lb_prepare.ts";
+import type { Plan } from "./planner.ts";
+import { type KindPlanDeps, prepareKindOf } from "./kinds.ts";
 import { argsSummary } from "./summary.ts";
+import { neededStates } from "./job_leases.ts";
 import { explainPlan } from "../cache/explain.ts";
 import type { Executor, JobReporter } from "./executor.ts";
 import { JobEventLog } from "./job_events.ts";
+import { deadlineTimer, jobError } from "./job_deadline.ts";
+import { jobReporter, settleTasks } from "./job_reporter.ts";
+import type { ResolvedImage } from "../runtime/types.ts";
 import { jobEntry, jobStatus, taskEntry } from "./job_views.ts";
 import { trimIdentical } from "./job_retention.ts";
-import { checkName, checkNameFree } from "./job_names.ts";
+import { bindJobName, checkName, checkNameFree } from "./job_names.ts";
+import { checkInstanceCap } from "./instance_cap.ts";
 import type { StateLeases } from "../states/leases.ts";
 import { JobStopped, stoppedByShutdown } from "./job_stop.ts";
 import { randomHex } from "../../shared/random.ts";
@@ -52,23 +56,8 @@ export interface JobServiceDeps {
   config: ConfigStore;
   activity: Activity;
   log(line: string): void;
-  /** The store's root: Liquibase plans are cached under it (see `planLiquibasePrepare`). */
+  /** The store's root: a kind may cache plans under it (Liquibase does). */
   storeRoot: string;
-}
-
-/** Why a job whose `deadline` passed was stopped (the abort reason, and the job's error message). */
-class DeadlineExceeded {
-  readonly message: string;
-  constructor(deadline: string) {
-    this.message = `Deadline exceeded: the job ran longer than its --deadline of ${deadline}`;
-  }
-}
-
-function errorOf(error: unknown, signal: AbortSignal): ErrorResponse {
-  if (signal.reason instanceof DeadlineExceeded) return { code: "cancelled", message: signal.reason.message };
-  if (signal.aborted) return { code: "cancelled", message: "Job cancelled" };
-  if (error instanceof SqlrsError) return error.toJSON();
-  return { code: "internal_error", message: messageOf(error) };
 }
 
 /** Runs and reports prepare jobs. */
@@ -109,60 +98,32 @@ export class JobService {
 
   async #submit(request: PrepareJobRequest): Promise<{ accepted: PrepareJobAccepted; cacheHit: boolean }> {
     checkName(request, this.#deps.registry);
+    checkInstanceCap(this.#deps.registry, this.#deps.config.effective.instances.max, request);
     if (request.ttl !== undefined) parseDuration(request.ttl);
     if (request.deadline !== undefined) parseDuration(request.deadline);
     const jobId = randomHex(16);
-    const registry = this.#deps.registry;
-    // Liquibase plans against a live server (seconds) unless its plan is cached: then it plans here, as
-    // psql does; else the arguments are checked now and the job plans.
-    const cachedLb = request.prepare_kind === "lb" ? await this.#plan(request, true) : undefined;
-    if (request.prepare_kind === "lb" && cachedLb === null) {
-      checkLiquibaseRequest(request);
-      const image = await (await this.#deps.runtimes.forImage(request.image_id)).resolveImage(
-        request.image_id,
-      );
-      this.#insertJob({
-        job_id: jobId,
-        prepare_kind: request.prepare_kind,
-        image_id: image.imageId,
-        plan_only: request.plan_only === true,
-        request,
-        prepare_args_normalized: argsSummary(request.liquibase_args),
-      });
-      registry.setJobPlan(jobId, {
-        resolved_image_id: image.resolvedId,
-        signature: null,
-        tasks: [
-          { task_id: "plan", type: "plan", planner_kind: "lb" },
-          {
-            task_id: "resolve-image",
-            type: "resolve_image",
-            image_id: image.imageId,
-            resolved_image_id: image.resolvedId,
-          },
-        ],
-      });
-      this.#events.append(jobId, { type: "status", status: "queued" });
-      this.#start(jobId, undefined);
-      return { accepted: this.#accepted(jobId), cacheHit: false };
-    }
-    const plan = cachedLb ?? await this.#plan(request);
+    // A kind whose planning runs its tool (Liquibase: seconds) plans here only from what is cached, as
+    // psql always does; else the request is checked now and the job plans.
+    const kind = prepareKindOf(request);
+    const plan = kind.slowPlanning === undefined
+      ? await this.#plan(request)
+      : await kind.slowPlanning.planCached(request, await this.#planDeps(request));
+    if (plan === null) kind.slowPlanning?.check(request);
+    const image = plan?.image ??
+      await (await this.#deps.runtimes.forImage(request.image_id)).resolveImage(request.image_id);
     this.#insertJob({
       job_id: jobId,
       prepare_kind: request.prepare_kind,
-      image_id: plan.image.imageId,
+      image_id: image.imageId,
       plan_only: request.plan_only === true,
       request,
-      prepare_args_normalized: plan.argsNormalized,
+      prepare_args_normalized: plan?.argsNormalized ?? argsSummary(kind.args(request)),
     });
-    registry.setJobPlan(jobId, {
-      resolved_image_id: plan.image.resolvedId,
-      signature: plan.signature,
-      tasks: plan.tasks,
-    });
+    this.#deps.registry.setJobPlan(jobId, plan === null ? unplannedJob(request, image) : plannedJob(plan));
     this.#events.append(jobId, { type: "status", status: "queued" });
-    const cacheHit = request.plan_only !== true && this.#deps.executor.stateCached(plan.finalStateId);
-    this.#start(jobId, plan);
+    const cacheHit = plan !== null && request.plan_only !== true &&
+      this.#deps.executor.stateCached(plan.finalStateId);
+    this.#start(jobId, plan ?? undefined);
     return { accepted: this.#accepted(jobId), cacheHit };
   }
 
@@ -174,6 +135,7 @@ export class JobService {
     const registry = this.#deps.registry;
     const { name, rebind, plan_only: planOnly } = job.request;
     registry.transaction(() => {
+      checkInstanceCap(registry, this.#deps.config.effective.instances.max, job.request);
       if (name !== undefined && rebind !== true && planOnly !== true) {
         checkNameFree(name, this.#deps.registry);
         registry.reserveName(name, job.job_id);
@@ -201,22 +163,13 @@ export class JobService {
     }
   }
 
-  /**
-   * Leases what a running job still needs: the input and output of every step it has not finished yet,
-   * and its final state (its instance is cloned from it). A state a job is done with can be evicted
-   * while the job goes on; a rerun rebuilds it.
-   */
+  /** Leases what a running job still needs (see {@link neededStates}). */
   #lease(jobId: string): void {
     const plan = this.#plans.get(jobId);
     if (plan === undefined) return;
-    const finished = this.#finishedSteps.get(jobId);
-    const needed = new Set<string>([plan.finalStateId]);
-    for (const step of plan.steps) {
-      if (finished?.has(step.taskId) === true) continue;
-      needed.add(step.outputStateId);
-      if (step.inputKind === "state") needed.add(step.inputId);
-    }
-    this.#deps.leases.hold(jobId, needed);
+    const registry = this.#deps.registry;
+    const finished = this.#finishedSteps.get(jobId) ?? new Set<string>();
+    this.#deps.leases.hold(jobId, neededStates(plan, finished, (id) => registry.getState(id) !== undefined));
   }
 
   /** The cache decision per step of a request, without creating a job or an instance. */
@@ -291,30 +244,28 @@ export class JobService {
     return job;
   }
 
-  /** Plans `request`; with `cachedOnly`, a Liquibase request whose plan is not cached gives null. */
-  async #plan(request: PrepareJobRequest, cachedOnly: true): Promise<Plan | null>;
-  async #plan(request: PrepareJobRequest): Promise<Plan>;
-  async #plan(request: PrepareJobRequest, cachedOnly?: true): Promise<Plan | null> {
+  /** Plans `request` with its kind. */
+  async #plan(request: PrepareJobRequest): Promise<Plan> {
+    return await prepareKindOf(request).plan(request, await this.#planDeps(request));
+  }
+
+  /** What a kind plans with, on the runtime of the request's image. */
+  async #planDeps(request: PrepareJobRequest): Promise<KindPlanDeps> {
     const runtime = await this.#deps.runtimes.forImage(request.image_id);
-    const deps = {
+    return {
       resolveImage: (imageId: string | undefined) => runtime.resolveImage(imageId),
       stateExists: (stateId: string) => this.#deps.executor.stateCached(stateId),
-    };
-    if (request.prepare_kind === "psql") return planPsqlPrepare(request, deps);
-    return planLiquibasePrepare(request, {
-      ...deps,
-      ...(cachedOnly === undefined ? {} : { cachedOnly }),
-      configuredExec: this.#deps.config.effective.liquibase.exec,
+      config: this.#deps.config.effective,
       storeRoot: this.#deps.storeRoot,
       withBaseServer: async (imageId, fn) =>
         await this.#deps.executor.withBaseServer(runtime, await runtime.resolveImage(imageId), fn),
-    });
+    };
   }
 
   #start(jobId: string, plan: Plan | undefined): void {
     const controller = new AbortController();
     this.#controllers.set(jobId, controller);
-    const deadline = this.#deadlineTimer(jobId, controller);
+    const deadline = deadlineTimer(this.#job(jobId), controller);
     const done = this.#deps.activity.beginJob();
     const running = this.#run(jobId, plan, controller.signal).catch((error) => {
       // Even the failure could not be recorded (e.g. the store's disk is full): the job stays
@@ -332,44 +283,12 @@ export class JobService {
     this.#running.set(jobId, running);
   }
 
-  /**
-   * Cancels the job when its `deadline` passes, counted from its submission (so a job resumed by the
-   * next engine keeps its deadline).
-   */
-  #deadlineTimer(jobId: string, controller: AbortController): ReturnType<typeof setTimeout> | undefined {
-    const job = this.#job(jobId);
-    const deadline = job.request.deadline;
-    if (deadline === undefined) return undefined;
-    const left = Date.parse(job.created_at) + parseDuration(deadline) - Date.now();
-    // Timers overflow past 2^31 ms (24.8 days) and would fire at once; no job runs that long here.
-    if (left > 2 ** 31 - 1) return undefined;
-    return setTimeout(() => controller.abort(new DeadlineExceeded(deadline)), Math.max(0, left));
-  }
-
   #reporter(jobId: string): JobReporter {
-    const registry = this.#deps.registry;
-    return {
-      jobId,
-      log: (taskId, message) =>
-        this.#events.append(
-          jobId,
-          taskId === undefined ? { type: "log", message } : { type: "log", task_id: taskId, message },
-        ),
-      task: (taskId, status, message) => {
-        registry.setTaskStatus(jobId, taskId, status);
-        if (status === "succeeded" || status === "skipped") {
-          const finished = this.#finishedSteps.get(jobId) ?? new Set<string>();
-          this.#finishedSteps.set(jobId, finished.add(taskId));
-          this.#lease(jobId);
-        }
-        this.#events.append(
-          jobId,
-          message === undefined
-            ? { type: "task", task_id: taskId, status }
-            : { type: "task", task_id: taskId, status, message },
-        );
-      },
-    };
+    return jobReporter(jobId, this.#deps.registry, this.#events, (taskId) => {
+      const finished = this.#finishedSteps.get(jobId) ?? new Set<string>();
+      this.#finishedSteps.set(jobId, finished.add(taskId));
+      this.#lease(jobId);
+    });
   }
 
   async #run(jobId: string, planned: Plan | undefined, signal: AbortSignal): Promise<void> {
@@ -383,13 +302,7 @@ export class JobService {
       const plan = planned ?? await this.#plan(job.request);
       this.#plans.set(jobId, plan);
       this.#lease(jobId);
-      if (planned === undefined) {
-        registry.setJobPlan(jobId, {
-          resolved_image_id: plan.image.resolvedId,
-          signature: plan.signature,
-          tasks: plan.tasks,
-        });
-      }
+      if (planned === undefined) registry.setJobPlan(jobId, plannedJob(plan));
       reporter.task("plan", "succeeded");
       reporter.task("resolve-image", "succeeded", plan.image.resolvedId);
       if (job.plan_only) {
@@ -427,7 +340,7 @@ export class JobService {
         });
         return;
       }
-      const body = errorOf(error, signal);
+      const body = jobError(error, signal);
       if (body.code === "internal_error") {
         this.#deps.log(`job ${jobId} failed: ${error instanceof Error ? error.stack : error}`);
       }
@@ -461,14 +374,7 @@ export class JobService {
         expiresAt,
         signal,
       });
-    if (request.name !== undefined) {
-      this.#deps.registry.bindName({
-        name: request.name,
-        instance_id: instance.instance_id,
-        state_id: instance.state_id,
-        image_id: instance.image_id,
-      });
-    }
+    await bindJobName(request, instance, this.#deps);
     return {
       dsn: this.#deps.instances.dsn(instance),
       instance_id: instance.instance_id,
@@ -492,7 +398,9 @@ export class JobService {
   }
 
   #finish(jobId: string, outcome: JobOutcome): void {
-    if (outcome.status !== "succeeded") this.#settleTasks(jobId, outcome.status);
+    if (outcome.status !== "succeeded") {
+      settleTasks(this.#reporter(jobId), this.#deps.registry, outcome.status);
+    }
     const registry = this.#deps.registry;
     registry.transaction(() => {
       registry.finishJob(jobId, outcome);
@@ -502,21 +410,6 @@ export class JobService {
     this.#events.append(jobId, { type: "status", status: outcome.status });
     if (outcome.status !== "succeeded") this.#events.append(jobId, { type: "error", error: outcome.error });
     trimIdentical(registry.getJob(jobId)?.signature ?? null, this.#deps);
-  }
-
-  /**
-   * Gives every unfinished task of a job that failed or was cancelled its final status, so that
-   * `ls -t`, the job and its events agree: the task that was running failed (or was cancelled),
-   * the ones after it were skipped (or cancelled).
-   */
-  #settleTasks(jobId: string, status: "failed" | "cancelled"): void {
-    const reporter = this.#reporter(jobId);
-    for (const row of this.#deps.registry.listTasks(jobId)) {
-      if (row.status === "running") reporter.task(row.task.task_id, status);
-      else if (row.status === "queued") {
-        reporter.task(row.task.task_id, status === "failed" ? "skipped" : "cancelled", `the job ${status}`);
-      }
-    }
   }
 
   /**
@@ -546,4 +439,29 @@ export class JobService {
       await this.#deps.instances.destroy(instance);
     }
   }
+}
+
+/** The recorded plan of a planned job. */
+function plannedJob(plan: Plan): Parameters<Registry["setJobPlan"]>[1] {
+  return { resolved_image_id: plan.image.resolvedId, signature: plan.signature, tasks: plan.tasks };
+}
+
+/** The recorded plan of a job that plans when it runs: only its planning and image tasks are known. */
+function unplannedJob(
+  request: PrepareJobRequest,
+  image: ResolvedImage,
+): Parameters<Registry["setJobPlan"]>[1] {
+  return {
+    resolved_image_id: image.resolvedId,
+    signature: null,
+    tasks: [
+      { task_id: "plan", type: "plan", planner_kind: request.prepare_kind },
+      {
+        task_id: "resolve-image",
+        type: "resolve_image",
+        image_id: image.imageId,
+        resolved_image_id: image.resolvedId,
+      },
+    ],
+  };
 }

@@ -9,14 +9,12 @@
  */
 
 import type { PrepareJobRequest, PreparePlanTask } from "../../shared/schemas.ts";
+import type { PrepareKindName } from "../../shared/prepare_kinds.ts";
 import type { ResolvedImage } from "../runtime/types.ts";
 import type { StateInputs } from "../registry/registry.ts";
 import { hashRecords, stateFingerprint } from "./fingerprint.ts";
 import { fileDigest } from "./file_digests.ts";
-import { planPsql } from "./psql_args.ts";
-import { psqlStepAction } from "./psql_step.ts";
 import type { StepAction } from "./step_action.ts";
-import { argsSummary } from "./summary.ts";
 
 /** One step to execute, with where it starts from and what it produces. */
 export interface PlannedStep {
@@ -36,7 +34,7 @@ export interface PlannedStep {
 
 /** A complete plan. */
 export interface Plan {
-  prepareKind: "psql" | "lb";
+  prepareKind: PrepareKindName;
   image: ResolvedImage;
   steps: PlannedStep[];
   finalStateId: string;
@@ -188,23 +186,4 @@ export async function chainPlan(
     tasks,
     workDir: request.work_dir,
   };
-}
-
-/** Plans a psql prepare request. Bad input throws a 400 before any job exists. */
-export async function planPsqlPrepare(
-  request: Extract<PrepareJobRequest, { prepare_kind: "psql" }>,
-  deps: PlannerDeps,
-): Promise<Plan> {
-  const image = await deps.resolveImage(request.image_id);
-  const context = request.stdin === undefined
-    ? { workDir: request.work_dir }
-    : { workDir: request.work_dir, stdin: request.stdin };
-  const psqlPlan = await planPsql(request.psql_args, context);
-  const drafts = psqlPlan.steps.map((step): StepDraft => ({
-    action: psqlStepAction(step, request.work_dir, request.stdin, request.statement_timeout),
-    options: psqlPlan.normalizedOptions,
-    tool: image.toolIdentity,
-    files: step.files,
-  }));
-  return await chainPlan(request, image, drafts, argsSummary(request.psql_args), deps);
 }

@@ -6,6 +6,7 @@
  * @module
  */
 
+import type { PrepareKindName } from "../../shared/prepare_kinds.ts";
 import type { ResolvedImage, Runtime, ServerHandle } from "../runtime/types.ts";
 import type { JobReporter } from "./executor.ts";
 import { SqlrsError } from "../../shared/errors.ts";
@@ -36,7 +37,7 @@ export interface SeriesStep {
 
 /** One step's work. */
 export interface StepAction {
-  readonly kind: "psql" | "lb";
+  readonly kind: PrepareKindName;
   /** `-f schema.sql`, `-c '…'`, `changelog.xml::1::alice`. */
   readonly summary: string;
   /** What the step's key covers besides its parent: content, options, tools. */

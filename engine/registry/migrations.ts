@@ -96,6 +96,11 @@ const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE bases DROP COLUMN password;
   `,
+  // The team user who submitted each job (a team engine, engine/team/); its instance and the name
+  // bound to it are that user's. Kept after the job is deleted: the instance may outlive it.
+  `
+  CREATE TABLE job_owners (job_id TEXT PRIMARY KEY, owner TEXT NOT NULL);
+  `,
 ];
 
 /** The schema version this build writes. */

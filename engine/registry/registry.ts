@@ -39,6 +39,7 @@ export type {
   StateInputs,
   StateRow,
   TaskRow,
+  UnkeptStep,
 } from "./rows.ts";
 
 const INSTANCE_SELECT =
@@ -459,6 +460,15 @@ export class Registry {
 
   eventCount(jobId: string): number {
     return Number(this.#get("SELECT COUNT(*) AS n FROM events WHERE job_id = ?", jobId)?.n ?? 0);
+  }
+
+  setJobOwner(jobId: string, owner: string): void {
+    this.#run("INSERT OR REPLACE INTO job_owners (job_id, owner) VALUES (?, ?)", jobId, owner);
+  }
+
+  /** The team user who submitted a job, if any (jobs of a local engine have none). */
+  jobOwner(jobId: string): string | undefined {
+    return this.#get("SELECT owner FROM job_owners WHERE job_id = ?", jobId)?.owner as string | undefined;
   }
 
   getMeta(key: string): string | undefined {

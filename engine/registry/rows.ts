@@ -35,7 +35,18 @@ export interface StateInputs {
    * (the kept state the build started from) when the states between were not kept.
    */
   parent?: string;
+  /**
+   * The steps of the build between the kept parent and this state, whose own states were not kept:
+   * `cache explain` tells them from changed steps. `files` is left out where it equals this state's.
+   */
+  unkept?: UnkeptStep[];
 }
+
+/** A step whose state was not kept, as recorded with the kept state that includes its result. */
+export type UnkeptStep = Omit<StateInputs, "files" | "unkept"> & {
+  state_id: string;
+  files?: Record<string, string>;
+};
 
 /** A published state. */
 export interface StateRow {

@@ -74,8 +74,17 @@ export interface CacheExplainStep {
   input: string;
   output_state_id: string;
   decision: "hit" | "miss";
-  /** For a miss: why, compared with the nearest cached state. */
-  reason_code: "exact_state_match" | "not_kept" | "parent_changed" | "input_changed" | "no_matching_state";
+  /**
+   * For a miss: why, compared with the nearest cached state. `unchanged_not_kept`: the step is as it
+   * was built before, but its state was not kept (states are kept by cost), so it runs again.
+   */
+  reason_code:
+    | "exact_state_match"
+    | "not_kept"
+    | "unchanged_not_kept"
+    | "parent_changed"
+    | "input_changed"
+    | "no_matching_state";
   reason: string;
   nearest_state_id: string | null;
   changed_files: string[];
@@ -89,6 +98,7 @@ export const CacheExplainStep: z.ZodType<CacheExplainStep> = typed<CacheExplainS
   reason_code: z.enum([
     "exact_state_match",
     "not_kept",
+    "unchanged_not_kept",
     "parent_changed",
     "input_changed",
     "no_matching_state",

@@ -60,7 +60,7 @@ export interface EngineConfig {
       minStateAge: string;
     };
   };
-  instances: { ttl: string | null; collectGrace: string };
+  instances: { ttl: string | null; collectGrace: string; max: number | null };
   liquibase: { exec: string | null };
   pool: {
     size: number;
@@ -86,7 +86,11 @@ export interface EngineConfigInput {
       minStateAge?: string | undefined;
     } | undefined;
   } | undefined;
-  instances?: { ttl?: string | null | undefined; collectGrace?: string | undefined } | undefined;
+  instances?: {
+    ttl?: string | null | undefined;
+    collectGrace?: string | undefined;
+    max?: number | null | undefined;
+  } | undefined;
   liquibase?: { exec?: string | null | undefined } | undefined;
   pool?: {
     size?: number | undefined;
@@ -130,6 +134,10 @@ export const EngineConfig: z.ZodType<EngineConfig, EngineConfigInput> = typed<
       collectGrace: Duration.default("10m").describe(
         "A succeeded job's instance is delivered when a client reads the job's status; one no client " +
           "collected within this time after the job finished (e.g. its client died) is deleted",
+      ),
+      max: z.number().int().min(1).nullable().default(null).describe(
+        "At most this many instances (each a server and a clone); a prepare that would make one more is " +
+          "refused before it builds anything; null = no limit",
       ),
     }).prefault({}),
     liquibase: z.strictObject({

@@ -94,11 +94,14 @@ export const StateEntry: z.ZodType<StateEntry> = typed<StateEntry>()(z.object({
   refcount: z.number().int(),
 }));
 
-/** Instance status: `expired` past its TTL, `orphaned` when no name points at it. */
-export type InstanceStatusValue = "active" | "expired" | "orphaned";
-/** Instance status: `expired` past its TTL, `orphaned` when no name points at it. */
+/**
+ * Instance status: `running` when its server answers, `stopped` when it does not (after a reboot, or a
+ * server killed by hand: the next `run` restarts it), `expired` past its TTL (about to be deleted).
+ */
+export type InstanceStatusValue = "running" | "stopped" | "expired";
+/** Instance status: `running`, `stopped` (the next `run` restarts it) or `expired` past its TTL. */
 export const InstanceStatusValue: z.ZodType<InstanceStatusValue> = typed<InstanceStatusValue>()(
-  z.enum(["active", "expired", "orphaned"]),
+  z.enum(["running", "stopped", "expired"]),
 );
 
 /** `GET /v1/instances` entries. */
@@ -112,6 +115,8 @@ export interface InstanceEntry {
   status: InstanceStatusValue;
   runtime: string;
   runtime_id: string;
+  /** The loopback port its server listens on (the DSN's). */
+  port: number;
   dsn: string;
 }
 /** `GET /v1/instances` entries. */
@@ -125,7 +130,52 @@ export const InstanceEntry: z.ZodType<InstanceEntry> = typed<InstanceEntry>()(z.
   status: InstanceStatusValue,
   runtime: z.string(),
   runtime_id: z.string(),
+  port: z.number().int(),
   dsn: z.string(),
+}));
+
+/** `POST /v1/instances/prune` body. */
+export interface PruneRequest {
+  /** List what would be deleted, delete nothing. */
+  dry_run?: boolean | undefined;
+  /** Also named instances and instances with clients connected (their sessions are terminated). */
+  all?: boolean | undefined;
+}
+/** `POST /v1/instances/prune` body. */
+export const PruneRequest: z.ZodType<PruneRequest> = typed<PruneRequest>()(z.strictObject({
+  dry_run: z.boolean().optional(),
+  all: z.boolean().optional(),
+}));
+
+/** An instance `prune` looked at: why it is kept, if it is. */
+export interface PruneEntry {
+  instance_id: string;
+  name: string | null;
+  connections: number;
+  created_at: string;
+  /** Why it stays: named, clients connected, or its job's client has not collected it yet. */
+  kept: "named" | "connected" | "undelivered" | null;
+}
+/** An instance `prune` looked at. */
+export const PruneEntry: z.ZodType<PruneEntry> = typed<PruneEntry>()(z.object({
+  instance_id: z.string(),
+  name: z.string().nullable(),
+  connections: z.number().int(),
+  created_at: Timestamp,
+  kept: z.enum(["named", "connected", "undelivered"]).nullable(),
+}));
+
+/** `POST /v1/instances/prune` answer: the deleted (or, dry run, to be deleted) instances and the kept ones. */
+export interface PruneResult {
+  dry_run: boolean;
+  deleted: PruneEntry[];
+  kept: PruneEntry[];
+}
+/** `POST /v1/instances/prune` answer. */
+export const PruneResult: z.ZodType<PruneResult> = typed<PruneResult>()(z.object({
+  dry_run: z.boolean(),
+  deleted: z.array(PruneEntry),
+  kept: z.array(PruneEntry),
 }));
 
 /** `GET /v1/names` entries. */

@@ -26,11 +26,25 @@
  */
 
 import { createHash } from "node:crypto";
-import { isAbsolute, join, normalize, relative, resolve, sep } from "node:path";
+import { isAbsolute, join, resolve } from "node:path";
 import { invalidArgument } from "../../../shared/errors.ts";
-
-/** The Liquibase commands sqlrs accepts. */
-export type LiquibaseCommand = "update" | "update-count" | "update-to-tag";
+import { checkDefaultsFile, type DefaultsFileValues } from "./lb_defaults_file.ts";
+import {
+  COMMAND_HINTS,
+  COMMANDS,
+  EXITS,
+  type LiquibaseCommand,
+  lookup,
+  normalizeName,
+} from "./lb_options.ts";
+import {
+  exists,
+  isDirectory,
+  isReference,
+  resolveChangelog,
+  resolveClasspath,
+  resolveSearchPath,
+} from "./lb_paths.ts";
 
 /** The checked, normalized arguments of a Liquibase prepare. */
 export interface LiquibaseArgs {
@@ -69,272 +83,6 @@ export interface LiquibaseArgs {
   files: string[];
   /** The local directories Liquibase reads changelogs from: the search path, else the work dir. */
   roots: string[];
-}
-
-type Scope = "global" | "command";
-
-type Treatment =
-  | {
-    kind: "changelog" | "searchPath" | "classpath" | "defaultsFile" | "contexts" | "labels" | "count" | "tag";
-  }
-  /** Passed on and part of the key. */
-  | { kind: "keyed"; scope: Scope }
-  /** Passed on, not keyed; `plan: false` when the `*-sql` commands do not accept it. */
-  | { kind: "cosmetic"; scope: Scope; plan: boolean }
-  /** Accepted and not passed on (sqlrs sets it, or it does not matter). */
-  | { kind: "dropped" }
-  | { kind: "refused"; reason: string };
-
-interface OptionSpec {
-  canonical: string;
-  treatment: Treatment;
-}
-
-const CONNECTION = "sqlrs connects Liquibase to the database it prepares";
-const CLASSPATH =
-  "sqlrs runs Liquibase with the bundled PostgreSQL driver (pass project classes with --classpath)";
-const JAVA_CLASS = "it loads Java code into Liquibase";
-const WRITES = "it writes files on the engine host; Liquibase output goes to the job log";
-const TABLES = "sqlrs reads and clears the default databasechangelog and databasechangeloglock tables";
-const PRO = "Liquibase Pro is not supported";
-const EXITS = "it prints information and exits without preparing anything";
-
-const OPTIONS = new Map<string, OptionSpec>();
-
-function add(names: string[], treatment: Treatment): void {
-  const canonical = names[0] as string;
-  for (const name of names) OPTIONS.set(normalizeName(name), { canonical, treatment });
-}
-
-/** `--changeLogFile`, `--changelog-file` and `changelog_file` all become `changelogfile`. */
-function normalizeName(name: string): string {
-  return name.toLowerCase().replace(/[-_.]/g, "");
-}
-
-add(["changelog-file"], { kind: "changelog" });
-add(["search-path"], { kind: "searchPath" });
-add(["classpath"], { kind: "classpath" });
-add(["defaults-file"], { kind: "defaultsFile" });
-add(["context-filter", "contexts"], { kind: "contexts" });
-add(["label-filter", "labels"], { kind: "labels" });
-add(["count"], { kind: "count" });
-add(["tag"], { kind: "tag" });
-for (const name of ["default-schema-name", "default-catalog-name"]) {
-  add([name], { kind: "keyed", scope: "command" });
-}
-for (
-  const name of [
-    "liquibase-catalog-name",
-    "liquibase-schema-name",
-    "liquibase-tablespace-name",
-    "allow-duplicated-changeset-identifiers",
-    "changelog-parse-mode",
-    "convert-data-types",
-    "duplicate-file-mode",
-    "error-on-circular-include-all",
-    "file-encoding",
-    "missing-property-mode",
-    "on-missing-include-changelog",
-    "preserve-schema-case",
-    "strict",
-    "support-property-escaping",
-    "validate-xml-changelog-files",
-  ]
-) add([name], { kind: "keyed", scope: "global" });
-for (
-  const name of [
-    "log-level",
-    "log-channels",
-    "sql-log-level",
-    "sql-show-sql-warnings",
-    "filter-log-messages",
-    "mirror-output-to-console",
-  ]
-) add([name], { kind: "cosmetic", scope: "global", plan: true });
-for (const name of ["show-summary", "show-summary-output"]) {
-  add([name], { kind: "cosmetic", scope: "command", plan: false });
-}
-for (
-  const name of ["show-banner", "headless", "changelog-lock-wait-time-in-minutes", "changelog-lock-poll-rate"]
-) add([name], { kind: "dropped" });
-for (
-  const name of ["url", "username", "password", "reference-url", "reference-username", "reference-password"]
-) {
-  add([name], { kind: "refused", reason: CONNECTION });
-}
-for (
-  const name of [
-    "include-system-classpath",
-    "driver",
-    "driver-properties-file",
-    "reference-driver",
-  ]
-) {
-  add([name], { kind: "refused", reason: CLASSPATH });
-}
-for (
-  const name of [
-    "database-class",
-    "property-provider-class",
-    "change-exec-listener-class",
-    "change-exec-listener-properties-file",
-  ]
-) add([name], { kind: "refused", reason: JAVA_CLASS });
-for (
-  const name of [
-    "output-file",
-    "log-file",
-    "report-enabled",
-    "report-name",
-    "report-path",
-    "custom-log-data-file",
-    "monitor-performance",
-    "mirror-console-messages-to-log",
-  ]
-) add([name], { kind: "refused", reason: WRITES });
-for (const name of ["database-changelog-table-name", "database-changelog-lock-table-name"]) {
-  add([name], { kind: "refused", reason: TABLES });
-}
-for (const name of ["license-key", "pro-license-key"]) add([name], { kind: "refused", reason: PRO });
-add(["should-run"], { kind: "refused", reason: "sqlrs always runs the update" });
-add(["prompt-for-non-local-database"], { kind: "refused", reason: "Liquibase runs without a terminal" });
-for (const name of ["help", "version"]) add([name], { kind: "refused", reason: EXITS });
-
-/** Option name prefixes refused as a family. */
-const REFUSED_PREFIXES: ReadonlyArray<[string, string]> = [
-  ["reference", CONNECTION],
-  ["hub", "sqlrs does not connect Liquibase to Liquibase Hub"],
-  ["psql", "native executors run programs on the engine host"],
-  ["sqlcmd", "native executors run programs on the engine host"],
-  ["sqlplus", "native executors run programs on the engine host"],
-  ["pro", PRO],
-];
-
-const COMMANDS = new Map<string, LiquibaseCommand>([
-  ["update", "update"],
-  ["updatecount", "update-count"],
-  ["updatetotag", "update-to-tag"],
-]);
-
-const COMMAND_HINTS = new Map<string, string>([
-  ["updatesql", "use sqlrs plan:lb to see the pending changesets"],
-  ["updatecountsql", "use sqlrs plan:lb to see the pending changesets"],
-  ["updatetotagsql", "use sqlrs plan:lb to see the pending changesets"],
-]);
-
-function lookup(rawName: string): OptionSpec | null {
-  const key = normalizeName(rawName);
-  const spec = OPTIONS.get(key);
-  if (spec !== undefined) return spec;
-  for (const [prefix, reason] of REFUSED_PREFIXES) {
-    if (key.startsWith(prefix)) return { canonical: rawName, treatment: { kind: "refused", reason } };
-  }
-  return null;
-}
-
-function isReference(value: string): boolean {
-  return value.startsWith("classpath:") || /^[a-z][a-z0-9+.\-]*:\/\//i.test(value);
-}
-
-function exists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function isDirectory(path: string): boolean {
-  try {
-    return Deno.statSync(path).isDirectory;
-  } catch {
-    return false;
-  }
-}
-
-function isUnder(path: string, dir: string): boolean {
-  const rel = relative(dir, path);
-  return rel !== "" && !rel.startsWith("..") && !isAbsolute(rel);
-}
-
-/** `a/./b/../c.xml` → `a/c.xml` (posix separators), without a leading `./`. */
-function tidy(path: string): string {
-  return normalize(path).split(sep).join("/").replace(/^(\.\/)+/, "");
-}
-
-/** Reads a Java properties file: `key=value`, `key: value` or `key value`; `#`/`!` comments; `\` joins lines. */
-export function parseProperties(text: string): Map<string, string> {
-  const result = new Map<string, string>();
-  const lines = text.split(/\r?\n/);
-  for (let i = 0; i < lines.length; i++) {
-    let line = (lines[i] as string).replace(/^\s+/, "");
-    if (line === "" || line.startsWith("#") || line.startsWith("!")) continue;
-    while (/(^|[^\\])(\\\\)*\\$/.test(line) && i + 1 < lines.length) {
-      line = line.slice(0, -1) + (lines[++i] as string).replace(/^\s+/, "");
-    }
-    const match = /^((?:\\.|[^=:\s\\])*)\s*[=:\s]?\s*(.*)$/.exec(line);
-    if (match === null) continue;
-    const unescape = (s: string) =>
-      s.replace(/\\(.)/g, (_, c: string) => ({ t: "\t", n: "\n", r: "\r" })[c] ?? c);
-    result.set(unescape(match[1] as string), unescape(match[2] as string));
-  }
-  return result;
-}
-
-/** The option a defaults-file key sets: `liquibase.command.update.url` → `url`, `hub.mode` → `hubmode`. */
-function defaultsKeyName(key: string): string {
-  let k = key.toLowerCase();
-  if (k.startsWith("liquibase.command.")) {
-    k = k.slice("liquibase.command.".length);
-    const dot = k.indexOf(".");
-    if (dot !== -1 && COMMANDS.has(normalizeName(k.slice(0, dot)))) k = k.slice(dot + 1);
-  } else if (k.startsWith("liquibase.")) {
-    k = k.slice("liquibase.".length);
-  }
-  return normalizeName(k);
-}
-
-interface DefaultsFileValues {
-  changelogFile: string | null;
-  searchPath: string | null;
-  classpath: string | null;
-  contexts: string | null;
-  labels: string | null;
-}
-
-/** Defaults-file keys that the connection sqlrs passes overrides, so they are ignored, not refused. */
-const OVERRIDDEN_IN_DEFAULTS = new Set(["url", "username", "password"]);
-
-function checkDefaultsFile(path: string, text: string): DefaultsFileValues {
-  const values: DefaultsFileValues = {
-    changelogFile: null,
-    searchPath: null,
-    classpath: null,
-    contexts: null,
-    labels: null,
-  };
-  for (const [key, value] of parseProperties(text)) {
-    if (key.toLowerCase().startsWith("parameter.")) continue;
-    const spec = lookup(defaultsKeyName(key));
-    if (spec === null) continue;
-    const t = spec.treatment;
-    // sqlrs's --url/--username (command line) and password (environment) take precedence over these.
-    if (OVERRIDDEN_IN_DEFAULTS.has(spec.canonical)) continue;
-    if (spec.canonical === "driver" && value.trim() === "org.postgresql.Driver") continue;
-    if (t.kind === "refused") {
-      throw invalidArgument(`Liquibase defaults file ${path} sets ${key}, which sqlrs refuses: ${t.reason}`, {
-        file: path,
-        key,
-      });
-    }
-    if (t.kind === "changelog") values.changelogFile = value.trim();
-    if (t.kind === "searchPath") values.searchPath = value.trim();
-    if (t.kind === "classpath") values.classpath = value.trim();
-    if (t.kind === "contexts") values.contexts = value.trim();
-    if (t.kind === "labels") values.labels = value.trim();
-  }
-  return values;
 }
 
 interface Collected {
@@ -431,66 +179,6 @@ function collect(args: readonly string[]): Collected {
     }
   }
   return out;
-}
-
-function splitList(value: string): string[] {
-  return value.split(",").map((entry) => entry.trim()).filter((entry) => entry !== "");
-}
-
-function resolveSearchPath(value: string, workDir: string, option: string): string[] {
-  return splitList(value).map((entry) => {
-    if (isReference(entry)) return entry;
-    const path = resolve(workDir, entry);
-    if (!exists(path)) {
-      throw invalidArgument(`${option} entry ${entry} does not exist (looked for ${path})`, { path });
-    }
-    return path;
-  });
-}
-
-/** `--classpath` entries (`:`-separated, like Java's): absolute, and they must exist. */
-function resolveClasspath(value: string, workDir: string, option: string): string[] {
-  return value.split(":").map((entry) => entry.trim()).filter((entry) => entry !== "").map((entry) => {
-    const path = resolve(workDir, entry);
-    if (!exists(path)) {
-      throw invalidArgument(`${option} entry ${entry} does not exist (looked for ${path})`, { path });
-    }
-    return path;
-  });
-}
-
-function resolveChangelog(
-  value: string,
-  roots: string[],
-  hasRemoteRoots: boolean,
-): { file: string; arg: string } {
-  if (value.trim() === "") throw invalidArgument("--changelog-file is empty");
-  if (isReference(value)) return { file: value, arg: value };
-  if (isAbsolute(value)) {
-    const file = normalize(value);
-    const root = roots.find((dir) => isUnder(file, dir));
-    if (root === undefined) {
-      throw invalidArgument(
-        `Liquibase changelog ${value} is outside the search path (${
-          roots.join(", ")
-        }); run from a directory ` +
-          `that contains it or pass --search-path`,
-        { path: value },
-      );
-    }
-    if (!exists(file)) throw invalidArgument(`Liquibase changelog ${value} does not exist`, { path: value });
-    return { file, arg: tidy(relative(root, file)) };
-  }
-  const arg = tidy(value);
-  for (const root of roots) {
-    const file = resolve(root, arg);
-    if (exists(file)) return { file, arg };
-  }
-  if (hasRemoteRoots) return { file: arg, arg };
-  const tried = roots.map((root) => resolve(root, arg));
-  throw invalidArgument(`Liquibase changelog ${value} does not exist (looked for ${tried.join(", ")})`, {
-    path: tried[0] ?? value,
-  });
 }
 
 /**

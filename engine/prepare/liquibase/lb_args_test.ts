@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { dirname, join } from "node:path";
 import { SqlrsError } from "../../../shared/errors.ts";
-import { applyArgs, contextOptions, parseLiquibaseArgs, parseProperties, planArgs } from "./lb_args.ts";
+import { applyArgs, contextOptions, parseLiquibaseArgs, planArgs } from "./lb_args.ts";
+import { parseProperties } from "./lb_defaults_file.ts";
 
 /** A temp dir holding the given files (parents created); removed after `body`. */
 function withDir(files: Record<string, string>, body: (dir: string) => void): void {

@@ -3,7 +3,8 @@
  *
  * Two lists, each with one job:
  * - the changelog files Liquibase parsed (its FINE `Matched file '…' to parser` lines while planning),
- *   plus the regular files the args name and the `--classpath` content: recorded per state for
+ *   plus the regular files the args name and the `--classpath` content, and for each changeset the
+ *   files its `sqlFile` changes read ({@link sqlFilesByChangeset}): recorded per state for
  *   `cache explain`, and hashed again after a step to see that nothing changed while it ran;
  * - every regular file under the search roots and the classpath ({@link treeDigest}): what a cached
  *   plan is keyed under, because a plan also depends on files no log line names (a new file in an
@@ -12,7 +13,7 @@
  * @module
  */
 
-import { isAbsolute, join, resolve } from "node:path";
+import { dirname, isAbsolute, join, resolve } from "node:path";
 import { hashRecords, toHex } from "../fingerprint.ts";
 
 const MATCHED = /\bMatched file '(.+)' to parser '/;
@@ -40,6 +41,28 @@ export function parsedChangelogs(stderr: string, roots: readonly string[]): stri
     if (path !== undefined) found.add(path);
   }
   return [...found];
+}
+
+/**
+ * The files each changeset's `sqlFile` changes read, by `path::id::author`, from a FINE-level
+ * `update-sql`'s log: a `SQL in file <path> executed` line follows the changeset's `Running Changeset`
+ * line. The path is as written in the changelog: it is looked up beside the changelog (for
+ * `relativeToChangelogFile`) and in `roots`; one found in neither (inside a jar) is left out.
+ */
+export function sqlFilesByChangeset(stderr: string, roots: readonly string[]): Record<string, string[]> {
+  const found: Record<string, string[]> = {};
+  let current: string | undefined;
+  for (const line of stderr.split(/\r?\n/)) {
+    const running = /\bRunning Changeset: (.+)$/.exec(line)?.[1];
+    if (running !== undefined) current = running;
+    const name = /\bSQL in file (.+) executed$/.exec(line)?.[1];
+    if (name === undefined || current === undefined) continue;
+    const changelog = current.split("::")[0] as string;
+    const dirs = [...roots.map((root) => dirname(resolve(root, changelog))), ...roots];
+    const path = (isAbsolute(name) ? [name] : dirs.map((dir) => resolve(dir, name))).find(regularFile);
+    if (path !== undefined && !(found[current] ?? []).includes(path)) (found[current] ??= []).push(path);
+  }
+  return found;
 }
 
 async function sha256(path: string): Promise<string> {

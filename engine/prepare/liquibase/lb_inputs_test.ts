@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { hashFiles, parsedChangelogs, treeDigest } from "./lb_inputs.ts";
+import { hashFiles, parsedChangelogs, sqlFilesByChangeset, treeDigest } from "./lb_inputs.ts";
 import { KEPT_PLANS, readCachedPlan, writeCachedPlan } from "./lb_plan_cache.ts";
 
 async function withDir(files: Record<string, string>, body: (dir: string) => Promise<void>): Promise<void> {
@@ -69,18 +69,44 @@ Deno.test("writeCachedPlan() round-trips a plan and keeps only the most recent o
     const cache = join(dir, "plans");
     assert.equal(await readCachedPlan(cache, "k0"), null);
     for (let i = 0; i <= KEPT_PLANS; i++) {
-      await writeCachedPlan(cache, `k${i}`, { output: `out ${i}`, changelogs: [`/c${i}.xml`] });
+      await writeCachedPlan(cache, `k${i}`, {
+        output: `out ${i}`,
+        changelogs: [`/c${i}.xml`],
+        sqlFiles: { [`c${i}.xml::1::a`]: [`/s${i}.sql`] },
+      });
       const path = join(cache, `k${i}.json`);
       await Deno.utime(path, i, i);
     }
     assert.deepEqual(await readCachedPlan(cache, `k${KEPT_PLANS}`), {
       output: `out ${KEPT_PLANS}`,
       changelogs: [`/c${KEPT_PLANS}.xml`],
+      sqlFiles: { [`c${KEPT_PLANS}.xml::1::a`]: [`/s${KEPT_PLANS}.sql`] },
     });
-    await writeCachedPlan(cache, "last", { output: "", changelogs: [] });
+    await writeCachedPlan(cache, "last", { output: "", changelogs: [], sqlFiles: {} });
     assert.equal([...Deno.readDirSync(cache)].length, KEPT_PLANS);
     assert.equal(await readCachedPlan(cache, "k0"), null, "the oldest went");
+    // A plan cached before sqlFiles were recorded reads as having none.
+    await Deno.writeTextFile(join(cache, "old.json"), JSON.stringify({ output: "o", changelogs: [] }));
+    assert.deepEqual(await readCachedPlan(cache, "old"), { output: "o", changelogs: [], sqlFiles: {} });
     await Deno.writeTextFile(join(cache, "bad.json"), "{");
     assert.equal(await readCachedPlan(cache, "bad"), null);
+  });
+});
+
+Deno.test("sqlFilesByChangeset() gives each changeset the files its sqlFile lines name, beside its changelog or in a root", async () => {
+  await withDir({ "db/master.xml": "x", "db/sql/two.sql": "t", "db/top.sql": "u" }, (dir) => {
+    const stderr = [
+      "[2026-12-07 19:16:37] FINE [liquibase.changelog] Running Changeset: master.xml::1::a",
+      "[2026-12-07 19:16:37] FINE [liquibase.changelog] Running Changeset: master.xml::2::a",
+      "[2026-12-07 19:16:37] INFO [liquibase.changelog] SQL in file sql/two.sql executed",
+      "[2026-12-07 19:16:37] INFO [liquibase.changelog] SQL in file top.sql executed",
+      "[2026-12-07 19:16:37] INFO [liquibase.changelog] SQL in file sql/two.sql executed",
+      "[2026-12-07 19:16:37] FINE [liquibase.changelog] Running Changeset: master.xml::3::a",
+      "[2026-12-07 19:16:37] INFO [liquibase.changelog] SQL in file in/a/jar.sql executed",
+    ].join("\n");
+    assert.deepEqual(sqlFilesByChangeset(stderr, [join(dir, "db")]), {
+      "master.xml::2::a": [join(dir, "db/sql/two.sql"), join(dir, "db/top.sql")],
+    });
+    return Promise.resolve();
   });
 });

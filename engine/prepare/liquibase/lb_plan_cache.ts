@@ -9,10 +9,14 @@
 
 import { join } from "node:path";
 
-/** What planning learnt: `update-sql`'s output and the changelog files Liquibase parsed. */
+/**
+ * What planning learnt: `update-sql`'s output, the changelog files Liquibase parsed and the files of
+ * each changeset's `sqlFile` changes (by `path::id::author`; absent in plans cached before).
+ */
 export interface CachedPlan {
   output: string;
   changelogs: string[];
+  sqlFiles: Record<string, string[]>;
 }
 
 /** How many plans are kept: one per project, args and version in use is plenty. */
@@ -23,7 +27,8 @@ export async function readCachedPlan(dir: string, key: string): Promise<CachedPl
   try {
     const value = JSON.parse(await Deno.readTextFile(join(dir, `${key}.json`)));
     if (typeof value?.output !== "string" || !Array.isArray(value?.changelogs)) return null;
-    return { output: value.output, changelogs: value.changelogs.map(String) };
+    const sqlFiles = typeof value.sqlFiles === "object" && value.sqlFiles !== null ? value.sqlFiles : {};
+    return { output: value.output, changelogs: value.changelogs.map(String), sqlFiles };
   } catch {
     return null;
   }

@@ -88,7 +88,7 @@ function onPath(name: string, pathVar: string | undefined): string | null {
 }
 
 /** The java the launcher would use (`$JAVA_HOME/bin/java`, else `java` on PATH), or null. */
-function javaLocation(env: Record<string, string>): string | null {
+export function javaLocation(env: Record<string, string>): string | null {
   if (env.JAVA_HOME) {
     const java = join(env.JAVA_HOME, "bin", "java");
     return isExecutableFile(java) ? java : null;
@@ -315,6 +315,8 @@ export interface RunLiquibaseOptions {
   env?: Record<string, string>;
   /** Replaces {@link FAST_JAVA_OPTS} (measurements use `""`). */
   javaOpts?: string;
+  /** The launcher's `LIQUIBASE_HOME` (see lb_fast_start.ts); by default it finds its own. */
+  home?: string;
 }
 
 /** A finished Liquibase run: full stdout, stderr, and the command line as logged. */
@@ -367,6 +369,7 @@ export async function runLiquibase(
   ];
   const env = liquibaseEnv(options.env ?? Deno.env.toObject(), options.javaOpts ?? FAST_JAVA_OPTS);
   env.LIQUIBASE_COMMAND_PASSWORD = url.password;
+  if (options.home !== undefined) env.LIQUIBASE_HOME = options.home;
   const stdout: string[] = [];
   const stderr: string[] = [];
   const started = performance.now();

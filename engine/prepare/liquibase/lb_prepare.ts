@@ -13,32 +13,27 @@
 
 import { createHash } from "node:crypto";
 import { join } from "node:path";
-import type { PrepareJobRequestLiquibase } from "../../shared/schemas.ts";
-import type { Runtime, ServerHandle } from "../runtime/types.ts";
-import { serverAddress } from "../runtime/address.ts";
-import { findLiquibase, liquibaseFailure, type LiquibaseTool, runLiquibase } from "./liquibase/lb_tool.ts";
-import {
-  applyArgs,
-  contextOptions,
-  type LiquibaseArgs,
-  parseLiquibaseArgs,
-  planArgs,
-} from "./liquibase/lb_args.ts";
+import type { PrepareJobRequestLiquibase } from "../../../shared/schemas.ts";
+import type { Runtime, ServerHandle } from "../../runtime/types.ts";
+import { serverAddress } from "../../runtime/address.ts";
+import { findLiquibase, liquibaseFailure, type LiquibaseTool } from "./lb_tool.ts";
+import { runLiquibaseFast } from "./lb_fast_start.ts";
+import { applyArgs, contextOptions, type LiquibaseArgs, parseLiquibaseArgs, planArgs } from "./lb_args.ts";
 import {
   changesetRef,
   clearStaleLockSql,
   parsePendingChangesets,
   type PendingChangeset,
   ranChangesets,
-} from "./liquibase/lb_plan.ts";
-import { hashFiles, parsedChangelogs, treeDigest } from "./liquibase/lb_inputs.ts";
-import { readCachedPlan, writeCachedPlan } from "./liquibase/lb_plan_cache.ts";
-import { runAlwaysChangesets } from "./liquibase/lb_run_always.ts";
-import { chainPlan, type Plan, type PlannerDeps, type StepDraft } from "./planner.ts";
-import type { SeriesStep, StepAction, StepContext } from "./step_action.ts";
-import { argsSummary } from "./summary.ts";
-import { hashRecords } from "./fingerprint.ts";
-import { invalidArgument, SqlrsError } from "../../shared/errors.ts";
+} from "./lb_plan.ts";
+import { hashFiles, parsedChangelogs, sqlFilesByChangeset, treeDigest } from "./lb_inputs.ts";
+import { readCachedPlan, writeCachedPlan } from "./lb_plan_cache.ts";
+import { runAlwaysChangesets } from "./lb_run_always.ts";
+import { chainPlan, type Plan, type PlannerDeps, type StepDraft } from "../planner.ts";
+import type { SeriesStep, StepAction, StepContext } from "../step_action.ts";
+import { argsSummary } from "../summary.ts";
+import { hashRecords } from "../fingerprint.ts";
+import { invalidArgument, SqlrsError } from "../../../shared/errors.ts";
 
 /** What Liquibase planning needs besides the common planner deps. */
 export interface LiquibasePlannerDeps extends PlannerDeps {
@@ -142,6 +137,8 @@ async function recordedChecksums(
 interface LiquibaseRun {
   args: LiquibaseArgs;
   tool: LiquibaseTool;
+  /** Where the JVM's faster start is kept (see lb_fast_start.ts), or null. */
+  jvmCache: string | null;
   workDir: string;
   /** The request's `statement_timeout` for the changesets (not in their keys, as for psql steps). */
   statementTimeout: string | undefined;
@@ -207,12 +204,12 @@ async function applySeries(
   const count = Math.max(1, expected.length);
   const firstTask = (steps[0] as SeriesStep).taskId;
   await clearStaleLock(runtime, image, server);
-  const result = await runLiquibase(run.tool, applyArgs(run.args, count), {
+  const result = await runLiquibaseFast(run.tool, applyArgs(run.args, count), {
     cwd: run.workDir,
     url: jdbcUrl(server, run.statementTimeout),
     signal,
     onLine: (line) => reporter.log(firstTask, `liquibase: ${line}`),
-  });
+  }, run.jvmCache);
   signal.throwIfAborted();
   const output = `${result.stderr}\n${result.stdout}`;
   if (result.code !== 0) {
@@ -259,7 +256,11 @@ function changesetAction(run: LiquibaseRun, index: number): ChangesetAction {
     lbRun: run,
     index,
     kind: "lb",
-    summary: changeset === null ? "update (no pending changesets)" : changesetRef(changeset),
+    // With the project's directory: a changeset's path is relative to it, and `ls -s` shows states of
+    // several projects side by side.
+    summary: `${
+      changeset === null ? "update (no pending changesets)" : changesetRef(changeset)
+    } in ${run.workDir}`,
     // The identity is keyed with the checksum: Liquibase tracks a changeset by path::id::author, so a
     // state built under another spelling of the path is not the same state. The printed SQL shows
     // what the context/label filters and changelog properties did to the changeset.
@@ -316,9 +317,14 @@ async function planWithLiquibase(
   args: LiquibaseArgs,
   tool: LiquibaseTool,
   deps: LiquibasePlannerDeps,
-): Promise<{ output: string; changelogs: string[]; durationMs: number }> {
+): Promise<{ output: string; changelogs: string[]; sqlFiles: Record<string, string[]>; durationMs: number }> {
   return await deps.withBaseServer(request.image_id, async (_runtime, server) => {
-    const result = await runLiquibase(tool, planArgs(args), { cwd: request.work_dir, url: jdbcUrl(server) });
+    const result = await runLiquibaseFast(
+      tool,
+      planArgs(args),
+      { cwd: request.work_dir, url: jdbcUrl(server) },
+      jvmCacheDir(deps.storeRoot),
+    );
     if (result.code !== 0) {
       throw new SqlrsError(
         "invalid_argument",
@@ -328,6 +334,7 @@ async function planWithLiquibase(
     return {
       output: result.stdout,
       changelogs: parsedChangelogs(result.stderr, args.roots),
+      sqlFiles: sqlFilesByChangeset(result.stderr, args.roots),
       durationMs: result.durationMs,
     };
   });
@@ -384,8 +391,8 @@ export async function planLiquibasePrepare(
   let toolStartMs: number | undefined;
   if (planned === null && deps.cachedOnly === true) return null;
   if (planned === null) {
-    const { output, changelogs, durationMs } = await planWithLiquibase(request, args, tool, deps);
-    planned = { output, changelogs };
+    const { output, changelogs, sqlFiles, durationMs } = await planWithLiquibase(request, args, tool, deps);
+    planned = { output, changelogs, sqlFiles };
     toolStartMs = durationMs;
     if (cacheDir !== null && planKey !== null) await writeCachedPlan(cacheDir, planKey, planned);
   }
@@ -394,6 +401,7 @@ export async function planLiquibasePrepare(
   const run: LiquibaseRun = {
     args,
     tool,
+    jvmCache: jvmCacheDir(deps.storeRoot),
     workDir: request.work_dir,
     statementTimeout: request.statement_timeout,
     changesets,
@@ -409,7 +417,8 @@ export async function planLiquibasePrepare(
       ? [...options, ...contextOptions(args)].sort()
       : options,
     tool: toolIdentity,
-    files,
+    // A sqlFile's content is in the changeset's checksum; listing it names it when it changes.
+    files: changeset === null ? files : [...files, ...(planned.sqlFiles[changesetRef(changeset)] ?? [])],
   }));
   const plan = await chainPlan(request, image, drafts, argsSummary(request.liquibase_args), deps);
   return toolStartMs === undefined ? plan : { ...plan, toolStartMs };
@@ -418,6 +427,10 @@ export async function planLiquibasePrepare(
 /** Whether a changeset's printed SQL is empty or only comments (a customChange that runs Java). */
 function printsNoSql(changeset: PendingChangeset): boolean {
   return changeset.sql.split("\n").every((line) => line.trim() === "" || line.trim().startsWith("--"));
+}
+
+function jvmCacheDir(storeRoot: string | null): string | null {
+  return storeRoot === null ? null : join(storeRoot, "cache", "liquibase-jvm");
 }
 
 function isFile(path: string): boolean {

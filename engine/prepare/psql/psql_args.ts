@@ -13,9 +13,11 @@
  */
 
 import { resolve } from "node:path";
-import { invalidArgument } from "../../shared/errors.ts";
-import { completeLongOption, tokenize, type ToolOption } from "../../shared/tool_options.ts";
-import { expandPsqlContent, unreadableReason } from "./psql_includes.ts";
+import { invalidArgument } from "../../../shared/errors.ts";
+import { completeLongOption, tokenize, type ToolOption } from "../../../shared/tool_options.ts";
+import { type ExpandedPsqlContent, expandPsqlContent } from "./psql_includes.ts";
+import type { PsqlMetaCommand } from "./psql_context.ts";
+import { unreadableReason } from "./psql_data_keys.ts";
 
 /** One psql run: its input, its full argv (no program name, no connection args) and its content key. */
 export interface PsqlStep {
@@ -25,6 +27,8 @@ export interface PsqlStep {
   contentHash: string;
   /** Every absolute file the content depends on. */
   files: string[];
+  /** The input's backslash commands, includes expanded. */
+  metaCommands: PsqlMetaCommand[];
 }
 
 /** The steps of a psql prepare, and the options that enter every step's fingerprint. */
@@ -254,7 +258,7 @@ async function stepContent(
   input: PendingInput,
   workDir: string,
   stdin: string,
-): Promise<{ contentHash: string; files: string[] }> {
+): Promise<ExpandedPsqlContent> {
   if (input.kind === "command") {
     return await expandPsqlContent({ text: input.sql, origin: null, workDir, label: "the -c command" });
   }

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { SqlrsError } from "../../shared/errors.ts";
+import { SqlrsError } from "../../../shared/errors.ts";
 import { ENFORCED_PSQL_ARGS, planPsql } from "./psql_args.ts";
 
 /** A temp dir holding the given files; removed after `body`. */

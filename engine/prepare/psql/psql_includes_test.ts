@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { SqlrsError } from "../../shared/errors.ts";
+import { SqlrsError } from "../../../shared/errors.ts";
 import { expandPsqlContent } from "./psql_includes.ts";
 import { copySource } from "./psql_copy.ts";
 

@@ -18,14 +18,14 @@
  * @module
  */
 
-import { SqlrsError } from "../../shared/errors.ts";
+import { SqlrsError } from "../../../shared/errors.ts";
 import { expandPsqlContent } from "./psql_includes.ts";
 import type { PsqlStep } from "./psql_args.ts";
-import { argsSummary } from "./summary.ts";
-import { type SeriesStep, type StepAction, type StepContext, stepFailed } from "./step_action.ts";
-import { readLines } from "../exec.ts";
-import { toolDatabase } from "../session_options.ts";
-import type { ToolOptions } from "../runtime/types.ts";
+import { argsSummary } from "../summary.ts";
+import { type SeriesStep, type StepAction, type StepContext, stepFailed } from "../step_action.ts";
+import { readLines } from "../../exec.ts";
+import { toolDatabase } from "../../session_options.ts";
+import type { ToolOptions } from "../../runtime/types.ts";
 
 /** `-f /abs/file.sql`, `-f -` or `-c '…'`. */
 export function psqlInputSummary(step: PsqlStep): string {

@@ -1,0 +1,86 @@
+/**
+ * Runs a prepare against an uploaded source tree: the request's `work_dir`, its `-f` paths and its
+ * Liquibase changelog, search path and defaults file move into the tree (keys hash content, not
+ * paths, so a state is the one a local prepare makes), a file the plan reads that the manifest lacks
+ * becomes a `source_inputs_missing` answer naming the client's path, and tree paths in error
+ * messages read as the client's paths again.
+ *
+ * @module
+ */
+
+import { isAbsolute, join, resolve } from "node:path";
+import { SqlrsError } from "../../shared/errors.ts";
+import { mapLbPathOptions } from "../../shared/lb_path_options.ts";
+import type { PrepareJobRequest } from "../../shared/schemas.ts";
+import { renderToken, tokenize } from "../../shared/tool_options.ts";
+import type { BlobStore } from "./blob_store.ts";
+import type { SourceTree, SourceTrees } from "./source_trees.ts";
+import { fetchUrlInputs } from "./url_inputs.ts";
+import { isUrlInput } from "../../shared/url_input.ts";
+
+/** The request with its paths inside `tree` (`source_id` dropped: the tree is what the job reads). */
+export function requestInTree(request: PrepareJobRequest, tree: SourceTree): PrepareJobRequest {
+  const { source_id: _, ...rest } = request;
+  // Normalized first: a client's "/a/../.." must not lead out of the tree.
+  const inside = (path: string) => join(tree.root, resolve(path).slice(1));
+  const work_dir = inside(request.work_dir);
+  const inTree = (path: string) => isAbsolute(path) ? inside(path) : path;
+  if (rest.prepare_kind === "lb") {
+    // Relative values resolve against work_dir, which is in the tree already.
+    const liquibase_args = mapLbPathOptions(
+      rest.liquibase_args,
+      (option, value) =>
+        option === "search-path"
+          ? value.split(",").map((entry) => inTree(entry.trim())).join(",")
+          : inTree(value),
+    );
+    return { ...rest, work_dir, liquibase_args };
+  }
+  const psql_args: string[] = [];
+  for (const token of tokenize("psql", rest.psql_args)) {
+    const file = token.kind === "option" && token.option.name === "file" ? token.value : null;
+    if (file !== null && file !== "-" && !isUrlInput(file)) {
+      psql_args.push("-f", inside(resolve(request.work_dir, file)));
+    } else psql_args.push(...renderToken(token));
+  }
+  return { ...rest, work_dir, psql_args };
+}
+
+/**
+ * Calls `submit` with the request moved into its tree when it names a `source_id`, as it is otherwise,
+ * and with the content of its `-f https://…` files fetched.
+ * @throws {SqlrsError} `source_inputs_missing` with `details.paths` when the plan read a file the
+ * manifest does not list
+ */
+export async function submitWithSource<T>(
+  sources: { trees: SourceTrees; blobs: BlobStore },
+  request: PrepareJobRequest,
+  submit: (request: PrepareJobRequest) => Promise<T>,
+): Promise<T> {
+  if (request.source_id === undefined) return await submit(await fetchUrlInputs(request, sources.blobs));
+  const tree = await sources.trees.materialize(request.source_id);
+  const moved = requestInTree(request, tree);
+  // The tree holds the uploaded files' directories only; psql and Liquibase start in the work dir.
+  await Deno.mkdir(moved.work_dir, { recursive: true, mode: 0o711 });
+  try {
+    return await submit(await fetchUrlInputs(moved, sources.blobs));
+  } catch (error) {
+    if (!(error instanceof SqlrsError)) throw error;
+    const path = error.details?.path;
+    if (typeof path === "string" && path.startsWith(`${tree.root}/`)) {
+      const clientPath = path.slice(tree.root.length);
+      if (!(clientPath in tree.files)) {
+        throw new SqlrsError("source_inputs_missing", `The prepare reads ${clientPath}: upload it`, {
+          details: { paths: [clientPath] },
+        });
+      }
+    }
+    const details = typeof path === "string"
+      ? { ...error.details, path: path.replace(tree.root, "") }
+      : error.details;
+    throw new SqlrsError(error.code, error.message.replaceAll(tree.root, ""), {
+      ...(details === undefined ? {} : { details }),
+      cause: error,
+    });
+  }
+}
