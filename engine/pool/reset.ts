@@ -42,5 +42,5 @@ export async function resetInstance(deps: ResetDeps, ref: string): Promise<Insta
   } finally {
     deps.pool.refill(row.state_id);
   }
-  return deps.inventory.getInstance(row.instance_id).entry;
+  return (await deps.inventory.getInstance(row.instance_id)).entry;
 }

@@ -160,11 +160,12 @@ export function createTeamApp(deps: TeamAppDeps): (request: Request) => Promise<
     if (!submit) return await forward(request, { body: JSON.stringify(body) });
     if (body.name !== undefined) await refuseOthersName(owners, user, list, body.name);
     const response = await forward(request, { body: JSON.stringify(body) });
-    if (response.status !== 201) return response;
-    const accepted = await response.json() as { job_id: string };
-    owners.setJobOwner(accepted.job_id, user.name);
-    return Response.json(accepted, {
-      status: 201,
+    // 201: accepted; 200: a cache hit answered with the finished job (`?wait=cached`). Either is theirs.
+    if (response.status !== 201 && response.status !== 200) return response;
+    const answer = await response.json() as { job_id: string };
+    owners.setJobOwner(answer.job_id, user.name);
+    return Response.json(answer, {
+      status: response.status,
       headers: { location: response.headers.get("location") ?? "" },
     });
   }
