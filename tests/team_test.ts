@@ -409,6 +409,8 @@ Deno.test("a team engine serves its users over TLS: profiles, ownership, shared 
       .tasks.filter((task) => task.type === "state_execute");
     assert.ok(steps.length > 0 && steps.every((task) => task.cached === true), plan.stdout);
     assert.equal(steps.at(-1)?.output_state_id, aliceState);
+    // The engine holds every file already (blobs are content-addressed): nothing is sent again.
+    assert.equal(json<{ uploaded: { bytes: number } }>(plan.stdout).uploaded.bytes, 0, plan.stdout);
   });
 
   await t.step("psql escapes are refused at planning with exit 2", async () => {
