@@ -47,6 +47,18 @@ export function requestInTree(request: PrepareJobRequest, tree: SourceTree): Pre
 }
 
 /**
+ * The client's path of the file `error` is about when it lies in `tree` but the manifest does not list
+ * it (a file the client has not uploaded yet), else null.
+ */
+export function notUploaded(error: unknown, tree: SourceTree): string | null {
+  if (!(error instanceof SqlrsError)) return null;
+  const path = error.details?.path;
+  if (typeof path !== "string" || !path.startsWith(`${tree.root}/`)) return null;
+  const clientPath = path.slice(tree.root.length);
+  return clientPath in tree.files ? null : clientPath;
+}
+
+/**
  * Calls `submit` with the request moved into its tree when it names a `source_id`, as it is otherwise,
  * and with the content of its `-f https://…` files fetched.
  * @throws {SqlrsError} `source_inputs_missing` with `details.paths` when the plan read a file the
@@ -66,15 +78,13 @@ export async function submitWithSource<T>(
     return await submit(await fetchUrlInputs(moved, sources.blobs));
   } catch (error) {
     if (!(error instanceof SqlrsError)) throw error;
-    const path = error.details?.path;
-    if (typeof path === "string" && path.startsWith(`${tree.root}/`)) {
-      const clientPath = path.slice(tree.root.length);
-      if (!(clientPath in tree.files)) {
-        throw new SqlrsError("source_inputs_missing", `The prepare reads ${clientPath}: upload it`, {
-          details: { paths: [clientPath] },
-        });
-      }
+    const missing = notUploaded(error, tree);
+    if (missing !== null) {
+      throw new SqlrsError("source_inputs_missing", `The prepare reads ${missing}: upload it`, {
+        details: { paths: [missing] },
+      });
     }
+    const path = error.details?.path;
     const details = typeof path === "string"
       ? { ...error.details, path: path.replace(tree.root, "") }
       : error.details;

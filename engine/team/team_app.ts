@@ -24,15 +24,19 @@ import {
 } from "./ownership.ts";
 import { refuseEscapes, refuseRunEscapes } from "./remote_safety.ts";
 import type { TeamUser, TeamUsers } from "./users.ts";
-import { missingFromTree } from "./uploaded_inputs.ts";
 
 /** Where a team engine finds a prepare's inputs. */
 export interface RequestSources {
   /**
-   * The request with its paths where planning will read them, and the directory every file it reads
-   * must be under (its uploaded source tree; null when it uploaded nothing).
+   * The request with its paths where planning will read them, the directory every file it reads must be
+   * under (its uploaded source tree; null when it uploaded nothing), and whether an error of the check is
+   * about a file of the tree the client has not uploaded yet.
    */
-  inputs(request: PrepareJobRequest): Promise<{ request: PrepareJobRequest; root: string | null }>;
+  inputs(request: PrepareJobRequest): Promise<{
+    request: PrepareJobRequest;
+    root: string | null;
+    missing(error: unknown): boolean;
+  }>;
 }
 
 /** What the team layer is built on. */
@@ -155,7 +159,7 @@ export function createTeamApp(deps: TeamAppDeps): (request: Request) => Promise<
     } catch (error) {
       // A file of the tree that the client has not uploaded yet: the engine answers which (409
       // source_inputs_missing) and builds nothing; the client uploads it and asks again, checked again.
-      if (!await missingFromTree(error, inputs.root)) throw error;
+      if (!inputs.missing(error)) throw error;
     }
     if (!submit) return await forward(request, { body: JSON.stringify(body) });
     if (body.name !== undefined) await refuseOthersName(owners, user, list, body.name);

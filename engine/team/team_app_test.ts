@@ -46,7 +46,7 @@ Deno.test("createTeamApp() answers per user: 401, 403, 404 for another's instanc
         jobOwner: (jobId) => owners.get(jobId),
         getInstance: (id) => (jobOf[id] === undefined ? undefined : { job_id: jobOf[id] as string }),
       },
-      sources: { inputs: (request) => Promise.resolve({ request, root: null }) },
+      sources: { inputs: (request) => Promise.resolve({ request, root: null, missing: () => false }) },
       log: () => {},
     });
     const call = (token: string, path: string, method = "GET") =>
