@@ -7,7 +7,7 @@
  * @module
  */
 
-import { PREPARE_KIND_INFO, PREPARE_KINDS } from "../shared/prepare_kinds.ts";
+import { PREPARE_KIND_SPECS } from "../shared/prepare_kinds.ts";
 
 /** sqlrs's own prepare flags that take a value. */
 const VALUE_FLAGS = new Set(["--image", "--name", "--ttl", "--deadline", "--statement-timeout"]);
@@ -17,7 +17,7 @@ const VALUE_FLAGS = new Set(["--image", "--name", "--ttl", "--deadline", "--stat
  * recipe's kind is not known here, so every kind's count).
  */
 function takesValue(token: string): boolean {
-  return VALUE_FLAGS.has(token) || PREPARE_KINDS.some((kind) => PREPARE_KIND_INFO[kind].takesValue(token));
+  return VALUE_FLAGS.has(token) || PREPARE_KIND_SPECS.some((kind) => kind.info.takesValue(token));
 }
 
 /** Splits argv (after global flags) into the prepare stage and the run stage, if any. */

@@ -1,6 +1,7 @@
 /**
  * The CLI's side of tool arguments: its own stdin, read once for `-f -` and run steps. Parsing psql
- * arguments (absolute `-f` paths, run steps) is shared with `mod.ts` in `client/psql_args.ts`.
+ * arguments is shared with `mod.ts`: absolute `-f` paths of a prepare in `shared/prepare_kinds/psql.ts`,
+ * run steps in `client/psql_args.ts`.
  *
  * @module
  */

@@ -8,6 +8,7 @@
 import type { EngineClient } from "./engine_client.ts";
 import { followJob, requireSucceeded } from "./follow_job.ts";
 import { prepareRequestFor } from "./requests.ts";
+import { PREPARE_KIND_SPECS } from "../shared/prepare_kinds.ts";
 import type { ClientOptions, Session } from "./session.ts";
 import { SqlrsError } from "../shared/errors.ts";
 import type { UploadStats } from "./sources/upload.ts";
@@ -80,8 +81,13 @@ export async function jobRequest(
   options: PrepareOptions,
   planOnly: boolean,
 ): Promise<PrepareJobRequest> {
-  if ((options.psql === undefined) === (options.liquibase === undefined)) {
-    throw new TypeError("Cannot prepare: give exactly one of psql and liquibase");
+  const given = PREPARE_KIND_SPECS.filter((spec) => kindArgs(options, spec) !== undefined);
+  const [spec] = given;
+  if (spec === undefined || given.length > 1) {
+    const names = PREPARE_KIND_SPECS.map((kind) => kind.libraryOption);
+    throw new TypeError(
+      `Cannot prepare: give exactly one of ${names.slice(0, -1).join(", ")} and ${names.at(-1)}`,
+    );
   }
   const shared = {
     cwd: session.cwd,
@@ -95,9 +101,18 @@ export async function jobRequest(
     statementTimeout: planOnly ? undefined : options.statementTimeout ?? session.statementTimeout,
     planOnly,
   };
-  return options.psql !== undefined
-    ? await prepareRequestFor("psql", options.psql, shared)
-    : await prepareRequestFor("lb", options.liquibase ?? [], shared);
+  return await prepareRequestFor(spec.name, kindArgs(options, spec) ?? [], shared);
+}
+
+/**
+ * The tool args `options` give for `spec`'s kind. Indexing by the kind's `libraryOption` is the
+ * compile-time check that {@link PlanOptions} has an option for every kind of the registry.
+ */
+function kindArgs(
+  options: PlanOptions,
+  spec: (typeof PREPARE_KIND_SPECS)[number],
+): readonly string[] | undefined {
+  return options[spec.libraryOption];
 }
 
 /** A finished job's status and what its submission uploaded (with `uploadSources`). */

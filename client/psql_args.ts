@@ -1,7 +1,7 @@
 /**
- * Client-side handling of psql arguments, shared by the CLI and `mod.ts`: `-f FILE` paths are made
- * absolute against the caller's directory (the engine may run elsewhere), `-f -` asks for the caller's
- * stdin, and for runs each `-c`/`-f` becomes its own step with file contents sent by the client.
+ * Client-side handling of run:psql arguments, shared by the CLI and `mod.ts`: each `-c`/`-f` becomes
+ * its own step with file contents sent by the client (a prepare's are the psql kind's,
+ * `shared/prepare_kinds/psql.ts`).
  *
  * @module
  */
@@ -28,33 +28,6 @@ function splitInputs(args: readonly string[]): {
     inputs.push({ kind: name, value: token.value });
   }
   return { inputs, shared };
-}
-
-/**
- * Makes `-f FILE` paths absolute; says whether `-f -` asks for stdin.
- *
- * @example Resolve a relative script
- * ```ts
- * import { absolutizePsqlFiles } from "./psql_args.ts";
- * const { args, readsStdin } = absolutizePsqlFiles(["-q", "-f", "schema.sql"], "/work");
- * if (args.join(" ") !== "-q -f /work/schema.sql" || readsStdin) throw new Error("unexpected");
- * ```
- */
-export function absolutizePsqlFiles(
-  args: readonly string[],
-  cwd: string,
-): { args: string[]; readsStdin: boolean } {
-  const result: string[] = [];
-  let readsStdin = false;
-  for (const token of tokenize("psql", args)) {
-    if (token.kind === "option" && token.option.name === "file" && token.value !== null) {
-      readsStdin ||= token.value === "-";
-      // A URL goes as it is: the engine fetches it.
-      const kept = token.value === "-" || isUrlInput(token.value);
-      result.push("-f", kept ? token.value : resolve(cwd, token.value));
-    } else result.push(...renderToken(token));
-  }
-  return { args: result, readsStdin };
 }
 
 /** One psql invocation of a run. */

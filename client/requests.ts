@@ -1,20 +1,17 @@
 /**
  * Builds the API's prepare and run requests from tool arguments, one implementation for the CLI and
- * `mod.ts`: paths resolve against the caller's directory and `-f -` takes the caller's stdin.
+ * `mod.ts`: paths resolve against the caller's directory and `-f -` takes the caller's stdin. Each
+ * prepare kind builds its own request (`shared/prepare_kinds/`); the flags common to all are set here.
  *
  * @module
  */
 
 import type { PrepareJobRequest, RunRequest } from "../shared/schemas.ts";
-import type { PrepareKindName } from "../shared/prepare_kinds.ts";
-import { absolutizePsqlFiles, psqlRunSteps } from "./psql_args.ts";
+import { type PrepareKindName, prepareKindSpec, type RequestCaller } from "../shared/prepare_kinds.ts";
+import { psqlRunSteps } from "./psql_args.ts";
 
 /** What a prepare request needs besides the tool args. */
-export interface PrepareRequestOptions {
-  /** The directory relative paths resolve against (sent as `work_dir`). */
-  cwd: string;
-  /** The caller's stdin, read only when the args ask for it (`-f -`). */
-  stdin: () => Promise<string | undefined>;
+export interface PrepareRequestOptions extends RequestCaller {
   image?: string | undefined;
   name?: string | undefined;
   rebind?: boolean | undefined;
@@ -40,23 +37,6 @@ function withFlags<R extends PrepareJobRequest>(request: R, options: PrepareRequ
   return request;
 }
 
-/** The request of one kind from the caller's tool args. */
-type RequestBuilder = (args: readonly string[], options: PrepareRequestOptions) => Promise<PrepareJobRequest>;
-
-/** Each kind's request: what its tool args need from the caller's side before they go to the engine. */
-const BUILDERS: Record<PrepareKindName, RequestBuilder> = {
-  // `-f` paths made absolute, `-f -` filled from `options.stdin`.
-  psql: async (psqlArgs, options) => {
-    const { args, readsStdin } = absolutizePsqlFiles(psqlArgs, options.cwd);
-    const request: PrepareJobRequest = { prepare_kind: "psql", psql_args: args, work_dir: options.cwd };
-    if (readsStdin) request.stdin = (await options.stdin()) ?? "";
-    return request;
-  },
-  // The engine resolves Liquibase's paths against `work_dir`.
-  lb: (args, options) =>
-    Promise.resolve({ prepare_kind: "lb", liquibase_args: [...args], work_dir: options.cwd }),
-};
-
 /**
  * A prepare request of `kind` from its tool args and the flags of `options`.
  *
@@ -77,7 +57,7 @@ export async function prepareRequestFor(
   args: readonly string[],
   options: PrepareRequestOptions,
 ): Promise<PrepareJobRequest> {
-  return withFlags(await BUILDERS[kind](args, options), options);
+  return withFlags(await prepareKindSpec(kind).request(args, options), options);
 }
 
 /**

@@ -1,88 +1,60 @@
 /**
- * The prepare kinds (`prepare:<kind>`, `plan:<kind>`), for everything that must know them without the
- * engine: the CLI builds its commands from this list, recipes and `cache explain` accept these names,
- * and the engine's registry (`engine/prepare/kinds.ts`) holds one implementation per name (the compiler
- * refuses a name without one).
+ * The registry of prepare kinds (`prepare:<kind>`, `plan:<kind>`) for everything outside the engine:
+ * the CLI builds its commands from it, clients build requests and list uploads through it, recipes
+ * and `cache explain` accept its names, and the API's `PrepareJobRequest` is the union of its
+ * requests. The engine's registry (`engine/prepare/kinds.ts`) holds one implementation per name (the
+ * compiler refuses a name without one).
  *
- * Adding a kind: its name and {@link PrepareKindInfo} here, its request in `shared/schemas/jobs.ts`,
- * its folder `engine/prepare/<kind>/` and one line in `engine/prepare/kinds.ts`.
+ * Adding a kind: the CLI and clients and the engine are separate programs, so a kind has two halves.
+ * Here, a file `shared/prepare_kinds/<kind>.ts` exporting a {@link PrepareKindSpec} (name, CLI text,
+ * request schema, request builder, upload list) and one line in {@link PREPARE_KIND_SPECS}; in the
+ * engine, a folder `engine/prepare/<kind>/` and one line in `engine/prepare/kinds.ts`. For the
+ * library, `mod.ts`'s options name the kind's args too (`PlanOptions` in `client/prepare_job.ts`; the
+ * compiler asks for that field).
  *
  * @module
  */
 
-import { takesNextArg } from "./tool_options.ts";
+import { z } from "./deps.ts";
+import { typed } from "./schemas/_typed.ts";
+import type { PrepareKindSpec } from "./prepare_kinds/kind.ts";
+import { psqlSpec } from "./prepare_kinds/psql.ts";
+import { liquibaseSpec } from "./prepare_kinds/lb.ts";
+
+export type { PrepareKindInfo, PrepareKindSpec, RequestCaller } from "./prepare_kinds/kind.ts";
 
 /** Every prepare kind, in the order the CLI lists its commands. */
-export const PREPARE_KINDS = ["psql", "lb"] as const;
+export const PREPARE_KIND_SPECS = [psqlSpec, liquibaseSpec] as const;
+
+type AnySpec = (typeof PREPARE_KIND_SPECS)[number];
 
 /** A prepare kind's name (`prepare_kind` of a request). */
-export type PrepareKindName = (typeof PREPARE_KINDS)[number];
+export type PrepareKindName = AnySpec["name"];
+
+/** The name of every prepare kind, in the order of {@link PREPARE_KIND_SPECS}. */
+export const PREPARE_KINDS: readonly PrepareKindName[] = PREPARE_KIND_SPECS.map((spec) => spec.name);
 
 /** Whether `value` names a prepare kind. */
 export function isPrepareKindName(value: unknown): value is PrepareKindName {
   return (PREPARE_KINDS as readonly unknown[]).includes(value);
 }
 
-/** What the CLI shows and needs to know of a kind. */
-export interface PrepareKindInfo {
-  /** The tool, as usage lines name its arguments: `-- [psql args...]`. */
-  tool: string;
-  /** What the tool's arguments are. */
-  argsHelp: string;
-  /** What `prepare:<kind>` does. */
-  prepareDescription: string;
-  /** What `plan:<kind>` does. */
-  planDescription: string;
-  /** Text after the options in `prepare:<kind> --help`. */
-  prepareHelp: string;
-  /**
-   * Whether the tool option `token` takes the next argument as its value, so that the value is never
-   * read as the start of a composite run stage (`-c run:psql` is SQL, not a stage).
-   */
-  takesValue(token: string): boolean;
+type RequestOfSpec<S> = S extends PrepareKindSpec<infer R, string> ? R : never;
+
+/** `POST /v1/prepare-jobs` body: one request per prepare kind, told apart by `prepare_kind`. */
+export type PrepareJobRequest = RequestOfSpec<AnySpec>;
+/** `POST /v1/prepare-jobs` body. */
+export const PrepareJobRequest: z.ZodType<PrepareJobRequest> = typed<PrepareJobRequest>()(
+  z.discriminatedUnion(
+    "prepare_kind",
+    PREPARE_KIND_SPECS.map((spec) => spec.schema) as [AnySpec["schema"], ...AnySpec["schema"][]],
+  ),
+);
+
+/** The kind named `name`. */
+export function prepareKindSpec(name: PrepareKindName): PrepareKindSpec<PrepareJobRequest> {
+  return PREPARE_KIND_SPECS.find((spec) => spec.name === name) as PrepareKindSpec<PrepareJobRequest>;
 }
-
-const LIQUIBASE_VALUE_FLAGS = new Set([
-  "--changelog-file",
-  "--defaults-file",
-  "--searchPath",
-  "--search-path",
-]);
-
-const LIQUIBASE_ARGS =
-  "update --changelog-file FILE [--search-path …] [--contexts …] [--labels …] [--classpath …]";
-
-/** Each kind's {@link PrepareKindInfo}. */
-export const PREPARE_KIND_INFO: Record<PrepareKindName, PrepareKindInfo> = {
-  psql: {
-    tool: "psql",
-    argsHelp: "psql arguments: -f FILE, -f -, -c SQL, -v NAME=VALUE, ...",
-    prepareDescription: "Build (or reuse) a state from psql scripts and start an instance of it",
-    planDescription: "Show the steps of a psql prepare and which are cached",
-    prepareHelp: `
-Each -f FILE, -f - and -c SQL is a step with its own cached state; the other options apply to all.
-Every step runs as psql -X -v ON_ERROR_STOP=1 (so the first error stops it); options that connect
-elsewhere (-h, -p, -U, -d), prompt, write files, or undo -X or ON_ERROR_STOP are refused.
-
-Prints DSN=postgres://... of the new instance on stdout (JSON with --output json). Chain a run to
-use it once and delete it:
-  sqlrs prepare:psql -- -f schema.sql run:psql -- -c 'select count(*) from t'
-Or keep it by name and run against it later:
-  sqlrs prepare:psql --name dev -- -f schema.sql && sqlrs run:psql --instance dev -- -c 'select 1'`,
-    takesValue: (token) => takesNextArg("psql", token),
-  },
-  lb: {
-    tool: "liquibase",
-    argsHelp: LIQUIBASE_ARGS,
-    prepareDescription:
-      "Build (or reuse) a state from a Liquibase changelog, one state per changeset, and start an instance",
-    planDescription: "Show the pending Liquibase changesets as steps and which are cached",
-    prepareHelp: `
-Each pending changeset is a step with its own cached state. Prints DSN=postgres://... of the new
-instance on stdout; a run stage can follow (run:psql -- ...), as for prepare:psql.`,
-    takesValue: (token) => LIQUIBASE_VALUE_FLAGS.has(token),
-  },
-};
 
 /** The `prepare:<kind>` command of each kind. */
 export const PREPARE_COMMANDS: readonly string[] = PREPARE_KINDS.map((kind) => `prepare:${kind}`);

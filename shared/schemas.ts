@@ -17,7 +17,8 @@
  * if (request.prepare_kind !== "psql") throw new Error("unexpected kind");
  * ```
  *
- * The schemas live in `shared/schemas/`, one file per part of the API; this module re-exports them.
+ * The schemas live in `shared/schemas/`, one file per part of the API, except the prepare requests,
+ * which each prepare kind owns (`shared/prepare_kinds/`); this module re-exports them.
  *
  * @module
  */
@@ -27,6 +28,10 @@ export * from "./schemas/discovery.ts";
 export * from "./schemas/config.ts";
 export * from "./schemas/status.ts";
 export * from "./schemas/jobs.ts";
+export { PrepareJobRequest } from "./prepare_kinds.ts";
+export type { PrepareRequestCommon } from "./schemas/prepare_request.ts";
+export { PrepareJobRequestPsql } from "./prepare_kinds/psql.ts";
+export { PrepareJobRequestLiquibase } from "./prepare_kinds/lb.ts";
 export * from "./schemas/inventory.ts";
 export * from "./schemas/runs.ts";
 export * from "./schemas/cache.ts";

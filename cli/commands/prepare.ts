@@ -11,7 +11,7 @@ import { parseDuration } from "../../shared/duration.ts";
 import type { CliContext } from "../context.ts";
 import { readStdin } from "../tool_args.ts";
 import { prepareRequestFor } from "../../client/requests.ts";
-import { PREPARE_KIND_INFO, PREPARE_KINDS, type PrepareKindName } from "../../shared/prepare_kinds.ts";
+import { PREPARE_KINDS, type PrepareKindName, prepareKindSpec } from "../../shared/prepare_kinds.ts";
 import type { UploadStats } from "../../client/sources/upload.ts";
 import { followJob, reportCacheHit } from "../progress.ts";
 import { nameFailedStep } from "../progress_view.ts";
@@ -258,7 +258,7 @@ export async function executePrepare(
 }
 
 function prepareCommand(kind: PrepareKindName, planOnly: boolean, context: Context, runStage?: RunStage) {
-  const info = PREPARE_KIND_INFO[kind];
+  const info = prepareKindSpec(kind).info;
   const tool = info.tool;
   const command = new Command(`${planOnly ? "plan" : "prepare"}:${kind}`)
     .description(planOnly ? info.planDescription : info.prepareDescription)

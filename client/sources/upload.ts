@@ -11,9 +11,8 @@
 import { createHash } from "node:crypto";
 import { SqlrsError } from "../../shared/errors.ts";
 import type { PrepareJobRequest } from "../../shared/schemas.ts";
-import { tokenize } from "../../shared/tool_options.ts";
+import { prepareKindSpec } from "../../shared/prepare_kinds.ts";
 import type { EngineClient } from "../engine_client.ts";
-import { liquibaseFiles } from "./lb_files.ts";
 
 /** What an upload sent: the files whose bytes went (in part) to the engine, and those bytes. */
 export interface UploadStats {
@@ -23,19 +22,6 @@ export interface UploadStats {
 
 /** Bytes per `PUT`: an interrupted upload loses at most this much. */
 export const CHUNK_BYTES = 8 * 1024 * 1024;
-
-/**
- * The files a request names itself (psql: `-f FILE`; the engine asks for the ones they lead to), or
- * for Liquibase everything its changelogs may read.
- */
-async function requestFiles(request: PrepareJobRequest): Promise<string[]> {
-  if (request.prepare_kind === "lb") return await liquibaseFiles(request.liquibase_args, request.work_dir);
-  return tokenize("psql", request.psql_args).flatMap((token) =>
-    token.kind === "option" && token.option.name === "file" && token.value?.startsWith("/") === true
-      ? [token.value]
-      : []
-  );
-}
 
 /** SHA-256 of a file's bytes, or null when there is no regular file at `path`. */
 async function hashFile(path: string): Promise<string | null> {
@@ -64,7 +50,7 @@ export async function submitUploading<T extends object>(
 ): Promise<T & { upload: UploadStats }> {
   const manifest = new Map<string, string | null>();
   const stats: UploadStats = { files: 0, bytes: 0 };
-  let wanted = await requestFiles(request);
+  let wanted = await prepareKindSpec(request.prepare_kind).uploadFiles(request);
   for (;;) {
     for (const path of wanted) manifest.set(path, await hashFile(path));
     const { source_id, missing } = await client.registerSources({ files: Object.fromEntries(manifest) });

@@ -21,6 +21,7 @@ import type {
   TaskEntry,
 } from "../../shared/schemas.ts";
 import { isJobFinished } from "../../shared/schemas.ts";
+import { prepareKindSpec } from "../../shared/prepare_kinds.ts";
 import { messageOf, notFound } from "../../shared/errors.ts";
 import { parseDuration } from "../../shared/duration.ts";
 import type { ConfigStore } from "../config/config_store.ts";
@@ -117,7 +118,8 @@ export class JobService {
       image_id: image.imageId,
       plan_only: request.plan_only === true,
       request,
-      prepare_args_normalized: plan?.argsNormalized ?? argsSummary(kind.args(request)),
+      prepare_args_normalized: plan?.argsNormalized ??
+        argsSummary(prepareKindSpec(request.prepare_kind).args(request)),
     });
     this.#deps.registry.setJobPlan(jobId, plan === null ? unplannedJob(request, image) : plannedJob(plan));
     this.#events.append(jobId, { type: "status", status: "queued" });

@@ -1,10 +1,12 @@
 /**
- * The registry of prepare kinds: one implementation per name of `shared/prepare_kinds.ts` (the
- * compiler refuses a name without one). Jobs plan through it and the executor asks it what a kind's
- * build server needs; nothing else in the engine knows which kinds there are.
+ * The engine's registry of prepare kinds: one implementation per name of `shared/prepare_kinds.ts`
+ * (the compiler refuses a name without one). Jobs plan through it, the executor asks it what a kind's
+ * build server needs, uploaded sources and fetched URLs are placed by it, and a team engine asks it
+ * what to refuse; nothing else in the engine knows which kinds there are.
  *
- * Adding a kind: a folder `engine/prepare/<kind>/` exporting a {@link PrepareKind}, its name (and the
- * CLI's text) in `shared/prepare_kinds.ts`, its request in `shared/schemas/jobs.ts`, and one line here.
+ * Adding a kind: the kind's file `shared/prepare_kinds/<kind>.ts` and its line in the shared registry
+ * (name, CLI text, request; see `shared/prepare_kinds.ts`), then a folder `engine/prepare/<kind>/`
+ * exporting a {@link PrepareKind} and one line in `KINDS` here.
  *
  * @module
  */
@@ -45,14 +47,26 @@ export interface SlowPlanning<R extends PrepareJobRequest> {
 
 /** One prepare kind: how its requests are checked and planned (each planned step carries its action). */
 export interface PrepareKind<R extends PrepareJobRequest> {
-  /** The request's tool args (shown for a job before it is planned). */
-  args(request: R): readonly string[];
   /** Plans a request; bad input throws a 400 (`invalid_argument`). */
   plan(request: R, deps: KindPlanDeps): Promise<Plan>;
   /** Set when planning is slow; see {@link SlowPlanning}. */
   slowPlanning?: SlowPlanning<R>;
   /** Whether the build server needs a password: the kind's tool connects over TCP, not the socket. */
   buildPassword?: boolean;
+  /**
+   * The request with the local paths of its tool args at `inside(absolute path)`: where an uploaded
+   * source tree holds them (`work_dir` and `source_id` are the caller's to change).
+   */
+  intoTree(request: R, inside: (path: string) => string): Promise<R>;
+  /** The request with each URL input replaced by the path `fetch` gives of its content; unset: none. */
+  withUrlInputs?(request: R, fetch: (url: string) => Promise<string>): Promise<R>;
+  /**
+   * Refuses, before planning on a team engine, a request that would reach beyond its database; every
+   * file it reads must be under `root` (the uploaded source tree; null: it may read none). Unset: a
+   * team engine does not serve the kind.
+   * @throws {SqlrsError} `invalid_argument`
+   */
+  remoteCheck?(request: R, root: string | null): Promise<void>;
 }
 
 const KINDS: { [K in PrepareKindName]: PrepareKind<RequestOf<K>> } = {

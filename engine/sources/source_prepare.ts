@@ -8,42 +8,23 @@
  * @module
  */
 
-import { isAbsolute, join, resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { SqlrsError } from "../../shared/errors.ts";
-import { mapLbPathOptions } from "../../shared/lb_path_options.ts";
 import type { PrepareJobRequest } from "../../shared/schemas.ts";
-import { renderToken, tokenize } from "../../shared/tool_options.ts";
+import { prepareKindOf } from "../prepare/kinds.ts";
 import type { BlobStore } from "./blob_store.ts";
 import type { SourceTree, SourceTrees } from "./source_trees.ts";
 import { fetchUrlInputs } from "./url_inputs.ts";
-import { isUrlInput } from "../../shared/url_input.ts";
 
 /** The request with its paths inside `tree` (`source_id` dropped: the tree is what the job reads). */
-export function requestInTree(request: PrepareJobRequest, tree: SourceTree): PrepareJobRequest {
-  const { source_id: _, ...rest } = request;
+export async function requestInTree(
+  request: PrepareJobRequest,
+  tree: SourceTree,
+): Promise<PrepareJobRequest> {
   // Normalized first: a client's "/a/../.." must not lead out of the tree.
   const inside = (path: string) => join(tree.root, resolve(path).slice(1));
-  const work_dir = inside(request.work_dir);
-  const inTree = (path: string) => isAbsolute(path) ? inside(path) : path;
-  if (rest.prepare_kind === "lb") {
-    // Relative values resolve against work_dir, which is in the tree already.
-    const liquibase_args = mapLbPathOptions(
-      rest.liquibase_args,
-      (option, value) =>
-        option === "search-path"
-          ? value.split(",").map((entry) => inTree(entry.trim())).join(",")
-          : inTree(value),
-    );
-    return { ...rest, work_dir, liquibase_args };
-  }
-  const psql_args: string[] = [];
-  for (const token of tokenize("psql", rest.psql_args)) {
-    const file = token.kind === "option" && token.option.name === "file" ? token.value : null;
-    if (file !== null && file !== "-" && !isUrlInput(file)) {
-      psql_args.push("-f", inside(resolve(request.work_dir, file)));
-    } else psql_args.push(...renderToken(token));
-  }
-  return { ...rest, work_dir, psql_args };
+  const { source_id: _, ...moved } = await prepareKindOf(request).intoTree(request, inside);
+  return { ...moved, work_dir: inside(request.work_dir) };
 }
 
 /**
@@ -71,7 +52,7 @@ export async function submitWithSource<T>(
 ): Promise<T> {
   if (request.source_id === undefined) return await submit(await fetchUrlInputs(request, sources.blobs));
   const tree = await sources.trees.materialize(request.source_id);
-  const moved = requestInTree(request, tree);
+  const moved = await requestInTree(request, tree);
   // The tree holds the uploaded files' directories only; psql and Liquibase start in the work dir.
   await Deno.mkdir(moved.work_dir, { recursive: true, mode: 0o711 });
   try {

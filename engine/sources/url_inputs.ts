@@ -1,7 +1,8 @@
 /**
- * Public `https://` URLs given as psql `-f` files: the engine fetches each (https only, so that the
- * content cannot be changed in transit), keeps it as a blob keyed by its SHA-256, and the job reads
- * that blob. State keys hash content, so a URL serving the same bytes as a local file keys the same.
+ * Public `https://` URLs given as a prepare's inputs (psql's `-f` files): the engine fetches each
+ * (https only, so that the content cannot be changed in transit), keeps it as a blob keyed by its
+ * SHA-256, and the job reads that blob. State keys hash content, so a URL serving the same bytes as a
+ * local file keys the same.
  *
  * @module
  */
@@ -10,27 +11,22 @@ import { createHash } from "node:crypto";
 import { join } from "node:path";
 import type { PrepareJobRequest } from "../../shared/schemas.ts";
 import { randomHex } from "../../shared/random.ts";
-import { renderToken, tokenize } from "../../shared/tool_options.ts";
-import { fetchFileUrl, isUrlInput } from "../../shared/url_input.ts";
+import { fetchFileUrl } from "../../shared/url_input.ts";
+import { prepareKindOf } from "../prepare/kinds.ts";
 import type { BlobStore } from "./blob_store.ts";
 
-/** The request with each `-f URL` replaced by the path of the fetched content's blob. */
+/** The request with each URL input (psql's `-f URL`) replaced by the path of the fetched content's blob. */
 export async function fetchUrlInputs(
   request: PrepareJobRequest,
   blobs: BlobStore,
   options: { timeoutMs?: number } = {},
 ): Promise<PrepareJobRequest> {
-  if (request.prepare_kind !== "psql" || !request.psql_args.some((arg) => arg.includes("://"))) {
-    return request;
-  }
-  const psql_args: string[] = [];
-  for (const token of tokenize("psql", request.psql_args)) {
-    const file = token.kind === "option" && token.option.name === "file" ? token.value : null;
-    if (file !== null && isUrlInput(file)) {
-      psql_args.push("-f", blobs.path(await fetchInto(file, blobs, options.timeoutMs ?? 60_000)));
-    } else psql_args.push(...renderToken(token));
-  }
-  return { ...request, psql_args };
+  const withUrlInputs = prepareKindOf(request).withUrlInputs;
+  if (withUrlInputs === undefined) return request;
+  return await withUrlInputs(
+    request,
+    async (url) => blobs.path(await fetchInto(url, blobs, options.timeoutMs ?? 60_000)),
+  );
 }
 
 /** Fetches `url` into the blob store; returns the content's SHA-256. */

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { escapeReason, refuseEscapes, refuseRunEscapes } from "./remote_safety.ts";
+import { refuseEscapes, refuseRunEscapes } from "./remote_safety.ts";
+import { escapeReason } from "../prepare/psql/psql_team.ts";
 
 function reason(name: string, argument = ""): string | null {
   return escapeReason({ name, argument, where: "the -c command" });

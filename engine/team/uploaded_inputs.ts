@@ -16,7 +16,7 @@ export function uploadedInputs(trees: SourceTrees): RequestSources {
       if (request.source_id === undefined) return { request, root: null, missing: () => false };
       const tree = await trees.materialize(request.source_id);
       return {
-        request: requestInTree(request, tree),
+        request: await requestInTree(request, tree),
         root: tree.root,
         // The engine's API answers such a file with `source_inputs_missing` (see submitWithSource).
         missing: (error) => notUploaded(error, tree) !== null,

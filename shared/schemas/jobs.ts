@@ -1,110 +1,14 @@
 /**
- * Prepare jobs: requests, plans, statuses, results and the NDJSON event stream.
+ * Prepare jobs: plans, statuses, results and the NDJSON event stream (the requests are each prepare
+ * kind's, `shared/prepare_kinds.ts`).
  *
  * @module
  */
 
 import { z } from "../deps.ts";
 import { typed } from "./_typed.ts";
-import { Duration, StateId, Timestamp } from "./common.ts";
+import { StateId, Timestamp } from "./common.ts";
 import { ErrorResponse } from "./discovery.ts";
-import type { PrepareKindName } from "../prepare_kinds.ts";
-
-const InstanceName = z.string().regex(
-  /^[A-Za-z][A-Za-z0-9_.-]{0,62}$/,
-  "a name starts with a letter: letters, digits, _ . -",
-);
-
-const ImageId = z.string().min(1);
-
-/**
- * The fields of every kind's prepare request after its tool args (`image_id` goes before them, so that
- * validation reports the fields in the order they always had).
- */
-const CommonRequestFields = {
-  work_dir: z.string().startsWith("/", "work_dir must be an absolute path"),
-  plan_only: z.boolean().optional(),
-  name: InstanceName.optional(),
-  rebind: z.boolean().optional(),
-  keep_old: z.boolean().optional(),
-  ttl: Duration.optional(),
-  deadline: Duration.optional(),
-  statement_timeout: Duration.optional(),
-  source_id: StateId.optional(),
-  pool_size: z.number().int().min(0).max(64).optional(),
-};
-
-/** What every kind's prepare request has besides `prepare_kind` and its tool args. */
-export interface PrepareRequestCommon {
-  image_id?: string | undefined;
-  /** Where relative paths of the tool args resolve and the tool runs; absolute. */
-  work_dir: string;
-  plan_only?: boolean | undefined;
-  name?: string | undefined;
-  rebind?: boolean | undefined;
-  /** With `rebind`: keep the instance the name pointed to (by default it is deleted once the name moves). */
-  keep_old?: boolean | undefined;
-  ttl?: string | undefined;
-  /** The job's wall-clock limit from its submission; when it passes, the job is cancelled. */
-  deadline?: string | undefined;
-  /** PostgreSQL's `statement_timeout` for every step; not part of a state's key (see README, Deadlines). */
-  statement_timeout?: string | undefined;
-  /** The uploaded source tree (`POST /v1/sources`) the job reads its files from instead of the engine's. */
-  source_id?: string | undefined;
-  /** Warm instances to keep of the final state (a recipe's `pool`), instead of the engine config's. */
-  pool_size?: number | undefined;
-}
-
-const PsqlRequestSchema = z.strictObject({
-  prepare_kind: z.literal("psql"),
-  image_id: ImageId.optional(),
-  psql_args: z.array(z.string()),
-  stdin: z.string().optional(),
-  ...CommonRequestFields,
-});
-
-/** `POST /v1/prepare-jobs` for psql steps. File paths in `psql_args` are absolute (the CLI resolves them). */
-export interface PrepareJobRequestPsql extends PrepareRequestCommon {
-  prepare_kind: "psql";
-  psql_args: string[];
-  stdin?: string | undefined;
-}
-/** `POST /v1/prepare-jobs` for psql steps. File paths in `psql_args` are absolute (the CLI resolves them). */
-export const PrepareJobRequestPsql: z.ZodType<PrepareJobRequestPsql> = typed<PrepareJobRequestPsql>()(
-  PsqlRequestSchema,
-);
-
-const LiquibaseRequestSchema = z.strictObject({
-  prepare_kind: z.literal("lb"),
-  image_id: ImageId.optional(),
-  liquibase_args: z.array(z.string()),
-  ...CommonRequestFields,
-});
-
-/**
- * `POST /v1/prepare-jobs` for Liquibase: `liquibase_args` are the `update` command and its options
- * (changelog, search path, contexts, labels); relative paths resolve against `work_dir`.
- */
-export interface PrepareJobRequestLiquibase extends PrepareRequestCommon {
-  prepare_kind: "lb";
-  liquibase_args: string[];
-}
-/** `POST /v1/prepare-jobs` for Liquibase. */
-export const PrepareJobRequestLiquibase: z.ZodType<PrepareJobRequestLiquibase> = typed<
-  PrepareJobRequestLiquibase
->()(LiquibaseRequestSchema);
-
-/** `POST /v1/prepare-jobs` body: one request per prepare kind (`shared/prepare_kinds.ts`). */
-export type PrepareJobRequest = PrepareJobRequestPsql | PrepareJobRequestLiquibase;
-/** `POST /v1/prepare-jobs` body. */
-export const PrepareJobRequest: z.ZodType<PrepareJobRequest> = typed<PrepareJobRequest>()(
-  z.discriminatedUnion("prepare_kind", [PsqlRequestSchema, LiquibaseRequestSchema]),
-);
-
-/** Compile-time check: the requests' kinds are exactly the kinds of `shared/prepare_kinds.ts`. */
-const _everyKindHasARequest: [PrepareJobRequest["prepare_kind"]] extends [PrepareKindName]
-  ? [PrepareKindName] extends [PrepareJobRequest["prepare_kind"]] ? true : never
-  : never = true;
 
 /** Job lifecycle. A cancelled job also carries `error.code = "cancelled"`. */
 export type JobStatusValue = "queued" | "running" | "succeeded" | "failed" | "cancelled";

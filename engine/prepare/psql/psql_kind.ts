@@ -10,7 +10,9 @@ import type { KindPlanDeps, PrepareKind, RequestOf } from "../kinds.ts";
 import { chainPlan, type Plan, type StepDraft } from "../planner.ts";
 import { argsSummary } from "../summary.ts";
 import { planPsql } from "./psql_args.ts";
+import { psqlIntoTree, psqlWithUrlInputs } from "./psql_sources.ts";
 import { psqlStepAction } from "./psql_step.ts";
+import { refusePsqlEscapes } from "./psql_team.ts";
 
 type PsqlRequest = RequestOf<"psql">;
 
@@ -32,6 +34,8 @@ async function planPsqlPrepare(request: PsqlRequest, deps: KindPlanDeps): Promis
 
 /** `prepare:psql`. */
 export const psqlKind: PrepareKind<PsqlRequest> = {
-  args: (request) => request.psql_args,
   plan: planPsqlPrepare,
+  intoTree: psqlIntoTree,
+  withUrlInputs: psqlWithUrlInputs,
+  remoteCheck: refusePsqlEscapes,
 };

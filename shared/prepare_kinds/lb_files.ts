@@ -7,9 +7,9 @@
  */
 
 import { dirname, join, resolve } from "node:path";
-import { SqlrsError } from "../../shared/errors.ts";
-import { mapLbPathOptions } from "../../shared/lb_path_options.ts";
-import { isUrlInput } from "../../shared/url_input.ts";
+import { SqlrsError } from "../errors.ts";
+import { mapLbPathOptions } from "./lb_path_options.ts";
+import { isUrlInput } from "../url_input.ts";
 
 /** More files than this under the roots is refused: an upload is not meant to copy a whole disk. */
 export const LB_FILE_LIMIT = 20_000;
