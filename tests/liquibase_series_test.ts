@@ -9,7 +9,7 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { runOk } from "../engine/exec.ts";
+import { createCopyStateFS } from "../engine/statefs/copy.ts";
 import { createHostRuntime } from "../engine/runtime/host/host_runtime.ts";
 import type { ResolvedImage, Runtime, ServerHandle } from "../engine/runtime/types.ts";
 import { planLiquibasePrepare } from "../engine/prepare/liquibase/lb_prepare.ts";
@@ -31,6 +31,9 @@ async function available(): Promise<boolean> {
   }
 }
 
+/** What hands over the volumes servers run on, as in the engine. */
+const statefs = createCopyStateFS();
+
 /** A host base, clones of it, and servers on them; everything is removed by dispose. */
 class Bench implements AsyncDisposable {
   #clones = 0;
@@ -42,17 +45,15 @@ class Bench implements AsyncDisposable {
     const image = await runtime.resolveImage(undefined);
     const root = await Deno.makeTempDir({ prefix: "sqlrs-lb-series-" });
     await Deno.chmod(root, 0o755);
-    await Deno.mkdir(join(root, "base"));
-    await runtime.initBase(image, join(root, "base"));
+    await runtime.initBase(image, await statefs.createEmpty(join(root, "base")));
     return new Bench(runtime, image, root);
   }
 
   /** A server on a fresh clone of the base, with a build password for Liquibase (as the executor's). */
   async server(): Promise<ServerHandle> {
     const n = ++this.#clones;
-    const dataDir = join(this.root, `clone-${n}`);
-    await runOk(["cp", "-a", join(this.root, "base"), dataDir]);
-    const server = await this.runtime.start(this.image, dataDir, { runDir: join(this.root, `run-${n}`) });
+    const volume = await statefs.clone(join(this.root, "base"), join(this.root, `clone-${n}`));
+    const server = await this.runtime.start(this.image, volume, { runDir: join(this.root, `run-${n}`) });
     this.#servers.push(server);
     return await setBuildPassword(server);
   }

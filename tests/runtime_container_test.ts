@@ -10,7 +10,8 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { runOk } from "../engine/exec.ts";
+import { createCopyStateFS } from "../engine/statefs/copy.ts";
+import type { Volume } from "../engine/statefs/types.ts";
 import { BASE_VERSION } from "../engine/runtime/host/pg_install.ts";
 import { createContainerRuntime } from "../engine/runtime/container/container_runtime.ts";
 import {
@@ -210,6 +211,8 @@ interface Fixture {
 }
 
 const fixtures = new Map<ContainerEngine, Promise<Fixture>>();
+/** What hands over the volumes servers run on, as in the engine. */
+const statefs = createCopyStateFS();
 const roots: string[] = [];
 
 globalThis.addEventListener("unload", () => {
@@ -226,10 +229,9 @@ function fixture(engine: ContainerEngine): Promise<Fixture> {
       await Deno.chmod(root, 0o755);
       const runtime = createContainerRuntime(engine, { storeRoot: root });
       const image = await runtime.resolveImage(TEST_IMAGE);
-      const base = join(root, "base");
-      await Deno.mkdir(base);
+      const base = await statefs.createEmpty(join(root, "base"));
       await runtime.initBase(image, base);
-      return { runtime, image, root, base };
+      return { runtime, image, root, base: base.path };
     })();
     fixtures.set(engine, made);
   }
@@ -238,12 +240,15 @@ function fixture(engine: ContainerEngine): Promise<Fixture> {
 
 let clones = 0;
 
-async function cloneOf(engine: ContainerEngine, src?: string): Promise<{ dataDir: string; runDir: string }> {
+/** A clone of `src` (the base by default), its data directory, and a run dir for it. */
+async function cloneOf(
+  engine: ContainerEngine,
+  src?: string,
+): Promise<{ volume: Volume; dataDir: string; runDir: string }> {
   const { root, base } = await fixture(engine);
   const n = ++clones;
-  const dataDir = join(root, `clone-${n}`);
-  await runOk(["cp", "-a", src ?? base, dataDir]);
-  return { dataDir, runDir: join(root, `run-${n}`) };
+  const volume = await statefs.clone(src ?? base, join(root, `clone-${n}`));
+  return { volume, dataDir: volume.path, runDir: join(root, `run-${n}`) };
 }
 
 async function tool(
@@ -335,12 +340,12 @@ for (const engine of ["docker", "podman"] as const) {
     "start() labels its container and mounts the work dirs; tools exec in it there; stop() removes it",
     async (fx) => {
       const { runtime } = fx;
-      const { dataDir, runDir } = await cloneOf(engine);
+      const { volume, dataDir, runDir } = await cloneOf(engine);
       const scripts = join(fx.root, "scripts");
       await Deno.mkdir(join(scripts, "lib"), { recursive: true });
       await Deno.writeTextFile(join(scripts, "lib", "inc.sql"), "create table inc as select 7 as v;\n");
       await Deno.writeTextFile(join(scripts, "main.sql"), "\\i lib/inc.sql\n");
-      const server = await runtime.start(fx.image, dataDir, { runDir, mounts: [scripts, "/"] });
+      const server = await runtime.start(fx.image, volume, { runDir, mounts: [scripts, "/"] });
       try {
         assert.equal(server.runtime, engine);
         assert.equal(server.dataDir, dataDir);
@@ -379,8 +384,8 @@ for (const engine of ["docker", "podman"] as const) {
   containerTest(
     "spawnTool() in a work dir the server cannot see runs a tool container that mounts it",
     async (fx) => {
-      const { dataDir, runDir } = await cloneOf(engine);
-      const server = await fx.runtime.start(fx.image, dataDir, { runDir });
+      const { volume, runDir } = await cloneOf(engine);
+      const server = await fx.runtime.start(fx.image, volume, { runDir });
       try {
         const work = join(fx.root, `work-${clones}`);
         await Deno.mkdir(work);
@@ -405,8 +410,8 @@ for (const engine of ["docker", "podman"] as const) {
   );
 
   containerTest("aborting a tool ends its query inside the container", async (fx) => {
-    const { dataDir, runDir } = await cloneOf(engine);
-    const server = await fx.runtime.start(fx.image, dataDir, { runDir, mounts: [fx.root] });
+    const { volume, runDir } = await cloneOf(engine);
+    const server = await fx.runtime.start(fx.image, volume, { runDir, mounts: [fx.root] });
     try {
       const controller = new AbortController();
       const child = fx.runtime.spawnTool(fx.image, server, "psql", ["-X", "-c", "select pg_sleep(60)"], {
@@ -435,19 +440,19 @@ for (const engine of ["docker", "podman"] as const) {
   });
 
   containerTest("a removed container is not running; start() recreates it on the same data", async (fx) => {
-    const { dataDir, runDir } = await cloneOf(engine);
-    const first = await fx.runtime.start(fx.image, dataDir, { runDir });
+    const { volume, dataDir, runDir } = await cloneOf(engine);
+    const first = await fx.runtime.start(fx.image, volume, { runDir });
     assert.equal((await psql(fx, first, "create table kept as select 5 as v")).code, 0);
     // As `docker rm -f` does: SIGKILL (podman's rm -f would first stop it cleanly).
     await engineCommand(engine, ["rm", "-f", ...(engine === "podman" ? ["-t", "0"] : []), first.runtimeId]);
     assert.equal(await fx.runtime.isRunning(first), false);
     assert.equal(await exists(join(dataDir, "postmaster.pid")), true, "a killed server leaves its pid file");
-    const second = await fx.runtime.start(fx.image, dataDir, { runDir });
+    const second = await fx.runtime.start(fx.image, volume, { runDir });
     try {
       assert.notEqual(second.runtimeId, first.runtimeId);
       assert.equal((await psql(fx, second, "select v from kept")).stdout, "5");
       await assert.rejects(
-        fx.runtime.start(fx.image, dataDir, { runDir }),
+        fx.runtime.start(fx.image, volume, { runDir }),
         (e) => e instanceof SqlrsError && e.code === "conflict",
       );
     } finally {
@@ -488,13 +493,12 @@ for (const engine of ["docker", "podman"] as const) {
         assert.equal(built.code, 0, built.stderr);
         const image = await fx.runtime.resolveImage(tag);
         assert.notEqual(image.storeDir, fx.image.storeDir);
-        const base999 = join(fx.root, `official-base-${engine}`);
-        await Deno.mkdir(base999);
+        const base999 = await statefs.createEmpty(join(fx.root, `official-base-${engine}`));
         await fx.runtime.initBase(image, base999);
-        assert.equal((await Deno.stat(base999)).uid, 999);
-        const { dataDir, runDir } = await cloneOf(engine, base999);
+        assert.equal((await Deno.stat(base999.path)).uid, 999);
+        const { volume, runDir } = await cloneOf(engine, base999.path);
         const volumesBefore = (await engineCommand(engine, ["volume", "ls", "-q"])).stdout;
-        const server = await fx.runtime.start(image, dataDir, { runDir });
+        const server = await fx.runtime.start(image, volume, { runDir });
         try {
           const result = await tool({ ...fx, image }, server, "psql", ["-X", "-A", "-t", "-c", "select 1"]);
           assert.equal(result.stdout, "1", result.stderr);

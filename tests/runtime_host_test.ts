@@ -10,8 +10,10 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { run, runOk, spawnStreaming } from "../engine/exec.ts";
+import { run, spawnStreaming } from "../engine/exec.ts";
 import { createHostRuntime } from "../engine/runtime/host/host_runtime.ts";
+import { createCopyStateFS } from "../engine/statefs/copy.ts";
+import type { Volume } from "../engine/statefs/types.ts";
 import { findPgBuilds, type PgBuild, selectBuild } from "../engine/runtime/host/pg_install.ts";
 import { assertUserCanReach, serverUser } from "../engine/runtime/host/server_user.ts";
 import type { ResolvedImage, Runtime, ServerHandle } from "../engine/runtime/types.ts";
@@ -25,6 +27,8 @@ const skip = !available && Deno.env.get("CI") !== "true";
 let rootDir: string | undefined;
 /** A base made once by initBase and cloned by the tests that start servers. */
 let base: Promise<{ runtime: Runtime; image: ResolvedImage; dir: string }> | undefined;
+/** What hands over the volumes servers run on, as in the engine. */
+const statefs = createCopyStateFS();
 
 globalThis.addEventListener("unload", () => {
   if (rootDir !== undefined) Deno.removeSync(rootDir, { recursive: true });
@@ -43,23 +47,21 @@ function hostBase(): Promise<{ runtime: Runtime; image: ResolvedImage; dir: stri
   base ??= (async () => {
     const runtime = createHostRuntime();
     const image = await runtime.resolveImage(undefined);
-    const dir = join(await root(), "base");
-    await Deno.mkdir(dir);
-    await runtime.initBase(image, dir);
-    return { runtime, image, dir };
+    const volume = await statefs.createEmpty(join(await root(), "base"));
+    await runtime.initBase(image, volume);
+    return { runtime, image, dir: volume.path };
   })();
   return base;
 }
 
 let clones = 0;
 
-/** A `cp -a` copy of `src` (the base by default) and a run dir for it. */
-async function cloneOf(src?: string): Promise<{ dataDir: string; runDir: string }> {
+/** A clone of `src` (the base by default), its data directory, and a run dir for it. */
+async function cloneOf(src?: string): Promise<{ volume: Volume; dataDir: string; runDir: string }> {
   const { dir } = await hostBase();
   const n = ++clones;
-  const dataDir = join(await root(), `clone-${n}`);
-  await runOk(["cp", "-a", src ?? dir, dataDir]);
-  return { dataDir, runDir: join(await root(), `run-${n}`) };
+  const volume = await statefs.clone(src ?? dir, join(await root(), `clone-${n}`));
+  return { volume, dataDir: volume.path, runDir: join(await root(), `run-${n}`) };
 }
 
 async function psql(
@@ -171,8 +173,8 @@ pgTest(
   "createHostRuntime().start() serves tools on a socket in the run dir and TCP on 127.0.0.1; stop() ends the process",
   async () => {
     const { runtime, image } = await hostBase();
-    const { dataDir, runDir } = await cloneOf();
-    const server = await runtime.start(image, dataDir, { runDir });
+    const { volume, runDir } = await cloneOf();
+    const server = await runtime.start(image, volume, { runDir });
     try {
       assert.equal(server.socketDir, join(runDir, "sock"));
       assert.equal(server.logFile, join(runDir, "postgres.log"));
@@ -204,9 +206,9 @@ pgTest(
 
 pgTest("createHostRuntime().start() puts the socket under /tmp when the run dir is too long", async () => {
   const { runtime, image } = await hostBase();
-  const { dataDir } = await cloneOf();
+  const { volume } = await cloneOf();
   const runDir = join(await root(), "r".repeat(80), "run");
-  const server = await runtime.start(image, dataDir, { runDir });
+  const server = await runtime.start(image, volume, { runDir });
   try {
     assert.ok(server.socketDir?.startsWith(`/tmp/sqlrs-sock-${Deno.uid()}/`), server.socketDir ?? "null");
     const result = await psql(runtime, image, server, "select 2");
@@ -221,9 +223,9 @@ pgTest(
   "createHostRuntime().start() rejects and leaves no server when its signal aborts mid-start",
   async () => {
     const { runtime, image } = await hostBase();
-    const { dataDir, runDir } = await cloneOf();
+    const { volume, dataDir, runDir } = await cloneOf();
     const controller = new AbortController();
-    const starting = runtime.start(image, dataDir, { runDir, signal: controller.signal });
+    const starting = runtime.start(image, volume, { runDir, signal: controller.signal });
     // Abort once the postmaster exists but before it is ready.
     while (!(await exists(join(dataDir, "postmaster.pid")))) await new Promise((r) => setTimeout(r, 1));
     controller.abort();
@@ -241,12 +243,15 @@ pgTest(
     const kept = await cloneOf();
     const script = join(await root(), "orphan.ts");
     const moduleUrl = new URL("../engine/runtime/host/host_runtime.ts", import.meta.url).href;
+    const statefsUrl = new URL("../engine/statefs/copy.ts", import.meta.url).href;
     await Deno.writeTextFile(
       script,
       `import { createHostRuntime } from ${JSON.stringify(moduleUrl)};
+import { createCopyStateFS } from ${JSON.stringify(statefsUrl)};
 const runtime = createHostRuntime();
 const image = await runtime.resolveImage(undefined);
-const server = await runtime.start(image, Deno.args[0]!, { runDir: Deno.args[1]! });
+const volume = await createCopyStateFS().reattach(Deno.args[0]!);
+const server = await runtime.start(image, volume, { runDir: Deno.args[1]! });
 console.log(JSON.stringify(server));
 setInterval(() => {}, 60_000);
 `,
@@ -279,7 +284,7 @@ setInterval(() => {}, 60_000);
     const orphanServer = JSON.parse(out) as ServerHandle;
     assert.equal(await runtime.isRunning(orphanServer), true);
 
-    const keptServer = await runtime.start(image, kept.dataDir, { runDir: kept.runDir });
+    const keptServer = await runtime.start(image, kept.volume, { runDir: kept.runDir });
     try {
       const stopped = await runtime.stopStrays(await root(), (dir) => dir === kept.dataDir);
       assert.deepEqual(stopped, [orphan.dataDir]);

@@ -194,7 +194,7 @@ await when("btrfs", ["btrfs"], () => {
       await statefs.snapshot(src, state);
       strictEqual((await Deno.stat(state)).ino, 256);
       await rejects(Deno.writeTextFile(join(state, "x"), "x"), /read-only|os error 30/i);
-      const clone = await statefs.clone(state, join(root, "jobs/j1"));
+      const clone = (await statefs.clone(state, join(root, "jobs/j1"))).path;
       strictEqual((await Deno.stat(clone)).ino, 256);
       await Deno.writeTextFile(join(clone, "x"), "x");
       await statefs.remove(clone);
@@ -216,7 +216,7 @@ await when("btrfs", ["btrfs"], () => {
       deepStrictEqual([info.ino, info.uid, (info.mode ?? 0) & 0o7777], [256, 101, 0o700]);
       strictEqual((await runOk(["btrfs", "property", "get", "-ts", state, "ro"])).trim(), "ro=true");
       strictEqual(await Deno.readTextFile(join(state, "PG_VERSION")), "15\n");
-      const clone = await statefs.clone(src, join(root, "jobs/j1"));
+      const clone = (await statefs.clone(src, join(root, "jobs/j1"))).path;
       strictEqual((await Deno.stat(clone)).ino, 256);
       await Deno.writeTextFile(join(clone, "x"), "x");
       deepStrictEqual((await Array.fromAsync(Deno.readDir(join(root, "states")))).map((e) => e.name), ["s1"]);
@@ -265,7 +265,7 @@ await when("overlay on ext4", ["overlay"], () => {
       const state = join(root, "states/s1");
       await statefs.snapshot(src, state);
       const clone = join(root, "jobs/j1");
-      const data = await statefs.clone(state, clone);
+      const data = (await statefs.clone(state, clone)).path;
       strictEqual(data, join(clone, "merged"));
       const real = await Deno.realPath(data);
       ok((await readMountInfo()).some((m) => m.mountPoint === real && m.fsType === "overlay"));
@@ -288,7 +288,7 @@ await when("overlay on ext4", ["overlay"], () => {
       }
       await Deno.symlink("sub/deep/kept", join(base, "link"));
       const clone = join(root, "jobs/j1");
-      const data = await statefs.clone(base, clone);
+      const data = (await statefs.clone(base, clone)).path;
       await Deno.writeTextFile(join(data, "sub/deep/changed"), "changed in the clone");
       await Deno.remove(join(data, "sub/deep/deleted"));
       await Deno.rename(join(data, "sub/deep/renamed"), join(data, "sub/moved"));
@@ -340,7 +340,7 @@ await when("overlay on ext4", ["overlay"], () => {
       const state = join(root, "states/s1");
       await statefs.snapshot(src, state);
       const clone = join(root, "jobs/j1");
-      const data = await statefs.clone(state, clone);
+      const data = (await statefs.clone(state, clone)).path;
       await rejects(statefs.remove(state), hasCode("conflict", /uses it/));
       const child = spawnStreaming(["sleep", "30"], { cwd: data });
       try {

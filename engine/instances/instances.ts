@@ -10,7 +10,7 @@ import { join } from "node:path";
 import type { InstanceRow, Registry } from "../registry/registry.ts";
 import type { ResolvedImage, ServerHandle } from "../runtime/types.ts";
 import type { RuntimeSelector } from "../runtime/select.ts";
-import type { StateFS } from "../statefs/types.ts";
+import type { StateFS, Volume } from "../statefs/types.ts";
 import type { StoreLayout } from "../store_layout.ts";
 import { messageOf, SqlrsError } from "../../shared/errors.ts";
 import { randomHex } from "../../shared/random.ts";
@@ -85,12 +85,12 @@ export class Instances {
     let server: ServerHandle | undefined;
     const started = performance.now();
     try {
-      const dataDir = await this.#cloneOrAdopt(spec, join(dir, "data"));
+      const volume = await this.#cloneOrAdopt(spec, join(dir, "data"));
       const cloned = performance.now();
       const startOptions = spec.signal === undefined
         ? { runDir: join(dir, "run") }
         : { runDir: join(dir, "run"), signal: spec.signal };
-      server = await runtime.start(spec.image, dataDir, startOptions);
+      server = await runtime.start(spec.image, volume, startOptions);
       const ready = performance.now();
       server = await createInstanceRole(server, newInstanceCredential(instanceId));
       const ms = (from: number, to: number) => `${(to - from).toFixed(1)} ms`;
@@ -132,7 +132,7 @@ export class Instances {
   }
 
   /** The instance's clone: the spare clone moved into place where the backend can, else a new clone. */
-  async #cloneOrAdopt(spec: Pick<NewInstance, "stateDir" | "spareClone">, dst: string): Promise<string> {
+  async #cloneOrAdopt(spec: Pick<NewInstance, "stateDir" | "spareClone">, dst: string): Promise<Volume> {
     if (spec.spareClone !== undefined && this.#statefs.adopt !== undefined) {
       try {
         return await this.#statefs.adopt(spec.spareClone, dst);
@@ -169,7 +169,8 @@ export class Instances {
     }
     // On the recorded port, and with the role the data directory already has: the DSN the client was
     // given stays valid.
-    const started = await runtime.start(instance.image, instance.server.dataDir, {
+    const volume = await this.#statefs.reattach(instance.server.dataDir);
+    const started = await runtime.start(instance.image, volume, {
       runDir: join(instance.instance_dir, "run"),
       port: instance.server.port,
     });
@@ -217,21 +218,21 @@ export class Instances {
     } catch {
       await this.#statefs.remove(dataPath); // a mount (overlay) cannot be renamed
     }
-    let dataDir: string | undefined;
+    let volume: Volume | undefined;
     if (warm !== undefined && this.#statefs.adopt !== undefined) {
       try {
-        dataDir = await this.#statefs.adopt(join(warm.dir, "data"), dataPath);
+        volume = await this.#statefs.adopt(join(warm.dir, "data"), dataPath);
       } catch (error) {
         this.#log(`reset: could not take warm instance ${warm.instanceId} (${messageOf(error)}); cloning`);
       }
       leftovers.push(() => this.#removeFiles(warm.dir));
     }
     // The warm clone has the warm instance's role: it goes in the round trip that creates this one's.
-    const replaces = dataDir === undefined ? undefined : warm?.server.user;
-    dataDir ??= await this.#statefs.clone(stateDir, dataPath);
+    const replaces = volume === undefined ? undefined : warm?.server.user;
+    volume ??= await this.#statefs.clone(stateDir, dataPath);
     const cloned = performance.now();
     const [started] = await Promise.all([
-      runtime.start(instance.image, dataDir, {
+      runtime.start(instance.image, volume, {
         runDir: join(instance.instance_dir, "run"),
         port: instance.server.port,
       }),

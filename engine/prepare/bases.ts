@@ -49,9 +49,9 @@ export class Bases {
       const area = this.layout.jobDir(`.base-${randomHex(8)}`);
       const building = join(area, "runtime");
       await Deno.mkdir(area, { recursive: true });
-      await this.statefs.createEmpty(building);
+      const volume = await this.statefs.createEmpty(building);
       try {
-        await runtime.initBase(image, building);
+        await runtime.initBase(image, volume);
         // initdb ran without syncing: the base must be on disk before its name is.
         await this.statefs.flush(building);
         await this.statefs.publish(building, path);

@@ -16,7 +16,7 @@ import { prepareKind } from "./kinds.ts";
 import { dirname, join } from "node:path";
 import type { Registry } from "../registry/registry.ts";
 import type { ResolvedImage, Runtime, ServerHandle } from "../runtime/types.ts";
-import type { StateFS } from "../statefs/types.ts";
+import type { StateFS, Volume } from "../statefs/types.ts";
 import type { StoreLayout } from "../store_layout.ts";
 import type { States } from "../states/states.ts";
 import { KeyedMutex } from "../single_flight.ts";
@@ -54,8 +54,8 @@ interface Workspace {
   /** Clone path under `jobs/<id>/runtime` (what statefs.remove takes). */
   clonePath: string;
   runDir: string;
-  /** The data dir and which state or base its content equals, once cloned. */
-  dataDir: string | null;
+  /** The clone's volume and which state or base its content equals, once cloned. */
+  volume: Volume | null;
   contentId: string | null;
   server: ServerHandle | null;
 }
@@ -114,8 +114,8 @@ export class Executor {
     const dir = join(layout.root, "jobs", `.plan-${crypto.randomUUID()}`);
     await Deno.mkdir(join(dir, "run"), { recursive: true });
     try {
-      const dataDir = await statefs.clone(base.path, join(dir, "data"));
-      const server = await runtime.start(image, dataDir, { runDir: join(dir, "run") });
+      const volume = await statefs.clone(base.path, join(dir, "data"));
+      const server = await runtime.start(image, volume, { runDir: join(dir, "run") });
       try {
         // Liquibase plans over JDBC; the clone is thrown away, password and all.
         return await fn(runtime, await setBuildPassword(server));
@@ -169,7 +169,7 @@ export class Executor {
     const workspace: Workspace = {
       clonePath: join(jobDir, "runtime"),
       runDir: join(jobDir, "run"),
-      dataDir: null,
+      volume: null,
       contentId: null,
       server: null,
     };
@@ -260,14 +260,14 @@ export class Executor {
     const first = plan.steps[from] as PlannedStep;
     if (workspace.contentId !== first.inputId) {
       await statefs.remove(workspace.clonePath);
-      workspace.dataDir = await statefs.clone(this.#inputPath(build, first), workspace.clonePath);
+      workspace.volume = await statefs.clone(this.#inputPath(build, first), workspace.clonePath);
       workspace.contentId = first.inputId;
       clock.mark("clone");
     }
-    const dataDir = workspace.dataDir as string;
+    const volume = workspace.volume as Volume;
     const rest = plan.steps.slice(from);
     const startedAt = performance.now();
-    workspace.server = await runtime.start(plan.image, dataDir, {
+    workspace.server = await runtime.start(plan.image, volume, {
       runDir: workspace.runDir,
       signal,
       // What the steps read, for runtimes that must mount it (containers).
@@ -306,7 +306,7 @@ export class Executor {
       await runtime.stop(workspace.server);
       workspace.server = null;
       clock.mark("stop");
-      await this.#publish(build, last, first, dataDir, from === index - 1, clock);
+      await this.#publish(build, last, first, volume.path, from === index - 1, clock);
       policy.kept(performance.now() - keepAt + startMs);
       reporter.task(last.taskId, "succeeded");
       reporter.log(last.taskId, `took ${clock}`);

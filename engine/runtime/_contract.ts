@@ -1,7 +1,8 @@
 /**
  * The contract every runtime must pass, as Deno tests against the real thing (a PostgreSQL install,
  * a docker or podman daemon). A test file calls {@link runRuntimeContract} once per runtime; the cases
- * share one base made by `initBase` and start servers on `cp -a` copies of it.
+ * share one base made by `initBase` and start servers on clones of it, volumes handed over by the copy
+ * StateFS as the engine's are.
  *
  * Runtime-specific behaviour (socket paths, containers, labels, build discovery) stays in the
  * runtime's own tests.
@@ -12,8 +13,10 @@
 import { deepStrictEqual, match, notStrictEqual, ok, rejects, strictEqual } from "node:assert/strict";
 import { join } from "node:path";
 import { SqlrsError } from "../../shared/errors.ts";
-import { run, runOk } from "../exec.ts";
+import { run } from "../exec.ts";
 import type { ResolvedImage, Runtime, ServerHandle, ToolOptions } from "./types.ts";
+import { createCopyStateFS } from "../statefs/copy.ts";
+import type { StateFS, Volume } from "../statefs/types.ts";
 import { createInstanceRole } from "../instances/credentials.ts";
 
 /** What the contract runs against. */
@@ -37,7 +40,8 @@ interface Fixture {
   runtime: Runtime;
   image: ResolvedImage;
   root: string;
-  base: string;
+  statefs: StateFS;
+  base: Volume;
 }
 
 async function exists(path: string): Promise<boolean> {
@@ -83,21 +87,20 @@ export function runRuntimeContract(name: string, options: RuntimeContractOptions
       await Deno.chmod(root, 0o755);
       const runtime = options.create();
       const image = await runtime.resolveImage(options.imageId);
-      const base = join(root, "base");
-      await Deno.mkdir(base);
+      const statefs = createCopyStateFS();
+      const base = await statefs.createEmpty(join(root, "base"));
       await runtime.initBase(image, base);
-      return { runtime, image, root, base };
+      return { runtime, image, root, statefs, base };
     })();
     return fixture;
   }
 
-  /** A `cp -a` copy of `src` (the base by default) and a run dir for it. */
-  async function cloneOf(src?: string): Promise<{ dataDir: string; runDir: string }> {
+  /** A clone of `src` (the base by default), its data directory, and a run dir for it. */
+  async function cloneOf(src?: string): Promise<{ volume: Volume; dataDir: string; runDir: string }> {
     const fx = await setup();
     const n = ++clones;
-    const dataDir = join(fx.root, `clone-${n}`);
-    await runOk(["cp", "-a", src ?? fx.base, dataDir]);
-    return { dataDir, runDir: join(fx.root, `run-${n}`) };
+    const volume = await fx.statefs.clone(src ?? fx.base.path, join(fx.root, `clone-${n}`));
+    return { volume, dataDir: volume.path, runDir: join(fx.root, `run-${n}`) };
   }
 
   /** A directory for scripts that no server mounts. */
@@ -148,10 +151,10 @@ export function runRuntimeContract(name: string, options: RuntimeContractOptions
       ok(image.major >= 10, `major ${image.major}`);
       match(image.toolIdentity, /^psql \(PostgreSQL\) \d+/);
       ok(image.storeDir.length > 0);
-      strictEqual((await Deno.readTextFile(join(fx.base, "PG_VERSION"))).trim(), String(image.major));
-      strictEqual((await Deno.stat(fx.base)).mode! & 0o777, 0o700);
+      strictEqual((await Deno.readTextFile(join(fx.base.path, "PG_VERSION"))).trim(), String(image.major));
+      strictEqual((await Deno.stat(fx.base.path)).mode! & 0o777, 0o700);
       await rejects(runtime.initBase(image, fx.base), hasCode("internal_error", /not empty/));
-      const hba = await Deno.readTextFile(join(fx.base, "pg_hba.conf"));
+      const hba = await Deno.readTextFile(join(fx.base.path, "pg_hba.conf"));
       match(hba, /^host all all 0\.0\.0\.0\/0 scram-sha-256$/m);
       ok(!/^host.*trust/m.test(hba), "no TCP client is trusted");
       strictEqual((await runtime.probe()).available, true);
@@ -162,8 +165,8 @@ export function runRuntimeContract(name: string, options: RuntimeContractOptions
     "start() serves exec() and the DSN once ready; stop() is clean and idempotent",
     async (fx) => {
       const { runtime, image } = fx;
-      const { dataDir, runDir } = await cloneOf();
-      const server = await runtime.start(image, dataDir, { runDir });
+      const { volume, dataDir, runDir } = await cloneOf();
+      const server = await runtime.start(image, volume, { runDir });
       try {
         strictEqual(server.runtime, runtime.name);
         strictEqual(server.dataDir, dataDir);
@@ -210,16 +213,16 @@ export function runRuntimeContract(name: string, options: RuntimeContractOptions
   );
 
   contractTest(
-    "a restart keeps its port and data; a cp -a copy of a stopped server starts without recovery",
+    "a restart keeps its port and data; a clone of a stopped server starts without recovery",
     async (fx) => {
       const { runtime, image } = fx;
       const first = await cloneOf();
-      const server = await runtime.start(image, first.dataDir, { runDir: first.runDir });
+      const server = await runtime.start(image, first.volume, { runDir: first.runDir });
       let restarted: ServerHandle | undefined;
       try {
         await query(fx, server, "create table t as select 42 as v");
         await runtime.stop(server);
-        restarted = await runtime.start(image, first.dataDir, {
+        restarted = await runtime.start(image, first.volume, {
           runDir: first.runDir,
           port: server.port,
         });
@@ -230,7 +233,7 @@ export function runRuntimeContract(name: string, options: RuntimeContractOptions
         await runtime.stop(restarted ?? server);
       }
       const second = await cloneOf(first.dataDir);
-      const copy = await runtime.start(image, second.dataDir, { runDir: second.runDir });
+      const copy = await runtime.start(image, second.volume, { runDir: second.runDir });
       try {
         strictEqual(await query(fx, copy, "select v from t"), "42");
       } finally {
@@ -244,11 +247,11 @@ export function runRuntimeContract(name: string, options: RuntimeContractOptions
 
   contractTest("start() moves to a free port when the one asked for is taken", async (fx) => {
     const { runtime, image } = fx;
-    const { dataDir, runDir } = await cloneOf();
+    const { volume, runDir } = await cloneOf();
     const taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
     const port = (taken.addr as Deno.NetAddr).port;
     try {
-      const server = await runtime.start(image, dataDir, { runDir, port });
+      const server = await runtime.start(image, volume, { runDir, port });
       try {
         notStrictEqual(server.port, port);
         const role = await createInstanceRole(server, { user: "sqlrs_t", password: PASSWORD });
@@ -271,8 +274,8 @@ export function runRuntimeContract(name: string, options: RuntimeContractOptions
         "bench.sql": "select 1;\n",
       });
       for (const mounts of [[], [work]]) {
-        const { dataDir, runDir } = await cloneOf();
-        const server = await runtime.start(image, dataDir, { runDir, mounts });
+        const { volume, runDir } = await cloneOf();
+        const server = await runtime.start(image, volume, { runDir, mounts });
         try {
           const what = mounts.length === 0 ? "a work dir the server does not see" : "a mounted work dir";
           const bundled = await runtime.exec(image, server, "psql", ["-X", "-Atf", "rel.sql"], { cwd: work });
@@ -301,18 +304,18 @@ export function runRuntimeContract(name: string, options: RuntimeContractOptions
     "start() ignores a stale postmaster.pid and refuses a second start on a running data dir",
     async (fx) => {
       const { runtime, image } = fx;
-      const { dataDir, runDir } = await cloneOf();
+      const { volume, dataDir, runDir } = await cloneOf();
       // As after a reboot or in a snapshot of a running cluster: pid 1 is alive but no postmaster of ours.
       await Deno.writeTextFile(
         join(dataDir, "postmaster.pid"),
         `1\n${dataDir}\n1700000000\n5432\n/tmp\n*\n0 0\nready   \n`,
       );
-      const server = await runtime.start(image, dataDir, { runDir });
+      const server = await runtime.start(image, volume, { runDir });
       try {
         notStrictEqual(server.runtimeId, "1");
         strictEqual(await query(fx, server, "select 3"), "3");
         await rejects(
-          runtime.start(image, dataDir, { runDir: `${runDir}-2` }),
+          runtime.start(image, volume, { runDir: `${runDir}-2` }),
           hasCode("conflict"),
         );
         strictEqual(await runtime.isRunning(server), true, "the refused start left the server alone");
@@ -324,12 +327,12 @@ export function runRuntimeContract(name: string, options: RuntimeContractOptions
 
   contractTest("start() fails with the tail of the server log and leaves no server", async (fx) => {
     const { runtime, image } = fx;
-    const { dataDir, runDir } = await cloneOf();
+    const { volume, dataDir, runDir } = await cloneOf();
     await Deno.writeTextFile(join(dataDir, "postgresql.conf"), "shared_buffers = 'plenty'\n", {
       append: true,
     });
     await rejects(
-      runtime.start(image, dataDir, { runDir }),
+      runtime.start(image, volume, { runDir }),
       hasCode("internal_error", /shared_buffers/),
     );
     deepStrictEqual(await options.create().stopStrays(dataDir, () => false), []);
@@ -337,7 +340,7 @@ export function runRuntimeContract(name: string, options: RuntimeContractOptions
     const aborted = new AbortController();
     aborted.abort();
     await rejects(
-      runtime.start(image, dataDir, { runDir, signal: aborted.signal }),
+      runtime.start(image, volume, { runDir, signal: aborted.signal }),
       hasCode("cancelled"),
     );
   });
@@ -348,8 +351,8 @@ export function runRuntimeContract(name: string, options: RuntimeContractOptions
       const { runtime, image } = fx;
       const stray = await cloneOf();
       const kept = await cloneOf();
-      const strayServer = await runtime.start(image, stray.dataDir, { runDir: stray.runDir });
-      const keptServer = await runtime.start(image, kept.dataDir, { runDir: kept.runDir });
+      const strayServer = await runtime.start(image, stray.volume, { runDir: stray.runDir });
+      const keptServer = await runtime.start(image, kept.volume, { runDir: kept.runDir });
       try {
         const stopped = await options.create().stopStrays(fx.root, (dir) => dir === kept.dataDir);
         deepStrictEqual(stopped, [stray.dataDir]);

@@ -2,10 +2,13 @@
  * The runtime contract: where PostgreSQL runs (host processes, Docker, Podman).
  *
  * A runtime turns an image reference into a concrete PostgreSQL build, initialises a base data
- * directory for it, starts and stops servers on clones, and runs psql/pgbench against them.
+ * directory for it, starts and stops servers on clones, and runs psql/pgbench against them. The data
+ * directories it works on are volumes a StateFS handed over (`engine/statefs/types.ts`), never paths
+ * of its own choosing.
  */
 
 import type { ExecResult, StreamingChild } from "../exec.ts";
+import type { Volume } from "../statefs/types.ts";
 
 import type { RuntimeName } from "../../shared/runtime_names.ts";
 
@@ -31,6 +34,7 @@ export interface ServerHandle {
   runtime: RuntimeName;
   /** Process id (host) or container id. */
   runtimeId: string;
+  /** The path of the volume the server runs on (recorded as a string: the handle is stored as JSON). */
   dataDir: string;
   /**
    * The address clients on this machine connect to, chosen by the runtime (absent in handles
@@ -84,10 +88,16 @@ export interface Runtime {
   readonly name: RuntimeName;
   /** Resolves an image reference (undefined = this runtime's default build). */
   resolveImage(imageId: string | undefined): Promise<ResolvedImage>;
-  /** Runs initdb into the empty directory `dataDir`, without syncing: the caller flushes it (StateFS.flush). */
-  initBase(image: ResolvedImage, dataDir: string): Promise<void>;
-  /** Starts a server on the stopped data directory `dataDir` and resolves once it accepts connections. */
-  start(image: ResolvedImage, dataDir: string, options: StartOptions): Promise<ServerHandle>;
+  /**
+   * Runs initdb into the empty volume (`StateFS.createEmpty`), without syncing: the caller flushes it
+   * (`StateFS.flush`).
+   */
+  initBase(image: ResolvedImage, volume: Volume): Promise<void>;
+  /**
+   * Starts a server on the stopped data directory of `volume` (a clone, `StateFS.clone`) and resolves
+   * once it accepts connections.
+   */
+  start(image: ResolvedImage, volume: Volume, options: StartOptions): Promise<ServerHandle>;
   /**
    * Stops a server cleanly (a fast shutdown: no crash recovery on the next start). Idempotent. With
    * `discard` (its data directory is deleted next), a runtime may skip the shutdown checkpoint

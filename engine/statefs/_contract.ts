@@ -175,15 +175,20 @@ export function runStateFSContract(name: string, setup: () => Promise<StateFSCon
   }
 
   contractTest(
-    "a snapshot and its clone equal the source, and no temporary entry is left",
+    "a snapshot and its clone equal the source, and no temporary entry is left; reattach() hands the clone over again",
     async ({ statefs, root }) => {
       const src = await makeSource(statefs, root);
       const expected = await manifest(src);
       const state = statePath(root, "s1");
       await statefs.snapshot(src, state);
       deepStrictEqual(await manifest(state), expected);
-      const data = await statefs.clone(state, clonePath(root, "j1"));
+      const data = (await statefs.clone(state, clonePath(root, "j1"))).path;
       deepStrictEqual(await manifest(data), expected);
+      strictEqual(
+        (await statefs.reattach(data)).path,
+        data,
+        "a recorded clone is handed over again as it is",
+      );
       deepStrictEqual(await leftovers(root), []);
       const description = await statefs.describe();
       strictEqual(description.kind, statefs.kind);
@@ -196,7 +201,7 @@ export function runStateFSContract(name: string, setup: () => Promise<StateFSCon
     const state = statePath(root, "s1");
     await statefs.snapshot(src, state);
     const expected = await manifest(state);
-    const data = await statefs.clone(state, clonePath(root, "j1"));
+    const data = (await statefs.clone(state, clonePath(root, "j1"))).path;
     await Deno.writeTextFile(join(data, "PG_VERSION"), "16\n");
     await Deno.writeFile(join(data, "base/1/1259"), randomBytes(100), { append: true });
     await Deno.remove(join(data, "global/pg_control"));
@@ -238,10 +243,10 @@ export function runStateFSContract(name: string, setup: () => Promise<StateFSCon
       const state = statePath(root, "s1");
       await statefs.snapshot(src, state, { previous: src });
       const clone = clonePath(root, "j1");
-      const data = await statefs.clone(state, clone);
+      const data = (await statefs.clone(state, clone)).path;
       await Deno.writeTextFile(join(data, "marker"), "written in the build area");
       const expected = await manifest(data);
-      const moved = await statefs.adopt(clone, join(root, "instances/i1/data"));
+      const moved = (await statefs.adopt(clone, join(root, "instances/i1/data"))).path;
       ok(!(await exists(clone)), "the clone is still at its old place");
       deepStrictEqual(await manifest(moved), expected);
       await Deno.writeTextFile(join(moved, "PG_VERSION"), "16\n");
@@ -284,9 +289,9 @@ export function runStateFSContract(name: string, setup: () => Promise<StateFSCon
       const src = await makeSource(statefs, root);
       const state = statePath(root, "s1");
       await statefs.snapshot(src, state);
-      const first = await statefs.clone(state, clonePath(root, "j1"));
+      const first = (await statefs.clone(state, clonePath(root, "j1"))).path;
       await Deno.writeTextFile(join(first, "marker"), "first");
-      const second = await statefs.clone(first, clonePath(root, "j2"));
+      const second = (await statefs.clone(first, clonePath(root, "j2"))).path;
       const expected = await manifest(first);
       deepStrictEqual(await manifest(second), expected);
       await Deno.writeTextFile(join(first, "marker"), "changed in the first clone");
@@ -295,7 +300,7 @@ export function runStateFSContract(name: string, setup: () => Promise<StateFSCon
       ok(!(await exists(join(first, "only-second"))));
       const state2 = statePath(root, "s2");
       await statefs.snapshot(second, state2);
-      const third = await statefs.clone(state2, clonePath(root, "j3"));
+      const third = (await statefs.clone(state2, clonePath(root, "j3"))).path;
       strictEqual(await Deno.readTextFile(join(third, "only-second")), "second");
       // The usual pipeline: a step runs in a clone of a state, and the clone becomes the next state.
       const state3 = statePath(root, "s3");
@@ -313,7 +318,7 @@ export function runStateFSContract(name: string, setup: () => Promise<StateFSCon
     const state = statePath(root, "s1");
     await statefs.snapshot(src, state);
     const clone = clonePath(root, "j1");
-    const data = await statefs.clone(state, clone);
+    const data = (await statefs.clone(state, clone)).path;
     await Deno.writeFile(join(data, "new-data"), randomBytes(2 * MiB));
     const size = await statefs.ownBytes(clone);
     ok(size >= 2 * MiB, `a clone with 2 MiB of new data has ownBytes ${size}`);
@@ -330,7 +335,7 @@ export function runStateFSContract(name: string, setup: () => Promise<StateFSCon
       const src = await makeSource(statefs, root);
       const parent = statePath(root, "s1");
       await statefs.snapshot(src, parent);
-      const data = await statefs.clone(parent, clonePath(root, "j1"));
+      const data = (await statefs.clone(parent, clonePath(root, "j1"))).path;
       // A step: a new file, and one page rewritten in place in a file it otherwise leaves alone.
       await Deno.writeFile(join(data, "base/1/16384"), randomBytes(2 * MiB));
       const file = await Deno.open(join(data, "base/1/1259"), { write: true });

@@ -26,6 +26,7 @@ import {
 } from "./copy.ts";
 import { renameIntoPlace } from "./publish.ts";
 import { filesystemUsage } from "./usage.ts";
+import { handOver, reattachPath } from "./volume.ts";
 
 /** The inode number of every subvolume root on btrfs (BTRFS_FIRST_FREE_OBJECTID). */
 const SUBVOLUME_ROOT_INODE = 256;
@@ -203,6 +204,7 @@ export function createBtrfsStateFS(root: string): StateFS {
       await refuseExisting(path, "create");
       await ensureParent(path);
       await runOk(["btrfs", "subvolume", "create", path]);
+      return handOver(path);
     },
     async snapshot(src, dst) {
       await refuseExisting(dst, "snapshot");
@@ -217,9 +219,10 @@ export function createBtrfsStateFS(root: string): StateFS {
       await ensureParent(dst);
       if (await isSubvolume(src)) await runOk(["btrfs", "subvolume", "snapshot", src, dst]);
       else await copyIntoSubvolume(src, dst, false);
-      return dst;
+      return handOver(dst);
     },
     adopt: moveClone,
+    reattach: reattachPath,
     flush: syncFilesystem,
     remove,
     publish: renameIntoPlace,

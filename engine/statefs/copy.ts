@@ -14,7 +14,8 @@
 import { dirname, join } from "node:path";
 import { run, runOk } from "../exec.ts";
 import { invalidArgument, notFound, SqlrsError } from "../../shared/errors.ts";
-import type { SnapshotOptions, StateFS, StateFSDescription } from "./types.ts";
+import type { SnapshotOptions, StateFS, StateFSDescription, Volume } from "./types.ts";
+import { handOver, reattachPath } from "./volume.ts";
 import { bytesNotLinkedFrom, linkUnchangedCopyRest, unchangedSince } from "./link_snapshot.ts";
 import { renameIntoPlace } from "./publish.ts";
 import { filesystemUsage } from "./usage.ts";
@@ -251,12 +252,18 @@ export async function buildNew(
 }
 
 /** {@link StateFS.adopt} where a clone is a directory whose data directory is itself: a rename. */
-export async function moveClone(clone: string, dst: string): Promise<string> {
+export async function moveClone(clone: string, dst: string): Promise<Volume> {
   await refuseExisting(dst, "move a clone");
   await requireDirectory(clone, "move");
   await ensureParent(dst);
   await Deno.rename(clone, dst);
-  return dst;
+  return handOver(dst);
+}
+
+/** {@link StateFS.createEmpty} where that is a plain directory. */
+export async function createEmptyVolume(path: string): Promise<Volume> {
+  await createEmptyDirectory(path);
+  return handOver(path);
 }
 
 /** Whether `cp --reflink=always` works in `dir`, found by cloning a small file in a temporary directory. */
@@ -318,14 +325,15 @@ export function createCopyStateFS(storeRoot?: string): StateFS {
       description ??= describeCopies(storeRoot).then((detail) => ({ kind: "copy", detail }));
       return description;
     },
-    createEmpty: createEmptyDirectory,
+    createEmpty: createEmptyVolume,
     snapshot: snapshotLinkingUnchanged,
     async clone(src, dst) {
       // No flush: a clone is disposable, and after a crash it is rebuilt rather than trusted.
       await copyToNew(src, dst, "clone", false);
-      return dst;
+      return handOver(dst);
     },
     adopt: moveClone,
+    reattach: reattachPath,
     flush: syncFilesystem,
     remove: removeTree,
     publish: renameIntoPlace,

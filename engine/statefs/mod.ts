@@ -5,7 +5,14 @@
  * @module
  */
 
-export type { FilesystemUsage, SnapshotOptions, StateFS, StateFSDescription, StateFSKind } from "./types.ts";
+export type {
+  FilesystemUsage,
+  SnapshotOptions,
+  StateFS,
+  StateFSDescription,
+  StateFSKind,
+  Volume,
+} from "./types.ts";
 export { tempSibling } from "./publish.ts";
 export { createCopyStateFS } from "./copy.ts";
 export { createBtrfsStateFS } from "./btrfs.ts";

@@ -18,6 +18,7 @@ import {
   buildNew,
   copyToNew,
   createEmptyDirectory,
+  createEmptyVolume,
   describeCopies,
   discard,
   existingAncestor,
@@ -34,6 +35,7 @@ import {
 } from "./copy.ts";
 import { renameIntoPlace } from "./publish.ts";
 import { filesystemUsage } from "./usage.ts";
+import { handOver, reattachPath } from "./volume.ts";
 
 /** One line of /proc/self/mountinfo, the fields this backend needs. */
 export interface MountEntry {
@@ -287,7 +289,7 @@ export function createOverlayStateFS(storeRoot?: string): StateFS {
       }));
       return description;
     },
-    createEmpty: createEmptyDirectory,
+    createEmpty: createEmptyVolume,
     async snapshot(src, dst, options) {
       const layers = await overlayLayers(src, dirname(dst));
       if (layers === undefined) return copyToNew(src, dst, "snapshot", true);
@@ -313,16 +315,18 @@ export function createOverlayStateFS(storeRoot?: string): StateFS {
           await discard(dst, remove);
           throw error;
         }
-        return join(dst, "merged");
+        return handOver(join(dst, "merged"));
       }
       await createEmptyDirectory(dst);
       try {
-        return await mountOverlay(lower, dst);
+        return handOver(await mountOverlay(lower, dst));
       } catch (error) {
         await discard(dst, remove);
         throw error;
       }
     },
+    // The recorded path as it is: a mount a reboot took is not mounted again.
+    reattach: reattachPath,
     flush: syncFilesystem,
     remove,
     publish: renameIntoPlace,

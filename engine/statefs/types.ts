@@ -2,7 +2,8 @@
  * The snapshot backend contract: how states and clones of a data directory are made.
  *
  * Paths are absolute. A state path is the data directory itself; a clone is a directory owned by the
- * backend whose data directory {@link StateFS.clone} returns (it differs from the clone path for overlay).
+ * backend whose data directory {@link StateFS.clone} hands over as a {@link Volume} (it differs from the
+ * clone path for overlay). A runtime runs servers only on such volumes.
  */
 
 import type { SnapshotBackend } from "../../shared/snapshot_backends.ts";
@@ -21,6 +22,19 @@ export interface StateFSDescription {
   kind: StateFSKind;
   /** One line: how clones are made on this store (e.g. "reflink copies (btrfs)"). */
   detail: string;
+}
+
+declare const handedOver: unique symbol;
+
+/**
+ * A data directory a StateFS handed over for a server to run on: made only by a backend (`createEmpty`,
+ * `clone`, `adopt`, `reattach`, through `volume.ts`), so that a runtime is never given an arbitrary
+ * path by accident. A runtime reads `path`; a server's handle records it as its `dataDir`.
+ */
+export interface Volume {
+  /** The data directory, absolute. */
+  readonly path: string;
+  readonly [handedOver]: true;
 }
 
 /** Hints for {@link StateFS.snapshot}. */
@@ -43,8 +57,11 @@ export interface FilesystemUsage {
 export interface StateFS {
   readonly kind: StateFSKind;
   describe(): Promise<StateFSDescription>;
-  /** Creates an empty directory at `path` that can later be snapshotted (a subvolume on btrfs). */
-  createEmpty(path: string): Promise<void>;
+  /**
+   * Creates an empty directory at `path` that can later be snapshotted (a subvolume on btrfs); resolves
+   * with it as the volume a runtime fills (`Runtime.initBase`).
+   */
+  createEmpty(path: string): Promise<Volume>;
   /**
    * Makes an immutable, durable copy of the stopped data directory `src` at `dst`, which must not exist.
    * When it resolves, the copy survives a power loss.
@@ -62,14 +79,19 @@ export interface StateFS {
    */
   publish(building: string, path: string): Promise<void>;
   /** Makes a writable clone of the state or base at `src` under `dst`; resolves with its data directory. */
-  clone(src: string, dst: string): Promise<string>;
+  clone(src: string, dst: string): Promise<Volume>;
   /**
    * Optional: moves the clone at `clone` (the path `clone()` was given) to `dst`, which must not exist,
    * and resolves with its data directory, as `clone(src, dst)` would have for a state with its content.
    * Backends whose clones are plain directories or subvolumes have it (a rename): a build area that
    * ends with the final state's content becomes the instance without a second copy of the data.
    */
-  adopt?(clone: string, dst: string): Promise<string>;
+  adopt?(clone: string, dst: string): Promise<Volume>;
+  /**
+   * The volume of a clone this backend made earlier, from the data directory recorded for it (`clone`'s
+   * or `adopt`'s `path`): for restarting an instance's server after the engine or the machine restarted.
+   */
+  reattach(dataDir: string): Promise<Volume>;
   /** Removes a clone, a state or a base made by this backend. Idempotent. */
   remove(path: string): Promise<void>;
   /**

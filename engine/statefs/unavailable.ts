@@ -21,6 +21,7 @@ export function createUnavailableStateFS(kind: StateFSKind, reason: SqlrsError):
     snapshot: fail,
     flush: fail,
     clone: fail,
+    reattach: fail,
     publish: fail,
     remove: fail,
     ownBytes: fail,

@@ -78,8 +78,8 @@ export function createContainerRuntime(engine: ContainerEngine, options: Contain
   return {
     name: engine,
     resolveImage: (imageId) => parts.images.resolve(imageId),
-    initBase: (image, dataDir) => initContainerBase(parts, image, dataDir),
-    start: (image, dataDir, startOptions) => startContainerServer(parts, image, dataDir, startOptions),
+    initBase: (image, volume) => initContainerBase(parts, image, volume.path),
+    start: (image, volume, startOptions) => startContainerServer(parts, image, volume.path, startOptions),
     stop: (server) => stopContainerServer(parts, server),
     async isRunning(server) {
       try {

@@ -352,12 +352,12 @@ export function createHostRuntime(): Runtime {
       return await imageOf(build, imageId, await extensionsDigest(build.bindir));
     },
 
-    async initBase(image, dataDir) {
-      await initDataDir(await buildFor(image, true), dataDir);
+    async initBase(image, volume) {
+      await initDataDir(await buildFor(image, true), volume.path);
     },
 
-    async start(image, dataDir, options) {
-      return await startServer(await buildFor(image, false), dataDir, options);
+    async start(image, volume, options) {
+      return await startServer(await buildFor(image, false), volume.path, options);
     },
 
     stop,
