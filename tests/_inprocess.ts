@@ -9,6 +9,7 @@ import { createEngine, type Engine } from "../engine/engine.ts";
 import { createHostRuntime } from "../engine/runtime/host/host_runtime.ts";
 import { VERSION, VERSION_HEADER } from "../shared/version.ts";
 import { stopServersUnder } from "./_sandbox.ts";
+import { mountLoop } from "./_stores.ts";
 
 /** Builds an engine on the store under `dir` (as `engine/main.ts` would, without serving it). */
 export async function engineOn(dir: string, snapshot = "copy"): Promise<Engine> {
@@ -23,13 +24,18 @@ export async function engineOn(dir: string, snapshot = "copy"): Promise<Engine> 
   return engine;
 }
 
-/** An engine on a fresh store under /tmp, stopped and removed by `dispose`. */
+/**
+ * An engine on a fresh store under /tmp, stopped and removed by `dispose`; on btrfs, the store is a
+ * btrfs filesystem on a loop file of its own.
+ */
 export async function inProcessEngine(
   snapshot = "copy",
 ): Promise<{ engine: Engine; dir: string } & AsyncDisposable> {
   const dir = await Deno.makeTempDir({ prefix: "sqlrs-inprocess-" });
   // PostgreSQL runs as an unprivileged user and must reach the store.
   await Deno.chmod(dir, 0o755);
+  const store = join(dir, "store");
+  if (snapshot === "btrfs") await mountLoop(join(dir, "btrfs.img"), store, ["mkfs.btrfs", "-q"]);
   const engine = await engineOn(dir, snapshot);
   return {
     engine,
@@ -38,6 +44,7 @@ export async function inProcessEngine(
       await engine.stop();
       engine.close();
       await stopServersUnder(dir);
+      if (snapshot === "btrfs") await new Deno.Command("umount", { args: ["-l", store] }).output();
       await Deno.remove(dir, { recursive: true }).catch(() => {});
     },
   };

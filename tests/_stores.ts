@@ -18,7 +18,8 @@ async function run(program: string, args: string[]): Promise<boolean> {
   return output !== undefined && output.success;
 }
 
-async function mountLoop(image: string, mountPoint: string, mkfs: string[]): Promise<void> {
+/** A fresh filesystem made by `mkfs` on a 2 GiB loop file `image`, mounted at `mountPoint`. */
+export async function mountLoop(image: string, mountPoint: string, mkfs: string[]): Promise<void> {
   await Deno.mkdir(mountPoint, { recursive: true });
   const file = await Deno.open(image, { create: true, write: true });
   await file.truncate(2 * 1024 * 1024 * 1024);

@@ -68,9 +68,30 @@ export async function scramVerifier(password: string): Promise<string> {
   return `SCRAM-SHA-256$${SCRAM_ITERATIONS}:${base64(salt)}$${base64(storedKey)}:${base64(serverKey)}`;
 }
 
+/**
+ * The verifier of `password`, started now for a {@link createInstanceRole} later (see
+ * {@link InstanceRoleOptions.verifier}); handled, so that it rejects only where it is awaited.
+ */
+export function passwordVerifier(password: string): Promise<string> {
+  const verifier = scramVerifier(password);
+  verifier.catch(() => {});
+  return verifier;
+}
+
 /** A new credential for the instance `instanceId`: role `sqlrs_<id>`, 32 random hex characters. */
 export function newInstanceCredential(instanceId: string): Credential {
   return { user: `sqlrs_${instanceId}`, password: randomHex(16) };
+}
+
+/** Options of {@link createInstanceRole}. */
+export interface InstanceRoleOptions {
+  /** A role to drop in the same round trip (a warm instance's, whose clone another instance took). */
+  replaces?: string | undefined;
+  /**
+   * The password's verifier, when the caller started computing it earlier (while the server
+   * starts: PBKDF2 costs a millisecond or two of the hand-out otherwise).
+   */
+  verifier?: Promise<string>;
 }
 
 /**
@@ -80,17 +101,16 @@ export function newInstanceCredential(instanceId: string): Credential {
  * The role is SUPERUSER: an instance stands in for the `postgres` DSN of earlier versions, and tests
  * expect to do what it allowed (CREATE EXTENSION of untrusted extensions, COPY from files, ALTER
  * SYSTEM, other roles). That power is over this instance only: it is a clone, so nothing it writes
- * reaches a cached state, and other instances accept only their own roles over TCP. `replaces` names a
- * role to drop in the same round trip.
+ * reaches a cached state, and other instances accept only their own roles over TCP.
  * @throws {SqlrsError} `internal_error` when the server refuses
  */
 export async function createInstanceRole(
   server: ServerHandle,
   credential: Credential,
-  replaces?: string,
+  options: InstanceRoleOptions = {},
 ): Promise<ServerHandle> {
-  const verifier = await scramVerifier(credential.password);
-  // A warm instance's clone taken over by another instance (a reset) drops the role it was started with.
+  const verifier = await (options.verifier ?? scramVerifier(credential.password));
+  const { replaces } = options;
   const drop = replaces === undefined ? "" : `DROP ROLE "${replaces}"; `;
   await runSocketSql(
     server,

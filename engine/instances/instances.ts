@@ -14,7 +14,7 @@ import type { StateFS, Volume } from "../statefs/types.ts";
 import type { StoreLayout } from "../store_layout.ts";
 import { messageOf, SqlrsError } from "../../shared/errors.ts";
 import { randomHex } from "../../shared/random.ts";
-import { createInstanceRole, newInstanceCredential } from "./credentials.ts";
+import { createInstanceRole, newInstanceCredential, passwordVerifier } from "./credentials.ts";
 
 /** What a new instance is made from. */
 export interface NewInstance {
@@ -84,6 +84,8 @@ export class Instances {
     await Deno.mkdir(join(dir, "run"), { recursive: true });
     let server: ServerHandle | undefined;
     const started = performance.now();
+    const credential = newInstanceCredential(instanceId);
+    const verifier = passwordVerifier(credential.password);
     try {
       const volume = await this.#cloneOrAdopt(spec, join(dir, "data"));
       const cloned = performance.now();
@@ -92,7 +94,7 @@ export class Instances {
         : { runDir: join(dir, "run"), signal: spec.signal };
       server = await runtime.start(spec.image, volume, startOptions);
       const ready = performance.now();
-      server = await createInstanceRole(server, newInstanceCredential(instanceId));
+      server = await createInstanceRole(server, credential, { verifier });
       const ms = (from: number, to: number) => `${(to - from).toFixed(1)} ms`;
       this.#log(
         `instance ${instanceId}: clone ${ms(started, cloned)}, start to ready ${ms(cloned, ready)}, ` +
@@ -191,6 +193,9 @@ export class Instances {
    * warm instance of the same state from `takeWarm` (stopped and moved into place, on the copy
    * backend), else by a new clone of the state, and starts it again on its port with its own
    * role and password, so its DSN stays valid. Every change made on the instance is gone.
+   *
+   * What it needs beyond a server restart: the new clone (made while the old server stops, where the
+   * backend can move a clone into place) and one round trip that creates the role.
    */
   async reset(
     instance: InstanceRow,
@@ -199,13 +204,12 @@ export class Instances {
   ): Promise<InstanceRow> {
     const runtime = this.#runtimes.byName(instance.image.runtime);
     const t0 = performance.now();
-    // Only where a clone is a copy does a warm clone pay: its clean stop costs more than a btrfs
-    // snapshot, and overlay cannot move a clone (it is a mount).
-    const warm = this.#statefs.adopt === undefined || this.#statefs.kind !== "copy" ? undefined : takeWarm();
-    // The old clone is deleted (no checkpoint needed); the warm one is started again (a clean stop).
-    await Promise.all([
+    const { user, password } = instance.server;
+    const verifier = passwordVerifier(password);
+    // The old clone is deleted (no checkpoint needed) while its replacement is made.
+    const [, replacement] = await Promise.all([
       runtime.stop(instance.server, { discard: true }),
-      warm === undefined ? undefined : runtime.stop(warm.server),
+      this.#replacementClone(instance, stateDir, takeWarm),
     ]);
     const stopped = performance.now();
     const dataPath = join(instance.instance_dir, "data");
@@ -219,16 +223,16 @@ export class Instances {
       await this.#statefs.remove(dataPath); // a mount (overlay) cannot be renamed
     }
     let volume: Volume | undefined;
-    if (warm !== undefined && this.#statefs.adopt !== undefined) {
+    if (replacement !== undefined && this.#statefs.adopt !== undefined) {
       try {
-        volume = await this.#statefs.adopt(join(warm.dir, "data"), dataPath);
+        volume = await this.#statefs.adopt(replacement.path, dataPath);
       } catch (error) {
-        this.#log(`reset: could not take warm instance ${warm.instanceId} (${messageOf(error)}); cloning`);
+        this.#log(`reset: could not move ${replacement.path} into place (${messageOf(error)}); cloning`);
       }
-      leftovers.push(() => this.#removeFiles(warm.dir));
+      leftovers.push(replacement.remove);
     }
-    // The warm clone has the warm instance's role: it goes in the round trip that creates this one's.
-    const replaces = volume === undefined ? undefined : warm?.server.user;
+    // A warm clone has the warm instance's role: it goes in the round trip that creates this one's.
+    const replaces = volume === undefined ? undefined : replacement?.role;
     volume ??= await this.#statefs.clone(stateDir, dataPath);
     const cloned = performance.now();
     const [started] = await Promise.all([
@@ -241,18 +245,42 @@ export class Instances {
       ),
     ]);
     const ready = performance.now();
-    const { user, password } = instance.server;
-    const server = await createInstanceRole(started, { user, password }, replaces);
+    const server = await createInstanceRole(started, { user, password }, { replaces, verifier });
     this.#registry.updateInstanceServer(instance.instance_id, server);
     this.#registry.touchState(instance.state_id);
     const ms = (from: number, to: number) => `${(to - from).toFixed(1)} ms`;
     this.#log(
-      `reset ${instance.instance_id} (${replaces === undefined ? "cloned" : "warm"}): stop ${
-        ms(t0, stopped)
-      }, ` +
-        `clone ${ms(stopped, cloned)}, start ${ms(cloned, ready)}, role ${ms(ready, performance.now())}`,
+      `reset ${instance.instance_id} (${replacement?.role === undefined ? "cloned" : "warm"}): ` +
+        `stop and clone ${ms(t0, stopped)}, into place ${ms(stopped, cloned)}, start ${ms(cloned, ready)}, ` +
+        `role ${ms(ready, performance.now())}`,
     );
     return { ...instance, server };
+  }
+
+  /**
+   * The clone a reset moves into place, made while the instance's server stops: a warm instance's
+   * (stopped cleanly) where a clone is a copy, else a new clone beside the instance's where the
+   * backend can move one; undefined where it cannot (overlay: the reset clones in place).
+   */
+  async #replacementClone(
+    instance: InstanceRow,
+    stateDir: string,
+    takeWarm: () => StartedInstance | undefined,
+  ): Promise<{ path: string; role?: string; remove(): Promise<void> } | undefined> {
+    if (this.#statefs.adopt === undefined) return undefined;
+    // Only where a clone is a copy does a warm clone pay: its clean stop costs more than a snapshot.
+    const warm = this.#statefs.kind === "copy" ? takeWarm() : undefined;
+    if (warm !== undefined) {
+      await this.#runtimes.byName(warm.image.runtime).stop(warm.server);
+      return {
+        path: join(warm.dir, "data"),
+        role: warm.server.user,
+        remove: () => this.#removeFiles(warm.dir),
+      };
+    }
+    const path = join(instance.instance_dir, `data.next-${randomHex(4)}`);
+    await this.#statefs.clone(stateDir, path);
+    return { path, remove: () => this.#statefs.remove(path) };
   }
 
   /** Stops the server, removes the clone and the files, then the rows. Idempotent. */
