@@ -30,9 +30,11 @@ export interface FigureSpec {
   via: string;
   /** When this figure is one phase of another figure, that figure's id. */
   phaseOf?: string;
+  /** `MB` (10^6 bytes) for a memory figure; otherwise the figure is a time in milliseconds. */
+  unit?: "MB";
 }
 
-/** One call of a probe: milliseconds per metric. */
+/** One call of a probe: milliseconds (or the figure's `unit`) per metric. */
 export type Sample = Record<string, number>;
 
 /** A measurable operation that yields one or more figures per call. */

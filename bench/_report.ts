@@ -18,14 +18,14 @@ export interface Ratio {
   value: number | null;
 }
 
-/** One goal line (issues 9 and 15). */
+/** One goal line (issues 9, 15 and 18). */
 export interface Goal {
   name: string;
   target: string;
   measured: number | null;
   pass: boolean | null;
-  /** `s` when the goal is a time in seconds rather than a ratio. */
-  unit?: "s";
+  /** `s` when the goal is a time in seconds, `MB` when it is memory, rather than a ratio. */
+  unit?: "s" | "MB";
   /** The figures the measured ratio comes from, or why it is not measured yet. */
   basis: string;
 }
@@ -318,6 +318,18 @@ function ms(value: number | null): string {
   return value.toFixed(1);
 }
 
+/** A figure's value as printed: milliseconds, or megabytes for a memory figure. */
+function value(figure: Pick<FigureResult, "unit">, v: number | null): string {
+  if (v === null || figure.unit === undefined) return ms(v);
+  return `${v.toFixed(1)} ${figure.unit}`;
+}
+
+/** A goal's measured value as printed. */
+function measured(goal: Goal): string {
+  if (goal.measured === null) return "-";
+  return goal.unit === undefined ? `${goal.measured}x` : `${goal.measured} ${goal.unit}`;
+}
+
 function textTable(header: string[], rows: string[][], right: Set<number> = new Set()): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
   const line = (cells: string[]) =>
@@ -335,16 +347,17 @@ export function renderText(results: BenchResults): string {
       `${results.machine.memoryGiB} GiB, kernel ${results.machine.kernel}; ${results.versions.postgres}; deno ${results.versions.deno}`,
   );
   out.push(
-    `all times in ms (median of n runs after warm-up, interleaved); runtime host unless the docker suite says docker\n`,
+    `all times in ms (median of n runs after warm-up, interleaved), memory in MB where it says so; runtime host ` +
+      `unless the docker suite says docker\n`,
   );
   out.push(textTable(
     ["figure", "backend", "median", "min", "max", "n"],
     main.map((f) => [
       f.id + (f.error ? " (FAILED)" : ""),
       f.backend,
-      ms(f.median),
-      ms(f.min),
-      ms(f.max),
+      value(f, f.median),
+      value(f, f.min),
+      value(f, f.max),
       String(f.runs),
     ]),
     new Set([2, 3, 4, 5]),
@@ -360,7 +373,7 @@ export function renderText(results: BenchResults): string {
       [...byParent].map(([parent, list]) => [
         parent,
         ms(results.figures.find((f) => f.id === parent)?.median ?? null),
-        list.map((f) => `${f.metric} ${ms(f.median)}`).join(" | "),
+        list.map((f) => `${f.metric} ${value(f, f.median)}`).join(" | "),
       ]),
       new Set([1]),
     ));
@@ -371,13 +384,13 @@ export function renderText(results: BenchResults): string {
     results.ratios.map((r) => [r.name, r.value === null ? "-" : `${r.value.toFixed(2)}x`]),
     new Set([1]),
   ));
-  out.push("\ngoals (issues 9 and 15)");
+  out.push("\ngoals (issues 9, 15 and 18)");
   out.push(textTable(
     ["goal", "target", "measured", "result"],
     results.goals.map((g) => [
       g.name,
       g.target,
-      g.measured === null ? "-" : `${g.measured}${g.unit === "s" ? " s" : "x"}`,
+      measured(g),
       g.pass === null ? "n/a" : g.pass ? "PASS" : "FAIL",
     ]),
   ));
@@ -408,7 +421,10 @@ function escapeXml(text: string): string {
 
 /** A horizontal bar chart of every main figure's median on a log scale, sqlrs and baselines in two colours. */
 export function renderSvg(results: BenchResults): string {
-  const rows = results.figures.filter((f) => f.phaseOf === undefined && f.median !== null);
+  // Times only: a memory figure has no place on a millisecond axis.
+  const rows = results.figures.filter((f) =>
+    f.phaseOf === undefined && f.median !== null && f.unit === undefined
+  );
   const labelWidth = 330;
   const chartWidth = 520;
   const valueWidth = 90;
@@ -519,13 +535,13 @@ export function renderMarkdown(results: BenchResults, chartPath: string): string
     lines.push(`- \`${b.kind}\`: ${b.label}: ${b.available ? "measured" : `not measured (${b.reason})`}`);
   }
   lines.push("");
-  lines.push("## Goals (issues 9 and 15)", "");
+  lines.push("## Goals (issues 9, 15 and 18)", "");
   lines.push("| Goal | Target | Measured | Result | From |", "|---|---|---|---|---|");
   for (const g of results.goals) {
     lines.push(
-      `| ${mdEscape(g.name)} | ${mdEscape(g.target)} | ${
-        g.measured === null ? "-" : `${g.measured}${g.unit === "s" ? " s" : "x"}`
-      } | ${g.pass === null ? "n/a" : g.pass ? "**pass**" : "**FAIL**"} | ${mdEscape(g.basis)} |`,
+      `| ${mdEscape(g.name)} | ${mdEscape(g.target)} | ${measured(g)} | ${
+        g.pass === null ? "n/a" : g.pass ? "**pass**" : "**FAIL**"
+      } | ${mdEscape(g.basis)} |`,
     );
   }
   lines.push("");
@@ -539,7 +555,9 @@ export function renderMarkdown(results: BenchResults, chartPath: string): string
     lines.push(
       `| \`${f.id}\`${f.error ? " (failed)" : ""} | ${mdEscape(f.what)} | ${
         mdEscape(f.backend)
-      } | ${f.runtime} | ${f.via} | ${ms(f.median)} | ${ms(f.min)} | ${ms(f.max)} | ${f.runs} |`,
+      } | ${f.runtime} | ${f.via} | ${value(f, f.median)} | ${value(f, f.min)} | ${
+        value(f, f.max)
+      } | ${f.runs} |`,
     );
   }
   lines.push("");
@@ -562,7 +580,11 @@ export function renderMarkdown(results: BenchResults, chartPath: string): string
   );
   lines.push("| Phase | What | Median ms | Min | Max |", "|---|---|--:|--:|--:|");
   for (const f of results.figures.filter((x) => x.phaseOf !== undefined)) {
-    lines.push(`| \`${f.id}\` | ${mdEscape(f.what)} | ${ms(f.median)} | ${ms(f.min)} | ${ms(f.max)} |`);
+    lines.push(
+      `| \`${f.id}\` | ${mdEscape(f.what)} | ${value(f, f.median)} | ${value(f, f.min)} | ${
+        value(f, f.max)
+      } |`,
+    );
   }
   lines.push("");
   lines.push("## Commands", "");

@@ -757,11 +757,15 @@ export async function templateProbes(ctx: BenchContext): Promise<Probe[]> {
   return templateCloneProbes(ctx, session, databases);
 }
 
-/** `CREATE DATABASE … TEMPLATE <db>` both ways (WAL_LOG, FILE_COPY) through one open psql session. */
+/**
+ * `CREATE DATABASE … TEMPLATE <db>` both ways (WAL_LOG, FILE_COPY) through one open psql session;
+ * `schedule` overrides the sub-second probes' warm-ups and runs (a large database takes seconds).
+ */
 export function templateCloneProbes(
   ctx: BenchContext,
   session: PsqlSession,
   databases: ReadonlyArray<{ name: string; workload: string }>,
+  schedule: { warmup: number; runs: number } = ctx.config,
 ): Probe[] {
   const probes: Probe[] = [];
   for (const db of databases) {
@@ -770,8 +774,8 @@ export function templateCloneProbes(
       const id = `template.${strategy}.${db.workload}`;
       probes.push({
         name: id,
-        warmup: ctx.config.warmup,
-        runs: ctx.config.runs,
+        warmup: schedule.warmup,
+        runs: schedule.runs,
         figures: [figure({
           id,
           group: "template",

@@ -110,8 +110,12 @@ Deno.test("compare() turns medians of the same run into ratios and goal lines", 
   assert.deepEqual(goals.slice(5, 7).map((g) => g.measured), [2.25, 1.2]);
 });
 
-Deno.test("the renderers show every figure and goal", () => {
-  const figures = [result("warm.api.chinook@btrfs", 60), result("floor.chinook@btrfs", 40)];
+Deno.test("the renderers show every figure and goal, memory in MB and off the millisecond chart", () => {
+  const figures = [
+    result("warm.api.chinook@btrfs", 60),
+    result("floor.chinook@btrfs", 40),
+    { ...result("pool.engine.rss.idle", 100), unit: "MB" as const },
+  ];
   const { ratios, goals } = compare(figures, { backends: ["btrfs"], scales: [1, 20] });
   const results: BenchResults = {
     schema: 1,
@@ -150,4 +154,41 @@ Deno.test("the renderers show every figure and goal", () => {
   assert.deepEqual(svg.match(/<rect x="330"/g)?.length, 2);
   assert.ok(renderMarkdown(results, "chart.svg").includes("| `floor.chinook@btrfs` |"));
   assert.ok(renderText(results).includes("warm instance (host, btrfs)"));
+  assert.match(renderText(results), /pool\.engine\.rss\.idle +b +100\.0 MB/);
+  assert.ok(renderMarkdown(results, "chart.svg").includes("| 100.0 MB |"));
+});
+
+Deno.test("compare() holds the pool figures to issue 18's goals: both directions, a constant baseline, memory", () => {
+  const figures = [
+    result("pool.handout.pooled", 5),
+    result("pool.handout.unpooled", 100),
+    result("pool.psql.select1", 20),
+    result("pool.first_query.pooled", 31),
+    result("pool.concurrent.10.unpooled", 400),
+    result("pool.handout.pooled.pgbench-s20", 10),
+    result("pool.handout.unpooled.pgbench-s20", 100),
+    result("template.file-copy.pool-pgbench-s20", 1000),
+    { ...result("pool.engine.rss.idle", 100), unit: "MB" as const },
+    { ...result("pool.engine.rss.after-2m-rows", 130), unit: "MB" as const },
+  ];
+  const { goals } = compare(figures, { backends: [], scales: [1, 20] });
+  const goal = (start: string) => goals.find((g) => g.name.startsWith(start));
+  assert.deepEqual(goal("pooled hand-out via mod.ts <= 0.15x")?.pass, true);
+  assert.deepEqual(goal("pooled hand-out to its first query")?.measured, 1.55);
+  assert.deepEqual(goal("pooled hand-out to its first query")?.pass, false);
+  // 10 in 400 ms = 25 instances/s = 1.35x the issue's 18.5/s.
+  assert.deepEqual(goal("10 concurrent unpooled hand-outs (25.0 instances/s)")?.measured, 1.35);
+  assert.deepEqual(goal("10 concurrent unpooled hand-outs")?.pass, false);
+  const fileCopy = goals.filter((g) => g.name.startsWith("template FILE_COPY clone of pgbench -i -s 20"));
+  assert.deepEqual(fileCopy.map((g) => [g.target, g.measured, g.pass]), [[">= 50", 100, true], [
+    ">= 15",
+    10,
+    false,
+  ]]);
+  assert.ok(fileCopy.every((g) => g.name.endsWith("(this run: scale 20; the target is at 100)")));
+  assert.deepEqual(goal("engine RSS idle")?.pass, true);
+  assert.deepEqual(goal("engine RSS idle")?.unit, "MB");
+  assert.deepEqual(goal("engine RSS after a 2M-row run:psql")?.measured, 1.3);
+  assert.deepEqual(goal("engine RSS after a 2M-row run:psql")?.pass, false);
+  assert.deepEqual(goal("CLI cache hit")?.pass, null);
 });
