@@ -112,13 +112,40 @@ export async function run(argv: readonly string[], options: ExecOptions = {}): P
 }
 
 /**
+ * How a module runs commands to completion, handed to it so that a test can give it a recording fake
+ * (see {@link execOver}); {@link defaultExec} starts real processes.
+ */
+export interface Exec {
+  /** Runs a command to completion; never throws on a non-zero exit. */
+  run(argv: readonly string[], options?: ExecOptions): Promise<ExecResult>;
+  /**
+   * Runs a command and returns its stdout.
+   * @throws {CommandError} when it exits non-zero
+   */
+  runOk(argv: readonly string[], options?: ExecOptions): Promise<string>;
+}
+
+/** The {@link Exec} whose `run` is `runner` and whose `runOk` fails on a non-zero exit of it. */
+export function execOver(runner: Exec["run"]): Exec {
+  return {
+    run: runner,
+    async runOk(argv, options = {}) {
+      const result = await runner(argv, options);
+      if (result.code !== 0) throw new CommandError(argv, result);
+      return result.stdout;
+    },
+  };
+}
+
+/** The {@link Exec} that starts real child processes. */
+export const defaultExec: Exec = execOver(run);
+
+/**
  * Runs a command and returns its stdout.
  * @throws {CommandError} when it exits non-zero
  */
-export async function runOk(argv: readonly string[], options: ExecOptions = {}): Promise<string> {
-  const result = await run(argv, options);
-  if (result.code !== 0) throw new CommandError(argv, result);
-  return result.stdout;
+export function runOk(argv: readonly string[], options: ExecOptions = {}): Promise<string> {
+  return defaultExec.runOk(argv, options);
 }
 
 /** How many of a child's last output lines are kept for error messages. */

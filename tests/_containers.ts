@@ -8,7 +8,7 @@
  * @module
  */
 
-import { requireComponent } from "./_sandbox.ts";
+import { type Need, need } from "./_needs.ts";
 
 /** The container engines the tests run on. */
 export type ContainerEngine = "docker" | "podman";
@@ -55,10 +55,10 @@ export function containerUnavailable(engine: ContainerEngine): Promise<string | 
   return why;
 }
 
-/** Whether the container tests of `engine` run: false = skip; under CI=true a missing piece throws. */
-export async function requireContainer(engine: ContainerEngine): Promise<boolean> {
+/** What the container tests of `engine` need (see `testNeeding`). */
+export async function containerNeed(engine: ContainerEngine): Promise<Need> {
   const why = await containerUnavailable(engine);
-  return requireComponent(why === undefined, why ?? engine);
+  return need(why === undefined, why ?? engine);
 }
 
 /** Ids of the containers (running or not) labelled with a store or data dir under `root`. */

@@ -8,8 +8,9 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { type CliResult, postgresUnder, processAlive, REPO, type Sandbox, waitFor } from "./_sandbox.ts";
-import { sandboxOn, type StoreKind } from "./_stores.ts";
-import { type ContainerEngine, containersUnder, requireContainer, TEST_IMAGE } from "./_containers.ts";
+import { sandboxOn, type StoreKind, storeNeed } from "./_stores.ts";
+import { type ContainerEngine, containerNeed, containersUnder, TEST_IMAGE } from "./_containers.ts";
+import { testNeeding } from "./_needs.ts";
 
 interface Prepared {
   job_id: string;
@@ -185,19 +186,21 @@ async function contentDigest(dsn: string): Promise<string> {
  * Registers the prepare suite for one store kind, on the host runtime or (with `runtime`) on docker or
  * podman with the test image (`--image`, and `SQLRS_CONTAINER_RUNTIME` for the engine).
  */
-export function definePrepareSuite(kind: StoreKind, runtime?: ContainerEngine): void {
+export async function definePrepareSuite(kind: StoreKind, runtime?: ContainerEngine): Promise<void> {
+  const needs = [...(runtime === undefined ? [] : [await containerNeed(runtime)]), await storeNeed(kind)];
   function test(name: string, fn: (sandbox: Sandbox) => Promise<void>) {
-    Deno.test(`prepare on ${kind}${runtime === undefined ? "" : ` (${runtime})`}: ${name}`, async () => {
-      if (runtime !== undefined && !(await requireContainer(runtime))) return;
-      const sandbox = await sandboxOn(kind);
-      if (sandbox === undefined) return;
-      await using _ = sandbox;
-      if (runtime !== undefined) {
-        sandbox.env.SQLRS_CONTAINER_RUNTIME = runtime;
-        sandboxImages.set(sandbox, TEST_IMAGE);
-      }
-      await fn(sandbox);
-    });
+    testNeeding(
+      needs,
+      `prepare on ${kind}${runtime === undefined ? "" : ` (${runtime})`}: ${name}`,
+      async () => {
+        await using sandbox = await sandboxOn(kind);
+        if (runtime !== undefined) {
+          sandbox.env.SQLRS_CONTAINER_RUNTIME = runtime;
+          sandboxImages.set(sandbox, TEST_IMAGE);
+        }
+        await fn(sandbox);
+      },
+    );
   }
 
   /** Containers (running or not) of data dirs under `root`; none on the host runtime. */

@@ -219,11 +219,3 @@ async function unmountUnder(root: string): Promise<void> {
     await new Deno.Command("umount", { args: ["-l", mountPoint], stdout: "null", stderr: "null" }).output();
   }
 }
-
-/** Fails under CI=true (a missing component is a failure there), otherwise returns false so the test can skip. */
-export function requireComponent(available: boolean, what: string): boolean {
-  if (available) return true;
-  if (Deno.env.get("CI") === "true") throw new Error(`${what} is missing, and CI=true forbids skipping`);
-  console.warn(`skipped: ${what} is missing`);
-  return false;
-}

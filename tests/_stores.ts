@@ -6,7 +6,8 @@
  */
 
 import { join } from "node:path";
-import { requireComponent, Sandbox } from "./_sandbox.ts";
+import { Sandbox } from "./_sandbox.ts";
+import { type Need, need } from "./_needs.ts";
 
 /** The store setups the suites run on. */
 export type StoreKind = "copy" | "overlay" | "btrfs" | "xfs-reflink";
@@ -38,11 +39,16 @@ export async function storeAvailable(kind: StoreKind): Promise<boolean> {
   return true;
 }
 
-/** A sandbox whose store is on the given backend (engine config `snapshot.backend` set to match). */
-export async function sandboxOn(kind: StoreKind): Promise<Sandbox | undefined> {
-  if (!requireComponent(await storeAvailable(kind), `the ${kind} snapshot backend (root, mkfs tools)`)) {
-    return undefined;
-  }
+/** What a test on a store of `kind` needs (see `testNeeding`). */
+export async function storeNeed(kind: StoreKind): Promise<Need> {
+  return need(await storeAvailable(kind), `the ${kind} snapshot backend (root, mkfs tools)`);
+}
+
+/**
+ * A sandbox whose store is on the given backend (engine config `snapshot.backend` set to match); the
+ * test is registered with {@link storeNeed}.
+ */
+export async function sandboxOn(kind: StoreKind): Promise<Sandbox> {
   const sandbox = await Sandbox.create((dir) => ({ SQLRS_STATE_STORE: join(dir, "store") }));
   const store = sandbox.storeRoot;
   if (kind === "btrfs") await mountLoop(join(sandbox.dir, "btrfs.img"), store, ["mkfs.btrfs", "-q"]);

@@ -9,7 +9,8 @@
 
 import assert from "node:assert/strict";
 import { dirname, join } from "node:path";
-import { requireComponent, Sandbox } from "./_sandbox.ts";
+import { Sandbox } from "./_sandbox.ts";
+import { need, testNeeding } from "./_needs.ts";
 import { liquibaseAvailable } from "./_liquibase.ts";
 
 interface ExplainStep {
@@ -102,19 +103,22 @@ const PROJECT = {
   "db/sql/three.sql": "create table three(id int);\n",
 };
 
-Deno.test("cache explain prepare:lb: a changed sqlFile in the middle is named; the unchanged changesets before it were not kept", async () => {
-  if (!requireComponent(await liquibaseAvailable(), "Liquibase and Java")) return;
-  await using sandbox = await Sandbox.create();
-  const project = join(sandbox.dir, "app");
-  await writeFiles(project, PROJECT);
-  const args = ["update", "--changelog-file", "db/master.xml"];
-  await sandbox.cliOk(["prepare:lb", "--", ...args], { cwd: project });
+testNeeding(
+  need(await liquibaseAvailable(), "Liquibase and Java"),
+  "cache explain prepare:lb: a changed sqlFile in the middle is named; the unchanged changesets before it were not kept",
+  async () => {
+    await using sandbox = await Sandbox.create();
+    const project = join(sandbox.dir, "app");
+    await writeFiles(project, PROJECT);
+    const args = ["update", "--changelog-file", "db/master.xml"];
+    await sandbox.cliOk(["prepare:lb", "--", ...args], { cwd: project });
 
-  const sqlFile = join(project, "db/sql/three.sql");
-  await Deno.writeTextFile(sqlFile, "create table three(id bigint);\n");
-  assertMiddleChange(
-    await explain(sandbox, project, "prepare:lb", args),
-    sqlFile,
-    /db\/sql\/three\.sql changed/,
-  );
-});
+    const sqlFile = join(project, "db/sql/three.sql");
+    await Deno.writeTextFile(sqlFile, "create table three(id bigint);\n");
+    assertMiddleChange(
+      await explain(sandbox, project, "prepare:lb", args),
+      sqlFile,
+      /db\/sql\/three\.sql changed/,
+    );
+  },
+);

@@ -6,8 +6,9 @@
  */
 
 import assert from "node:assert/strict";
-import { CLI, requireComponent, Sandbox } from "./_sandbox.ts";
+import { CLI, Sandbox } from "./_sandbox.ts";
 import { hasScript, TerminalCli } from "./_terminal.ts";
+import { need, testNeeding } from "./_needs.ts";
 
 const decoder = new TextDecoder();
 
@@ -28,9 +29,8 @@ function jobIdShown(screen: string): string {
   return match[1] as string;
 }
 
-Deno.test({
+testNeeding(need(hasScript, "util-linux script"), {
   name: "Ctrl+C then detach on a terminal: exits 5, and the job runs on to success (watch gets its DSN)",
-  ignore: !requireComponent(hasScript, "util-linux script"),
   fn: async () => {
     await using sandbox = await Sandbox.create();
     const { cli } = await interrupted(sandbox, ["prepare:psql", "--", "-c", "select pg_sleep(4)"]);
@@ -47,9 +47,8 @@ Deno.test({
   },
 });
 
-Deno.test({
+testNeeding(need(hasScript, "util-linux script"), {
   name: "Ctrl+C then stop on a terminal: 'n' keeps following, 'y' cancels the job (exit 1, cancelled)",
-  ignore: !requireComponent(hasScript, "util-linux script"),
   fn: async () => {
     await using sandbox = await Sandbox.create();
     const { cli, prompt } = await interrupted(sandbox, ["prepare:psql", "--", "-c", "select pg_sleep(30)"]);
@@ -73,9 +72,8 @@ Deno.test({
   },
 });
 
-Deno.test({
+testNeeding(need(hasScript, "util-linux script"), {
   name: "Ctrl+C then continue on a terminal keeps following: the DSN is printed, exit 0",
-  ignore: !requireComponent(hasScript, "util-linux script"),
   fn: async () => {
     await using sandbox = await Sandbox.create();
     const { cli } = await interrupted(sandbox, ["prepare:psql", "--", "-c", "select pg_sleep(4)"]);
@@ -85,9 +83,8 @@ Deno.test({
   },
 });
 
-Deno.test({
+testNeeding(need(hasScript, "util-linux script"), {
   name: "Ctrl+C then detach in prepare…run skips the run and exits 5; the job still succeeds",
-  ignore: !requireComponent(hasScript, "util-linux script"),
   fn: async () => {
     await using sandbox = await Sandbox.create();
     const { cli } = await interrupted(sandbox, [

@@ -12,7 +12,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { postgresUnder, processAlive, Sandbox, waitFor } from "./_sandbox.ts";
-import { sandboxOn, type StoreKind } from "./_stores.ts";
+import { sandboxOn, type StoreKind, storeNeed } from "./_stores.ts";
+import { testNeeding } from "./_needs.ts";
 import { hostPsql } from "./_prepare_suite.ts";
 
 const GRACE = "2s";
@@ -179,11 +180,10 @@ async function runTrials(sandbox: Sandbox, trials: number): Promise<void> {
 }
 
 /** A sandbox whose engine config has a short collect grace (and `backend`, when given). */
-async function crashSandbox(kind: StoreKind | "auto"): Promise<Sandbox | undefined> {
+async function crashSandbox(kind: StoreKind | "auto"): Promise<Sandbox> {
   const sandbox = kind === "auto"
     ? await Sandbox.create((dir) => ({ SQLRS_STATE_STORE: join(dir, "store") }))
     : await sandboxOn(kind);
-  if (sandbox === undefined) return undefined;
   await Deno.mkdir(sandbox.storeRoot, { recursive: true, mode: 0o755 });
   const config = {
     instances: { collectGrace: GRACE },
@@ -196,24 +196,23 @@ async function crashSandbox(kind: StoreKind | "auto"): Promise<Sandbox | undefin
 /** The backend `auto` picks on this machine (where the sandboxes live). */
 async function autoBackend(): Promise<string> {
   await using sandbox = await crashSandbox("auto");
-  const status = JSON.parse((await sandbox!.cliOk(["--output", "json", "status"])).stdout);
+  const status = JSON.parse((await sandbox.cliOk(["--output", "json", "status"])).stdout);
   return status.snapshot_backends.find((backend: { selected: boolean }) => backend.selected).name;
 }
 
 const picked = await autoBackend();
 
 Deno.test(`${AUTO_TRIALS} engine SIGKILLs during a 3-step prepare on the default backend (${picked})`, async () => {
-  await using sandbox = (await crashSandbox("auto"))!;
+  await using sandbox = await crashSandbox("auto");
   await runTrials(sandbox, AUTO_TRIALS);
 });
 
 for (const kind of ["btrfs", "overlay", "copy"] as const) {
-  Deno.test({
+  testNeeding(await storeNeed(kind), {
     name: `${OTHER_TRIALS} engine SIGKILLs during a 3-step prepare on ${kind}`,
     ignore: kind === picked,
     async fn() {
       await using sandbox = await crashSandbox(kind);
-      if (sandbox === undefined) return;
       await runTrials(sandbox, OTHER_TRIALS);
     },
   });

@@ -6,7 +6,8 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { requireComponent, Sandbox } from "./_sandbox.ts";
+import { Sandbox } from "./_sandbox.ts";
+import { need, testNeeding } from "./_needs.ts";
 import { liquibaseAvailable } from "./_liquibase.ts";
 import * as sqlrs from "../mod.ts";
 
@@ -118,29 +119,29 @@ Deno.test("help says how --deadline and --statement-timeout differ from --timeou
   assert.match(runHelp, /--statement-timeout <duration> PostgreSQL's statement_timeout/);
 });
 
-Deno.test("--statement-timeout reaches Liquibase changesets: a slow one fails, the ones before it ran", async (t) => {
-  if (!requireComponent(await liquibaseAvailable(), "Liquibase and Java (scripts/install-liquibase.sh)")) {
-    t.step("skipped: no Liquibase", () => {});
-    return;
-  }
-  await using sandbox = await Sandbox.create();
-  await Deno.writeTextFile(
-    join(sandbox.dir, "changelog.sql"),
-    "--liquibase formatted sql\n\n--changeset me:one\ncreate table one(id int);\n\n--changeset me:slow\nselect pg_sleep(3);\n",
-  );
-  const result = await sandbox.cli([
-    "prepare:lb",
-    "--statement-timeout",
-    "1s",
-    "--",
-    "update",
-    "--changelog-file",
-    "changelog.sql",
-  ]);
-  assert.equal(result.code, 1, result.stderr);
-  assert.match(result.stderr, /failed +\[2\/2\] slow/);
-  assert.match(result.stderr, /canceling statement due to statement timeout/);
-});
+testNeeding(
+  need(await liquibaseAvailable(), "Liquibase and Java (scripts/install-liquibase.sh)"),
+  "--statement-timeout reaches Liquibase changesets: a slow one fails, the ones before it ran",
+  async () => {
+    await using sandbox = await Sandbox.create();
+    await Deno.writeTextFile(
+      join(sandbox.dir, "changelog.sql"),
+      "--liquibase formatted sql\n\n--changeset me:one\ncreate table one(id int);\n\n--changeset me:slow\nselect pg_sleep(3);\n",
+    );
+    const result = await sandbox.cli([
+      "prepare:lb",
+      "--statement-timeout",
+      "1s",
+      "--",
+      "update",
+      "--changelog-file",
+      "changelog.sql",
+    ]);
+    assert.equal(result.code, 1, result.stderr);
+    assert.match(result.stderr, /failed +\[2\/2\] slow/);
+    assert.match(result.stderr, /canceling statement due to statement timeout/);
+  },
+);
 
 Deno.test("a workspace's defaults give the deadline and statement timeout; flags win over them", async () => {
   await using sandbox = await Sandbox.create();

@@ -10,7 +10,8 @@ import assert from "node:assert/strict";
 import { dirname, join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { VERSION } from "../shared/version.ts";
-import { CLI, REPO, requireComponent, runProgram, Sandbox } from "./_sandbox.ts";
+import { CLI, REPO, runProgram, Sandbox } from "./_sandbox.ts";
+import { need, testNeeding } from "./_needs.ts";
 
 interface Output {
   code: number;
@@ -171,45 +172,50 @@ async function completionScript(shell: string): Promise<string> {
   return result.stdout;
 }
 
-Deno.test("completions bash completes commands (with colons), subcommands, options and choices", async () => {
-  if (!requireComponent(await have("bash"), "bash")) return;
-  const dir = await Deno.makeTempDir({ prefix: "sqlrs-completions-" });
-  try {
-    await Deno.writeTextFile(join(dir, "sqlrs.bash"), await completionScript("bash"));
-    const complete = async (line: string) =>
-      (await execOk("bash", [
-        "-c",
-        `source "$1"; COMP_LINE="$2"; COMP_POINT=\${#2}; _sqlrs; printf '%s\\n' "\${COMPREPLY[@]}"`,
-        "bash",
-        join(dir, "sqlrs.bash"),
-        line,
-      ])).stdout.split("\n").filter((word) => word !== "");
-    const top = await complete("sqlrs ");
-    for (const command of ["prepare:psql", "run:psql", "ls", "rm", "status", "completions"]) {
-      assert.ok(top.includes(command), `${command} in ${top.join(" ")}`);
+testNeeding(
+  need(await have("bash"), "bash"),
+  "completions bash completes commands (with colons), subcommands, options and choices",
+  async () => {
+    const dir = await Deno.makeTempDir({ prefix: "sqlrs-completions-" });
+    try {
+      await Deno.writeTextFile(join(dir, "sqlrs.bash"), await completionScript("bash"));
+      const complete = async (line: string) =>
+        (await execOk("bash", [
+          "-c",
+          `source "$1"; COMP_LINE="$2"; COMP_POINT=\${#2}; _sqlrs; printf '%s\\n' "\${COMPREPLY[@]}"`,
+          "bash",
+          join(dir, "sqlrs.bash"),
+          line,
+        ])).stdout.split("\n").filter((word) => word !== "");
+      const top = await complete("sqlrs ");
+      for (const command of ["prepare:psql", "run:psql", "ls", "rm", "status", "completions"]) {
+        assert.ok(top.includes(command), `${command} in ${top.join(" ")}`);
+      }
+      assert.ok(!top.includes("serve"), "hidden commands stay hidden");
+      assert.deepEqual(await complete("sqlrs config "), ["get", "set", "rm", "schema"]);
+      assert.deepEqual(await complete("sqlrs --output json con"), ["config"]);
+      // bash replaces only what follows the last ":" of the word.
+      assert.deepEqual(await complete("sqlrs prepare:p"), ["psql"]);
+      assert.deepEqual(await complete("sqlrs ls --al"), ["--all"]);
+      assert.deepEqual(await complete("sqlrs completions "), ["bash", "zsh", "fish"]);
+      assert.deepEqual(await complete("sqlrs prepare:psql -- -f "), [], "tool args: bash completes files");
+    } finally {
+      await Deno.remove(dir, { recursive: true });
     }
-    assert.ok(!top.includes("serve"), "hidden commands stay hidden");
-    assert.deepEqual(await complete("sqlrs config "), ["get", "set", "rm", "schema"]);
-    assert.deepEqual(await complete("sqlrs --output json con"), ["config"]);
-    // bash replaces only what follows the last ":" of the word.
-    assert.deepEqual(await complete("sqlrs prepare:p"), ["psql"]);
-    assert.deepEqual(await complete("sqlrs ls --al"), ["--all"]);
-    assert.deepEqual(await complete("sqlrs completions "), ["bash", "zsh", "fish"]);
-    assert.deepEqual(await complete("sqlrs prepare:psql -- -f "), [], "tool args: bash completes files");
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+  },
+);
 
-Deno.test("completions zsh defines _sqlrs, which offers the right commands and options", async () => {
-  if (!requireComponent(await have("zsh"), "zsh")) return;
-  const dir = await Deno.makeTempDir({ prefix: "sqlrs-completions-" });
-  try {
-    const script = join(dir, "_sqlrs");
-    await Deno.writeTextFile(script, await completionScript("zsh"));
-    await execOk("zsh", ["-n", script]);
-    // Stand-ins for the completion system's functions: print what _sqlrs offers.
-    const harness = `
+testNeeding(
+  need(await have("zsh"), "zsh"),
+  "completions zsh defines _sqlrs, which offers the right commands and options",
+  async () => {
+    const dir = await Deno.makeTempDir({ prefix: "sqlrs-completions-" });
+    try {
+      const script = join(dir, "_sqlrs");
+      await Deno.writeTextFile(script, await completionScript("zsh"));
+      await execOk("zsh", ["-n", script]);
+      // Stand-ins for the completion system's functions: print what _sqlrs offers.
+      const harness = `
 compdef() { :; }
 _describe() { local name=$4; print -rl -- "\${(@P)name}"; }
 compadd() { print -rl -- "\${(@P)2}"; }
@@ -217,47 +223,53 @@ _files() { print -r -- "<files>"; }
 source "$1"
 words=("\${(@s: :)2}"); CURRENT=\${#words}
 _sqlrs`;
-    const complete = async (line: string) =>
-      (await execOk("zsh", ["-c", harness, "zsh", script, line])).stdout.split("\n").filter((l) => l !== "");
-    assert.ok(
-      (await complete("sqlrs ")).includes(
-        "prepare\\:psql:Build (or reuse) a state from psql scripts and start an instance of it",
-      ),
-    );
-    assert.deepEqual((await complete("sqlrs config ")).map((entry) => entry.split(":")[0]), [
-      "get",
-      "set",
-      "rm",
-      "schema",
-    ]);
-    assert.ok((await complete("sqlrs rm -")).includes("--dry-run:show what would be deleted"));
-    assert.deepEqual(await complete("sqlrs completions "), ["bash", "zsh", "fish"]);
-    assert.deepEqual(await complete("sqlrs prepare:psql -- "), ["<files>"]);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+      const complete = async (line: string) =>
+        (await execOk("zsh", ["-c", harness, "zsh", script, line])).stdout.split("\n").filter((l) =>
+          l !== ""
+        );
+      assert.ok(
+        (await complete("sqlrs ")).includes(
+          "prepare\\:psql:Build (or reuse) a state from psql scripts and start an instance of it",
+        ),
+      );
+      assert.deepEqual((await complete("sqlrs config ")).map((entry) => entry.split(":")[0]), [
+        "get",
+        "set",
+        "rm",
+        "schema",
+      ]);
+      assert.ok((await complete("sqlrs rm -")).includes("--dry-run:show what would be deleted"));
+      assert.deepEqual(await complete("sqlrs completions "), ["bash", "zsh", "fish"]);
+      assert.deepEqual(await complete("sqlrs prepare:psql -- "), ["<files>"]);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);
 
-Deno.test("completions fish gives complete rules that fish uses for commands, options and choices", async () => {
-  if (!requireComponent(await have("fish"), "fish")) return;
-  const dir = await Deno.makeTempDir({ prefix: "sqlrs-completions-" });
-  try {
-    const script = join(dir, "sqlrs.fish");
-    await Deno.writeTextFile(script, await completionScript("fish"));
-    await execOk("fish", ["-n", script]);
-    const complete = async (line: string) =>
-      (await execOk("fish", ["-c", `source $argv[1]; complete -C $argv[2]`, script, line], {
-        env: { HOME: dir, XDG_CONFIG_HOME: dir, XDG_DATA_HOME: dir },
-      })).stdout.split("\n").filter((l) => l !== "").map((l) => l.split("\t")[0]);
-    assert.deepEqual(await complete("sqlrs config "), ["get", "rm", "schema", "set"]);
-    assert.deepEqual(await complete("sqlrs prepare:"), ["prepare:lb", "prepare:psql"]);
-    assert.deepEqual(await complete("sqlrs ls --al"), ["--all"]);
-    assert.deepEqual(await complete("sqlrs completions "), ["bash", "fish", "zsh"]);
-    assert.deepEqual(await complete("sqlrs --output json run:psql --ins"), ["--instance"]);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+testNeeding(
+  need(await have("fish"), "fish"),
+  "completions fish gives complete rules that fish uses for commands, options and choices",
+  async () => {
+    const dir = await Deno.makeTempDir({ prefix: "sqlrs-completions-" });
+    try {
+      const script = join(dir, "sqlrs.fish");
+      await Deno.writeTextFile(script, await completionScript("fish"));
+      await execOk("fish", ["-n", script]);
+      const complete = async (line: string) =>
+        (await execOk("fish", ["-c", `source $argv[1]; complete -C $argv[2]`, script, line], {
+          env: { HOME: dir, XDG_CONFIG_HOME: dir, XDG_DATA_HOME: dir },
+        })).stdout.split("\n").filter((l) => l !== "").map((l) => l.split("\t")[0]);
+      assert.deepEqual(await complete("sqlrs config "), ["get", "rm", "schema", "set"]);
+      assert.deepEqual(await complete("sqlrs prepare:"), ["prepare:lb", "prepare:psql"]);
+      assert.deepEqual(await complete("sqlrs ls --al"), ["--all"]);
+      assert.deepEqual(await complete("sqlrs completions "), ["bash", "fish", "zsh"]);
+      assert.deepEqual(await complete("sqlrs --output json run:psql --ins"), ["--instance"]);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);
 
 // ---------------------------------------------------------------------------------------------------
 // Examples

@@ -5,8 +5,9 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { requireComponent, Sandbox } from "./_sandbox.ts";
+import { Sandbox } from "./_sandbox.ts";
 import { storeAvailable } from "./_stores.ts";
+import { need, testNeeding } from "./_needs.ts";
 
 function mountedAt(path: string): string | undefined {
   const line = Deno.readTextFileSync("/proc/self/mountinfo").split("\n").find((l) =>
@@ -15,71 +16,75 @@ function mountedAt(path: string): string | undefined {
   return line?.split(" - ")[1]?.split(" ")[0];
 }
 
-Deno.test("init local --store image makes a btrfs store that prepare uses and the engine remounts", async () => {
-  if (!requireComponent(await storeAvailable("btrfs"), "root and mkfs.btrfs")) return;
-  await using sandbox = await Sandbox.create();
-  const workspace = join(sandbox.dir, "ws");
-  await Deno.mkdir(workspace);
-  const cwd = { cwd: workspace };
-  const dry = await sandbox.cliOk([
-    "init",
-    "local",
-    "--snapshot",
-    "btrfs",
-    "--store",
-    "image",
-    "--store-size",
-    "2GB",
-    "--dry-run",
-  ], cwd);
-  assert.match(dry.stdout, /would create a 2 GB btrfs image/);
-  await assert.rejects(Deno.stat(join(workspace, ".sqlrs")), "dry run wrote nothing");
+testNeeding(
+  need(await storeAvailable("btrfs"), "root and mkfs.btrfs"),
+  "init local --store image makes a btrfs store that prepare uses and the engine remounts",
+  async () => {
+    await using sandbox = await Sandbox.create();
+    const workspace = join(sandbox.dir, "ws");
+    await Deno.mkdir(workspace);
+    const cwd = { cwd: workspace };
+    const dry = await sandbox.cliOk([
+      "init",
+      "local",
+      "--snapshot",
+      "btrfs",
+      "--store",
+      "image",
+      "--store-size",
+      "2GB",
+      "--dry-run",
+    ], cwd);
+    assert.match(dry.stdout, /would create a 2 GB btrfs image/);
+    await assert.rejects(Deno.stat(join(workspace, ".sqlrs")), "dry run wrote nothing");
 
-  await sandbox.cliOk(
-    ["init", "local", "--snapshot", "btrfs", "--store", "image", "--store-size", "2GB"],
-    cwd,
-  );
-  const config = await Deno.readTextFile(join(workspace, ".sqlrs", "config.yaml"));
-  assert.match(config, /backend: btrfs/);
-  assert.equal(mountedAt(sandbox.storeRoot), "btrfs");
-  const again = await sandbox.cliOk([
-    "init",
-    "local",
-    "--snapshot",
-    "btrfs",
-    "--store",
-    "image",
-    "--store-size",
-    "2GB",
-  ], cwd);
-  assert.match(again.stdout, /already initialized/);
-  assert.equal(await Deno.readTextFile(join(workspace, ".sqlrs", "config.yaml")), config, "idempotent");
+    await sandbox.cliOk(
+      ["init", "local", "--snapshot", "btrfs", "--store", "image", "--store-size", "2GB"],
+      cwd,
+    );
+    const config = await Deno.readTextFile(join(workspace, ".sqlrs", "config.yaml"));
+    assert.match(config, /backend: btrfs/);
+    assert.equal(mountedAt(sandbox.storeRoot), "btrfs");
+    const again = await sandbox.cliOk([
+      "init",
+      "local",
+      "--snapshot",
+      "btrfs",
+      "--store",
+      "image",
+      "--store-size",
+      "2GB",
+    ], cwd);
+    assert.match(again.stdout, /already initialized/);
+    assert.equal(await Deno.readTextFile(join(workspace, ".sqlrs", "config.yaml")), config, "idempotent");
 
-  const prepared = await sandbox.cli([
-    "prepare:psql",
-    "--",
-    "-c",
-    "create table t(id int)",
-    "run:psql",
-    "--",
-    "-A",
-    "-t",
-    "-c",
-    "select 42",
-  ], cwd);
-  assert.equal(prepared.stdout, "42\n", prepared.stderr);
-  const status = JSON.parse((await sandbox.cliOk(["--output", "json", "status"], cwd)).stdout);
-  assert.equal(status.snapshot_backends.find((b: { selected: boolean }) => b.selected).name, "btrfs");
-  assert.match(status.snapshot_reason, /chosen explicitly/);
+    const prepared = await sandbox.cli([
+      "prepare:psql",
+      "--",
+      "-c",
+      "create table t(id int)",
+      "run:psql",
+      "--",
+      "-A",
+      "-t",
+      "-c",
+      "select 42",
+    ], cwd);
+    assert.equal(prepared.stdout, "42\n", prepared.stderr);
+    const status = JSON.parse((await sandbox.cliOk(["--output", "json", "status"], cwd)).stdout);
+    assert.equal(status.snapshot_backends.find((b: { selected: boolean }) => b.selected).name, "btrfs");
+    assert.match(status.snapshot_reason, /chosen explicitly/);
 
-  // After a reboot the image is no longer mounted: the next engine mounts it again.
-  await sandbox.cliOk(["engine", "stop"], cwd);
-  await new Deno.Command("umount", { args: [sandbox.storeRoot] }).output();
-  assert.equal(mountedAt(sandbox.storeRoot), undefined);
-  const states = JSON.parse((await sandbox.cliOk(["--output", "json", "ls", "--states"], cwd)).stdout).states;
-  assert.equal(mountedAt(sandbox.storeRoot), "btrfs");
-  assert.equal(states.length, 1, "the cached state is back");
-});
+    // After a reboot the image is no longer mounted: the next engine mounts it again.
+    await sandbox.cliOk(["engine", "stop"], cwd);
+    await new Deno.Command("umount", { args: [sandbox.storeRoot] }).output();
+    assert.equal(mountedAt(sandbox.storeRoot), undefined);
+    const states =
+      JSON.parse((await sandbox.cliOk(["--output", "json", "ls", "--states"], cwd)).stdout).states;
+    assert.equal(mountedAt(sandbox.storeRoot), "btrfs");
+    assert.equal(states.length, 1, "the cached state is back");
+  },
+);
 
 Deno.test("init refuses a nested workspace without --force and reports a corrupt config", async () => {
   await using sandbox = await Sandbox.create();

@@ -8,9 +8,10 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { postgresUnder, requireComponent, Sandbox, waitFor } from "./_sandbox.ts";
+import { postgresUnder, Sandbox, waitFor } from "./_sandbox.ts";
 import { hostPsql } from "./_prepare_suite.ts";
 import { hasScript, TerminalCli } from "./_terminal.ts";
+import { need, testNeeding } from "./_needs.ts";
 
 interface Prepared {
   job_id: string;
@@ -243,10 +244,9 @@ Deno.test("instances.max refuses a prepare over the cap with exit 4 before build
   assert.equal((await instances(sandbox)).length, 2);
 });
 
-Deno.test({
+testNeeding(need(hasScript, "util-linux script"), {
   name:
     "run:psql with no psql arguments on a terminal opens an interactive psql; Ctrl+C cancels its query only",
-  ignore: !requireComponent(hasScript, "util-linux script"),
   fn: async () => {
     await using sandbox = await Sandbox.create();
     const dev = await prepare(sandbox, ["--name", "dev"], "create table answers as select 42 as v");

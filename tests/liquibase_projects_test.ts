@@ -6,7 +6,8 @@
 
 import assert from "node:assert/strict";
 import { dirname, join } from "node:path";
-import { requireComponent, Sandbox } from "./_sandbox.ts";
+import { Sandbox } from "./_sandbox.ts";
+import { need, testNeeding } from "./_needs.ts";
 import { executeStatuses, hostPsql } from "./_prepare_suite.ts";
 import { run } from "../engine/exec.ts";
 import { findLiquibase } from "../engine/prepare/liquibase/lb_tool.ts";
@@ -25,6 +26,12 @@ async function liquibase(): Promise<string | null> {
     return null;
   }
 }
+
+const LIQUIBASE = need((await liquibase()) !== null, "Liquibase and Java (scripts/install-liquibase.sh)");
+const JAVAC = need(
+  (await run(["javac", "-version"]).catch(() => ({ code: 127 }))).code === 0,
+  "javac (a JDK) to compile a customChange",
+);
 
 async function writeFiles(root: string, files: Record<string, string>): Promise<void> {
   for (const [path, text] of Object.entries(files)) {
@@ -81,171 +88,183 @@ const PROJECT = {
 
 const MASTER = ["update", "--changelog-file", "config/liquibase/master.xml"];
 
-Deno.test("prepare:lb with --search-path prepares, and a warm prepare:lb starts no Java", async () => {
-  const real = await liquibase();
-  if (!requireComponent(real !== null, "Liquibase and Java (scripts/install-liquibase.sh)")) return;
-  await using sandbox = await Sandbox.create();
-  const project = join(sandbox.dir, "app");
-  await writeFiles(project, PROJECT);
-  const launcher = await countingLauncher(sandbox.dir, real as string);
-  await sandbox.cliOk(["config", "set", "liquibase.exec", JSON.stringify(launcher.path)]);
-  const args = [...MASTER, "--search-path", "src/main/resources"];
+testNeeding(
+  LIQUIBASE,
+  "prepare:lb with --search-path prepares, and a warm prepare:lb starts no Java",
+  async () => {
+    const real = await liquibase();
+    await using sandbox = await Sandbox.create();
+    const project = join(sandbox.dir, "app");
+    await writeFiles(project, PROJECT);
+    const launcher = await countingLauncher(sandbox.dir, real as string);
+    await sandbox.cliOk(["config", "set", "liquibase.exec", JSON.stringify(launcher.path)]);
+    const args = [...MASTER, "--search-path", "src/main/resources"];
 
-  const first = await prepareLb(sandbox, project, args);
-  assert.deepEqual(await executeStatuses(sandbox, first.job_id), ["succeeded", "succeeded", "succeeded"]);
-  assert.equal((await hostPsql(first.dsn, "select count(*) from person")).stdout, "1");
-  // `--search-path .` from the resources directory: the same states.
-  const dot = await prepareLb(sandbox, join(project, "src/main/resources"), [
-    ...MASTER,
-    "--search-path",
-    ".",
-  ]);
-  assert.equal(dot.state_id, first.state_id);
+    const first = await prepareLb(sandbox, project, args);
+    assert.deepEqual(await executeStatuses(sandbox, first.job_id), ["succeeded", "succeeded", "succeeded"]);
+    assert.equal((await hostPsql(first.dsn, "select count(*) from person")).stdout, "1");
+    // `--search-path .` from the resources directory: the same states.
+    const dot = await prepareLb(sandbox, join(project, "src/main/resources"), [
+      ...MASTER,
+      "--search-path",
+      ".",
+    ]);
+    assert.equal(dot.state_id, first.state_id);
 
-  // Warm: nothing changed, so neither planning nor any step starts Liquibase.
-  const before = launcher.calls();
-  const warm = await prepareLb(sandbox, project, args);
-  assert.equal(warm.state_id, first.state_id);
-  assert.equal(launcher.calls(), before, "a warm prepare:lb starts no Java");
-  // Nor after the engine restarts: the plan and the Liquibase version are kept in the store.
-  await sandbox.cliOk(["engine", "stop"]);
-  assert.equal((await prepareLb(sandbox, project, args)).state_id, first.state_id);
-  assert.equal(launcher.calls(), before, "a warm prepare:lb on a new engine starts no Java");
+    // Warm: nothing changed, so neither planning nor any step starts Liquibase.
+    const before = launcher.calls();
+    const warm = await prepareLb(sandbox, project, args);
+    assert.equal(warm.state_id, first.state_id);
+    assert.equal(launcher.calls(), before, "a warm prepare:lb starts no Java");
+    // Nor after the engine restarts: the plan and the Liquibase version are kept in the store.
+    await sandbox.cliOk(["engine", "stop"]);
+    assert.equal((await prepareLb(sandbox, project, args)).state_id, first.state_id);
+    assert.equal(launcher.calls(), before, "a warm prepare:lb on a new engine starts no Java");
 
-  // A file no log line names (the sqlFile's SQL) still invalidates the cached plan.
-  await Deno.writeTextFile(
-    join(project, "src/main/resources/config/liquibase/data/seed.sql"),
-    "insert into person values (1, 'a'), (2, 'b');\n",
-  );
-  const edited = await planLb(sandbox, project, args);
-  assert.ok(launcher.calls() > before, "a changed input plans with Liquibase again");
-  assert.deepEqual(edited.map((task) => task.cached), [true, true, false]);
-  const rebuilt = await prepareLb(sandbox, project, args);
-  assert.deepEqual(await executeStatuses(sandbox, rebuilt.job_id), ["skipped", "skipped", "succeeded"]);
-  assert.equal((await hostPsql(rebuilt.dsn, "select count(*) from person")).stdout, "2");
+    // A file no log line names (the sqlFile's SQL) still invalidates the cached plan.
+    await Deno.writeTextFile(
+      join(project, "src/main/resources/config/liquibase/data/seed.sql"),
+      "insert into person values (1, 'a'), (2, 'b');\n",
+    );
+    const edited = await planLb(sandbox, project, args);
+    assert.ok(launcher.calls() > before, "a changed input plans with Liquibase again");
+    assert.deepEqual(edited.map((task) => task.cached), [true, true, false]);
+    const rebuilt = await prepareLb(sandbox, project, args);
+    assert.deepEqual(await executeStatuses(sandbox, rebuilt.job_id), ["skipped", "skipped", "succeeded"]);
+    assert.equal((await hostPsql(rebuilt.dsn, "select count(*) from person")).stdout, "2");
 
-  // A new file in an includeAll directory is a new changeset.
-  await writeFiles(project, {
-    "src/main/resources/config/liquibase/more/003_tag.sql":
-      "--liquibase formatted sql\n--changeset app:3\ncreate table tag(id int);\n",
-  });
-  assert.equal((await planLb(sandbox, project, args)).length, 4);
-});
-
-Deno.test("prepare:lb applies a runAlways changeset followed by others, like liquibase update", async () => {
-  if (!requireComponent((await liquibase()) !== null, "Liquibase and Java")) return;
-  await using sandbox = await Sandbox.create();
-  const project = join(sandbox.dir, "app");
-  const changelog = (...extra: string[]) =>
-    [
-      "--liquibase formatted sql",
-      "--changeset app:grants runAlways:true",
-      "create table if not exists audit(n int); insert into audit values (1);",
-      "--changeset app:1",
-      "create table person(id int);",
-      "--changeset app:2",
-      "insert into person values (1);",
-      ...extra,
-    ].join("\n") + "\n";
-  await writeFiles(project, { "changelog.sql": changelog() });
-  const args = ["update", "--changelog-file", "changelog.sql"];
-  const first = await prepareLb(sandbox, project, args);
-  assert.deepEqual(await executeStatuses(sandbox, first.job_id), ["succeeded", "succeeded", "succeeded"]);
-  // As one liquibase update on a fresh database: the runAlways changeset ran once per Liquibase run.
-  assert.equal((await hostPsql(first.dsn, "select count(*) from databasechangelog")).stdout, "3");
-  assert.equal((await hostPsql(first.dsn, "select count(*) from person")).stdout, "1");
-
-  // Adding a changeset resumes from the last state: Liquibase re-runs the runAlways one there, as
-  // `liquibase update` on that database would, and the new step succeeds.
-  await writeFiles(project, {
-    "changelog.sql": changelog("--changeset app:3", "insert into person values (3);"),
-  });
-  const added = await prepareLb(sandbox, project, args);
-  assert.deepEqual(await executeStatuses(sandbox, added.job_id), [
-    "skipped",
-    "skipped",
-    "skipped",
-    "succeeded",
-  ]);
-  assert.equal((await hostPsql(added.dsn, "select count(*) from person")).stdout, "2");
-});
-
-Deno.test("prepare:lb keys contexts per changeset: another --contexts rebuilds only what it filters", async () => {
-  if (!requireComponent((await liquibase()) !== null, "Liquibase and Java")) return;
-  await using sandbox = await Sandbox.create();
-  const project = join(sandbox.dir, "app");
-  await writeFiles(project, {
-    "changelog.sql": [
-      "--liquibase formatted sql",
-      "--changeset app:1",
-      "create table person(id int);",
-      "--changeset app:2",
-      "insert into person values (1);",
-      "--changeset app:3 context:demo",
-      "insert into person values (3);",
-      "",
-    ].join("\n"),
-  });
-  const args = ["update", "--changelog-file", "changelog.sql"];
-  await prepareLb(sandbox, project, [...args, "--contexts", "prod"]);
-  const other = await planLb(sandbox, project, [...args, "--contexts", "test"]);
-  assert.deepEqual(other.map((task) => [task.changeset_id, task.cached]), [["1", true], ["2", true]]);
-  const demo = await planLb(sandbox, project, [...args, "--contexts", "demo"]);
-  assert.deepEqual(demo.map((task) => [task.changeset_id, task.cached]), [["1", true], ["2", true], [
-    "3",
-    false,
-  ]]);
-});
-
-Deno.test("cache explain prepare:lb: a changed changeset is the miss, compared with the state it was built as", async () => {
-  if (!requireComponent((await liquibase()) !== null, "Liquibase and Java")) return;
-  await using sandbox = await Sandbox.create();
-  const project = join(sandbox.dir, "app");
-  await writeFiles(project, PROJECT);
-  const args = [...MASTER, "--search-path", "src/main/resources"];
-  await prepareLb(sandbox, project, args);
-  const hit = JSON.parse(
-    (await sandbox.cliOk(["--output", "json", "cache", "explain", "prepare:lb", "--", ...args], {
-      cwd: project,
-    }))
-      .stdout,
-  );
-  assert.equal(hit.decision, "hit");
-  // The last changeset's file: the states before it are kept (intermediate ones only by cost, so an
-  // earlier edit may resume from further back).
-  await Deno.writeTextFile(
-    join(project, "src/main/resources/config/liquibase/data/seed.sql"),
-    "insert into person values (2, 'b');\n",
-  );
-  // --all: every step, the hits too (without it only the misses are listed).
-  const miss = JSON.parse(
-    (await sandbox.cliOk(["--output", "json", "cache", "explain", "--all", "prepare:lb", "--", ...args], {
-      cwd: project,
-    }))
-      .stdout,
-  );
-  assert.equal(miss.decision, "miss");
-  assert.deepEqual(miss.steps.map((step: { decision: string }) => step.decision), ["hit", "hit", "miss"]);
-  assert.equal(miss.steps[2].reason_code, "input_changed");
-  assert.match(miss.steps[2].reason, /^compared with state [0-9a-f]{12}: .*data\/seed\.sql changed/);
-  assert.deepEqual(miss.steps[2].changed_files, [
-    join(project, "src/main/resources/config/liquibase/data/seed.sql"),
-  ]);
-  const human = await sandbox.cliOk(["cache", "explain", "prepare:lb", "--", ...args], { cwd: project });
-  assert.match(human.stdout, /decision: miss/);
-});
-
-Deno.test("prepare:lb --classpath runs a customChange and keys its classes by content", async () => {
-  const real = await liquibase();
-  if (!requireComponent(real !== null, "Liquibase and Java")) return;
-  const javac = (await run(["javac", "-version"]).catch(() => ({ code: 127 }))).code === 0;
-  if (!requireComponent(javac, "javac (a JDK) to compile a customChange")) return;
-  await using sandbox = await Sandbox.create();
-  const project = join(sandbox.dir, "app");
-  const core = join(dirname(real as string), "internal", "lib", "liquibase-core.jar");
-  const compile = async (table: string) => {
+    // A new file in an includeAll directory is a new changeset.
     await writeFiles(project, {
-      "src/app/MakeTable.java": `package app;
+      "src/main/resources/config/liquibase/more/003_tag.sql":
+        "--liquibase formatted sql\n--changeset app:3\ncreate table tag(id int);\n",
+    });
+    assert.equal((await planLb(sandbox, project, args)).length, 4);
+  },
+);
+
+testNeeding(
+  LIQUIBASE,
+  "prepare:lb applies a runAlways changeset followed by others, like liquibase update",
+  async () => {
+    await using sandbox = await Sandbox.create();
+    const project = join(sandbox.dir, "app");
+    const changelog = (...extra: string[]) =>
+      [
+        "--liquibase formatted sql",
+        "--changeset app:grants runAlways:true",
+        "create table if not exists audit(n int); insert into audit values (1);",
+        "--changeset app:1",
+        "create table person(id int);",
+        "--changeset app:2",
+        "insert into person values (1);",
+        ...extra,
+      ].join("\n") + "\n";
+    await writeFiles(project, { "changelog.sql": changelog() });
+    const args = ["update", "--changelog-file", "changelog.sql"];
+    const first = await prepareLb(sandbox, project, args);
+    assert.deepEqual(await executeStatuses(sandbox, first.job_id), ["succeeded", "succeeded", "succeeded"]);
+    // As one liquibase update on a fresh database: the runAlways changeset ran once per Liquibase run.
+    assert.equal((await hostPsql(first.dsn, "select count(*) from databasechangelog")).stdout, "3");
+    assert.equal((await hostPsql(first.dsn, "select count(*) from person")).stdout, "1");
+
+    // Adding a changeset resumes from the last state: Liquibase re-runs the runAlways one there, as
+    // `liquibase update` on that database would, and the new step succeeds.
+    await writeFiles(project, {
+      "changelog.sql": changelog("--changeset app:3", "insert into person values (3);"),
+    });
+    const added = await prepareLb(sandbox, project, args);
+    assert.deepEqual(await executeStatuses(sandbox, added.job_id), [
+      "skipped",
+      "skipped",
+      "skipped",
+      "succeeded",
+    ]);
+    assert.equal((await hostPsql(added.dsn, "select count(*) from person")).stdout, "2");
+  },
+);
+
+testNeeding(
+  LIQUIBASE,
+  "prepare:lb keys contexts per changeset: another --contexts rebuilds only what it filters",
+  async () => {
+    await using sandbox = await Sandbox.create();
+    const project = join(sandbox.dir, "app");
+    await writeFiles(project, {
+      "changelog.sql": [
+        "--liquibase formatted sql",
+        "--changeset app:1",
+        "create table person(id int);",
+        "--changeset app:2",
+        "insert into person values (1);",
+        "--changeset app:3 context:demo",
+        "insert into person values (3);",
+        "",
+      ].join("\n"),
+    });
+    const args = ["update", "--changelog-file", "changelog.sql"];
+    await prepareLb(sandbox, project, [...args, "--contexts", "prod"]);
+    const other = await planLb(sandbox, project, [...args, "--contexts", "test"]);
+    assert.deepEqual(other.map((task) => [task.changeset_id, task.cached]), [["1", true], ["2", true]]);
+    const demo = await planLb(sandbox, project, [...args, "--contexts", "demo"]);
+    assert.deepEqual(demo.map((task) => [task.changeset_id, task.cached]), [["1", true], ["2", true], [
+      "3",
+      false,
+    ]]);
+  },
+);
+
+testNeeding(
+  LIQUIBASE,
+  "cache explain prepare:lb: a changed changeset is the miss, compared with the state it was built as",
+  async () => {
+    await using sandbox = await Sandbox.create();
+    const project = join(sandbox.dir, "app");
+    await writeFiles(project, PROJECT);
+    const args = [...MASTER, "--search-path", "src/main/resources"];
+    await prepareLb(sandbox, project, args);
+    const hit = JSON.parse(
+      (await sandbox.cliOk(["--output", "json", "cache", "explain", "prepare:lb", "--", ...args], {
+        cwd: project,
+      }))
+        .stdout,
+    );
+    assert.equal(hit.decision, "hit");
+    // The last changeset's file: the states before it are kept (intermediate ones only by cost, so an
+    // earlier edit may resume from further back).
+    await Deno.writeTextFile(
+      join(project, "src/main/resources/config/liquibase/data/seed.sql"),
+      "insert into person values (2, 'b');\n",
+    );
+    // --all: every step, the hits too (without it only the misses are listed).
+    const miss = JSON.parse(
+      (await sandbox.cliOk(["--output", "json", "cache", "explain", "--all", "prepare:lb", "--", ...args], {
+        cwd: project,
+      }))
+        .stdout,
+    );
+    assert.equal(miss.decision, "miss");
+    assert.deepEqual(miss.steps.map((step: { decision: string }) => step.decision), ["hit", "hit", "miss"]);
+    assert.equal(miss.steps[2].reason_code, "input_changed");
+    assert.match(miss.steps[2].reason, /^compared with state [0-9a-f]{12}: .*data\/seed\.sql changed/);
+    assert.deepEqual(miss.steps[2].changed_files, [
+      join(project, "src/main/resources/config/liquibase/data/seed.sql"),
+    ]);
+    const human = await sandbox.cliOk(["cache", "explain", "prepare:lb", "--", ...args], { cwd: project });
+    assert.match(human.stdout, /decision: miss/);
+  },
+);
+
+testNeeding(
+  [LIQUIBASE, JAVAC],
+  "prepare:lb --classpath runs a customChange and keys its classes by content",
+  async () => {
+    const real = await liquibase();
+    await using sandbox = await Sandbox.create();
+    const project = join(sandbox.dir, "app");
+    const core = join(dirname(real as string), "internal", "lib", "liquibase-core.jar");
+    const compile = async (table: string) => {
+      await writeFiles(project, {
+        "src/app/MakeTable.java": `package app;
 import liquibase.change.custom.CustomSqlChange;
 import liquibase.database.Database;
 import liquibase.exception.ValidationErrors;
@@ -262,32 +281,33 @@ public class MakeTable implements CustomSqlChange {
   public ValidationErrors validate(Database database) { return new ValidationErrors(); }
 }
 `,
-    });
-    const result = await run([
-      "javac",
-      "-cp",
-      core,
-      "-d",
-      join(project, "classes"),
-      join(project, "src/app/MakeTable.java"),
-    ]);
-    assert.equal(result.code, 0, result.stderr);
-  };
-  await compile("made_by_java");
-  await writeFiles(project, {
-    "changelog.xml": `${XML_HEAD}
+      });
+      const result = await run([
+        "javac",
+        "-cp",
+        core,
+        "-d",
+        join(project, "classes"),
+        join(project, "src/app/MakeTable.java"),
+      ]);
+      assert.equal(result.code, 0, result.stderr);
+    };
+    await compile("made_by_java");
+    await writeFiles(project, {
+      "changelog.xml": `${XML_HEAD}
   <changeSet id="1" author="app"><createTable tableName="person"><column name="id" type="int"/></createTable></changeSet>
   <changeSet id="2" author="app"><customChange class="app.MakeTable"/></changeSet>
 </databaseChangeLog>
 `,
-  });
-  const args = ["update", "--changelog-file", "changelog.xml", "--classpath", "classes"];
-  const first = await prepareLb(sandbox, project, args);
-  assert.equal((await hostPsql(first.dsn, "select count(*) from made_by_java")).stdout, "0");
-  // Other classes, same changelog: the classpath's content is in every step's key.
-  await compile("made_again");
-  const again = await planLb(sandbox, project, args);
-  assert.deepEqual(again.map((task) => task.cached), [false, false]);
-  const second = await prepareLb(sandbox, project, args);
-  assert.equal((await hostPsql(second.dsn, "select count(*) from made_again")).stdout, "0");
-});
+    });
+    const args = ["update", "--changelog-file", "changelog.xml", "--classpath", "classes"];
+    const first = await prepareLb(sandbox, project, args);
+    assert.equal((await hostPsql(first.dsn, "select count(*) from made_by_java")).stdout, "0");
+    // Other classes, same changelog: the classpath's content is in every step's key.
+    await compile("made_again");
+    const again = await planLb(sandbox, project, args);
+    assert.deepEqual(again.map((task) => task.cached), [false, false]);
+    const second = await prepareLb(sandbox, project, args);
+    assert.equal((await hostPsql(second.dsn, "select count(*) from made_again")).stdout, "0");
+  },
+);

@@ -18,7 +18,7 @@ import type { JobReporter } from "../engine/prepare/executor.ts";
 import type { SeriesStep } from "../engine/prepare/step_action.ts";
 import { findLiquibase } from "../engine/prepare/liquibase/lb_tool.ts";
 import { SqlrsError } from "../shared/errors.ts";
-import { requireComponent } from "./_sandbox.ts";
+import { need, testNeeding } from "./_needs.ts";
 import { setBuildPassword } from "../engine/instances/credentials.ts";
 
 async function available(): Promise<boolean> {
@@ -125,11 +125,10 @@ function changelog(...changesets: string[]): string {
   return `--liquibase formatted sql\n\n${changesets.join("\n")}\n`;
 }
 
-Deno.test({
+testNeeding(need(await available(), "PostgreSQL (host) and Liquibase with Java"), {
   name: "runSeries() applies Liquibase changesets in one run and attributes a failure to its changeset",
   sanitizeResources: false,
   async fn(t) {
-    if (!requireComponent(await available(), "PostgreSQL (host) and Liquibase with Java")) return;
     await using bench = await Bench.create();
     const project = join(bench.root, "project");
     await Deno.mkdir(project);

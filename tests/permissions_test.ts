@@ -6,7 +6,8 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { requireComponent, Sandbox } from "./_sandbox.ts";
+import { Sandbox } from "./_sandbox.ts";
+import { need, testNeeding } from "./_needs.ts";
 
 const OTHER_USER = "sqlrs-test-other";
 
@@ -56,37 +57,40 @@ async function walk(root: string): Promise<Array<{ path: string; mode: number; i
   return found;
 }
 
-Deno.test("another local user can read nothing under the state dir: registry, config, token, logs, states, socket", async () => {
-  if (!requireComponent(Deno.uid() === 0, "root (to create a second user)")) return;
-  await ensureOtherUser();
-  await using sandbox = await Sandbox.create();
-  await sandbox.cliOk(["config", "set", "cache.capacity.maxBytes", "100000000000"]);
-  await sandbox.cliOk(["prepare:psql", "--name", "dev", "--", "-c", "create table t (x int)"]);
-  const info = (await sandbox.engineInfo())!;
-  const store = sandbox.storeRoot;
-  const secrets = [
-    join(store, "state.db"),
-    join(store, "state.db-wal"),
-    join(store, "config.json"),
-    sandbox.engineFile,
-    join(sandbox.stateDir, "logs", "engine.log"),
-  ];
-  for (const path of secrets) assert.equal(await otherCan("r", path), false, `${path} is readable`);
-  assert.equal(await otherCan("w", info.endpoint.replace("unix://", "")), false, "the socket is reachable");
-  for (const dir of [sandbox.stateDir, store, join(store, "engines")]) {
-    assert.equal(await otherCan("r", dir), false, `${dir} can be listed`);
-  }
-  const entries = await walk(sandbox.stateDir);
-  const stateFiles = entries.filter((e) => e.path.endsWith("/PG_VERSION"));
-  assert.ok(stateFiles.length > 0, "the walk found data directories");
-  for (const file of stateFiles) {
-    assert.equal(await otherCan("r", file.path), false, `${file.path} is readable`);
-  }
-  const readable = entries.filter((e) => (e.mode & 0o044) !== 0).map((e) =>
-    `${e.path} ${e.mode.toString(8)}`
-  );
-  assert.deepEqual(readable, [], "nothing is readable by group or others");
-});
+testNeeding(
+  need(Deno.uid() === 0, "root (to create a second user)"),
+  "another local user can read nothing under the state dir: registry, config, token, logs, states, socket",
+  async () => {
+    await ensureOtherUser();
+    await using sandbox = await Sandbox.create();
+    await sandbox.cliOk(["config", "set", "cache.capacity.maxBytes", "100000000000"]);
+    await sandbox.cliOk(["prepare:psql", "--name", "dev", "--", "-c", "create table t (x int)"]);
+    const info = (await sandbox.engineInfo())!;
+    const store = sandbox.storeRoot;
+    const secrets = [
+      join(store, "state.db"),
+      join(store, "state.db-wal"),
+      join(store, "config.json"),
+      sandbox.engineFile,
+      join(sandbox.stateDir, "logs", "engine.log"),
+    ];
+    for (const path of secrets) assert.equal(await otherCan("r", path), false, `${path} is readable`);
+    assert.equal(await otherCan("w", info.endpoint.replace("unix://", "")), false, "the socket is reachable");
+    for (const dir of [sandbox.stateDir, store, join(store, "engines")]) {
+      assert.equal(await otherCan("r", dir), false, `${dir} can be listed`);
+    }
+    const entries = await walk(sandbox.stateDir);
+    const stateFiles = entries.filter((e) => e.path.endsWith("/PG_VERSION"));
+    assert.ok(stateFiles.length > 0, "the walk found data directories");
+    for (const file of stateFiles) {
+      assert.equal(await otherCan("r", file.path), false, `${file.path} is readable`);
+    }
+    const readable = entries.filter((e) => (e.mode & 0o044) !== 0).map((e) =>
+      `${e.path} ${e.mode.toString(8)}`
+    );
+    assert.deepEqual(readable, [], "nothing is readable by group or others");
+  },
+);
 
 Deno.test("a store an older version left readable is tightened when the engine starts", async () => {
   await using sandbox = await Sandbox.create();

@@ -2,4 +2,4 @@
 
 import { definePrepareSuite } from "./_prepare_suite.ts";
 
-definePrepareSuite("xfs-reflink");
+await definePrepareSuite("xfs-reflink");

@@ -7,8 +7,9 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { requireComponent, Sandbox } from "./_sandbox.ts";
+import { Sandbox } from "./_sandbox.ts";
 import { hasScript, TerminalCli } from "./_terminal.ts";
+import { need, testNeeding } from "./_needs.ts";
 
 // deno-lint-ignore no-control-regex -- ANSI colour codes
 const COLOUR = /\x1b\[[0-9;]*m/;
@@ -21,10 +22,9 @@ async function scripts(sandbox: Sandbox): Promise<string> {
   return sandbox.dir;
 }
 
-Deno.test({
+testNeeding(need(hasScript, "util-linux script"), {
   name:
     "on a terminal: a live line per running step with its file, n/m and time; a summary; colour unless NO_COLOR",
-  ignore: !requireComponent(hasScript, "util-linux script"),
   fn: async () => {
     await using sandbox = await Sandbox.create();
     const cwd = await scripts(sandbox);

@@ -33,11 +33,12 @@ import type {
 import { SqlrsError } from "../shared/errors.ts";
 import {
   type ContainerEngine,
+  containerNeed,
   containersUnder,
   engineCommand,
-  requireContainer,
   TEST_IMAGE,
 } from "./_containers.ts";
+import { testNeeding } from "./_needs.ts";
 
 // ---------------------------------------------------------------------------------------------
 // Pure parts
@@ -276,9 +277,9 @@ async function exists(path: string): Promise<boolean> {
 }
 
 for (const engine of ["docker", "podman"] as const) {
+  const needed = await containerNeed(engine);
   const containerTest = (name: string, fn: (fx: Fixture) => Promise<void>): void => {
-    Deno.test(`${engine} runtime: ${name}`, async () => {
-      if (!(await requireContainer(engine))) return;
+    testNeeding(needed, `${engine} runtime: ${name}`, async () => {
       const fx = await fixture(engine);
       try {
         await fn(fx);

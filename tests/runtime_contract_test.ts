@@ -1,6 +1,6 @@
 /**
  * The runtime contract (engine/runtime/_contract.ts) on the host runtime and on docker and podman
- * with the locally built test image. A runtime that cannot work here is skipped with its reason,
+ * with the locally built test image. A runtime that cannot work here is ignored with its reason,
  * except under `CI=true`, where that fails.
  *
  * @module
@@ -10,13 +10,12 @@ import { runRuntimeContract } from "../engine/runtime/_contract.ts";
 import { createContainerRuntime } from "../engine/runtime/container/container_runtime.ts";
 import { createHostRuntime } from "../engine/runtime/host/host_runtime.ts";
 import { containersUnder, containerUnavailable, engineCommand, TEST_IMAGE } from "./_containers.ts";
-import { requireComponent } from "./_sandbox.ts";
+import { need, testNeeding } from "./_needs.ts";
 
 const hostProbe = await createHostRuntime().probe();
 runRuntimeContract("host runtime", {
-  skip: requireComponent(hostProbe.available, `PostgreSQL on the host (${hostProbe.detail})`)
-    ? undefined
-    : hostProbe.detail,
+  register: (definition) =>
+    testNeeding(need(hostProbe.available, `PostgreSQL on the host (${hostProbe.detail})`), definition),
   create: createHostRuntime,
   imageId: undefined,
 });
@@ -24,7 +23,7 @@ runRuntimeContract("host runtime", {
 for (const engine of ["docker", "podman"] as const) {
   const why = await containerUnavailable(engine);
   runRuntimeContract(`${engine} runtime`, {
-    skip: requireComponent(why === undefined, why ?? engine) ? undefined : why,
+    register: (definition) => testNeeding(need(why === undefined, why ?? engine), definition),
     create: () => createContainerRuntime(engine, { storeRoot: "/nonexistent-contract-store" }),
     imageId: TEST_IMAGE,
     leftovers: (dir) => containersUnder(engine, dir),

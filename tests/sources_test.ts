@@ -11,7 +11,8 @@ import { createHash } from "node:crypto";
 import { join } from "node:path";
 import * as sqlrs from "../mod.ts";
 import { hostPsql } from "./_prepare_suite.ts";
-import { CLI, REPO, requireComponent, type Sandbox, waitFor } from "./_sandbox.ts";
+import { CLI, REPO, type Sandbox, waitFor } from "./_sandbox.ts";
+import { need, testNeeding } from "./_needs.ts";
 import { liquibaseAvailable } from "./_liquibase.ts";
 import { sandboxOn } from "./_stores.ts";
 
@@ -59,9 +60,7 @@ async function rows(dsn: string): Promise<string> {
 }
 
 Deno.test("sources: a prepare uploads its files, then only what changed, and keys as a local one", async () => {
-  const sandbox = await sandboxOn("copy");
-  if (sandbox === undefined) return;
-  await using _ = sandbox;
+  await using sandbox = await sandboxOn("copy");
   const project = join(sandbox.dir, "project");
   const files = await writeProject(project);
   const args = ["-f", "a.sql", "-f", "b.sql"];
@@ -112,9 +111,7 @@ Deno.test("sources: a prepare uploads its files, then only what changed, and key
 });
 
 Deno.test("sources: the engine plans and runs from its copies once the files are gone", async () => {
-  const sandbox = await sandboxOn("copy");
-  if (sandbox === undefined) return;
-  await using _ = sandbox;
+  await using sandbox = await sandboxOn("copy");
   const project = join(sandbox.dir, "project");
   const files = await writeProject(project);
   await sandbox.cliOk(["status"]); // the engine starts outside the project, which goes away
@@ -143,9 +140,7 @@ Deno.test("sources: the engine plans and runs from its copies once the files are
 });
 
 Deno.test("sources: an interrupted upload resumes where it stopped", async () => {
-  const sandbox = await sandboxOn("copy");
-  if (sandbox === undefined) return;
-  await using _ = sandbox;
+  await using sandbox = await sandboxOn("copy");
   const project = join(sandbox.dir, "project");
   await Deno.mkdir(project);
   await Deno.writeTextFile(
@@ -233,9 +228,7 @@ async function httpsServer(
 }
 
 Deno.test("sources: -f https://… is fetched by the engine and keyed by its content", async () => {
-  const sandbox = await sandboxOn("copy");
-  if (sandbox === undefined) return;
-  await using _ = sandbox;
+  await using sandbox = await sandboxOn("copy");
   const project = join(sandbox.dir, "project");
   const files = await writeProject(project);
   await using server = await httpsServer(sandbox.dir, {
@@ -280,45 +273,42 @@ Deno.test("sources: -f https://… is fetched by the engine and keyed by its con
   assert.match(plain.stderr, /only https:\/\/ URLs/);
 });
 
-Deno.test("sources: a Liquibase prepare uploads its changelog tree and makes the states a local one makes", async () => {
-  if (!requireComponent(await liquibaseAvailable(), "Liquibase and Java (scripts/install-liquibase.sh)")) {
-    return;
-  }
-  const sandbox = await sandboxOn("copy");
-  if (sandbox === undefined) return;
-  await using _ = sandbox;
-  const project = join(sandbox.dir, "project");
-  const example = join(REPO, "examples", "liquibase");
-  let bytes = 0;
-  for (
-    const path of [
-      "README.md",
-      "changelog.xml",
-      ...["001-customers.yaml", "002-orders.sql", "003-demo-data.json"].map((name) => `changes/${name}`),
-    ]
-  ) {
-    await Deno.mkdir(join(project, "changes"), { recursive: true });
-    await Deno.copyFile(join(example, path), join(project, path));
-    bytes += (await Deno.stat(join(project, path))).size;
-  }
-  const args = ["--output", "json", "prepare:lb", "--", "update", "--changelog-file", "changelog.xml"];
+testNeeding(
+  need(await liquibaseAvailable(), "Liquibase and Java (scripts/install-liquibase.sh)"),
+  "sources: a Liquibase prepare uploads its changelog tree and makes the states a local one makes",
+  async () => {
+    await using sandbox = await sandboxOn("copy");
+    const project = join(sandbox.dir, "project");
+    const example = join(REPO, "examples", "liquibase");
+    let bytes = 0;
+    for (
+      const path of [
+        "README.md",
+        "changelog.xml",
+        ...["001-customers.yaml", "002-orders.sql", "003-demo-data.json"].map((name) => `changes/${name}`),
+      ]
+    ) {
+      await Deno.mkdir(join(project, "changes"), { recursive: true });
+      await Deno.copyFile(join(example, path), join(project, path));
+      bytes += (await Deno.stat(join(project, path))).size;
+    }
+    const args = ["--output", "json", "prepare:lb", "--", "update", "--changelog-file", "changelog.xml"];
 
-  const uploaded: Uploaded = JSON.parse((await sandbox.cliOk(args, { cwd: project, env: UPLOAD })).stdout);
-  assert.deepEqual(uploaded.uploaded, { files: 5, bytes });
-  const applied = await hostPsql(uploaded.dsn, "select count(*) from databasechangelog");
-  assert.ok(Number(applied.stdout) >= 3, applied.stdout);
-  const again: Uploaded = JSON.parse((await sandbox.cliOk(args, { cwd: project, env: UPLOAD })).stdout);
-  assert.deepEqual(again.uploaded, { files: 0, bytes: 0 });
-  assert.equal(again.state_id, uploaded.state_id);
+    const uploaded: Uploaded = JSON.parse((await sandbox.cliOk(args, { cwd: project, env: UPLOAD })).stdout);
+    assert.deepEqual(uploaded.uploaded, { files: 5, bytes });
+    const applied = await hostPsql(uploaded.dsn, "select count(*) from databasechangelog");
+    assert.ok(Number(applied.stdout) >= 3, applied.stdout);
+    const again: Uploaded = JSON.parse((await sandbox.cliOk(args, { cwd: project, env: UPLOAD })).stdout);
+    assert.deepEqual(again.uploaded, { files: 0, bytes: 0 });
+    assert.equal(again.state_id, uploaded.state_id);
 
-  const local: Uploaded = JSON.parse((await sandbox.cliOk(args, { cwd: project })).stdout);
-  assert.equal(local.state_id, uploaded.state_id);
-});
+    const local: Uploaded = JSON.parse((await sandbox.cliOk(args, { cwd: project })).stdout);
+    assert.equal(local.state_id, uploaded.state_id);
+  },
+);
 
 Deno.test("sources: mod.ts prepare() and plan() with uploadSources say what they uploaded", async () => {
-  const sandbox = await sandboxOn("copy");
-  if (sandbox === undefined) return;
-  await using _ = sandbox;
+  await using sandbox = await sandboxOn("copy");
   const project = join(sandbox.dir, "project");
   const files = await writeProject(project);
   const options = {
@@ -337,9 +327,7 @@ Deno.test("sources: mod.ts prepare() and plan() with uploadSources say what they
 });
 
 Deno.test("sources: a prepare whose work dir holds none of its files runs in that dir", async () => {
-  const sandbox = await sandboxOn("copy");
-  if (sandbox === undefined) return;
-  await using _ = sandbox;
+  await using sandbox = await sandboxOn("copy");
   const project = join(sandbox.dir, "project");
   await writeProject(project);
   const sub = join(project, "sub");

@@ -9,7 +9,7 @@
 
 import { deepStrictEqual, match, ok, rejects, strictEqual } from "node:assert/strict";
 import { join } from "node:path";
-import { run, runOk, spawnStreaming } from "../engine/exec.ts";
+import { defaultExec, run, runOk, spawnStreaming } from "../engine/exec.ts";
 import { SqlrsError } from "../shared/errors.ts";
 import { runStateFSContract, type StateFSContractSetup } from "../engine/statefs/_contract.ts";
 import {
@@ -73,7 +73,7 @@ async function teardown(dir: string, image?: string): Promise<void> {
     .map((m) => m.mountPoint)
     .filter((p) => p === real || p.startsWith(`${real}/`))
     .sort((a, b) => b.length - a.length);
-  for (const point of points) await unmount(point);
+  for (const point of points) await unmount(defaultExec, point);
   if (image !== undefined) {
     const attached = await run(["losetup", "-j", image]);
     for (const line of attached.stdout.split("\n")) {
@@ -161,7 +161,7 @@ await when("copy on ext4", [], () => {
   runStateFSContract("copy on ext4", withBackend(() => tmpStore("copy"), createCopyStateFS));
   Deno.test("copy on ext4: describe() says there is no reflink", async () => {
     await withStore(() => tmpStore("copy"), async (root) => {
-      const name = await filesystemName(root);
+      const name = await filesystemName(defaultExec, root);
       const { detail } = await createCopyStateFS(root).describe();
       if (name === "ext4") strictEqual(detail, "full copies (ext4 has no reflink)");
       else ok(detail.length > 0);
@@ -380,7 +380,7 @@ await when("createStateFS on btrfs", ["btrfs"], () => {
 await when("createStateFS on ext4", ["overlay"], () => {
   Deno.test("createStateFS: auto picks overlay on ext4 as root; explicit btrfs throws why", async () => {
     await withStore(() => tmpStore("select"), async (root) => {
-      const name = await filesystemName(root);
+      const name = await filesystemName(defaultExec, root);
       const { statefs, reason } = await createStateFS("auto", root);
       strictEqual(statefs.kind, "overlay");
       match(reason, /not btrfs.*probe mount .* succeeded/);

@@ -6,8 +6,9 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { type CliResult, requireComponent, Sandbox, waitFor } from "./_sandbox.ts";
-import { sandboxOn } from "./_stores.ts";
+import { type CliResult, Sandbox, waitFor } from "./_sandbox.ts";
+import { sandboxOn, storeNeed } from "./_stores.ts";
+import { need, testNeeding } from "./_needs.ts";
 
 interface StatusJson {
   problems: string[];
@@ -235,30 +236,33 @@ Deno.test("a failed job's tasks end failed and skipped; a cancelled job's end ca
   assert.equal(listed.find((job: { job_id: string }) => job.job_id === jobId).status, "cancelled");
 });
 
-Deno.test("a full disk during a step surfaces the real error, not a failed ROLLBACK", async () => {
-  if (!requireComponent(Deno.uid() === 0, "root, to mount a small tmpfs store")) return;
-  await using sandbox = await plainSandbox();
-  const mounted = await new Deno.Command("mount", {
-    args: ["-t", "tmpfs", "-o", "size=96m,mode=0755", "tmpfs", sandbox.storeRoot],
-  }).output();
-  assert.ok(mounted.success, new TextDecoder().decode(mounted.stderr));
-  await sandbox.cliOk(["config", "set", "snapshot.backend", '"copy"']);
-  // The base (~40 MB) fits; the step then fills the rest of the disk.
-  const result = await sandbox.cli([
-    "--output",
-    "json",
-    "prepare:psql",
-    "--",
-    "-c",
-    "create table big as select g as id, repeat('x', 1000) as pad from generate_series(1, 200000) g",
-  ]);
-  assert.equal(result.code, 1, `${result.stdout}\n${result.stderr}`);
-  assert.doesNotMatch(result.stderr, /cannot rollback|no transaction is active/);
-  // PostgreSQL says "No space left on device", or "wrote only N of M bytes … Check free disk space".
-  assert.match(result.stderr, /No space left on device|disk is full|free disk space/i, result.stderr);
-  // The engine survived and still answers.
-  await sandbox.cliOk(["status"]);
-});
+testNeeding(
+  need(Deno.uid() === 0, "root, to mount a small tmpfs store"),
+  "a full disk during a step surfaces the real error, not a failed ROLLBACK",
+  async () => {
+    await using sandbox = await plainSandbox();
+    const mounted = await new Deno.Command("mount", {
+      args: ["-t", "tmpfs", "-o", "size=96m,mode=0755", "tmpfs", sandbox.storeRoot],
+    }).output();
+    assert.ok(mounted.success, new TextDecoder().decode(mounted.stderr));
+    await sandbox.cliOk(["config", "set", "snapshot.backend", '"copy"']);
+    // The base (~40 MB) fits; the step then fills the rest of the disk.
+    const result = await sandbox.cli([
+      "--output",
+      "json",
+      "prepare:psql",
+      "--",
+      "-c",
+      "create table big as select g as id, repeat('x', 1000) as pad from generate_series(1, 200000) g",
+    ]);
+    assert.equal(result.code, 1, `${result.stdout}\n${result.stderr}`);
+    assert.doesNotMatch(result.stderr, /cannot rollback|no transaction is active/);
+    // PostgreSQL says "No space left on device", or "wrote only N of M bytes … Check free disk space".
+    assert.match(result.stderr, /No space left on device|disk is full|free disk space/i, result.stderr);
+    // The engine survived and still answers.
+    await sandbox.cliOk(["status"]);
+  },
+);
 
 /** The overlay mount point of an instance's clone, from the kernel's mount table. */
 async function overlayMountOf(instanceId: string): Promise<string> {
@@ -270,76 +274,85 @@ async function overlayMountOf(instanceId: string): Promise<string> {
   return mount;
 }
 
-Deno.test("a delete the backend refuses (409 error) exits 4 with its reason, not 3 with a schema dump", async () => {
-  const sandbox = await sandboxOn("overlay");
-  if (sandbox === undefined) return;
-  await using _ = sandbox;
-  const prepared = JSON.parse(
-    (await sandbox.cliOk(["--output", "json", "prepare:psql", "--", "-c", "create table t(id int)"])).stdout,
-  );
-  // A process inside the clone keeps its mount busy, so the backend cannot unmount it.
-  const squatter = new Deno.Command("sleep", {
-    args: ["60"],
-    cwd: await overlayMountOf(prepared.instance_id),
-  })
-    .spawn();
-  try {
-    const refused = await sandbox.cli(["rm", "-f", prepared.instance_id]);
-    assert.equal(refused.code, 4, refused.stderr);
-    assert.match(refused.stderr, /Cannot delete instance [0-9a-f]{32}: .*still busy/);
-    assert.doesNotMatch(refused.stderr, /invalid_type|issues|expected/);
-  } finally {
-    squatter.kill("SIGKILL");
-    await squatter.status;
-  }
-  await sandbox.cliOk(["rm", "-f", prepared.instance_id]);
-});
-
-Deno.test("a dirty state under a live overlay instance: plan and prepare agree, and prepare rebuilds it", async () => {
-  const sandbox = await sandboxOn("overlay");
-  if (sandbox === undefined) return;
-  await using _ = sandbox;
-  const args = ["-c", "create table t as select 1 as id"];
-  const live = JSON.parse((await sandbox.cliOk(["--output", "json", "prepare:psql", "--", ...args])).stdout);
-  const state = JSON.parse((await sandbox.cliOk(["--output", "json", "ls", "--states"])).stdout).states
-    .find((row: { state_id: string }) => row.state_id === live.state_id);
-  assert.ok(state);
-  // The state's data directory no longer looks cleanly shut down (as if a server had run on it).
-  const stateDirs = [] as string[];
-  for await (const entry of Deno.readDir(join(sandbox.storeRoot, "engines"))) {
-    for await (const version of Deno.readDir(join(sandbox.storeRoot, "engines", entry.name))) {
-      stateDirs.push(join(sandbox.storeRoot, "engines", entry.name, version.name, "states", live.state_id));
-    }
-  }
-  const stateDir = stateDirs.find((dir) => {
+testNeeding(
+  await storeNeed("overlay"),
+  "a delete the backend refuses (409 error) exits 4 with its reason, not 3 with a schema dump",
+  async () => {
+    await using sandbox = await sandboxOn("overlay");
+    const prepared = JSON.parse(
+      (await sandbox.cliOk(["--output", "json", "prepare:psql", "--", "-c", "create table t(id int)"]))
+        .stdout,
+    );
+    // A process inside the clone keeps its mount busy, so the backend cannot unmount it.
+    const squatter = new Deno.Command("sleep", {
+      args: ["60"],
+      cwd: await overlayMountOf(prepared.instance_id),
+    })
+      .spawn();
     try {
-      return Deno.statSync(dir).isDirectory;
-    } catch {
-      return false;
+      const refused = await sandbox.cli(["rm", "-f", prepared.instance_id]);
+      assert.equal(refused.code, 4, refused.stderr);
+      assert.match(refused.stderr, /Cannot delete instance [0-9a-f]{32}: .*still busy/);
+      assert.doesNotMatch(refused.stderr, /invalid_type|issues|expected/);
+    } finally {
+      squatter.kill("SIGKILL");
+      await squatter.status;
     }
-  });
-  assert.ok(stateDir, `state directory of ${live.state_id} among ${stateDirs.join(", ")}`);
-  await Deno.writeTextFile(join(stateDir, "postmaster.pid"), "4242\n");
+    await sandbox.cliOk(["rm", "-f", prepared.instance_id]);
+  },
+);
 
-  const planned = JSON.parse((await sandbox.cliOk(["--output", "json", "plan:psql", "--", ...args])).stdout);
-  const step = planned.tasks.find((task: { type: string }) => task.type === "state_execute");
-  const again = await sandbox.cli(["--output", "json", "prepare:psql", "--", ...args]);
-  assert.equal(again.code, 0, again.stderr);
-  const jobId = JSON.parse(again.stdout).job_id;
-  const executed = (await tasksOf(sandbox, jobId)).find((task) => task.type === "state_execute");
-  assert.equal(step.cached, executed?.status === "skipped", "plan and prepare agree");
-  assert.equal(
-    (await sandbox.query(JSON.parse(again.stdout).instance_id, "select count(*) from t")).stdout,
-    "1\n",
-  );
-  // The live instance still works, and is removable.
-  const old = await sandbox.query(live.instance_id, "select count(*) from t");
-  assert.equal(old.stdout, "1\n", old.stderr);
-  await sandbox.cliOk(["rm", "-f", live.instance_id]);
-  // The discarded directory goes once no instance of the state is left (at the next engine start).
-  await sandbox.cliOk(["rm", "-f", JSON.parse(again.stdout).instance_id]);
-  await sandbox.cliOk(["engine", "stop"]);
-  await sandbox.cliOk(["status"]);
-  const left = await Array.fromAsync(Deno.readDir(join(stateDir, "..")));
-  assert.deepEqual(left.map((entry) => entry.name).filter((name) => name.startsWith(".")), []);
-});
+testNeeding(
+  await storeNeed("overlay"),
+  "a dirty state under a live overlay instance: plan and prepare agree, and prepare rebuilds it",
+  async () => {
+    await using sandbox = await sandboxOn("overlay");
+    const args = ["-c", "create table t as select 1 as id"];
+    const live = JSON.parse(
+      (await sandbox.cliOk(["--output", "json", "prepare:psql", "--", ...args])).stdout,
+    );
+    const state = JSON.parse((await sandbox.cliOk(["--output", "json", "ls", "--states"])).stdout).states
+      .find((row: { state_id: string }) => row.state_id === live.state_id);
+    assert.ok(state);
+    // The state's data directory no longer looks cleanly shut down (as if a server had run on it).
+    const stateDirs = [] as string[];
+    for await (const entry of Deno.readDir(join(sandbox.storeRoot, "engines"))) {
+      for await (const version of Deno.readDir(join(sandbox.storeRoot, "engines", entry.name))) {
+        stateDirs.push(join(sandbox.storeRoot, "engines", entry.name, version.name, "states", live.state_id));
+      }
+    }
+    const stateDir = stateDirs.find((dir) => {
+      try {
+        return Deno.statSync(dir).isDirectory;
+      } catch {
+        return false;
+      }
+    });
+    assert.ok(stateDir, `state directory of ${live.state_id} among ${stateDirs.join(", ")}`);
+    await Deno.writeTextFile(join(stateDir, "postmaster.pid"), "4242\n");
+
+    const planned = JSON.parse(
+      (await sandbox.cliOk(["--output", "json", "plan:psql", "--", ...args])).stdout,
+    );
+    const step = planned.tasks.find((task: { type: string }) => task.type === "state_execute");
+    const again = await sandbox.cli(["--output", "json", "prepare:psql", "--", ...args]);
+    assert.equal(again.code, 0, again.stderr);
+    const jobId = JSON.parse(again.stdout).job_id;
+    const executed = (await tasksOf(sandbox, jobId)).find((task) => task.type === "state_execute");
+    assert.equal(step.cached, executed?.status === "skipped", "plan and prepare agree");
+    assert.equal(
+      (await sandbox.query(JSON.parse(again.stdout).instance_id, "select count(*) from t")).stdout,
+      "1\n",
+    );
+    // The live instance still works, and is removable.
+    const old = await sandbox.query(live.instance_id, "select count(*) from t");
+    assert.equal(old.stdout, "1\n", old.stderr);
+    await sandbox.cliOk(["rm", "-f", live.instance_id]);
+    // The discarded directory goes once no instance of the state is left (at the next engine start).
+    await sandbox.cliOk(["rm", "-f", JSON.parse(again.stdout).instance_id]);
+    await sandbox.cliOk(["engine", "stop"]);
+    await sandbox.cliOk(["status"]);
+    const left = await Array.fromAsync(Deno.readDir(join(stateDir, "..")));
+    assert.deepEqual(left.map((entry) => entry.name).filter((name) => name.startsWith(".")), []);
+  },
+);

@@ -7,6 +7,7 @@
  */
 
 import { SNAPSHOT_BACKENDS } from "../../shared/snapshot_backends.ts";
+import { defaultExec, type Exec } from "../exec.ts";
 import type { StateFS, StateFSAvailability, StateFSKind } from "./types.ts";
 import { createBtrfsStateFS, probeBtrfs } from "./btrfs.ts";
 import { createCopyStateFS, describeCopies } from "./copy.ts";
@@ -23,14 +24,26 @@ export interface StateFSBackend {
   create(storeRoot: string): StateFS;
 }
 
-const BACKENDS: Record<StateFSKind, StateFSBackend> = {
-  btrfs: { probe: probeBtrfs, create: createBtrfsStateFS },
-  overlay: { probe: probeOverlay, create: createOverlayStateFS },
-  copy: {
-    probe: async (storeRoot) => ({ available: true, detail: await describeCopies(storeRoot) }),
-    create: createCopyStateFS,
-  },
-};
+/** Every backend, running its commands with `exec`. */
+function backendsWith(exec: Exec): Record<StateFSKind, StateFSBackend> {
+  return {
+    btrfs: {
+      probe: (storeRoot) => probeBtrfs(storeRoot, exec),
+      create: (storeRoot) => createBtrfsStateFS(storeRoot, exec),
+    },
+    overlay: {
+      probe: (storeRoot) => probeOverlay(storeRoot, exec),
+      create: (storeRoot) => createOverlayStateFS(storeRoot, exec),
+    },
+    copy: {
+      probe: async (storeRoot) => ({ available: true, detail: await describeCopies(exec, storeRoot) }),
+      create: (storeRoot) => createCopyStateFS(storeRoot, exec),
+    },
+  };
+}
+
+/** The engine's backends start real processes. */
+const BACKENDS = backendsWith(defaultExec);
 
 /** The backend named `kind`. */
 export function stateFSBackend(kind: StateFSKind): StateFSBackend {

@@ -6,7 +6,7 @@
  */
 
 import { dirname } from "node:path";
-import { run, runOk } from "../exec.ts";
+import { defaultExec, type Exec } from "../exec.ts";
 import { notFound, SqlrsError } from "../../shared/errors.ts";
 import type { StateFS, StateFSAvailability } from "./types.ts";
 import {
@@ -42,29 +42,29 @@ export async function isSubvolume(path: string): Promise<boolean> {
   }
 }
 
-async function isReadOnly(path: string): Promise<boolean> {
-  const result = await run(["btrfs", "property", "get", "-ts", path, "ro"]);
+async function isReadOnly(exec: Exec, path: string): Promise<boolean> {
+  const result = await exec.run(["btrfs", "property", "get", "-ts", path, "ro"]);
   return result.code === 0 && result.stdout.trim() === "ro=true";
 }
 
-async function deleteSubvolume(path: string): Promise<void> {
+async function deleteSubvolume(exec: Exec, path: string): Promise<void> {
   const argv = ["btrfs", "subvolume", "delete", path];
-  const result = await run(argv);
+  const result = await exec.run(argv);
   if (result.code === 0) return;
   // Root may delete a read-only subvolume, but a user with user_subvol_rm_allowed may not.
-  if (await isReadOnly(path)) {
-    await runOk(["btrfs", "property", "set", "-ts", path, "ro", "false"]);
-    await runOk(argv);
+  if (await isReadOnly(exec, path)) {
+    await exec.runOk(["btrfs", "property", "set", "-ts", path, "ro", "false"]);
+    await exec.runOk(argv);
     return;
   }
   if (!(await pathExists(path))) return;
-  await runOk(argv);
+  await exec.runOk(argv);
 }
 
-async function remove(path: string): Promise<void> {
-  if (await isSubvolume(path)) await deleteSubvolume(path);
+async function remove(exec: Exec, path: string): Promise<void> {
+  if (await isSubvolume(path)) await deleteSubvolume(exec, path);
   // Not --one-file-system: every subvolume has its own device number.
-  else await runOk(["rm", "-rf", "--", path]);
+  else await exec.runOk(["rm", "-rf", "--", path]);
 }
 
 /**
@@ -72,28 +72,31 @@ async function remove(path: string): Promise<void> {
  * (a snapshot of one is impossible). The copy is made under a temporary name and renamed: a subvolume
  * that is read-only can still be renamed within its directory (not moved to another one: EROFS).
  */
-async function copyIntoSubvolume(src: string, dst: string, readOnly: boolean): Promise<void> {
+async function copyIntoSubvolume(
+  exec: Exec,
+  { src, dst, readOnly }: { src: string; dst: string; readOnly: boolean },
+): Promise<void> {
   const tmp = tempSibling(dst);
   try {
-    await runOk(["btrfs", "subvolume", "create", tmp]);
-    await copyTree(src, tmp);
+    await exec.runOk(["btrfs", "subvolume", "create", tmp]);
+    await copyTree(exec, src, tmp);
     if (readOnly) {
-      await runOk(["btrfs", "property", "set", "-ts", tmp, "ro", "true"]);
+      await exec.runOk(["btrfs", "property", "set", "-ts", tmp, "ro", "true"]);
       // A transaction commit alone does not wait for delalloc data; `filesystem sync` flushes it first.
-      await runOk(["btrfs", "filesystem", "sync", tmp]);
+      await exec.runOk(["btrfs", "filesystem", "sync", tmp]);
     }
     await refuseExisting(dst, readOnly ? "snapshot" : "clone");
     await Deno.rename(tmp, dst);
   } catch (error) {
-    await discard(tmp, remove);
+    await discard(tmp, (path) => remove(exec, path));
     throw error;
   }
   if (readOnly) await fsyncDirectory(dirname(dst));
 }
 
 /** Exclusive bytes of a subvolume from its qgroup, or undefined when quotas are off. */
-async function qgroupExclusive(path: string): Promise<number | undefined> {
-  const result = await run(["btrfs", "qgroup", "show", "-f", "--raw", "--sync", path]);
+async function qgroupExclusive(exec: Exec, path: string): Promise<number | undefined> {
+  const result = await exec.run(["btrfs", "qgroup", "show", "-f", "--raw", "--sync", path]);
   if (result.code !== 0) return undefined;
   for (const line of result.stdout.split("\n")) {
     const [id, , exclusive] = line.trim().split(/\s+/);
@@ -103,10 +106,10 @@ async function qgroupExclusive(path: string): Promise<number | undefined> {
 }
 
 /** Bytes in extents that no other file shares (`btrfs filesystem du`), after flushing pending writes. */
-async function extentExclusive(path: string): Promise<number> {
+async function extentExclusive(exec: Exec, path: string): Promise<number> {
   // FIEMAP does not see delayed allocations: flush them, or fresh writes count as nothing.
-  await runOk(["btrfs", "filesystem", "sync", path]);
-  const out = await runOk(["btrfs", "filesystem", "du", "-s", "--raw", path]);
+  await exec.runOk(["btrfs", "filesystem", "sync", path]);
+  const out = await exec.runOk(["btrfs", "filesystem", "du", "-s", "--raw", path]);
   const row = out.trim().split("\n").pop()?.trim().split(/\s+/);
   const bytes = Number(row?.[1]);
   if (!Number.isFinite(bytes)) {
@@ -125,8 +128,8 @@ interface Extent {
 }
 
 /** The file extents of subvolume `path` in files changed after transaction `since` (0: every extent). */
-async function findNew(path: string, since: number): Promise<Extent[]> {
-  const out = await runOk(["btrfs", "subvolume", "find-new", path, String(since)]);
+async function findNew(exec: Exec, path: string, since: number): Promise<Extent[]> {
+  const out = await exec.runOk(["btrfs", "subvolume", "find-new", path, String(since)]);
   const extents: Extent[] = [];
   for (const line of out.split("\n")) {
     const m = /^inode \d+ file offset \d+ len (\d+) disk start (\d+) offset \d+ gen (\d+) flags (\S+)/.exec(
@@ -148,24 +151,24 @@ async function findNew(path: string, since: number): Promise<Extent[]> {
  * with `parent`). The parent's newest extent, not its generation, marks the boundary: taking a snapshot
  * of a subvolume (a clone for the next job) moves its generation on.
  */
-async function bytesWrittenAfter(path: string, parent: string): Promise<number> {
-  const since = (await findNew(parent, 0)).reduce((newest, extent) => Math.max(newest, extent.gen), 0);
-  return (await findNew(path, since))
+async function bytesWrittenAfter(exec: Exec, path: string, parent: string): Promise<number> {
+  const since = (await findNew(exec, parent, 0)).reduce((newest, extent) => Math.max(newest, extent.gen), 0);
+  return (await findNew(exec, path, since))
     .filter((extent) => extent.gen > since && extent.stored)
     .reduce((sum, extent) => sum + extent.len, 0);
 }
 
 /** Whether the store at `storeRoot` is on btrfs and the btrfs tool is there. */
-export async function probeBtrfs(storeRoot: string): Promise<StateFSAvailability> {
-  const type = await filesystemType(storeRoot);
+export async function probeBtrfs(storeRoot: string, exec: Exec = defaultExec): Promise<StateFSAvailability> {
+  const type = await filesystemType(exec, storeRoot);
   if (type !== "btrfs") {
     return {
       available: false,
-      detail: `${storeRoot} is on ${await filesystemName(storeRoot)}, not btrfs ` +
+      detail: `${storeRoot} is on ${await filesystemName(exec, storeRoot)}, not btrfs ` +
         `(run "sqlrs init local --snapshot btrfs --store image")`,
     };
   }
-  const tool = await run(["btrfs", "--version"]).catch(() => undefined);
+  const tool = await exec.run(["btrfs", "--version"]).catch(() => undefined);
   if (tool?.code !== 0) {
     return {
       available: false,
@@ -190,8 +193,10 @@ export async function probeBtrfs(storeRoot: string): Promise<StateFSAvailability
  * migrations) cannot be read from a mounted filesystem without going around its page cache.
  *
  * @param root the store root, shown by `describe()`.
+ * @param exec runs its commands (`btrfs`, `cp`, `rm`, `sync`, `df`).
  */
-export function createBtrfsStateFS(root: string): StateFS {
+export function createBtrfsStateFS(root: string, exec: Exec = defaultExec): StateFS {
+  const removePath = (path: string) => remove(exec, path);
   return {
     kind: "btrfs",
     describe() {
@@ -203,41 +208,41 @@ export function createBtrfsStateFS(root: string): StateFS {
     async createEmpty(path) {
       await refuseExisting(path, "create");
       await ensureParent(path);
-      await runOk(["btrfs", "subvolume", "create", path]);
+      await exec.runOk(["btrfs", "subvolume", "create", path]);
       return handOver(path);
     },
     async snapshot(src, dst) {
       await refuseExisting(dst, "snapshot");
       await requireDirectory(src, "snapshot");
       await ensureParent(dst);
-      if (await isSubvolume(src)) await runOk(["btrfs", "subvolume", "snapshot", "-r", src, dst]);
-      else await copyIntoSubvolume(src, dst, true);
+      if (await isSubvolume(src)) await exec.runOk(["btrfs", "subvolume", "snapshot", "-r", src, dst]);
+      else await copyIntoSubvolume(exec, { src, dst, readOnly: true });
     },
     async clone(src, dst) {
       await refuseExisting(dst, "clone");
       await requireDirectory(src, "clone");
       await ensureParent(dst);
-      if (await isSubvolume(src)) await runOk(["btrfs", "subvolume", "snapshot", src, dst]);
-      else await copyIntoSubvolume(src, dst, false);
+      if (await isSubvolume(src)) await exec.runOk(["btrfs", "subvolume", "snapshot", src, dst]);
+      else await copyIntoSubvolume(exec, { src, dst, readOnly: false });
       return handOver(dst);
     },
     adopt: moveClone,
     reattach: reattachPath,
-    flush: syncFilesystem,
-    remove,
+    flush: (path) => syncFilesystem(exec, path),
+    remove: removePath,
     publish: renameIntoPlace,
-    usage: filesystemUsage,
+    usage: (path) => filesystemUsage(exec, path),
     async ownBytes(path, parent) {
       if (!(await pathExists(path))) throw notFound(`Cannot measure ${path}: it does not exist`, { path });
       const subvolume = await isSubvolume(path);
       if (subvolume && parent !== undefined && await isSubvolume(parent)) {
-        return await bytesWrittenAfter(path, parent);
+        return await bytesWrittenAfter(exec, path, parent);
       }
-      const fromQgroup = subvolume ? await qgroupExclusive(path) : undefined;
-      return fromQgroup ?? await extentExclusive(path);
+      const fromQgroup = subvolume ? await qgroupExclusive(exec, path) : undefined;
+      return fromQgroup ?? await extentExclusive(exec, path);
     },
     recover(storeRoot) {
-      return removeLeftovers(storeRoot, remove);
+      return removeLeftovers(storeRoot, removePath);
     },
   };
 }

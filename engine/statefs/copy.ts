@@ -12,7 +12,7 @@
  */
 
 import { dirname, join } from "node:path";
-import { run, runOk } from "../exec.ts";
+import { defaultExec, type Exec } from "../exec.ts";
 import { invalidArgument, notFound, SqlrsError } from "../../shared/errors.ts";
 import type { SnapshotOptions, StateFS, StateFSDescription, Volume } from "./types.ts";
 import { handOver, reattachPath } from "./volume.ts";
@@ -52,16 +52,16 @@ export async function existingAncestor(path: string): Promise<string> {
  * The statfs type of the filesystem that holds `path` (or would hold it), as `stat -f -c %T` names it:
  * "btrfs", "xfs", "overlayfs", "tmpfs", or "ext2/ext3" for every ext filesystem (they share one magic).
  */
-export async function filesystemType(path: string): Promise<string> {
-  return (await runOk(["stat", "-f", "-c", "%T", await existingAncestor(path)])).trim();
+export async function filesystemType(exec: Exec, path: string): Promise<string> {
+  return (await exec.runOk(["stat", "-f", "-c", "%T", await existingAncestor(path)])).trim();
 }
 
 /** The filesystem name to show a user ("ext4" where statfs only says "ext2/ext3"). */
-export async function filesystemName(path: string): Promise<string> {
+export async function filesystemName(exec: Exec, path: string): Promise<string> {
   const target = await existingAncestor(path);
-  const found = await run(["findmnt", "-n", "-o", "FSTYPE", "-T", target]).catch(() => undefined);
+  const found = await exec.run(["findmnt", "-n", "-o", "FSTYPE", "-T", target]).catch(() => undefined);
   const name = found?.code === 0 ? found.stdout.trim().split("\n").pop()?.trim() : undefined;
-  return name !== undefined && name !== "" ? name : await filesystemType(target);
+  return name !== undefined && name !== "" ? name : await filesystemType(exec, target);
 }
 
 /** A fresh temporary name next to `path`, so that a rename onto `path` stays on one filesystem. */
@@ -101,8 +101,8 @@ export async function ensureParent(path: string): Promise<void> {
  * Copies the tree `src` to `dst` with `cp -a --reflink=auto` (owners, modes, times, symlinks, hard
  * links, xattrs). With `-T`, an existing `dst` directory receives the content and attributes of `src`.
  */
-export async function copyTree(src: string, dst: string): Promise<void> {
-  await runOk(["cp", "-a", "--reflink=auto", "-T", "--", src, dst]);
+export async function copyTree(exec: Exec, src: string, dst: string): Promise<void> {
+  await exec.runOk(["cp", "-a", "--reflink=auto", "-T", "--", src, dst]);
 }
 
 /**
@@ -113,8 +113,8 @@ export async function copyTree(src: string, dst: string): Promise<void> {
  * 213 MB, 967-file tree, syncfs took 100 ms against 370 ms for fsync of each file and directory.
  * The price is that it also flushes other dirty data on the same filesystem.
  */
-export async function syncFilesystem(path: string): Promise<void> {
-  await runOk(["sync", "-f", "--", path]);
+export async function syncFilesystem(exec: Exec, path: string): Promise<void> {
+  await exec.runOk(["sync", "-f", "--", path]);
 }
 
 /** fsync(2) of a directory, which makes a rename or a new entry in it durable. */
@@ -146,15 +146,12 @@ export async function sameFilesystem(a: string, b: string): Promise<boolean> {
  * Removes a directory tree; a missing path is fine. `--one-file-system` makes rm fail rather than
  * delete through something still mounted inside the tree.
  */
-export async function removeTree(path: string): Promise<void> {
-  await runOk(["rm", "-rf", "--one-file-system", "--", path]);
+export async function removeTree(exec: Exec, path: string): Promise<void> {
+  await exec.runOk(["rm", "-rf", "--one-file-system", "--", path]);
 }
 
 /** Removes `path` after a failed operation, keeping the original error. */
-export async function discard(
-  path: string,
-  remove: (path: string) => Promise<void> = removeTree,
-): Promise<void> {
+export async function discard(path: string, remove: (path: string) => Promise<void>): Promise<void> {
   try {
     await remove(path);
   } catch {
@@ -213,9 +210,18 @@ export async function createEmptyDirectory(path: string): Promise<void> {
  * not at all. With `durable`, the copy is flushed before the rename and the rename afterwards, so that
  * once `dst` exists on disk its content does too.
  */
-export async function copyToNew(src: string, dst: string, action: string, durable: boolean): Promise<void> {
-  await requireDirectory(src, action);
-  await buildNew(dst, action, durable ? "syncfs" : "none", (tmp) => copyTree(src, tmp));
+export async function copyToNew(
+  exec: Exec,
+  src: string,
+  dst: string,
+  options: { action: string; durable: boolean },
+): Promise<void> {
+  await requireDirectory(src, options.action);
+  await buildNew(exec, dst, {
+    action: options.action,
+    durability: options.durable ? "syncfs" : "none",
+    fill: (tmp) => copyTree(exec, src, tmp),
+  });
 }
 
 /**
@@ -230,22 +236,25 @@ export type Durability = "none" | "syncfs" | "fill";
  * {@link Durability}) and the rename is made durable after it, as {@link copyToNew} says.
  */
 export async function buildNew(
+  exec: Exec,
   dst: string,
-  action: string,
-  durability: Durability,
-  fill: (tmp: string) => Promise<unknown>,
+  { action, durability, fill }: {
+    action: string;
+    durability: Durability;
+    fill: (tmp: string) => Promise<unknown>;
+  },
 ): Promise<void> {
   await refuseExisting(dst, action);
   await ensureParent(dst);
   const tmp = tempSibling(dst);
   try {
     await fill(tmp);
-    if (durability === "syncfs") await syncFilesystem(tmp);
+    if (durability === "syncfs") await syncFilesystem(exec, tmp);
     // rename(2) would silently replace an empty directory that appeared meanwhile.
     await refuseExisting(dst, action);
     await Deno.rename(tmp, dst);
   } catch (error) {
-    await discard(tmp);
+    await discard(tmp, (path) => removeTree(exec, path));
     throw error;
   }
   if (durability !== "none") await fsyncDirectory(dirname(dst));
@@ -267,7 +276,7 @@ export async function createEmptyVolume(path: string): Promise<Volume> {
 }
 
 /** Whether `cp --reflink=always` works in `dir`, found by cloning a small file in a temporary directory. */
-export async function probeReflink(dir: string): Promise<{ reflink: boolean; error?: string }> {
+export async function probeReflink(exec: Exec, dir: string): Promise<{ reflink: boolean; error?: string }> {
   let probe: string;
   try {
     probe = await Deno.makeTempDir({ dir: await existingAncestor(dir), prefix: `${TEMP_PREFIX}probe-` });
@@ -276,21 +285,21 @@ export async function probeReflink(dir: string): Promise<{ reflink: boolean; err
   }
   try {
     await Deno.writeFile(join(probe, "a"), new Uint8Array(4096).fill(7));
-    const result = await run(["cp", "--reflink=always", "--", join(probe, "a"), join(probe, "b")]);
+    const result = await exec.run(["cp", "--reflink=always", "--", join(probe, "a"), join(probe, "b")]);
     return { reflink: result.code === 0 };
   } finally {
-    await discard(probe);
+    await discard(probe, (path) => removeTree(exec, path));
   }
 }
 
 /** One line saying how copies are made in `storeRoot`: with reflinks or in full. */
-export async function describeCopies(storeRoot: string | undefined): Promise<string> {
+export async function describeCopies(exec: Exec, storeRoot: string | undefined): Promise<string> {
   if (storeRoot === undefined) {
     return "copies with cp --reflink=auto (reflinks where the filesystem has them)";
   }
   const [name, probe] = await Promise.all([
-    filesystemName(storeRoot).catch(() => "unknown filesystem"),
-    probeReflink(storeRoot),
+    filesystemName(exec, storeRoot).catch(() => "unknown filesystem"),
+    probeReflink(exec, storeRoot),
   ]);
   if (probe.error !== undefined) {
     return `copies with cp --reflink=auto (cannot probe ${storeRoot}: ${probe.error})`;
@@ -302,45 +311,56 @@ export async function describeCopies(storeRoot: string | undefined): Promise<str
  * A durable snapshot of `src` at `dst` whose files that nothing wrote since `previous` (when given, and on
  * the same filesystem) are hard links to the files of `previous`, the rest copies.
  */
-async function snapshotLinkingUnchanged(src: string, dst: string, options?: SnapshotOptions): Promise<void> {
+async function snapshotLinkingUnchanged(
+  exec: Exec,
+  src: string,
+  dst: string,
+  options?: SnapshotOptions,
+): Promise<void> {
   const previous = options?.previous;
   await ensureParent(dst);
   if (previous === undefined || !(await sameFilesystem(previous, dirname(dst)))) {
-    return copyToNew(src, dst, "snapshot", true);
+    return copyToNew(exec, src, dst, { action: "snapshot", durable: true });
   }
   await requireDirectory(src, "snapshot");
-  await buildNew(dst, "snapshot", "fill", (tmp) => linkUnchangedCopyRest(src, tmp, unchangedSince(previous)));
+  await buildNew(exec, dst, {
+    action: "snapshot",
+    durability: "fill",
+    fill: (tmp) => linkUnchangedCopyRest(exec, src, tmp, unchangedSince(previous)),
+  });
 }
 
 /**
  * Creates the `copy` backend. Works on any filesystem.
  *
  * @param storeRoot where the store lives; only used by `describe()` to probe for reflinks.
+ * @param exec runs its commands (`cp`, `sync`, `rm`, `df`).
  */
-export function createCopyStateFS(storeRoot?: string): StateFS {
+export function createCopyStateFS(storeRoot?: string, exec: Exec = defaultExec): StateFS {
   let description: Promise<StateFSDescription> | undefined;
+  const remove = (path: string) => removeTree(exec, path);
   return {
     kind: "copy",
     describe() {
-      description ??= describeCopies(storeRoot).then((detail) => ({ kind: "copy", detail }));
+      description ??= describeCopies(exec, storeRoot).then((detail) => ({ kind: "copy", detail }));
       return description;
     },
     createEmpty: createEmptyVolume,
-    snapshot: snapshotLinkingUnchanged,
+    snapshot: (src, dst, options) => snapshotLinkingUnchanged(exec, src, dst, options),
     async clone(src, dst) {
       // No flush: a clone is disposable, and after a crash it is rebuilt rather than trusted.
-      await copyToNew(src, dst, "clone", false);
+      await copyToNew(exec, src, dst, { action: "clone", durable: false });
       return handOver(dst);
     },
     adopt: moveClone,
     reattach: reattachPath,
-    flush: syncFilesystem,
-    remove: removeTree,
+    flush: (path) => syncFilesystem(exec, path),
+    remove,
     publish: renameIntoPlace,
-    usage: filesystemUsage,
+    usage: (path) => filesystemUsage(exec, path),
     ownBytes: linkedOwnBytes,
     recover(root) {
-      return removeLeftovers(root, removeTree);
+      return removeLeftovers(root, remove);
     },
   };
 }

@@ -20,7 +20,7 @@
  */
 
 import { join } from "node:path";
-import { runOk } from "../exec.ts";
+import type { Exec } from "../exec.ts";
 
 /** Paths per `cp` command line. */
 const COPY_BATCH = 500;
@@ -87,9 +87,10 @@ async function fsyncAll(paths: readonly string[]): Promise<void> {
  * mode and times, regular files that `linkSource` finds hard-linked from there, everything else copied
  * from `src` with `cp -a`; then the copied files and every directory are fsynced (a linked file's
  * data is durable already: it belongs to a published state). Whatever `linkSource` returns must be on
- * the filesystem of `dst`.
+ * the filesystem of `dst`. `exec` runs the `cp` commands.
  */
 export async function linkUnchangedCopyRest(
+  exec: Exec,
   src: string,
   dst: string,
   linkSource: LinkSource,
@@ -130,7 +131,9 @@ export async function linkUnchangedCopyRest(
 
   for (let i = 0; i < toCopy.length; i += COPY_BATCH) {
     // --parents: "a/b/f" goes to dst/a/b/f, whose directories the walk made.
-    await runOk(["cp", "-a", "--parents", "-t", dst, "--", ...toCopy.slice(i, i + COPY_BATCH)], { cwd: src });
+    await exec.runOk(["cp", "-a", "--parents", "-t", dst, "--", ...toCopy.slice(i, i + COPY_BATCH)], {
+      cwd: src,
+    });
   }
   // Directories last, deepest first: adding their entries changed their times.
   dirs.sort((a, b) => b.path.length - a.path.length);

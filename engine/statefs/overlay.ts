@@ -10,7 +10,7 @@
  */
 
 import { dirname, join } from "node:path";
-import { run, runOk } from "../exec.ts";
+import { defaultExec, type Exec } from "../exec.ts";
 import { type LinkSource, linkUnchangedCopyRest, lstatOrUndefined, unchangedSince } from "./link_snapshot.ts";
 import { invalidArgument, SqlrsError } from "../../shared/errors.ts";
 import type { StateFS, StateFSDescription } from "./types.ts";
@@ -94,10 +94,10 @@ async function realPathOrUndefined(path: string): Promise<string | undefined> {
 }
 
 /** Unmounts `mountPoint`, retrying while it is busy; "not mounted" counts as done. */
-export async function unmount(mountPoint: string): Promise<void> {
+export async function unmount(exec: Exec, mountPoint: string): Promise<void> {
   let stderr = "";
   for (let attempt = 0; attempt < UNMOUNT_ATTEMPTS; attempt++) {
-    const result = await run(["umount", mountPoint]);
+    const result = await exec.run(["umount", mountPoint]);
     if (result.code === 0 || /not mounted|no mount point/i.test(result.stderr)) return;
     stderr = result.stderr.trim();
     if (!/busy/i.test(stderr)) break;
@@ -117,7 +117,11 @@ export async function unmount(mountPoint: string): Promise<void> {
 }
 
 /** Unmounts every mount at or under `dir` (deepest first) whose type passes `filter`. */
-async function unmountUnder(dir: string, filter: (mount: MountEntry) => boolean): Promise<void> {
+async function unmountUnder(
+  exec: Exec,
+  dir: string,
+  filter: (mount: MountEntry) => boolean,
+): Promise<void> {
   const points = (await readMountInfo())
     .filter((m) => filter(m) && isAtOrUnder(m.mountPoint, dir))
     .map((m) => m.mountPoint)
@@ -125,7 +129,7 @@ async function unmountUnder(dir: string, filter: (mount: MountEntry) => boolean)
   const failures: string[] = [];
   for (const point of new Set(points)) {
     try {
-      await unmount(point);
+      await unmount(exec, point);
     } catch (error) {
       failures.push(error instanceof Error ? error.message : String(error));
     }
@@ -162,7 +166,7 @@ async function overlayLayers(
   return lowerInfo.dev === linkInfo.dev ? { lower, upper } : undefined;
 }
 
-async function mountOverlay(lower: string, dst: string): Promise<string> {
+async function mountOverlay(exec: Exec, lower: string, dst: string): Promise<string> {
   const [upper, work, merged] = [join(dst, "upper"), join(dst, "work"), join(dst, "merged")];
   for (const path of [lower, upper, work, merged]) checkMountablePath(path);
   const info = await Deno.stat(lower);
@@ -171,7 +175,7 @@ async function mountOverlay(lower: string, dst: string): Promise<string> {
   // not owned by its user or is not 0700/0750.
   if (info.uid !== null && info.gid !== null) await Deno.chown(upper, info.uid, info.gid);
   if (info.mode !== null) await Deno.chmod(upper, info.mode & 0o7777);
-  await runOk([
+  await exec.runOk([
     "mount",
     "-t",
     "overlay",
@@ -183,7 +187,7 @@ async function mountOverlay(lower: string, dst: string): Promise<string> {
   return merged;
 }
 
-async function remove(path: string): Promise<void> {
+async function remove(exec: Exec, path: string): Promise<void> {
   const real = await realPathOrUndefined(path);
   if (real === undefined) return;
   const mounts = await readMountInfo();
@@ -198,8 +202,8 @@ async function remove(path: string): Promise<void> {
       { details: { path } },
     );
   }
-  await unmountUnder(real, () => true);
-  await removeTree(path);
+  await unmountUnder(exec, real, () => true);
+  await removeTree(exec, path);
 }
 
 /**
@@ -225,7 +229,10 @@ function linkSource(layers: { lower: string; upper: string }, previous: LinkSour
  * Whether an overlay can be mounted in `storeRoot` (or its nearest existing ancestor), found by
  * mounting one in a temporary directory there.
  */
-export async function probeOverlay(storeRoot: string): Promise<{ available: boolean; detail: string }> {
+export async function probeOverlay(
+  storeRoot: string,
+  exec: Exec = defaultExec,
+): Promise<{ available: boolean; detail: string }> {
   if (Deno.uid() !== 0) {
     return {
       available: false,
@@ -249,21 +256,21 @@ export async function probeOverlay(storeRoot: string): Promise<{ available: bool
     await Deno.mkdir(lower);
     await Deno.writeTextFile(join(lower, "probe"), "lower");
     await Deno.mkdir(join(probe, "clone"));
-    const merged = await mountOverlay(lower, join(probe, "clone"));
+    const merged = await mountOverlay(exec, lower, join(probe, "clone"));
     try {
       await Deno.writeTextFile(join(merged, "probe"), "upper");
       if (await Deno.readTextFile(join(lower, "probe")) !== "lower") {
         return { available: false, detail: "a write through the probe mount reached the lower layer" };
       }
     } finally {
-      await unmount(merged);
+      await unmount(exec, merged);
     }
-    return { available: true, detail: `a probe mount on ${await filesystemName(base)} succeeded` };
+    return { available: true, detail: `a probe mount on ${await filesystemName(exec, base)} succeeded` };
   } catch (error) {
     const message = error instanceof Error ? error.message.split("\n").slice(-1)[0] : String(error);
     return { available: false, detail: `a probe mount in ${base} failed: ${message}` };
   } finally {
-    await discard(probe, remove);
+    await discard(probe, (path) => remove(exec, path));
   }
 }
 
@@ -277,13 +284,15 @@ export async function probeOverlay(storeRoot: string): Promise<{ available: bool
  * one filesystem, so skips the mount).
  *
  * @param storeRoot where the store lives; only used by `describe()` to probe for reflinks.
+ * @param exec runs its commands (`mount`, `umount`, `cp`, `rm`, `sync`, `df`).
  */
-export function createOverlayStateFS(storeRoot?: string): StateFS {
+export function createOverlayStateFS(storeRoot?: string, exec: Exec = defaultExec): StateFS {
   let description: Promise<StateFSDescription> | undefined;
+  const removePath = (path: string) => remove(exec, path);
   return {
     kind: "overlay",
     describe() {
-      description ??= describeCopies(storeRoot).then((copies) => ({
+      description ??= describeCopies(exec, storeRoot).then((copies) => ({
         kind: "overlay",
         detail: `overlayfs mounts over states that are ${copies}`,
       }));
@@ -292,57 +301,56 @@ export function createOverlayStateFS(storeRoot?: string): StateFS {
     createEmpty: createEmptyVolume,
     async snapshot(src, dst, options) {
       const layers = await overlayLayers(src, dirname(dst));
-      if (layers === undefined) return copyToNew(src, dst, "snapshot", true);
+      if (layers === undefined) return copyToNew(exec, src, dst, { action: "snapshot", durable: true });
       const previous = options?.previous !== undefined && await sameFilesystem(options.previous, dirname(dst))
         ? unchangedSince(options.previous)
         : undefined;
-      await buildNew(
-        dst,
-        "snapshot",
-        "fill",
-        (tmp) => linkUnchangedCopyRest(src, tmp, linkSource(layers, previous)),
-      );
+      await buildNew(exec, dst, {
+        action: "snapshot",
+        durability: "fill",
+        fill: (tmp) => linkUnchangedCopyRest(exec, src, tmp, linkSource(layers, previous)),
+      });
     },
     async clone(src, dst) {
       await refuseExisting(dst, "clone");
       await requireDirectory(src, "clone");
       const lower = await Deno.realPath(src);
-      if ((await filesystemType(lower)) === "overlayfs") {
+      if ((await filesystemType(exec, lower)) === "overlayfs") {
         await createEmptyDirectory(dst);
         try {
-          await copyToNew(lower, join(dst, "merged"), "clone", false);
+          await copyToNew(exec, lower, join(dst, "merged"), { action: "clone", durable: false });
         } catch (error) {
-          await discard(dst, remove);
+          await discard(dst, removePath);
           throw error;
         }
         return handOver(join(dst, "merged"));
       }
       await createEmptyDirectory(dst);
       try {
-        return handOver(await mountOverlay(lower, dst));
+        return handOver(await mountOverlay(exec, lower, dst));
       } catch (error) {
-        await discard(dst, remove);
+        await discard(dst, removePath);
         throw error;
       }
     },
     // The recorded path as it is: a mount a reboot took is not mounted again.
     reattach: reattachPath,
-    flush: syncFilesystem,
-    remove,
+    flush: (path) => syncFilesystem(exec, path),
+    remove: removePath,
     publish: renameIntoPlace,
-    usage: filesystemUsage,
+    usage: (path) => filesystemUsage(exec, path),
     ownBytes: linkedOwnBytes,
     async recover(root, keep) {
       const real = await realPathOrUndefined(root);
       if (real === undefined) return;
       let failure: unknown;
       try {
-        await unmountUnder(real, (m) => m.fsType === "overlay" && !(keep?.(m.mountPoint) ?? false));
+        await unmountUnder(exec, real, (m) => m.fsType === "overlay" && !(keep?.(m.mountPoint) ?? false));
       } catch (error) {
         failure = error;
       }
       try {
-        await removeLeftovers(root, remove);
+        await removeLeftovers(root, removePath);
       } catch (error) {
         failure ??= error;
       }

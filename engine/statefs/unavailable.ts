@@ -8,6 +8,7 @@
 
 import type { SqlrsError } from "../../shared/errors.ts";
 import type { StateFS, StateFSKind } from "./types.ts";
+import { defaultExec } from "../exec.ts";
 import { filesystemUsage } from "./usage.ts";
 
 /** A backend of `kind` whose every operation rejects with `reason`; `recover` has nothing to do and
@@ -26,7 +27,7 @@ export function createUnavailableStateFS(kind: StateFSKind, reason: SqlrsError):
     remove: fail,
     ownBytes: fail,
     // The store's filesystem is there whatever the backend: the cache can still say how full it is.
-    usage: filesystemUsage,
+    usage: (path) => filesystemUsage(defaultExec, path),
     recover: () => Promise.resolve(),
   };
 }
