@@ -131,3 +131,34 @@ Deno.test("createEngine: a malformed or incomplete request is a 400 naming the p
   await unauthenticated.body?.cancel();
   await json(await call(engine, "GET", "/v1/no-such-endpoint"), 404);
 });
+
+Deno.test("a build server runs without fsync (its kept states are made durable by the snapshot); an instance with it", async () => {
+  await using env = await inProcessEngine();
+  const { engine } = env;
+  const body = JSON.stringify({
+    prepare_kind: "psql",
+    psql_args: ["-c", "create table built_with as select current_setting('fsync') as fsync"],
+    work_dir: env.dir,
+  });
+  const accepted = await json<{ job_id: string; events_url: string }>(
+    await call(engine, "POST", "/v1/prepare-jobs", body),
+    201,
+  );
+  await (await call(engine, "GET", accepted.events_url)).text();
+  const status = await json<PrepareJobStatus>(
+    await call(engine, "GET", `/v1/prepare-jobs/${accepted.job_id}`),
+    200,
+  );
+  assert.ok(status.result !== null, JSON.stringify(status.error));
+  const query = async (sql: string) => {
+    const output = await new Deno.Command("psql", {
+      args: ["-X", "-A", "-t", "-c", sql, status.result?.dsn as string],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(output.code, 0, new TextDecoder().decode(output.stderr));
+    return new TextDecoder().decode(output.stdout).trim();
+  };
+  assert.equal(await query("select fsync from built_with"), "off");
+  assert.equal(await query("show fsync"), "on");
+});

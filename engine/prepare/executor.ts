@@ -115,7 +115,7 @@ export class Executor {
     await Deno.mkdir(join(dir, "run"), { recursive: true });
     try {
       const volume = await statefs.clone(base.path, join(dir, "data"));
-      const server = await runtime.start(image, volume, { runDir: join(dir, "run") });
+      const server = await runtime.start(image, volume, { runDir: join(dir, "run"), scratch: true });
       try {
         // Liquibase plans over JDBC; the clone is thrown away, password and all.
         return await fn(runtime, await setBuildPassword(server));
@@ -269,6 +269,8 @@ export class Executor {
     const startedAt = performance.now();
     workspace.server = await runtime.start(plan.image, volume, {
       runDir: workspace.runDir,
+      // A build area: what is kept of it is made durable by the snapshot.
+      scratch: true,
       signal,
       // What the steps read, for runtimes that must mount it (containers).
       mounts: [

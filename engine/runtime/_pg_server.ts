@@ -129,6 +129,11 @@ export async function waitReady(dataDir: string, options: WaitReadyOptions): Pro
   }
 }
 
+/** The server settings for durability: fsync off only on a scratch data directory (see StartOptions.scratch). */
+export function durabilityArgs(scratch: boolean | undefined): string[] {
+  return ["-c", scratch === true ? "fsync=off" : "fsync=on"];
+}
+
 /** What a start attempt returns when its port was taken and another attempt may follow. */
 export const PORT_TAKEN: unique symbol = Symbol("port taken");
 

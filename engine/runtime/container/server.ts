@@ -12,6 +12,7 @@ import { cancelled, fileSize, lastLines, LOG_TAIL_LINES, logTail } from "../_sup
 import {
   acceptsConnections,
   assertInitdbTarget,
+  durabilityArgs,
   fixDataDirMode,
   PORT_TAKEN,
   startFailed,
@@ -162,6 +163,7 @@ export async function startContainerServer(
       CONTAINER_SOCKET_DIR,
       "-c",
       "listen_addresses=*",
+      ...durabilityArgs(options.scratch),
     ]);
     if (result.code !== 0) {
       // The daemon may have created the container before failing to publish the port.

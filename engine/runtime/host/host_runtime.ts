@@ -49,6 +49,7 @@ import {
   assertInitdbTarget,
   collectOutput,
   connectionArgs,
+  durabilityArgs,
   fixDataDirMode,
   PORT_TAKEN,
   readPidFile,
@@ -126,6 +127,7 @@ interface Launch {
   logFile: string;
   socketDir: string;
   port: number;
+  scratch: boolean | undefined;
 }
 
 function serverArgs(launch: Launch): string[] {
@@ -138,8 +140,7 @@ function serverArgs(launch: Launch): string[] {
     launch.socketDir,
     "-c",
     `listen_addresses=${LOOPBACK}`,
-    "-c",
-    "fsync=on",
+    ...durabilityArgs(launch.scratch),
   ];
 }
 
@@ -199,7 +200,7 @@ async function startServer(
 
   return await startOnFreePort(options.port, { signal, what }, async (port, mayRetry) => {
     const logStart = await fileSize(logFile);
-    const pid = launchServer({ build, user, dataDir, logFile, socketDir, port });
+    const pid = launchServer({ build, user, dataDir, logFile, socketDir, port, scratch: options.scratch });
     const outcome = await waitReady(dataDir, {
       signal,
       timeoutMs: START_TIMEOUT_MS,
