@@ -86,7 +86,10 @@ export async function initdb(tools: PgTools, dataDir: string, noSync = false): P
   await runOk(argv, { cwd: "/", env: tools.env, ...asUser(tools) });
 }
 
-/** Server options as sqlrs passes them (see `serverArgs` in the host runtime); `fsync` off for throwaway clusters. */
+/**
+ * Server options as sqlrs passes them to an instance (see `serverArgs` in the host runtime); `fsync` off
+ * for throwaway clusters.
+ */
 function serverOptions(port: number, socketDir: string, fsync = true): string[] {
   return [
     "-p",

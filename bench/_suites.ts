@@ -338,7 +338,8 @@ export function coldProbes(ctx: BenchContext, setups: readonly BackendSetup[]): 
       group: "cold",
       workload: "chinook",
       runtime: HOST,
-      what: "by hand: initdb + direct start + psql -f + fast stop (fsync on, as sqlrs)",
+      what:
+        "by hand: initdb + direct start + psql -f + fast stop (fsync on: a durable result, as sqlrs's states)",
       command:
         `initdb -U postgres -E UTF8 --locale=C; ${DIRECT_START}; psql -X -q -v ON_ERROR_STOP=1 -f Chinook.sql; kill -INT`,
       technique: "baseline",

@@ -230,8 +230,9 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
     ratios,
     goals,
     notes: [
-      "Servers run as the same unprivileged user and with the same options as sqlrs's (-c fsync=on, " +
-      "listen_addresses=127.0.0.1, a private socket directory); by-hand readiness polls postmaster.pid every 2 ms.",
+      "Servers run as the same unprivileged user and with the same options as sqlrs's instances (-c fsync=on, " +
+      "listen_addresses=127.0.0.1, a private socket directory); by-hand readiness polls postmaster.pid every 2 ms. " +
+      "sqlrs's build servers run with fsync=off: the snapshot of what they keep is made durable by the backend.",
       "The physical floor clones the very state sqlrs clones, with the backend's own mechanism, " +
       "then starts postgres directly; warm sqlrs figures are cache hits (checked: no step ran).",
       "The cold sqlrs prepare also publishes a durable state and starts an instance from it; the by-hand " +
