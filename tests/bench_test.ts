@@ -50,10 +50,10 @@ testNeeding(
 
       // Every goal line (issues 9 and 15), in the JSON (name, target, measured, pass), the report and the
       // output: 6 of issue 9, 2 of Liquibase, the series' cold goal on btrfs, overlay and copy, its
-      // edit-last and add-new goals on every backend measured, and 5 of the pool (issue 18).
+      // edit-last and add-new goals on every backend measured, and 11 of the pool (issue 18).
       const markdown = await Deno.readTextFile(join(out, "benchmarks.md"));
       const measuredBackends = results.backends.filter((backend) => backend.available).length;
-      assert.equal(results.goals.length, 8 + 3 + 5 + 2 * measuredBackends);
+      assert.equal(results.goals.length, 8 + 3 + 11 + 2 * measuredBackends);
       for (const goal of results.goals) {
         assert.ok(goal.name !== "" && goal.target !== "", JSON.stringify(goal));
         assert.ok(result.stdout.includes(goal.name), `goal not printed: ${goal.name}`);
