@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { dirname, join } from "node:path";
-import { SqlrsError } from "../../../shared/errors.ts";
 import { applyArgs, contextOptions, parseLiquibaseArgs, planArgs } from "./lb_args.ts";
 import { parseProperties } from "./lb_defaults_file.ts";
+import { isBadInput } from "../_bad_input.ts";
 
 /** A temp dir holding the given files (parents created); removed after `body`. */
 function withDir(files: Record<string, string>, body: (dir: string) => void): void {
@@ -16,15 +16,6 @@ function withDir(files: Record<string, string>, body: (dir: string) => void): vo
   } finally {
     Deno.removeSync(dir, { recursive: true });
   }
-}
-
-function isBadInput(pattern: RegExp): (error: unknown) => boolean {
-  return (error) => {
-    assert.ok(error instanceof SqlrsError, `expected a SqlrsError, got ${error}`);
-    assert.equal(error.code, "invalid_argument");
-    assert.match(error.message, pattern);
-    return true;
-  };
 }
 
 const PROJECT = {

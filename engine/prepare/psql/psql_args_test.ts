@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { SqlrsError } from "../../../shared/errors.ts";
 import { ENFORCED_PSQL_ARGS, planPsql } from "./psql_args.ts";
+import { isBadInput } from "../_bad_input.ts";
 
 /** A temp dir holding the given files; removed after `body`. */
 async function withDir(files: Record<string, string>, body: (dir: string) => Promise<void>): Promise<void> {
@@ -15,15 +15,6 @@ async function withDir(files: Record<string, string>, body: (dir: string) => Pro
 }
 
 const FILES = { "a.sql": "select 'a';\n", "b.sql": "select 'b';\n" };
-
-function isBadInput(pattern: RegExp): (error: unknown) => boolean {
-  return (error) => {
-    assert.ok(error instanceof SqlrsError, `expected a SqlrsError, got ${error}`);
-    assert.equal(error.code, "invalid_argument");
-    assert.match(error.message, pattern);
-    return true;
-  };
-}
 
 Deno.test("planPsql() makes one step per -f, -f - and -c, in order, sharing the other options", async () => {
   await withDir(FILES, async (dir) => {

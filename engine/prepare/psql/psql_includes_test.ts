@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { SqlrsError } from "../../../shared/errors.ts";
 import { expandPsqlContent } from "./psql_includes.ts";
 import { copySource } from "./psql_copy.ts";
+import { isBadInput } from "../_bad_input.ts";
 
 /** A temp dir with the given files (paths relative to it); removed after `body`. */
 async function withFiles(files: Record<string, string>, body: (dir: string) => Promise<void>): Promise<void> {
@@ -23,15 +23,6 @@ async function withFiles(files: Record<string, string>, body: (dir: string) => P
 async function expandFile(dir: string, path: string): Promise<{ contentHash: string; files: string[] }> {
   const origin = join(dir, path);
   return await expandPsqlContent({ text: await Deno.readTextFile(origin), origin, workDir: dir });
-}
-
-function isBadInput(pattern: RegExp): (error: unknown) => boolean {
-  return (error) => {
-    assert.ok(error instanceof SqlrsError, `expected a SqlrsError, got ${error}`);
-    assert.equal(error.code, "invalid_argument");
-    assert.match(error.message, pattern);
-    return true;
-  };
 }
 
 Deno.test("expandPsqlContent() gives \\i, \\include, \\ir and quoted spellings the same hash", async () => {
