@@ -13,6 +13,8 @@ import type { InstanceEntry, PrepareJobStatus } from "../shared/schemas.ts";
 import { call, engineOn, inProcessEngine, json } from "./_inprocess.ts";
 import * as sqlrs from "../mod.ts";
 import { postgresUnder, Sandbox, stopServersUnder, waitFor } from "./_sandbox.ts";
+import { testNeeding } from "./_needs.ts";
+import { storeNeed } from "./_stores.ts";
 
 /** psql against a DSN (as a client of the instance would connect); its stdout, or a thrown stderr. */
 async function psql(dsn: string, sql: string): Promise<string> {
@@ -194,35 +196,39 @@ Deno.test("reset keeps the DSN and discards every change, with and without a war
   await json(await call(engine, "POST", "/v1/instances/nosuchinstance/reset"), 404);
 });
 
-for (const backend of ["btrfs", "overlay"]) {
+for (const backend of ["btrfs", "overlay"] as const) {
   const how = backend === "btrfs"
     ? "a clone made while the server stops, moved into place"
     : "a clone in place";
-  Deno.test(`reset on ${backend} (${how}) keeps the DSN and discards every change`, async () => {
-    await using env = await inProcessEngine(backend);
-    const { engine, dir } = env;
-    const result = (await prepare(engine, dir, BASE)).result;
-    assert.ok(result !== null);
-    for (const value of [2, 3]) {
-      await psql(result.dsn, `insert into base values (${value}); create table scratch${value}()`);
-      const answer: InstanceEntry = await json<InstanceEntry>(
-        await call(engine, "POST", `/v1/instances/${result.instance_id}/reset`),
-        200,
+  testNeeding(
+    await storeNeed(backend),
+    `reset on ${backend} (${how}) keeps the DSN and discards every change`,
+    async () => {
+      await using env = await inProcessEngine(backend);
+      const { engine, dir } = env;
+      const result = (await prepare(engine, dir, BASE)).result;
+      assert.ok(result !== null);
+      for (const value of [2, 3]) {
+        await psql(result.dsn, `insert into base values (${value}); create table scratch${value}()`);
+        const answer: InstanceEntry = await json<InstanceEntry>(
+          await call(engine, "POST", `/v1/instances/${result.instance_id}/reset`),
+          200,
+        );
+        assert.equal(answer.dsn, result.dsn);
+        assert.equal(await psql(result.dsn, "select count(*) from base"), "1");
+        assert.equal(
+          await psql(result.dsn, "select count(*) from pg_tables where tablename like 'scratch%'"),
+          "0",
+        );
+      }
+      const instanceDir = join(dir, "store", "instances", result.instance_id);
+      const cleaned = await waitFor(
+        () => [...Deno.readDirSync(instanceDir)].every((entry) => !entry.name.startsWith("data.")),
+        10_000,
       );
-      assert.equal(answer.dsn, result.dsn);
-      assert.equal(await psql(result.dsn, "select count(*) from base"), "1");
-      assert.equal(
-        await psql(result.dsn, "select count(*) from pg_tables where tablename like 'scratch%'"),
-        "0",
-      );
-    }
-    const instanceDir = join(dir, "store", "instances", result.instance_id);
-    const cleaned = await waitFor(
-      () => [...Deno.readDirSync(instanceDir)].every((entry) => !entry.name.startsWith("data.")),
-      10_000,
-    );
-    assert.ok(cleaned, "the replaced clones are removed");
-  });
+      assert.ok(cleaned, "the replaced clones are removed");
+    },
+  );
 }
 
 Deno.test("a mod.ts session prepares from a recipe's pool, db.reset() and sqlrs reset keep the DSN", async () => {
