@@ -207,10 +207,17 @@ export class Instances {
     const { user, password } = instance.server;
     const verifier = passwordVerifier(password);
     // The old clone is deleted (no checkpoint needed) while its replacement is made.
-    const [, replacement] = await Promise.all([
+    const [stop, made] = await Promise.allSettled([
       runtime.stop(instance.server, { discard: true }),
       this.#replacementClone(instance, stateDir, takeWarm),
     ]);
+    if (stop.status === "rejected") {
+      // The instance keeps its clone; the replacement (a new clone, or a warm instance taken) goes.
+      if (made.status === "fulfilled") await made.value?.remove().catch(() => {});
+      throw stop.reason;
+    }
+    if (made.status === "rejected") throw made.reason;
+    const replacement = made.value;
     const stopped = performance.now();
     const dataPath = join(instance.instance_dir, "data");
     // What is left to remove is removed while the server starts (a subvolume delete, a tree).
