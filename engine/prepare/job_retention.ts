@@ -21,8 +21,8 @@ export function trimIdentical(
   if (keep === null || keep === 0 || signature === null) return;
   const registry = deps.registry;
   const abandonedBefore = Date.now() - parseDuration(deps.config.effective.instances.collectGrace);
-  for (const old of registry.finishedJobsWithSignature(signature).slice(keep)) {
-    const abandoned = Date.parse(old.finished_at ?? old.created_at) < abandonedBefore &&
+  for (const old of registry.olderFinishedJobs(signature, keep)) {
+    const abandoned = Date.parse(old.ended_at) < abandonedBefore &&
       registry.instancesOfJob(old.job_id).length === 0;
     if (old.collected_at === null && !abandoned) continue;
     registry.deleteJob(old.job_id);

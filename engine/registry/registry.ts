@@ -5,7 +5,7 @@
  * @module
  */
 
-import { DatabaseSync, type SQLInputValue } from "node:sqlite";
+import { DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlite";
 import type { ServerHandle } from "../runtime/types.ts";
 import type {
   JobStatusValue,
@@ -49,6 +49,13 @@ const INSTANCE_SELECT =
 export class Registry {
   #db: DatabaseSync;
   #file: string;
+  /**
+   * Prepared statements by SQL text: preparing one costs more than running it, and a hand-out from
+   * the pool runs a few dozen.
+   */
+  readonly #statements = new Map<string, StatementSync>();
+  /** How deep {@link Registry.transaction} is nested (inner ones are savepoints). */
+  #depth = 0;
 
   constructor(path: string) {
     this.#file = path;
@@ -58,24 +65,33 @@ export class Registry {
   }
 
   close(): void {
+    this.#statements.clear();
     this.#db.close();
   }
 
   /**
-   * Runs `fn` in one write transaction. `fn` must not await.
+   * Runs `fn` in one write transaction; nested in another, in a savepoint of it (its writes are undone
+   * if `fn` throws, and committed with the outer transaction). `fn` must not await.
    * @throws the error of `fn` or of the commit (a full disk as an `unavailable` SqlrsError)
    */
   transaction<T>(fn: () => T): T {
-    this.#db.exec("BEGIN IMMEDIATE");
+    const savepoint = `nested_${this.#depth}`;
+    const outer = this.#depth === 0;
+    this.#db.exec(outer ? "BEGIN IMMEDIATE" : `SAVEPOINT ${savepoint}`);
+    this.#depth++;
     try {
       const result = fn();
-      this.#db.exec("COMMIT");
+      this.#db.exec(outer ? "COMMIT" : `RELEASE ${savepoint}`);
       return result;
     } catch (error) {
       // After some errors (a full disk, an I/O error) SQLite has already rolled the transaction
       // back; a ROLLBACK then fails with "no transaction is active" and would hide the real error.
-      if (this.#db.isTransaction) this.#db.exec("ROLLBACK");
+      if (this.#db.isTransaction) {
+        this.#db.exec(outer ? "ROLLBACK" : `ROLLBACK TO ${savepoint}; RELEASE ${savepoint}`);
+      }
       throw this.#storeError(error);
+    } finally {
+      this.#depth--;
     }
   }
 
@@ -90,17 +106,26 @@ export class Registry {
     );
   }
 
+  #statement(sql: string): StatementSync {
+    let statement = this.#statements.get(sql);
+    if (statement === undefined) {
+      statement = this.#db.prepare(sql);
+      this.#statements.set(sql, statement);
+    }
+    return statement;
+  }
+
   #all(sql: string, ...params: SQLInputValue[]): Row[] {
-    return this.#db.prepare(sql).all(...params) as Row[];
+    return this.#statement(sql).all(...params) as Row[];
   }
 
   #get(sql: string, ...params: SQLInputValue[]): Row | undefined {
-    return this.#db.prepare(sql).get(...params) as Row | undefined;
+    return this.#statement(sql).get(...params) as Row | undefined;
   }
 
   #run(sql: string, ...params: SQLInputValue[]): number {
     try {
-      return Number(this.#db.prepare(sql).run(...params).changes);
+      return Number(this.#statement(sql).run(...params).changes);
     } catch (error) {
       throw this.#storeError(error);
     }
@@ -364,9 +389,11 @@ export class Registry {
     this.#run("UPDATE jobs SET status = 'queued' WHERE job_id = ?", jobId);
   }
 
+  /** Records a job's plan: its tasks, each `queued` unless `statusOf` says otherwise. */
   setJobPlan(
     jobId: string,
     plan: { resolved_image_id: string; signature: string | null; tasks: PreparePlanTask[] },
+    statusOf: (task: PreparePlanTask) => TaskStatusValue = () => "queued",
   ): void {
     this.transaction(() => {
       this.#run(
@@ -378,10 +405,11 @@ export class Registry {
       this.#run("DELETE FROM tasks WHERE job_id = ?", jobId);
       plan.tasks.forEach((task, position) => {
         this.#run(
-          "INSERT INTO tasks (job_id, position, task_id, status, task_json) VALUES (?, ?, ?, 'queued', ?)",
+          "INSERT INTO tasks (job_id, position, task_id, status, task_json) VALUES (?, ?, ?, ?, ?)",
           jobId,
           position,
           task.task_id,
+          statusOf(task),
           JSON.stringify(task),
         );
       });
@@ -415,13 +443,21 @@ export class Registry {
     );
   }
 
-  /** Finished jobs with this signature, newest first (by finish time, then creation). */
-  finishedJobsWithSignature(signature: string): JobRow[] {
+  /**
+   * The finished jobs with this signature but the newest `skip` (by finish time, then creation), each
+   * with when it ended and whether a client read it: what retention may delete.
+   */
+  olderFinishedJobs(
+    signature: string,
+    skip: number,
+  ): { job_id: string; ended_at: string; collected_at: string | null }[] {
     return this.#all(
-      `SELECT * FROM jobs WHERE signature = ? AND status IN ('succeeded', 'failed', 'cancelled')
-       ORDER BY COALESCE(finished_at, created_at) DESC, created_at DESC`,
+      `SELECT job_id, COALESCE(finished_at, created_at) AS ended_at, collected_at FROM jobs
+       WHERE signature = ? AND status IN ('succeeded', 'failed', 'cancelled')
+       ORDER BY COALESCE(finished_at, created_at) DESC, created_at DESC LIMIT -1 OFFSET ?`,
       signature,
-    ).map(toJob);
+      skip,
+    ) as unknown as { job_id: string; ended_at: string; collected_at: string | null }[];
   }
 
   deleteJob(jobId: string): void {
@@ -435,17 +471,15 @@ export class Registry {
 
   /** Appends an event and returns its sequence number (0-based). */
   appendEvent(jobId: string, event: PrepareJobEvent): number {
-    return this.transaction(() => {
-      const row = this.#get("SELECT COALESCE(MAX(seq) + 1, 0) AS next FROM events WHERE job_id = ?", jobId);
-      const seq = Number(row?.next ?? 0);
-      this.#run(
-        "INSERT INTO events (job_id, seq, event_json) VALUES (?, ?, ?)",
-        jobId,
-        seq,
-        JSON.stringify(event),
-      );
-      return seq;
-    });
+    try {
+      const row = this.#statement(
+        `INSERT INTO events (job_id, seq, event_json)
+         SELECT ?, COALESCE(MAX(seq) + 1, 0), ? FROM events WHERE job_id = ? RETURNING seq`,
+      ).get(jobId, JSON.stringify(event), jobId);
+      return Number(row?.seq);
+    } catch (error) {
+      throw this.#storeError(error);
+    }
   }
 
   /** Events with `from <= seq < to`. */

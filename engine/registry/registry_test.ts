@@ -59,3 +59,32 @@ async function testFullDisk(): Promise<void> {
     await Deno.remove(dir, { recursive: true });
   }
 }
+
+Deno.test("Registry.transaction() nested: a failing inner one undoes only its own writes", async () => {
+  const dir = await Deno.makeTempDir();
+  const registry = new Registry(join(dir, "metadata.db"));
+  try {
+    registry.transaction(() => {
+      registry.setMeta("outer", "kept");
+      assert.throws(() =>
+        registry.transaction(() => {
+          registry.setMeta("inner", "undone");
+          throw new Error("inner fails");
+        }), /inner fails/);
+      registry.transaction(() => registry.setMeta("second", "kept"));
+    });
+    assert.equal(registry.getMeta("outer"), "kept");
+    assert.equal(registry.getMeta("inner"), undefined);
+    assert.equal(registry.getMeta("second"), "kept");
+    // A failing outer transaction undoes its inner ones too.
+    assert.throws(() =>
+      registry.transaction(() => {
+        registry.transaction(() => registry.setMeta("inner2", "undone"));
+        throw new Error("outer fails");
+      }), /outer fails/);
+    assert.equal(registry.getMeta("inner2"), undefined);
+  } finally {
+    registry.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
