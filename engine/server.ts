@@ -66,8 +66,20 @@ type Handler = (request: Request, params: Params, url: URL) => Promise<Response>
 
 interface Route {
   method: string;
-  pattern: URLPattern;
+  /** The path, `:name` matching one segment as the group `name`. */
+  pattern: RegExp;
   handler: Handler;
+}
+
+/**
+ * A route's path as a regular expression, each `:name` one segment. What URLPattern does, without
+ * its cost: testing every route with it took a tenth of a fast hand-out.
+ */
+function pathPattern(pathname: string): RegExp {
+  const segments = pathname.split("/").map((segment) =>
+    segment.startsWith(":") ? `(?<${segment.slice(1)}>[^/]+)` : segment.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")
+  );
+  return new RegExp(`^${segments.join("/")}$`);
 }
 
 function json(body: unknown, status = 200, headers: HeadersInit = {}): Response {
@@ -341,7 +353,7 @@ function routes(deps: AppDeps): Route[] {
   ];
   return table.map(([method, pathname, handler]) => ({
     method,
-    pattern: new URLPattern({ pathname }),
+    pattern: pathPattern(pathname),
     handler,
   }));
 }
@@ -380,7 +392,7 @@ function checkLengths(params: Params, url: URL): void {
 export function createApp(deps: AppDeps): (request: Request) => Promise<Response> {
   const table = routes(deps);
   async function dispatch(request: Request, url: URL): Promise<Response> {
-    const matches = table.filter((route) => route.pattern.test({ pathname: url.pathname }));
+    const matches = table.filter((route) => route.pattern.test(url.pathname));
     if (matches.length === 0) throw new SqlrsError("not_found", `No such endpoint: ${url.pathname}`);
     const route = matches.find((candidate) => candidate.method === request.method);
     if (route === undefined) {
@@ -400,7 +412,7 @@ export function createApp(deps: AppDeps): (request: Request) => Promise<Response
         checkClientVersion(request.headers.get(VERSION_HEADER), deps.health.version);
       }
     }
-    const params = route.pattern.exec({ pathname: url.pathname })?.pathname.groups ?? {};
+    const params = route.pattern.exec(url.pathname)?.groups ?? {};
     checkLengths(params as Params, url);
     return await route.handler(request, params as Params, url);
   }
