@@ -350,7 +350,7 @@ export function createHostRuntime(): Runtime {
         // Perhaps a build installed since the last look.
         build = selectBuild(await discover(true), imageId);
       }
-      return await imageOf(build, imageId, await extensionsDigest(build.bindir));
+      return imageOf(build, imageId, await extensionsDigest(build.bindir));
     },
 
     async initBase(image, volume) {

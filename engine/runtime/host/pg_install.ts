@@ -9,6 +9,7 @@
  */
 
 import { join } from "node:path";
+import { createHash } from "node:crypto";
 import { run } from "../../exec.ts";
 import { messageOf, SqlrsError } from "../../../shared/errors.ts";
 import type { ResolvedImage } from "../types.ts";
@@ -268,21 +269,19 @@ export function selectBuild(builds: readonly PgBuild[], imageId: string | undefi
   );
 }
 
-async function sha256Hex(text: string): Promise<string> {
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text)));
-  return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
-}
-
 /**
  * The {@link ResolvedImage} of a build, as `imageId` named it. The tool identity that keys every step
  * covers psql and the installed extensions (`extensions`, from extensionsDigest()).
  */
-export async function imageOf(
+export function imageOf(
   build: PgBuild,
   imageId: string | undefined,
   extensions: string,
-): Promise<ResolvedImage> {
-  const hash = (await sha256Hex(`${build.version}\n${INITDB_OPTIONS_VERSION}`)).slice(0, 12);
+): ResolvedImage {
+  const hash = createHash("sha256").update(`${build.version}\n${INITDB_OPTIONS_VERSION}`).digest("hex").slice(
+    0,
+    12,
+  );
   return {
     runtime: "host",
     imageId: imageId ?? "host",
