@@ -1,6 +1,7 @@
 /**
- * Runs at most one piece of work per key at a time; later callers for the same key wait for the
- * running one and then run their own (which usually finds the work already done).
+ * Work per key: {@link KeyedMutex} runs at most one piece at a time, later callers waiting for the
+ * running one and then running their own (which usually finds the work already done);
+ * {@link SharedRuns} gives later callers the running one's result.
  *
  * @module
  */
@@ -35,5 +36,21 @@ export class KeyedMutex {
     } finally {
       release();
     }
+  }
+}
+
+/**
+ * Shares one run of some work among the callers that ask for the same key while it runs; a caller
+ * that comes after it ended runs it anew. Only for work whose result is as good for each of them.
+ */
+export class SharedRuns<T> {
+  #running = new Map<string, Promise<T>>();
+
+  run(key: string, work: () => Promise<T>): Promise<T> {
+    const running = this.#running.get(key);
+    if (running !== undefined) return running;
+    const started = work().finally(() => this.#running.delete(key));
+    this.#running.set(key, started);
+    return started;
   }
 }

@@ -9,7 +9,13 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import type { Engine } from "../engine/engine.ts";
 import type { PoolStatus } from "../engine/pool/pool.ts";
-import type { InstanceEntry, PrepareJobStatus } from "../shared/schemas.ts";
+import type {
+  InstanceEntry,
+  PrepareJobEntry,
+  PrepareJobEvent,
+  PrepareJobStatus,
+  TaskEntry,
+} from "../shared/schemas.ts";
 import { call, engineOn, inProcessEngine, json } from "./_inprocess.ts";
 import * as sqlrs from "../mod.ts";
 import { postgresUnder, Sandbox, stopServersUnder, waitFor } from "./_sandbox.ts";
@@ -109,6 +115,45 @@ Deno.test("the pool hands 100 concurrent prepares distinct, isolated instances, 
   }
   const shown = new Set(await listed(engine));
   for (const id of handedOut) assert.ok(shown.has(id));
+});
+
+Deno.test("a hand-out from the pool is recorded as a job that made its instance is: tasks, events, listings", async () => {
+  await using env = await inProcessEngine();
+  const { engine, dir } = env;
+  await configure(engine, "pool", { size: 1, maxIdle: 1, hotAfter: 2 });
+  await prepare(engine, dir, BASE);
+  // A cache hit with nothing warm yet: the job makes its instance (and makes the state hot).
+  const made = await prepare(engine, dir, BASE);
+  assert.ok(await poolReady(engine, 1), "the pool filled");
+  const [warm] = await warmIds(engine, dir);
+  const pooled = await prepare(engine, dir, BASE);
+  assert.equal(pooled.result?.instance_id, warm, "handed out from the pool");
+  assert.deepEqual(
+    { ...pooled, job_id: "", created_at: "", started_at: "", finished_at: "", result: null },
+    { ...made, job_id: "", created_at: "", started_at: "", finished_at: "", result: null },
+  );
+  assert.ok(pooled.started_at !== null && pooled.finished_at !== null);
+  const taskStatuses = async (jobId: string) =>
+    (await json<TaskEntry[]>(await call(engine, "GET", `/v1/tasks?job=${jobId}`), 200))
+      .map((task) => `${task.task_id}:${task.status}`);
+  assert.deepEqual(await taskStatuses(pooled.job_id), await taskStatuses(made.job_id));
+  assert.deepEqual(await taskStatuses(pooled.job_id), [
+    "plan:succeeded",
+    "resolve-image:succeeded",
+    "execute-0:skipped",
+    "prepare-instance:succeeded",
+  ]);
+  // A client following its events sees the result, then the end.
+  const events = (await (await call(engine, "GET", `/v1/prepare-jobs/${pooled.job_id}/events`)).text())
+    .trim().split("\n").map((line) => JSON.parse(line) as PrepareJobEvent);
+  assert.deepEqual(events.slice(-2).map((event) => event.type), ["result", "status"]);
+  assert.deepEqual(events.at(-2)?.result, pooled.result);
+  assert.equal(events.at(-1)?.status, "succeeded");
+  const jobs = await json<PrepareJobEntry[]>(await call(engine, "GET", "/v1/prepare-jobs"), 200);
+  assert.equal(jobs.find((job) => job.job_id === pooled.job_id)?.status, "succeeded");
+  const instance = await json<InstanceEntry>(await call(engine, "GET", `/v1/instances/${warm}`), 200);
+  assert.equal(instance.state_id, made.result?.state_id);
+  assert.equal(await psql(pooled.result?.dsn ?? "", "select count(*) from base"), "1");
 });
 
 Deno.test("warm instances are not listed until handed out, and neither a stopped nor a crashed engine leaks one", async () => {

@@ -100,6 +100,14 @@ export class InstancePool {
   }
 
   /**
+   * Takes a warm instance as {@link InstancePool.take} does when one is ready; when none is, counts
+   * nothing (the job that then makes the instance takes from the pool, and counts the prepare).
+   */
+  takeReady(request: PoolRequest): StartedInstance | undefined {
+    return (this.#idle.get(request.stateId)?.length ?? 0) > 0 ? this.take(request) : undefined;
+  }
+
+  /**
    * Takes a warm instance without counting demand (a reset), or undefined when none is warm. The
    * caller calls {@link InstancePool.refill} when done, so that no refill competes with its restart.
    */

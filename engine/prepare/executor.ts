@@ -103,6 +103,16 @@ export class Executor {
     return this.#deps.states.isComplete(stateId);
   }
 
+  /**
+   * The directory of a plan's final state when the plan found it kept (its last step is cached and
+   * not merely part of a later state), so that a hand-out needs no build; else undefined.
+   */
+  keptFinalState(plan: Plan): string | undefined {
+    const last = plan.steps.at(-1);
+    if (last === undefined || !last.cached || last.includedIn !== undefined) return undefined;
+    return this.#deps.states.path(plan.image.storeDir, plan.finalStateId);
+  }
+
   /** Runs `fn` against a server on a throwaway clone of the base of `image` (Liquibase planning). */
   async withBaseServer<T>(
     runtime: Runtime,

@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { JobOutcome, JobRow, Registry } from "../registry/registry.ts";
+import type { InstanceRow, JobOutcome, JobRow, Registry } from "../registry/registry.ts";
 import type { RuntimeSelector } from "../runtime/select.ts";
 import type { Instances } from "../instances/instances.ts";
 import type { InstancePool } from "../pool/pool.ts";
@@ -35,7 +35,6 @@ import type { Executor, JobReporter } from "./executor.ts";
 import { JobEventLog } from "./job_events.ts";
 import { deadlineTimer, jobError } from "./job_deadline.ts";
 import { jobReporter, settleTasks } from "./job_reporter.ts";
-import type { ResolvedImage } from "../runtime/types.ts";
 import { jobEntry, jobStatus, taskEntry } from "./job_views.ts";
 import { trimIdentical } from "./job_retention.ts";
 import { bindJobName, checkName, checkNameFree } from "./job_names.ts";
@@ -43,6 +42,8 @@ import { checkInstanceCap } from "./instance_cap.ts";
 import type { StateLeases } from "../states/leases.ts";
 import { JobStopped, stoppedByShutdown } from "./job_stop.ts";
 import { randomHex } from "../../shared/random.ts";
+import { SharedRuns } from "../single_flight.ts";
+import { handedOutTaskStatus, type JobRecord, plannedJob, unplannedJob } from "./job_records.ts";
 
 /** Dependencies of the job service. */
 export interface JobServiceDeps {
@@ -71,6 +72,7 @@ export class JobService {
   readonly #plans = new Map<string, Plan>();
   /** Per running job, the step tasks it has finished (built or found cached). */
   readonly #finishedSteps = new Map<string, Set<string>>();
+  readonly #planning = new SharedRuns<Plan>();
 
   readonly #events: JobEventLog;
 
@@ -81,7 +83,7 @@ export class JobService {
 
   /** Validates and plans a request, records the job, and starts it. */
   async submit(request: PrepareJobRequest): Promise<PrepareJobAccepted> {
-    return (await this.#submit(request)).accepted;
+    return (await this.#submit(request, false)).accepted;
   }
 
   /**
@@ -91,13 +93,21 @@ export class JobService {
    * Anything else answers as {@link submit} does.
    */
   async submitAndWaitIfCached(request: PrepareJobRequest): Promise<PrepareJobAccepted | PrepareJobStatus> {
-    const { accepted, cacheHit } = await this.#submit(request);
+    const { accepted, cacheHit, handedOut } = await this.#submit(request, true);
+    if (handedOut !== undefined) return handedOut;
     if (!cacheHit) return accepted;
     await this.#running.get(accepted.job_id);
     return this.status(accepted.job_id);
   }
 
-  async #submit(request: PrepareJobRequest): Promise<{ accepted: PrepareJobAccepted; cacheHit: boolean }> {
+  /**
+   * `collect`: the caller answers with the status of a job that finishes at once (`handedOut`),
+   * collected as {@link JobService.status} collects it.
+   */
+  async #submit(
+    request: PrepareJobRequest,
+    collect: boolean,
+  ): Promise<{ accepted: PrepareJobAccepted; cacheHit: boolean; handedOut?: PrepareJobStatus }> {
     checkName(request, this.#deps.registry);
     checkInstanceCap(this.#deps.registry, this.#deps.config.effective.instances.max, request);
     if (request.ttl !== undefined) parseDuration(request.ttl);
@@ -112,7 +122,7 @@ export class JobService {
     if (plan === null) kind.slowPlanning?.check(request);
     const image = plan?.image ??
       await (await this.#deps.runtimes.forImage(request.image_id)).resolveImage(request.image_id);
-    this.#insertJob({
+    const job: JobRecord = {
       job_id: jobId,
       prepare_kind: request.prepare_kind,
       image_id: image.imageId,
@@ -120,7 +130,10 @@ export class JobService {
       request,
       prepare_args_normalized: plan?.argsNormalized ??
         argsSummary(prepareKindSpec(request.prepare_kind).args(request)),
-    });
+    };
+    const handedOut = plan === null ? undefined : this.#handOutWarm(job, plan, collect);
+    if (handedOut !== undefined) return { accepted: this.#accepted(jobId), cacheHit: true, handedOut };
+    this.#insertJob(job);
     this.#deps.registry.setJobPlan(jobId, plan === null ? unplannedJob(request, image) : plannedJob(plan));
     this.#events.append(jobId, { type: "status", status: "queued" });
     const cacheHit = plan !== null && request.plan_only !== true &&
@@ -133,7 +146,7 @@ export class JobService {
    * Records a new job and, for `--name` without `--rebind`, reserves the name in the same transaction:
    * of concurrent submits for one free name exactly one gets it, the others a `conflict`.
    */
-  #insertJob(job: Parameters<Registry["insertJob"]>[0]): void {
+  #insertJob(job: JobRecord): void {
     const registry = this.#deps.registry;
     const { name, rebind, plan_only: planOnly } = job.request;
     registry.transaction(() => {
@@ -144,6 +157,49 @@ export class JobService {
       }
       registry.insertJob(job);
     });
+  }
+
+  /**
+   * A cache hit with a warm instance ready: the whole job, from its record to its result, in one
+   * transaction and with no task in the background, so that a hand-out from the pool costs the engine
+   * little more than the request itself. Answers the finished job's status (undefined when nothing
+   * was warm). A named request is a job like any other: binding the name may delete the instance it leaves.
+   */
+  #handOutWarm(job: JobRecord, plan: Plan, collect: boolean): PrepareJobStatus | undefined {
+    const { request, job_id: jobId } = job;
+    if (request.plan_only === true || request.name !== undefined) return undefined;
+    const stateDir = this.#deps.executor.keptFinalState(plan);
+    if (stateDir === undefined) return undefined;
+    const warm = this.#deps.pool.takeReady({
+      stateId: plan.finalStateId,
+      stateDir,
+      image: plan.image,
+      size: request.pool_size,
+    });
+    if (warm === undefined) return undefined;
+    const registry = this.#deps.registry;
+    try {
+      return registry.transaction(() => {
+        this.#insertJob(job);
+        // Born finished: its tasks' final statuses, its result and end, and no task events.
+        registry.setJobPlan(jobId, plannedJob(plan), handedOutTaskStatus);
+        registry.markJobRunning(jobId);
+        const owner = { jobId, expiresAt: this.#expiresAt(request) };
+        const result = this.#result(request, plan, this.#deps.instances.record(warm, owner));
+        this.#events.append(jobId, { type: "result", result });
+        this.#finish(jobId, { status: "succeeded", result });
+        // In the same transaction: a commit costs as much as the rest of the hand-out's writes. Read
+        // here too: once collected, the job may go to the retention of the next hand-out.
+        if (collect) registry.markJobCollected(jobId);
+        return jobStatus(this.#job(jobId), registry.listTasks(jobId));
+      });
+    } catch (error) {
+      // Nothing of the job was recorded: the warm instance is nobody's.
+      this.#deps.instances.discard(warm).catch((cause) =>
+        this.#deps.log(`pool: cannot remove warm instance ${warm.instanceId}: ${messageOf(cause)}`)
+      );
+      throw error;
+    }
   }
 
   #accepted(jobId: string): PrepareJobAccepted {
@@ -246,9 +302,15 @@ export class JobService {
     return job;
   }
 
-  /** Plans `request` with its kind. */
-  async #plan(request: PrepareJobRequest): Promise<Plan> {
-    return await prepareKindOf(request).plan(request, await this.#planDeps(request));
+  /**
+   * Plans `request` with its kind. Identical requests planned at once (parallel test workers asking
+   * for the same state) share one planning: it reads the same files and finds the same states.
+   */
+  #plan(request: PrepareJobRequest): Promise<Plan> {
+    return this.#planning.run(
+      JSON.stringify(request),
+      async () => await prepareKindOf(request).plan(request, await this.#planDeps(request)),
+    );
   }
 
   /** What a kind plans with, on the runtime of the request's image. */
@@ -357,8 +419,7 @@ export class JobService {
     { stateDir, spareClone }: { stateDir: string; spareClone: string | undefined },
     signal: AbortSignal,
   ): Promise<PrepareJobResult> {
-    const ttl = request.ttl ?? this.#deps.config.effective.instances.ttl;
-    const expiresAt = ttl === null ? null : new Date(Date.now() + parseDuration(ttl)).toISOString();
+    const expiresAt = this.#expiresAt(request);
     const warm = this.#deps.pool.take({
       stateId: plan.finalStateId,
       stateDir,
@@ -377,6 +438,16 @@ export class JobService {
         signal,
       });
     await bindJobName(request, instance, this.#deps);
+    return this.#result(request, plan, instance);
+  }
+
+  /** When an instance made for `request` expires: its TTL, else the configured default. */
+  #expiresAt(request: PrepareJobRequest): string | null {
+    const ttl = request.ttl ?? this.#deps.config.effective.instances.ttl;
+    return ttl === null ? null : new Date(Date.now() + parseDuration(ttl)).toISOString();
+  }
+
+  #result(request: PrepareJobRequest, plan: Plan, instance: InstanceRow): PrepareJobResult {
     return {
       dsn: this.#deps.instances.dsn(instance),
       instance_id: instance.instance_id,
@@ -441,29 +512,4 @@ export class JobService {
       await this.#deps.instances.destroy(instance);
     }
   }
-}
-
-/** The recorded plan of a planned job. */
-function plannedJob(plan: Plan): Parameters<Registry["setJobPlan"]>[1] {
-  return { resolved_image_id: plan.image.resolvedId, signature: plan.signature, tasks: plan.tasks };
-}
-
-/** The recorded plan of a job that plans when it runs: only its planning and image tasks are known. */
-function unplannedJob(
-  request: PrepareJobRequest,
-  image: ResolvedImage,
-): Parameters<Registry["setJobPlan"]>[1] {
-  return {
-    resolved_image_id: image.resolvedId,
-    signature: null,
-    tasks: [
-      { task_id: "plan", type: "plan", planner_kind: request.prepare_kind },
-      {
-        task_id: "resolve-image",
-        type: "resolve_image",
-        image_id: image.imageId,
-        resolved_image_id: image.resolvedId,
-      },
-    ],
-  };
 }

@@ -98,9 +98,11 @@ async function fileHashes(
  */
 function markCached(steps: PlannedStep[], stateExists: (stateId: string) => boolean): void {
   const last = steps.findLastIndex((step) => stateExists(step.outputStateId));
-  for (const step of steps.slice(0, last + 1)) {
+  for (const [index, step] of steps.slice(0, last + 1).entries()) {
     step.cached = true;
-    if (!stateExists(step.outputStateId)) step.includedIn = (steps[last] as PlannedStep).outputStateId;
+    if (index < last && !stateExists(step.outputStateId)) {
+      step.includedIn = (steps[last] as PlannedStep).outputStateId;
+    }
   }
 }
 
