@@ -1,10 +1,10 @@
 /**
- * What a prepare job is recorded with: its row, and its plan's tasks with their statuses.
+ * What a prepare job's plan is recorded as: its tasks, and their statuses.
  *
  * @module
  */
 
-import type { Registry } from "../registry/registry.ts";
+import type { JobPlan } from "../registry/registry.ts";
 import type { ResolvedImage } from "../runtime/types.ts";
 import type { PrepareJobRequest, PreparePlanTask, TaskStatusValue } from "../../shared/schemas.ts";
 import type { Plan } from "./planner.ts";
@@ -14,11 +14,8 @@ export function handedOutTaskStatus(task: PreparePlanTask): TaskStatusValue {
   return task.type === "state_execute" ? "skipped" : "succeeded";
 }
 
-/** What a job is recorded with. */
-export type JobRecord = Parameters<Registry["insertJob"]>[0];
-
 /** The recorded plan of a planned job. */
-export function plannedJob(plan: Plan): Parameters<Registry["setJobPlan"]>[1] {
+export function plannedJob(plan: Plan): JobPlan {
   return { resolved_image_id: plan.image.resolvedId, signature: plan.signature, tasks: plan.tasks };
 }
 
@@ -26,7 +23,7 @@ export function plannedJob(plan: Plan): Parameters<Registry["setJobPlan"]>[1] {
 export function unplannedJob(
   request: PrepareJobRequest,
   image: ResolvedImage,
-): Parameters<Registry["setJobPlan"]>[1] {
+): JobPlan {
   return {
     resolved_image_id: image.resolvedId,
     signature: null,

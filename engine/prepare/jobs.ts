@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { InstanceRow, JobOutcome, JobRow, Registry } from "../registry/registry.ts";
+import type { InstanceRow, JobInsert, JobOutcome, JobRow, Registry } from "../registry/registry.ts";
 import type { RuntimeSelector } from "../runtime/select.ts";
 import type { Instances } from "../instances/instances.ts";
 import type { InstancePool } from "../pool/pool.ts";
@@ -43,7 +43,7 @@ import type { StateLeases } from "../states/leases.ts";
 import { JobStopped, stoppedByShutdown } from "./job_stop.ts";
 import { randomHex } from "../../shared/random.ts";
 import { SharedRuns } from "../single_flight.ts";
-import { handedOutTaskStatus, type JobRecord, plannedJob, unplannedJob } from "./job_records.ts";
+import { handedOutTaskStatus, plannedJob, unplannedJob } from "./job_records.ts";
 
 /** Dependencies of the job service. */
 export interface JobServiceDeps {
@@ -122,7 +122,7 @@ export class JobService {
     if (plan === null) kind.slowPlanning?.check(request);
     const image = plan?.image ??
       await (await this.#deps.runtimes.forImage(request.image_id)).resolveImage(request.image_id);
-    const job: JobRecord = {
+    const job: JobInsert = {
       job_id: jobId,
       prepare_kind: request.prepare_kind,
       image_id: image.imageId,
@@ -146,7 +146,7 @@ export class JobService {
    * Records a new job and, for `--name` without `--rebind`, reserves the name in the same transaction:
    * of concurrent submits for one free name exactly one gets it, the others a `conflict`.
    */
-  #insertJob(job: JobRecord): void {
+  #insertJob(job: JobInsert): void {
     const registry = this.#deps.registry;
     const { name, rebind, plan_only: planOnly } = job.request;
     registry.transaction(() => {
@@ -165,7 +165,7 @@ export class JobService {
    * little more than the request itself. Answers the finished job's status (undefined when nothing
    * was warm). A named request is a job like any other: binding the name may delete the instance it leaves.
    */
-  #handOutWarm(job: JobRecord, plan: Plan, collect: boolean): PrepareJobStatus | undefined {
+  #handOutWarm(job: JobInsert, plan: Plan, collect: boolean): PrepareJobStatus | undefined {
     const { request, job_id: jobId } = job;
     if (request.plan_only === true || request.name !== undefined) return undefined;
     const stateDir = this.#deps.executor.keptFinalState(plan);
@@ -180,16 +180,17 @@ export class JobService {
     const registry = this.#deps.registry;
     try {
       return registry.transaction(() => {
-        this.#insertJob(job);
-        // Born finished: its tasks' final statuses, its result and end, and no task events.
-        registry.setJobPlan(jobId, plannedJob(plan), handedOutTaskStatus);
-        registry.markJobRunning(jobId);
+        checkInstanceCap(registry, this.#deps.config.effective.instances.max, request);
         const owner = { jobId, expiresAt: this.#expiresAt(request) };
         const result = this.#result(request, plan, this.#deps.instances.record(warm, owner));
+        // Born finished: its row, its tasks in their final statuses, its result and end, in the
+        // transaction that records the instance (a commit costs as much as the rest of its writes).
+        registry.insertFinishedJob(job, plannedJob(plan), result, handedOutTaskStatus);
         this.#events.append(jobId, { type: "result", result });
-        this.#finish(jobId, { status: "succeeded", result });
-        // In the same transaction: a commit costs as much as the rest of the hand-out's writes. Read
-        // here too: once collected, the job may go to the retention of the next hand-out.
+        this.#events.append(jobId, { type: "status", status: "succeeded" });
+        trimIdentical(plan.signature, this.#deps);
+        // Collected after the retention above (which may delete collected jobs) and read at once: the
+        // next hand-out's retention may delete it.
         if (collect) registry.markJobCollected(jobId);
         return jobStatus(this.#job(jobId), registry.listTasks(jobId));
       });

@@ -10,6 +10,7 @@ import type { ServerHandle } from "../runtime/types.ts";
 import type {
   JobStatusValue,
   PrepareJobEvent,
+  PrepareJobResult,
   PreparePlanTask,
   TaskStatusValue,
 } from "../../shared/schemas.ts";
@@ -44,6 +45,19 @@ export type {
 
 const INSTANCE_SELECT =
   "SELECT i.*, (SELECT n.name FROM names n WHERE n.instance_id = i.instance_id ORDER BY n.name LIMIT 1) AS name FROM instances i";
+
+/** What a job is recorded with when it is submitted. */
+export type JobInsert = Pick<
+  JobRow,
+  "job_id" | "prepare_kind" | "image_id" | "plan_only" | "request" | "prepare_args_normalized"
+>;
+
+/** A job's plan as recorded: the image it resolved to, its signature and its tasks. */
+export interface JobPlan {
+  resolved_image_id: string;
+  signature: string | null;
+  tasks: PreparePlanTask[];
+}
 
 /** The engine's metadata store. */
 export class Registry {
@@ -332,12 +346,7 @@ export class Registry {
 
   // -- jobs, tasks, events --------------------------------------------------------------------------
 
-  insertJob(
-    job: Pick<
-      JobRow,
-      "job_id" | "prepare_kind" | "image_id" | "plan_only" | "request" | "prepare_args_normalized"
-    >,
-  ): void {
+  insertJob(job: JobInsert): void {
     this.#run(
       `INSERT INTO jobs (job_id, status, prepare_kind, image_id, plan_only, request_json, prepare_args_normalized,
          created_at) VALUES (?, 'queued', ?, ?, ?, ?, ?, ?)`,
@@ -349,6 +358,39 @@ export class Registry {
       job.prepare_args_normalized,
       now(),
     );
+  }
+
+  /**
+   * Records a job that succeeded as it was submitted (a hand-out from the pool): its row, already
+   * finished, and its plan's tasks in their final statuses.
+   */
+  insertFinishedJob(
+    job: JobInsert,
+    plan: JobPlan,
+    result: PrepareJobResult,
+    statusOf: (task: PreparePlanTask) => TaskStatusValue,
+  ): void {
+    const at = now();
+    this.transaction(() => {
+      this.#run(
+        `INSERT INTO jobs (job_id, status, prepare_kind, image_id, resolved_image_id, plan_only, request_json,
+           prepare_args_normalized, signature, result_json, created_at, started_at, finished_at)
+         VALUES (?, 'succeeded', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        job.job_id,
+        job.prepare_kind,
+        job.image_id,
+        plan.resolved_image_id,
+        job.plan_only ? 1 : 0,
+        JSON.stringify(job.request),
+        job.prepare_args_normalized,
+        plan.signature,
+        JSON.stringify(result),
+        at,
+        at,
+        at,
+      );
+      this.#insertTasks(job.job_id, plan.tasks, statusOf);
+    });
   }
 
   getJob(jobId: string): JobRow | undefined {
@@ -390,11 +432,7 @@ export class Registry {
   }
 
   /** Records a job's plan: its tasks, each `queued` unless `statusOf` says otherwise. */
-  setJobPlan(
-    jobId: string,
-    plan: { resolved_image_id: string; signature: string | null; tasks: PreparePlanTask[] },
-    statusOf: (task: PreparePlanTask) => TaskStatusValue = () => "queued",
-  ): void {
+  setJobPlan(jobId: string, plan: JobPlan): void {
     this.transaction(() => {
       this.#run(
         "UPDATE jobs SET resolved_image_id = ?, signature = ? WHERE job_id = ?",
@@ -403,16 +441,24 @@ export class Registry {
         jobId,
       );
       this.#run("DELETE FROM tasks WHERE job_id = ?", jobId);
-      plan.tasks.forEach((task, position) => {
-        this.#run(
-          "INSERT INTO tasks (job_id, position, task_id, status, task_json) VALUES (?, ?, ?, ?, ?)",
-          jobId,
-          position,
-          task.task_id,
-          statusOf(task),
-          JSON.stringify(task),
-        );
-      });
+      this.#insertTasks(jobId, plan.tasks, () => "queued");
+    });
+  }
+
+  #insertTasks(
+    jobId: string,
+    tasks: readonly PreparePlanTask[],
+    statusOf: (task: PreparePlanTask) => TaskStatusValue,
+  ): void {
+    tasks.forEach((task, position) => {
+      this.#run(
+        "INSERT INTO tasks (job_id, position, task_id, status, task_json) VALUES (?, ?, ?, ?, ?)",
+        jobId,
+        position,
+        task.task_id,
+        statusOf(task),
+        JSON.stringify(task),
+      );
     });
   }
 
