@@ -347,17 +347,7 @@ export class Registry {
   // -- jobs, tasks, events --------------------------------------------------------------------------
 
   insertJob(job: JobInsert): void {
-    this.#run(
-      `INSERT INTO jobs (job_id, status, prepare_kind, image_id, plan_only, request_json, prepare_args_normalized,
-         created_at) VALUES (?, 'queued', ?, ?, ?, ?, ?, ?)`,
-      job.job_id,
-      job.prepare_kind,
-      job.image_id,
-      job.plan_only ? 1 : 0,
-      JSON.stringify(job.request),
-      job.prepare_args_normalized,
-      now(),
-    );
+    this.#insertJobRow(job, null);
   }
 
   /**
@@ -370,27 +360,33 @@ export class Registry {
     result: PrepareJobResult,
     statusOf: (task: PreparePlanTask) => TaskStatusValue,
   ): void {
-    const at = now();
     this.transaction(() => {
-      this.#run(
-        `INSERT INTO jobs (job_id, status, prepare_kind, image_id, resolved_image_id, plan_only, request_json,
-           prepare_args_normalized, signature, result_json, created_at, started_at, finished_at)
-         VALUES (?, 'succeeded', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-        job.job_id,
-        job.prepare_kind,
-        job.image_id,
-        plan.resolved_image_id,
-        job.plan_only ? 1 : 0,
-        JSON.stringify(job.request),
-        job.prepare_args_normalized,
-        plan.signature,
-        JSON.stringify(result),
-        at,
-        at,
-        at,
-      );
+      this.#insertJobRow(job, { plan, result });
       this.#insertTasks(job.job_id, plan.tasks, statusOf);
     });
+  }
+
+  /** A job's row: queued, or (`finished`) succeeded with its plan and result. */
+  #insertJobRow(job: JobInsert, finished: { plan: JobPlan; result: PrepareJobResult } | null): void {
+    const at = now();
+    this.#run(
+      `INSERT INTO jobs (job_id, status, prepare_kind, image_id, resolved_image_id, plan_only, request_json,
+         prepare_args_normalized, signature, result_json, created_at, started_at, finished_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      job.job_id,
+      finished === null ? "queued" : "succeeded",
+      job.prepare_kind,
+      job.image_id,
+      finished?.plan.resolved_image_id ?? null,
+      job.plan_only ? 1 : 0,
+      JSON.stringify(job.request),
+      job.prepare_args_normalized,
+      finished?.plan.signature ?? null,
+      finished === null ? null : JSON.stringify(finished.result),
+      at,
+      finished === null ? null : at,
+      finished === null ? null : at,
+    );
   }
 
   getJob(jobId: string): JobRow | undefined {
