@@ -14,7 +14,12 @@ import {
   type ErrorResponse,
   type Health,
   type InstanceEntry,
+  type PrepareBatchAnswer,
+  PrepareBatchRequest,
+  type PrepareBatchResponse,
+  type PrepareJobAccepted,
   PrepareJobRequest,
+  type PrepareJobStatus,
   PruneRequest,
   type PruneResult,
   RunRequest,
@@ -23,7 +28,7 @@ import {
 import { invalidArgument, messageOf, SqlrsError, statusFor } from "../shared/errors.ts";
 import { NdjsonStringifyStream } from "../shared/ndjson.ts";
 import { compatibleVersions, VERSION_HEADER } from "../shared/version.ts";
-import { parseBody, zodIssueText } from "./api/validation.ts";
+import { parseBody, validated, zodIssueText } from "./api/validation.ts";
 import type { ConfigStore } from "./config/config_store.ts";
 import { engineConfigJsonSchema } from "./config/config_store.ts";
 import type { JobService } from "./prepare/jobs.ts";
@@ -90,6 +95,14 @@ function json(body: unknown, status = 200, headers: HeadersInit = {}): Response 
 }
 
 /** An error as the API answers it: its body, and the status its code has (see `ERROR_CODES`). */
+/** What a request that threw answers: its SqlrsError, a zod error as a 400, anything else a (logged) 500. */
+function errorOf(error: unknown, what: string, log: (line: string) => void): SqlrsError {
+  if (error instanceof SqlrsError) return error;
+  if (error instanceof z.ZodError) return invalidArgument(zodIssueText(error));
+  log(`internal error on ${what}: ${error instanceof Error ? error.stack : error}`);
+  return new SqlrsError("internal_error", `Internal error: ${messageOf(error)}`);
+}
+
 function errorResponse(error: SqlrsError, headers: HeadersInit = {}): Response {
   return json(error.toJSON(), statusFor(error.code), headers);
 }
@@ -187,6 +200,18 @@ function parseEventRange(header: string | null): { from: number; to: number | un
 
 function routes(deps: AppDeps): Route[] {
   const { config, jobs, inventory, runs } = deps;
+  /** A prepare's answer: 200 with the finished job (a cache hit, `waitIfCached`), else 201 accepted. */
+  const submitPrepare = async (
+    request: PrepareJobRequest,
+    waitIfCached: boolean,
+  ): Promise<{ status: 200 | 201; body: PrepareJobAccepted | PrepareJobStatus }> => {
+    const body = await submitWithSource(
+      deps.sources,
+      request,
+      (r) => waitIfCached ? jobs.submitAndWaitIfCached(r) : jobs.submit(r),
+    );
+    return { status: "result" in body ? 200 : 201, body };
+  };
   const table: Array<[string, string, Handler]> = [
     ["GET", "/v1/health", (request) => {
       // Unauthenticated, but tells a client whether its token would be accepted: one round trip
@@ -222,14 +247,21 @@ function routes(deps: AppDeps): Route[] {
     ["POST", "/v1/prepare-jobs", async (request, _p, url) => {
       const body = await parseBody(request, PrepareJobRequest);
       // ?wait=cached: a cache hit answers 200 with the finished job's status (see submitAndWaitIfCached).
-      const waitIfCached = url.searchParams.get("wait") === "cached";
-      const answer = await submitWithSource(
-        deps.sources,
-        body,
-        (r) => waitIfCached ? jobs.submitAndWaitIfCached(r) : jobs.submit(r),
-      );
-      const location = `/v1/prepare-jobs/${answer.job_id}`;
-      return json(answer, "result" in answer ? 200 : 201, { location });
+      const answer = await submitPrepare(body, url.searchParams.get("wait") === "cached");
+      return json(answer.body, answer.status, { location: `/v1/prepare-jobs/${answer.body.job_id}` });
+    }],
+    // Each as `POST /v1/prepare-jobs?wait=cached` alone, at once: identical ones share their planning.
+    ["POST", "/v1/prepare-jobs/batch", async (request) => {
+      const { requests } = await parseBody(request, PrepareBatchRequest);
+      const answers = await Promise.all(requests.map(async (item): Promise<PrepareBatchAnswer> => {
+        try {
+          return await submitPrepare(validated(PrepareJobRequest, item), true);
+        } catch (error) {
+          const failure = errorOf(error, "POST /v1/prepare-jobs/batch", deps.log);
+          return { status: statusFor(failure.code), body: failure.toJSON() };
+        }
+      }));
+      return json({ answers } satisfies PrepareBatchResponse);
     }],
     ["GET", "/v1/prepare-jobs", (request) => listResponse(request, jobs.list())],
     ["GET", "/v1/prepare-jobs/:id", (_r, params) => json(jobs.status(params.id as string))],
@@ -428,16 +460,7 @@ export function createApp(deps: AppDeps): (request: Request) => Promise<Response
       if (deps.stopping.aborted) response = stoppingResponse();
       else response = await dispatch(request, url);
     } catch (error) {
-      if (error instanceof SqlrsError) response = errorResponse(error);
-      else if (error instanceof z.ZodError) response = errorResponse(invalidArgument(zodIssueText(error)));
-      else {
-        deps.log(
-          `internal error on ${request.method} ${url.pathname}: ${
-            error instanceof Error ? error.stack : error
-          }`,
-        );
-        response = errorResponse(new SqlrsError("internal_error", `Internal error: ${messageOf(error)}`));
-      }
+      response = errorResponse(errorOf(error, `${request.method} ${url.pathname}`, deps.log));
     }
     deps.log(
       `${request.method} ${url.pathname}${url.search} ${response.status} ${

@@ -29,7 +29,12 @@ export async function parseBody<S extends z.ZodType>(request: Request, schema: S
   } catch (error) {
     throw invalidArgument(`Malformed JSON body: ${(error as Error).message}`);
   }
-  const parsed = schema.safeParse(body);
+  return validated(schema, body);
+}
+
+/** `value` checked with `schema`; an invalid one is a 400 naming the field. */
+export function validated<S extends z.ZodType>(schema: S, value: unknown): z.infer<S> {
+  const parsed = schema.safeParse(value);
   if (!parsed.success) {
     throw invalidArgument(`Invalid request: ${zodIssueText(parsed.error)}`, {
       fields: parsed.error.issues.map((issue) => issue.path.join(".")),

@@ -190,6 +190,10 @@ export function createTeamApp(deps: TeamAppDeps): (request: Request) => Promise<
       throw new SqlrsError("forbidden", `Only an admin user may ${method} ${pathname} on a team engine`);
     }
     if (method === "POST" && pathname === "/v1/prepare-jobs") return await prepare(request, user, true);
+    // Each prepare is checked and owned on its own here: a batch would go around both.
+    if (method === "POST" && pathname === "/v1/prepare-jobs/batch") {
+      throw notFound("A team engine takes each prepare on its own: POST /v1/prepare-jobs");
+    }
     if (method === "POST" && pathname === "/v1/cache/explain/prepare") {
       return await prepare(request, user, false);
     }

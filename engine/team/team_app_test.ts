@@ -66,6 +66,11 @@ Deno.test("createTeamApp() answers per user: 401, 403, 404 for another's instanc
     state.seen.length = 0;
     assert.equal((await call(alice, "/v1/instances/dev")).status, 200);
     assert.deepEqual(state.seen.at(-1), `GET /v1/instances/${ALICE_INSTANCE}`, "a name resolves to the id");
+    state.seen.length = 0;
+    const batch = await call(alice, "/v1/prepare-jobs/batch", "POST");
+    assert.equal(batch.status, 404, "a batch would go around each prepare's checks and ownership");
+    assert.equal((await batch.json()).code, "not_found");
+    assert.deepEqual(state.seen, [], "nothing reached the engine");
     state.stopping = true;
     const stopping = await call(alice, `/v1/instances/${ALICE_INSTANCE}`);
     assert.equal(stopping.status, 503);

@@ -185,3 +185,36 @@ export const PrepareJobEvent: z.ZodType<PrepareJobEvent> = typed<PrepareJobEvent
   result: PrepareJobResult.optional(),
   error: ErrorResponse.optional(),
 }));
+
+/** Most prepares one `POST /v1/prepare-jobs/batch` carries. */
+export const MAX_PREPARE_BATCH = 100;
+
+/**
+ * `POST /v1/prepare-jobs/batch`: prepares sent together (a client's concurrent calls), each answered
+ * as `POST /v1/prepare-jobs?wait=cached` would answer it alone. A local engine's: a team engine
+ * takes each prepare on its own.
+ */
+export interface PrepareBatchRequest {
+  /** Each a prepare request, checked on its own (a bad one is its own 400). */
+  requests: unknown[];
+}
+/** `POST /v1/prepare-jobs/batch`. */
+export const PrepareBatchRequest: z.ZodType<PrepareBatchRequest> = typed<PrepareBatchRequest>()(
+  z.object({
+    requests: z.array(z.unknown()).min(1).max(MAX_PREPARE_BATCH),
+  }).strict(),
+);
+
+/** The answer to one prepare of a batch: the status and body it would have had alone. */
+export interface PrepareBatchAnswer {
+  status: number;
+  body: unknown;
+}
+/** The answers of `POST /v1/prepare-jobs/batch`, in the order of its requests. */
+export interface PrepareBatchResponse {
+  answers: PrepareBatchAnswer[];
+}
+/** The answers of `POST /v1/prepare-jobs/batch`, in the order of its requests. */
+export const PrepareBatchResponse: z.ZodType<PrepareBatchResponse> = typed<PrepareBatchResponse>()(z.object({
+  answers: z.array(z.object({ status: z.number().int(), body: z.unknown() })),
+}));
