@@ -16,7 +16,9 @@ import {
   ErrorResponse,
   Health,
   InstanceEntry,
+  MAX_PREPARE_BATCH,
   NameEntry,
+  PrepareBatchResponse,
   PrepareJobAccepted,
   PrepareJobEntry,
   PrepareJobEvent,
@@ -33,8 +35,23 @@ import {
 } from "../shared/schemas.ts";
 import { ERROR_CODES, type ErrorCode, SqlrsError } from "../shared/errors.ts";
 import { parseNdjson } from "../shared/ndjson.ts";
+import { Coalescer } from "./coalescer.ts";
 import { VERSION, VERSION_HEADER } from "../shared/version.ts";
 import { submitUploading, type UploadStats } from "./sources/upload.ts";
+
+/** The answer to a prepare with `?wait=cached`: the finished job of a cache hit, else the accepted job. */
+export type WaitCachedAnswer = { status: PrepareJobStatus } | { accepted: PrepareJobAccepted };
+
+/** A `?wait=cached` answer from its HTTP status and body; an error status throws {@link ApiError}. */
+function waitCachedAnswer(status: number, body: unknown): WaitCachedAnswer {
+  if (status === 200) return { status: PrepareJobStatus.parse(body) };
+  if (status === 201) return { accepted: PrepareJobAccepted.parse(body) };
+  const error = ErrorResponse.safeParse(body);
+  throw new ApiError(
+    status,
+    error.success ? error.data : { code: "internal_error", message: `Engine answered ${status}` },
+  );
+}
 
 /** An error the engine answered with. */
 export class ApiError extends SqlrsError {
@@ -144,6 +161,14 @@ export class EngineClient implements Disposable {
   readonly #timeoutMs: number;
   readonly #reconnect: ReconnectOptions | undefined;
   readonly #uploadSources: boolean;
+  /** Prepares made together go in one request (see {@link EngineClient.submitPrepareWaitCached}). */
+  readonly #prepares = new Coalescer<PrepareJobRequest, WaitCachedAnswer>(
+    (request) => this.#submitWaitCached(request),
+    (requests) => this.#submitBatch(requests),
+    MAX_PREPARE_BATCH,
+  );
+  /** Whether the engine takes batches (false once it answered one with 404). */
+  #batches = true;
 
   constructor(address: EngineAddress, options: EngineClientOptions & Partial<ReconnectOptions> = {}) {
     this.#target = targetOf(address);
@@ -318,15 +343,38 @@ export class EngineClient implements Disposable {
    */
   async submitPrepareWaitCached(
     request: PrepareJobRequest,
-  ): Promise<({ status: PrepareJobStatus } | { accepted: PrepareJobAccepted }) & { upload?: UploadStats }> {
-    const submit = async (request: PrepareJobRequest) => {
-      const response = await this.request("POST", "/v1/prepare-jobs?wait=cached", { body: request });
-      const body = await response.json();
-      return response.status === 200
-        ? { status: PrepareJobStatus.parse(body) }
-        : { accepted: PrepareJobAccepted.parse(body) };
-    };
-    return this.#uploadSources ? await submitUploading(this, request, submit) : await submit(request);
+  ): Promise<WaitCachedAnswer & { upload?: UploadStats }> {
+    if (this.#uploadSources) return await submitUploading(this, request, (r) => this.#submitWaitCached(r));
+    return await this.#prepares.submit(request);
+  }
+
+  async #submitWaitCached(request: PrepareJobRequest): Promise<WaitCachedAnswer> {
+    const response = await this.request("POST", "/v1/prepare-jobs?wait=cached", { body: request });
+    return waitCachedAnswer(response.status, await response.json());
+  }
+
+  /**
+   * Prepares sent together, each answered as alone. An engine without batches (an older one, or a
+   * team engine, which takes each prepare on its own) answers 404: then each goes alone, from now on.
+   */
+  async #submitBatch(requests: PrepareJobRequest[]): Promise<PromiseSettledResult<WaitCachedAnswer>[]> {
+    if (this.#batches) {
+      try {
+        const response = await this.request("POST", "/v1/prepare-jobs/batch", { body: { requests } });
+        const { answers } = PrepareBatchResponse.parse(await response.json());
+        return answers.map(({ status, body }) => {
+          try {
+            return { status: "fulfilled", value: waitCachedAnswer(status, body) };
+          } catch (reason) {
+            return { status: "rejected", reason };
+          }
+        });
+      } catch (error) {
+        if (!(error instanceof ApiError && error.status === 404)) throw error;
+        this.#batches = false;
+      }
+    }
+    return await Promise.allSettled(requests.map((request) => this.#submitWaitCached(request)));
   }
 
   /** `POST /v1/instances/{ref}/reset`: the instance back to its state, same DSN. */

@@ -11,6 +11,7 @@ import type { Engine } from "../engine/engine.ts";
 import type { PoolStatus } from "../engine/pool/pool.ts";
 import type {
   InstanceEntry,
+  PrepareBatchResponse,
   PrepareJobEntry,
   PrepareJobEvent,
   PrepareJobStatus,
@@ -154,6 +155,36 @@ Deno.test("a hand-out from the pool is recorded as a job that made its instance 
   const instance = await json<InstanceEntry>(await call(engine, "GET", `/v1/instances/${warm}`), 200);
   assert.equal(instance.state_id, made.result?.state_id);
   assert.equal(await psql(pooled.result?.dsn ?? "", "select count(*) from base"), "1");
+});
+
+Deno.test("a batch of prepares answers each as it would alone, in order: warm, made, refused", async () => {
+  await using env = await inProcessEngine();
+  const { engine, dir } = env;
+  await configure(engine, "pool", { size: 2, maxIdle: 2, hotAfter: 1 });
+  await prepare(engine, dir, BASE);
+  assert.ok(await poolReady(engine, 2), "the pool filled");
+  const warm = await warmIds(engine, dir);
+  const request = { prepare_kind: "psql", psql_args: ["-c", BASE], work_dir: dir };
+  const uncached = { ...request, psql_args: ["-c", "create table other(id int)"] };
+  const requests = [request, { ...request, psql_args: "not a list" }, request, request, uncached];
+  const response = await call(engine, "POST", "/v1/prepare-jobs/batch", JSON.stringify({ requests }));
+  const { answers } = await json<PrepareBatchResponse>(response, 200);
+  assert.deepEqual(answers.map((answer) => answer.status), [200, 400, 200, 200, 201]);
+  const results = [0, 2, 3].map((index) => (answers[index]?.body as PrepareJobStatus).result);
+  // Two from the pool, one made: three instances, each its own.
+  assert.equal(new Set(results.map((result) => result?.instance_id)).size, 3);
+  assert.equal(results.filter((result) => warm.includes(result?.instance_id ?? "")).length, 2);
+  for (const result of results) assert.equal(await psql(result?.dsn ?? "", "select count(*) from base"), "1");
+  assert.equal((answers[1]?.body as { code: string }).code, "invalid_argument");
+  const accepted = answers[4]?.body as { job_id: string };
+  await (await call(engine, "GET", `/v1/prepare-jobs/${accepted.job_id}/events`)).text();
+  const built = await json<PrepareJobStatus>(
+    await call(engine, "GET", `/v1/prepare-jobs/${accepted.job_id}`),
+    200,
+  );
+  assert.equal(built.status, "succeeded");
+  // A malformed batch is refused as a whole.
+  await json(await call(engine, "POST", "/v1/prepare-jobs/batch", JSON.stringify({ requests: [] })), 400);
 });
 
 Deno.test("warm instances are not listed until handed out, and neither a stopped nor a crashed engine leaks one", async () => {
@@ -304,4 +335,13 @@ Deno.test("a mod.ts session prepares from a recipe's pool, db.reset() and sqlrs 
   const reset = await sandbox.cliOk(["reset", first.instance_id]);
   assert.equal(reset.stdout.trim(), `DSN=${first.dsn}`);
   assert.equal(await psql(first.dsn, "select count(*) from base"), "1");
+  // Prepares made together go in one request, each with its own instance.
+  const together = await Promise.all(
+    Array.from({ length: 5 }, () => session.prepare({ psql: ["-c", BASE] })),
+  );
+  assert.equal(new Set(together.map((each) => each.dsn)).size, 5);
+  const batches = (await Deno.readTextFile(join(sandbox.stateDir, "logs", "engine.log")))
+    .split("\n").filter((line) => line.includes("POST /v1/prepare-jobs/batch 200"));
+  assert.equal(batches.length, 1);
+  await Promise.all(together.map((each) => each.delete()));
 });
