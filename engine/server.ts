@@ -40,6 +40,7 @@ import type { PoolStatus } from "./pool/pool.ts";
 import type { BlobStore } from "./sources/blob_store.ts";
 import type { SourceTrees } from "./sources/source_trees.ts";
 import { submitWithSource } from "./sources/source_prepare.ts";
+import { fetchUrlInputs } from "./sources/url_inputs.ts";
 
 /** Everything the API needs, wired once in `engine/main.ts`. */
 export interface AppDeps {
@@ -95,6 +96,11 @@ function json(body: unknown, status = 200, headers: HeadersInit = {}): Response 
 }
 
 /** An error as the API answers it: its body, and the status its code has (see `ERROR_CODES`). */
+/** The status of a prepare's answer: 200 with the finished job of a cache hit, else 201 accepted. */
+function prepareStatus(answer: PrepareJobAccepted | PrepareJobStatus): 200 | 201 {
+  return "result" in answer ? 200 : 201;
+}
+
 /** What a request that threw answers: its SqlrsError, a zod error as a 400, anything else a (logged) 500. */
 function errorOf(error: unknown, what: string, log: (line: string) => void): SqlrsError {
   if (error instanceof SqlrsError) return error;
@@ -200,18 +206,6 @@ function parseEventRange(header: string | null): { from: number; to: number | un
 
 function routes(deps: AppDeps): Route[] {
   const { config, jobs, inventory, runs } = deps;
-  /** A prepare's answer: 200 with the finished job (a cache hit, `waitIfCached`), else 201 accepted. */
-  const submitPrepare = async (
-    request: PrepareJobRequest,
-    waitIfCached: boolean,
-  ): Promise<{ status: 200 | 201; body: PrepareJobAccepted | PrepareJobStatus }> => {
-    const body = await submitWithSource(
-      deps.sources,
-      request,
-      (r) => waitIfCached ? jobs.submitAndWaitIfCached(r) : jobs.submit(r),
-    );
-    return { status: "result" in body ? 200 : 201, body };
-  };
   const table: Array<[string, string, Handler]> = [
     ["GET", "/v1/health", (request) => {
       // Unauthenticated, but tells a client whether its token would be accepted: one round trip
@@ -247,20 +241,34 @@ function routes(deps: AppDeps): Route[] {
     ["POST", "/v1/prepare-jobs", async (request, _p, url) => {
       const body = await parseBody(request, PrepareJobRequest);
       // ?wait=cached: a cache hit answers 200 with the finished job's status (see submitAndWaitIfCached).
-      const answer = await submitPrepare(body, url.searchParams.get("wait") === "cached");
-      return json(answer.body, answer.status, { location: `/v1/prepare-jobs/${answer.body.job_id}` });
+      const waitIfCached = url.searchParams.get("wait") === "cached";
+      const answer = await submitWithSource(
+        deps.sources,
+        body,
+        (r) => waitIfCached ? jobs.submitAndWaitIfCached(r) : jobs.submit(r),
+      );
+      return json(answer, prepareStatus(answer), { location: `/v1/prepare-jobs/${answer.job_id}` });
     }],
-    // Each as `POST /v1/prepare-jobs?wait=cached` alone, at once: identical ones share their planning.
+    // Each as `POST /v1/prepare-jobs?wait=cached` alone, at once (see JobService.submitManyAndWaitIfCached).
     ["POST", "/v1/prepare-jobs/batch", async (request) => {
       const { requests } = await parseBody(request, PrepareBatchRequest);
-      const answers = await Promise.all(requests.map(async (item): Promise<PrepareBatchAnswer> => {
-        try {
-          return await submitPrepare(validated(PrepareJobRequest, item), true);
-        } catch (error) {
-          const failure = errorOf(error, "POST /v1/prepare-jobs/batch", deps.log);
-          return { status: statusFor(failure.code), body: failure.toJSON() };
+      const checked = await Promise.allSettled(requests.map(async (item) => {
+        const prepare = validated(PrepareJobRequest, item);
+        if (prepare.source_id !== undefined) {
+          throw invalidArgument("A prepare of uploaded sources goes on its own: POST /v1/prepare-jobs");
         }
+        return await fetchUrlInputs(prepare, deps.sources.blobs);
       }));
+      const valid = checked.flatMap((item) => item.status === "fulfilled" ? [item.value] : []);
+      const submitted = await jobs.submitManyAndWaitIfCached(valid);
+      const answers = checked.map((item): PrepareBatchAnswer => {
+        const outcome = item.status === "rejected" ? item : submitted.shift();
+        if (outcome?.status === "fulfilled") {
+          return { status: prepareStatus(outcome.value), body: outcome.value };
+        }
+        const failure = errorOf(outcome?.reason, "POST /v1/prepare-jobs/batch", deps.log);
+        return { status: statusFor(failure.code), body: failure.toJSON() };
+      });
       return json({ answers } satisfies PrepareBatchResponse);
     }],
     ["GET", "/v1/prepare-jobs", (request) => listResponse(request, jobs.list())],

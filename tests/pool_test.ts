@@ -187,6 +187,31 @@ Deno.test("a batch of prepares answers each as it would alone, in order: warm, m
   await json(await call(engine, "POST", "/v1/prepare-jobs/batch", JSON.stringify({ requests: [] })), 400);
 });
 
+Deno.test("a batch past the instance cap: the hand-outs within it succeed, the others are refused and their warm instances removed", async () => {
+  await using env = await inProcessEngine();
+  const { engine, dir } = env;
+  await configure(engine, "pool", { size: 3, maxIdle: 3, hotAfter: 1 });
+  await prepare(engine, dir, BASE);
+  assert.ok(await poolReady(engine, 3), "the pool filled");
+  const warm = await warmIds(engine, dir);
+  await configure(engine, "pool", { size: 0, maxIdle: 3, hotAfter: 1 });
+  // One instance exists: room for two more.
+  await configure(engine, "instances.max", 3);
+  const request = { prepare_kind: "psql", psql_args: ["-c", BASE], work_dir: dir };
+  const body = JSON.stringify({ requests: [request, request, request] });
+  const { answers } = await json<PrepareBatchResponse>(
+    await call(engine, "POST", "/v1/prepare-jobs/batch", body),
+    200,
+  );
+  const codes = answers.map((answer) => (answer.body as { code?: string }).code ?? String(answer.status));
+  assert.deepEqual(codes.sort(), ["200", "200", "instance_limit"]);
+  const shown = new Set(await listed(engine));
+  assert.equal(shown.size, 3);
+  // The third warm instance was taken, refused, and removed: neither listed nor left in the store.
+  assert.ok(await waitFor(() => Promise.resolve(instanceDirs(dir).length === 3), 30_000), "its files went");
+  assert.equal(warm.filter((id) => shown.has(id)).length, 2);
+});
+
 Deno.test("warm instances are not listed until handed out, and neither a stopped nor a crashed engine leaks one", async () => {
   const dir = await Deno.makeTempDir({ prefix: "sqlrs-pool-" });
   await Deno.chmod(dir, 0o755);

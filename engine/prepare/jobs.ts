@@ -8,8 +8,9 @@
 
 import type { InstanceRow, JobInsert, JobOutcome, JobRow, Registry } from "../registry/registry.ts";
 import type { RuntimeSelector } from "../runtime/select.ts";
-import type { Instances } from "../instances/instances.ts";
+import type { Instances, StartedInstance } from "../instances/instances.ts";
 import type { InstancePool } from "../pool/pool.ts";
+import type { ResolvedImage } from "../runtime/types.ts";
 import type {
   CacheExplain,
   PrepareJobAccepted,
@@ -45,6 +46,26 @@ import { randomHex } from "../../shared/random.ts";
 import { SharedRuns } from "../single_flight.ts";
 import { handedOutTaskStatus, plannedJob, unplannedJob } from "./job_records.ts";
 
+/** A request checked and planned: the job it makes, not recorded yet. */
+interface Checked {
+  job: JobInsert;
+  plan: Plan | null;
+  image: ResolvedImage;
+}
+
+/** A submission's answer; `handedOut`, the finished job of a hand-out from the pool. */
+interface Submitted {
+  accepted: PrepareJobAccepted;
+  cacheHit: boolean;
+  handedOut?: PrepareJobStatus;
+}
+
+/** A hand-out from the pool: the finished job's status, and the warm instance it recorded. */
+interface HandedOut {
+  status: PrepareJobStatus;
+  warm: StartedInstance;
+}
+
 /** Dependencies of the job service. */
 export interface JobServiceDeps {
   registry: Registry;
@@ -73,6 +94,8 @@ export class JobService {
   /** Per running job, the step tasks it has finished (built or found cached). */
   readonly #finishedSteps = new Map<string, Set<string>>();
   readonly #planning = new SharedRuns<Plan>();
+  /** Signatures whose retention runs after the requests at hand (see {@link JobService.#trimSoon}). */
+  readonly #toTrim = new Set<string>();
 
   readonly #events: JobEventLog;
 
@@ -93,7 +116,52 @@ export class JobService {
    * Anything else answers as {@link submit} does.
    */
   async submitAndWaitIfCached(request: PrepareJobRequest): Promise<PrepareJobAccepted | PrepareJobStatus> {
-    const { accepted, cacheHit, handedOut } = await this.#submit(request, true);
+    return await this.#waitIfCached(await this.#submit(request, true));
+  }
+
+  /**
+   * Several prepares at once, each answered as {@link JobService.submitAndWaitIfCached} answers it
+   * alone (its own outcome, in order). Those that take a warm instance are recorded in one transaction:
+   * one commit for them all, which costs as much as the rest of a hand-out's writes.
+   */
+  async submitManyAndWaitIfCached(
+    requests: readonly PrepareJobRequest[],
+  ): Promise<PromiseSettledResult<PrepareJobAccepted | PrepareJobStatus>[]> {
+    const checked = await Promise.allSettled(requests.map((request) => this.#check(request)));
+    const handedOut: (HandedOut | { error: unknown } | undefined)[] = [];
+    try {
+      this.#deps.registry.transaction(() => {
+        for (const item of checked) {
+          if (item.status === "rejected" || item.value.plan === null) handedOut.push(undefined);
+          else {
+            try {
+              handedOut.push(this.#handOutWarm(item.value.job, item.value.plan, true));
+            } catch (error) {
+              handedOut.push({ error });
+            }
+          }
+        }
+      });
+    } catch (error) {
+      // Nothing of the batch was recorded: its warm instances are nobody's.
+      for (const outcome of handedOut) {
+        if (outcome !== undefined && "warm" in outcome) this.#discard(outcome.warm);
+      }
+      throw error;
+    }
+    return await Promise.allSettled(checked.map(async (item, index) => {
+      if (item.status === "rejected") throw item.reason;
+      const outcome = handedOut[index];
+      if (outcome !== undefined && "error" in outcome) throw outcome.error;
+      if (outcome !== undefined) return outcome.status;
+      return await this.#waitIfCached(this.#record(item.value));
+    }));
+  }
+
+  /** A submitted job's answer: its status once it finished, when it is a cache hit; else it accepted. */
+  async #waitIfCached(
+    { accepted, cacheHit, handedOut }: Submitted,
+  ): Promise<PrepareJobAccepted | PrepareJobStatus> {
     if (handedOut !== undefined) return handedOut;
     if (!cacheHit) return accepted;
     await this.#running.get(accepted.job_id);
@@ -104,15 +172,23 @@ export class JobService {
    * `collect`: the caller answers with the status of a job that finishes at once (`handedOut`),
    * collected as {@link JobService.status} collects it.
    */
-  async #submit(
-    request: PrepareJobRequest,
-    collect: boolean,
-  ): Promise<{ accepted: PrepareJobAccepted; cacheHit: boolean; handedOut?: PrepareJobStatus }> {
+  async #submit(request: PrepareJobRequest, collect: boolean): Promise<Submitted> {
+    const checked = await this.#check(request);
+    const handedOut = checked.plan === null
+      ? undefined
+      : this.#handOutWarm(checked.job, checked.plan, collect);
+    if (handedOut !== undefined) {
+      return { accepted: this.#accepted(checked.job.job_id), cacheHit: true, handedOut: handedOut.status };
+    }
+    return this.#record(checked);
+  }
+
+  /** Checks and plans a request: the job it makes, not recorded yet. */
+  async #check(request: PrepareJobRequest): Promise<Checked> {
     checkName(request, this.#deps.registry);
     checkInstanceCap(this.#deps.registry, this.#deps.config.effective.instances.max, request);
     if (request.ttl !== undefined) parseDuration(request.ttl);
     if (request.deadline !== undefined) parseDuration(request.deadline);
-    const jobId = randomHex(16);
     // A kind whose planning runs its tool (Liquibase: seconds) plans here only from what is cached, as
     // psql always does; else the request is checked now and the job plans.
     const kind = prepareKindOf(request);
@@ -123,7 +199,7 @@ export class JobService {
     const image = plan?.image ??
       await (await this.#deps.runtimes.forImage(request.image_id)).resolveImage(request.image_id);
     const job: JobInsert = {
-      job_id: jobId,
+      job_id: randomHex(16),
       prepare_kind: request.prepare_kind,
       image_id: image.imageId,
       plan_only: request.plan_only === true,
@@ -131,12 +207,19 @@ export class JobService {
       prepare_args_normalized: plan?.argsNormalized ??
         argsSummary(prepareKindSpec(request.prepare_kind).args(request)),
     };
-    const handedOut = plan === null ? undefined : this.#handOutWarm(job, plan, collect);
-    if (handedOut !== undefined) return { accepted: this.#accepted(jobId), cacheHit: true, handedOut };
+    return { job, plan, image };
+  }
+
+  /** Records a checked job and starts it. */
+  #record({ job, plan, image }: Checked): Submitted {
+    const jobId = job.job_id;
     this.#insertJob(job);
-    this.#deps.registry.setJobPlan(jobId, plan === null ? unplannedJob(request, image) : plannedJob(plan));
+    this.#deps.registry.setJobPlan(
+      jobId,
+      plan === null ? unplannedJob(job.request, image) : plannedJob(plan),
+    );
     this.#events.append(jobId, { type: "status", status: "queued" });
-    const cacheHit = plan !== null && request.plan_only !== true &&
+    const cacheHit = plan !== null && job.request.plan_only !== true &&
       this.#deps.executor.stateCached(plan.finalStateId);
     this.#start(jobId, plan ?? undefined);
     return { accepted: this.#accepted(jobId), cacheHit };
@@ -165,7 +248,7 @@ export class JobService {
    * little more than the request itself. Answers the finished job's status (undefined when nothing
    * was warm). A named request is a job like any other: binding the name may delete the instance it leaves.
    */
-  #handOutWarm(job: JobInsert, plan: Plan, collect: boolean): PrepareJobStatus | undefined {
+  #handOutWarm(job: JobInsert, plan: Plan, collect: boolean): HandedOut | undefined {
     const { request, job_id: jobId } = job;
     if (request.plan_only === true || request.name !== undefined) return undefined;
     const stateDir = this.#deps.executor.keptFinalState(plan);
@@ -185,22 +268,50 @@ export class JobService {
         const result = this.#result(request, plan, this.#deps.instances.record(warm, owner));
         // Born finished: its row, its tasks in their final statuses, its result and end, in the
         // transaction that records the instance (a commit costs as much as the rest of its writes).
-        registry.insertFinishedJob(job, plannedJob(plan), result, handedOutTaskStatus);
+        registry.insertFinishedJob(
+          job,
+          plannedJob(plan),
+          { result, collected: collect },
+          handedOutTaskStatus,
+        );
         this.#events.append(jobId, { type: "result", result });
         this.#events.append(jobId, { type: "status", status: "succeeded" });
-        trimIdentical(plan.signature, this.#deps);
-        // Collected after the retention above (which may delete collected jobs) and read at once: the
-        // next hand-out's retention may delete it.
-        if (collect) registry.markJobCollected(jobId);
-        return jobStatus(this.#job(jobId), registry.listTasks(jobId));
+        this.#trimSoon(plan.signature);
+        return { status: jobStatus(this.#job(jobId), registry.listTasks(jobId)), warm };
       });
     } catch (error) {
       // Nothing of the job was recorded: the warm instance is nobody's.
-      this.#deps.instances.discard(warm).catch((cause) =>
-        this.#deps.log(`pool: cannot remove warm instance ${warm.instanceId}: ${messageOf(cause)}`)
-      );
+      this.#discard(warm);
       throw error;
     }
+  }
+
+  /** Removes a warm instance taken for a job that was not recorded. */
+  #discard(warm: StartedInstance): void {
+    this.#deps.instances.discard(warm).catch((cause) =>
+      this.#deps.log(`pool: cannot remove warm instance ${warm.instanceId}: ${messageOf(cause)}`)
+    );
+  }
+
+  /**
+   * Retention of a signature's jobs once the requests at hand are answered: hand-outs from the pool
+   * come in bursts (a batch, parallel workers), and one retention pass after the burst costs less than
+   * one in each. A job collected meanwhile has been answered already.
+   */
+  #trimSoon(signature: string): void {
+    if (this.#toTrim.size === 0) {
+      setTimeout(() => {
+        const signatures = [...this.#toTrim];
+        this.#toTrim.clear();
+        try {
+          for (const signature of signatures) trimIdentical(signature, this.#deps);
+        } catch (error) {
+          // The engine closed its registry meanwhile: the next engine's first hand-out trims.
+          this.#deps.log(`retention: ${messageOf(error)}`);
+        }
+      }, 0);
+    }
+    this.#toTrim.add(signature);
   }
 
   #accepted(jobId: string): PrepareJobAccepted {

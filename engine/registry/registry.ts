@@ -352,27 +352,31 @@ export class Registry {
 
   /**
    * Records a job that succeeded as it was submitted (a hand-out from the pool): its row, already
-   * finished, and its plan's tasks in their final statuses.
+   * finished (and collected, when its status is read at once), and its plan's tasks in their final
+   * statuses.
    */
   insertFinishedJob(
     job: JobInsert,
     plan: JobPlan,
-    result: PrepareJobResult,
+    outcome: { result: PrepareJobResult; collected: boolean },
     statusOf: (task: PreparePlanTask) => TaskStatusValue,
   ): void {
     this.transaction(() => {
-      this.#insertJobRow(job, { plan, result });
+      this.#insertJobRow(job, { plan, ...outcome });
       this.#insertTasks(job.job_id, plan.tasks, statusOf);
     });
   }
 
   /** A job's row: queued, or (`finished`) succeeded with its plan and result. */
-  #insertJobRow(job: JobInsert, finished: { plan: JobPlan; result: PrepareJobResult } | null): void {
+  #insertJobRow(
+    job: JobInsert,
+    finished: { plan: JobPlan; result: PrepareJobResult; collected: boolean } | null,
+  ): void {
     const at = now();
     this.#run(
       `INSERT INTO jobs (job_id, status, prepare_kind, image_id, resolved_image_id, plan_only, request_json,
-         prepare_args_normalized, signature, result_json, created_at, started_at, finished_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+         prepare_args_normalized, signature, result_json, created_at, started_at, finished_at, collected_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       job.job_id,
       finished === null ? "queued" : "succeeded",
       job.prepare_kind,
@@ -386,6 +390,7 @@ export class Registry {
       at,
       finished === null ? null : at,
       finished === null ? null : at,
+      finished?.collected === true ? at : null,
     );
   }
 
