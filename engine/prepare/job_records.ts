@@ -1,12 +1,21 @@
 /**
- * What a prepare job's plan is recorded as: its tasks, and their statuses.
+ * What a prepare job is recorded with: its plan's tasks and their statuses, its result, and when its
+ * instance expires.
  *
  * @module
  */
 
-import type { JobPlan } from "../registry/registry.ts";
 import type { ResolvedImage } from "../runtime/types.ts";
-import type { PrepareJobRequest, PreparePlanTask, TaskStatusValue } from "../../shared/schemas.ts";
+import type { InstanceRow, JobPlan } from "../registry/registry.ts";
+import type { Instances } from "../instances/instances.ts";
+import type { ConfigStore } from "../config/config_store.ts";
+import type {
+  PrepareJobRequest,
+  PrepareJobResult,
+  PreparePlanTask,
+  TaskStatusValue,
+} from "../../shared/schemas.ts";
+import { parseDuration } from "../../shared/duration.ts";
 import type { Plan } from "./planner.ts";
 
 /** The final status of each task of a job that handed out a warm instance of its cached state. */
@@ -36,5 +45,32 @@ export function unplannedJob(
         resolved_image_id: image.resolvedId,
       },
     ],
+  };
+}
+
+/** When an instance made for `request` expires: its TTL, else the configured default. */
+export function instanceExpiry(
+  request: PrepareJobRequest,
+  config: Pick<ConfigStore, "effective">,
+): string | null {
+  const ttl = request.ttl ?? config.effective.instances.ttl;
+  return ttl === null ? null : new Date(Date.now() + parseDuration(ttl)).toISOString();
+}
+
+/** What a succeeded job hands out: its instance, and what it was prepared from. */
+export function jobResult(
+  request: PrepareJobRequest,
+  plan: Plan,
+  instance: InstanceRow,
+  instances: Pick<Instances, "dsn">,
+): PrepareJobResult {
+  return {
+    dsn: instances.dsn(instance),
+    instance_id: instance.instance_id,
+    state_id: plan.finalStateId,
+    image_id: plan.image.imageId,
+    prepare_kind: request.prepare_kind,
+    prepare_args_normalized: plan.argsNormalized,
+    name: request.name ?? null,
   };
 }

@@ -6,9 +6,9 @@
  * @module
  */
 
-import type { InstanceRow, JobInsert, JobOutcome, JobRow, Registry } from "../registry/registry.ts";
+import type { JobInsert, JobOutcome, JobRow, Registry } from "../registry/registry.ts";
 import type { RuntimeSelector } from "../runtime/select.ts";
-import type { Instances, StartedInstance } from "../instances/instances.ts";
+import type { Instances } from "../instances/instances.ts";
 import type { InstancePool } from "../pool/pool.ts";
 import type { ResolvedImage } from "../runtime/types.ts";
 import type {
@@ -44,7 +44,8 @@ import type { StateLeases } from "../states/leases.ts";
 import { JobStopped, stoppedByShutdown } from "./job_stop.ts";
 import { randomHex } from "../../shared/random.ts";
 import { SharedRuns } from "../single_flight.ts";
-import { handedOutTaskStatus, plannedJob, unplannedJob } from "./job_records.ts";
+import { instanceExpiry, jobResult, plannedJob, unplannedJob } from "./job_records.ts";
+import { type HandedOut, WarmHandOut } from "./warm_handout.ts";
 
 /** A request checked and planned: the job it makes, not recorded yet. */
 interface Checked {
@@ -58,12 +59,6 @@ interface Submitted {
   accepted: PrepareJobAccepted;
   cacheHit: boolean;
   handedOut?: PrepareJobStatus;
-}
-
-/** A hand-out from the pool: the finished job's status, and the warm instance it recorded. */
-interface HandedOut {
-  status: PrepareJobStatus;
-  warm: StartedInstance;
 }
 
 /** Dependencies of the job service. */
@@ -94,14 +89,15 @@ export class JobService {
   /** Per running job, the step tasks it has finished (built or found cached). */
   readonly #finishedSteps = new Map<string, Set<string>>();
   readonly #planning = new SharedRuns<Plan>();
-  /** Signatures whose retention runs after the requests at hand (see {@link JobService.#trimSoon}). */
-  readonly #toTrim = new Set<string>();
+  /** Hand-outs from the pool, each a job recorded finished. */
+  readonly #warm: WarmHandOut;
 
   readonly #events: JobEventLog;
 
   constructor(deps: JobServiceDeps) {
     this.#deps = deps;
     this.#events = new JobEventLog(deps.registry);
+    this.#warm = new WarmHandOut({ ...deps, events: this.#events });
   }
 
   /** Validates and plans a request, records the job, and starts it. */
@@ -135,7 +131,7 @@ export class JobService {
           if (item.status === "rejected" || item.value.plan === null) handedOut.push(undefined);
           else {
             try {
-              handedOut.push(this.#handOutWarm(item.value.job, item.value.plan, true));
+              handedOut.push(this.#warm.take(item.value.job, item.value.plan, true));
             } catch (error) {
               handedOut.push({ error });
             }
@@ -145,7 +141,7 @@ export class JobService {
     } catch (error) {
       // Nothing of the batch was recorded: its warm instances are nobody's.
       for (const outcome of handedOut) {
-        if (outcome !== undefined && "warm" in outcome) this.#discard(outcome.warm);
+        if (outcome !== undefined && "warm" in outcome) this.#warm.discard(outcome.warm);
       }
       throw error;
     }
@@ -174,9 +170,7 @@ export class JobService {
    */
   async #submit(request: PrepareJobRequest, collect: boolean): Promise<Submitted> {
     const checked = await this.#check(request);
-    const handedOut = checked.plan === null
-      ? undefined
-      : this.#handOutWarm(checked.job, checked.plan, collect);
+    const handedOut = checked.plan === null ? undefined : this.#warm.take(checked.job, checked.plan, collect);
     if (handedOut !== undefined) {
       return { accepted: this.#accepted(checked.job.job_id), cacheHit: true, handedOut: handedOut.status };
     }
@@ -240,78 +234,6 @@ export class JobService {
       }
       registry.insertJob(job);
     });
-  }
-
-  /**
-   * A cache hit with a warm instance ready: the whole job, from its record to its result, in one
-   * transaction and with no task in the background, so that a hand-out from the pool costs the engine
-   * little more than the request itself. Answers the finished job's status (undefined when nothing
-   * was warm). A named request is a job like any other: binding the name may delete the instance it leaves.
-   */
-  #handOutWarm(job: JobInsert, plan: Plan, collect: boolean): HandedOut | undefined {
-    const { request, job_id: jobId } = job;
-    if (request.plan_only === true || request.name !== undefined) return undefined;
-    const stateDir = this.#deps.executor.keptFinalState(plan);
-    if (stateDir === undefined) return undefined;
-    const warm = this.#deps.pool.takeReady({
-      stateId: plan.finalStateId,
-      stateDir,
-      image: plan.image,
-      size: request.pool_size,
-    });
-    if (warm === undefined) return undefined;
-    const registry = this.#deps.registry;
-    try {
-      return registry.transaction(() => {
-        checkInstanceCap(registry, this.#deps.config.effective.instances.max, request);
-        const owner = { jobId, expiresAt: this.#expiresAt(request) };
-        const result = this.#result(request, plan, this.#deps.instances.record(warm, owner));
-        // Born finished: its row, its tasks in their final statuses, its result and end, in the
-        // transaction that records the instance (a commit costs as much as the rest of its writes).
-        registry.insertFinishedJob(
-          job,
-          plannedJob(plan),
-          { result, collected: collect },
-          handedOutTaskStatus,
-        );
-        this.#events.append(jobId, { type: "result", result });
-        this.#events.append(jobId, { type: "status", status: "succeeded" });
-        this.#trimSoon(plan.signature);
-        return { status: jobStatus(this.#job(jobId), registry.listTasks(jobId)), warm };
-      });
-    } catch (error) {
-      // Nothing of the job was recorded: the warm instance is nobody's.
-      this.#discard(warm);
-      throw error;
-    }
-  }
-
-  /** Removes a warm instance taken for a job that was not recorded. */
-  #discard(warm: StartedInstance): void {
-    this.#deps.instances.discard(warm).catch((cause) =>
-      this.#deps.log(`pool: cannot remove warm instance ${warm.instanceId}: ${messageOf(cause)}`)
-    );
-  }
-
-  /**
-   * Retention of a signature's jobs once the requests at hand are answered: hand-outs from the pool
-   * come in bursts (a batch, parallel workers), and one retention pass after the burst costs less than
-   * one in each. A job collected meanwhile has been answered already.
-   */
-  #trimSoon(signature: string): void {
-    if (this.#toTrim.size === 0) {
-      setTimeout(() => {
-        const signatures = [...this.#toTrim];
-        this.#toTrim.clear();
-        try {
-          for (const signature of signatures) trimIdentical(signature, this.#deps);
-        } catch (error) {
-          // The engine closed its registry meanwhile: the next engine's first hand-out trims.
-          this.#deps.log(`retention: ${messageOf(error)}`);
-        }
-      }, 0);
-    }
-    this.#toTrim.add(signature);
   }
 
   #accepted(jobId: string): PrepareJobAccepted {
@@ -531,7 +453,7 @@ export class JobService {
     { stateDir, spareClone }: { stateDir: string; spareClone: string | undefined },
     signal: AbortSignal,
   ): Promise<PrepareJobResult> {
-    const expiresAt = this.#expiresAt(request);
+    const expiresAt = instanceExpiry(request, this.#deps.config);
     const warm = this.#deps.pool.take({
       stateId: plan.finalStateId,
       stateDir,
@@ -550,25 +472,7 @@ export class JobService {
         signal,
       });
     await bindJobName(request, instance, this.#deps);
-    return this.#result(request, plan, instance);
-  }
-
-  /** When an instance made for `request` expires: its TTL, else the configured default. */
-  #expiresAt(request: PrepareJobRequest): string | null {
-    const ttl = request.ttl ?? this.#deps.config.effective.instances.ttl;
-    return ttl === null ? null : new Date(Date.now() + parseDuration(ttl)).toISOString();
-  }
-
-  #result(request: PrepareJobRequest, plan: Plan, instance: InstanceRow): PrepareJobResult {
-    return {
-      dsn: this.#deps.instances.dsn(instance),
-      instance_id: instance.instance_id,
-      state_id: plan.finalStateId,
-      image_id: plan.image.imageId,
-      prepare_kind: request.prepare_kind,
-      prepare_args_normalized: plan.argsNormalized,
-      name: request.name ?? null,
-    };
+    return jobResult(request, plan, instance, this.#deps.instances);
   }
 
   /**
