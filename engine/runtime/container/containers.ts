@@ -57,8 +57,8 @@ export class Containers {
   }
 
   /** The name of the server container of `dataDir` (one per data dir, so a second start conflicts). */
-  async nameFor(dataDir: string): Promise<string> {
-    return `sqlrs-${(await sha256Hex(dataDir)).slice(0, 16)}`;
+  nameFor(dataDir: string): string {
+    return `sqlrs-${sha256Hex(dataDir).slice(0, 16)}`;
   }
 
   /** Container state: running, exited, or gone (undefined). */

@@ -119,7 +119,7 @@ export async function startContainerServer(
     // created by the server
   }
   await assertPassable(mounts, [dataDir, runDir], owner);
-  const name = await containers.nameFor(dataDir);
+  const name = containers.nameFor(dataDir);
   await clearPrevious(parts, name, dataDir);
 
   return await startOnFreePort(options.port, { signal, what }, async (port, mayRetry) => {

@@ -106,7 +106,7 @@ async function socketDirFor(runDir: string, user: ServerUser): Promise<string> {
   }
   // The server user only needs to pass through; nobody else may list or create entries.
   await Deno.chmod(SHORT_SOCKET_ROOT, 0o711);
-  const dir = join(SHORT_SOCKET_ROOT, (await sha256Hex(resolve(runDir))).slice(0, 12));
+  const dir = join(SHORT_SOCKET_ROOT, sha256Hex(resolve(runDir)).slice(0, 12));
   await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
   await ensureOwned(dir, user, false);
   await Deno.chmod(dir, 0o700);

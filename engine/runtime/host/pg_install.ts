@@ -9,9 +9,9 @@
  */
 
 import { join } from "node:path";
-import { createHash } from "node:crypto";
 import { run } from "../../exec.ts";
 import { messageOf, SqlrsError } from "../../../shared/errors.ts";
+import { sha256Hex } from "../_support.ts";
 import type { ResolvedImage } from "../types.ts";
 
 /** Where a build was found. */
@@ -278,10 +278,7 @@ export function imageOf(
   imageId: string | undefined,
   extensions: string,
 ): ResolvedImage {
-  const hash = createHash("sha256").update(`${build.version}\n${INITDB_OPTIONS_VERSION}`).digest("hex").slice(
-    0,
-    12,
-  );
+  const hash = sha256Hex(`${build.version}\n${INITDB_OPTIONS_VERSION}`).slice(0, 12);
   return {
     runtime: "host",
     imageId: imageId ?? "host",
