@@ -95,7 +95,6 @@ function json(body: unknown, status = 200, headers: HeadersInit = {}): Response 
   });
 }
 
-/** An error as the API answers it: its body, and the status its code has (see `ERROR_CODES`). */
 /** The status of a prepare's answer: 200 with the finished job of a cache hit, else 201 accepted. */
 function prepareStatus(answer: PrepareJobAccepted | PrepareJobStatus): 200 | 201 {
   return "result" in answer ? 200 : 201;
@@ -109,6 +108,7 @@ function errorOf(error: unknown, what: string, log: (line: string) => void): Sql
   return new SqlrsError("internal_error", `Internal error: ${messageOf(error)}`);
 }
 
+/** An error as the API answers it: its body, and the status its code has (see `ERROR_CODES`). */
 function errorResponse(error: SqlrsError, headers: HeadersInit = {}): Response {
   return json(error.toJSON(), statusFor(error.code), headers);
 }

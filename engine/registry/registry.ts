@@ -59,6 +59,13 @@ export interface JobPlan {
   tasks: PreparePlanTask[];
 }
 
+/** A finished job as retention sees it: when it ended, and whether a client read it. */
+export interface RetentionCandidate {
+  job_id: string;
+  ended_at: string;
+  collected_at: string | null;
+}
+
 /** The engine's metadata store. */
 export class Registry {
   #db: DatabaseSync;
@@ -432,7 +439,7 @@ export class Registry {
     this.#run("UPDATE jobs SET status = 'queued' WHERE job_id = ?", jobId);
   }
 
-  /** Records a job's plan: its tasks, each `queued` unless `statusOf` says otherwise. */
+  /** Records a job's plan: its image, its signature and its tasks, each `queued`. */
   setJobPlan(jobId: string, plan: JobPlan): void {
     this.transaction(() => {
       this.#run(
@@ -494,17 +501,14 @@ export class Registry {
    * The finished jobs with this signature but the newest `skip` (by finish time, then creation), each
    * with when it ended and whether a client read it: what retention may delete.
    */
-  olderFinishedJobs(
-    signature: string,
-    skip: number,
-  ): { job_id: string; ended_at: string; collected_at: string | null }[] {
+  olderFinishedJobs(signature: string, skip: number): RetentionCandidate[] {
     return this.#all(
       `SELECT job_id, COALESCE(finished_at, created_at) AS ended_at, collected_at FROM jobs
        WHERE signature = ? AND status IN ('succeeded', 'failed', 'cancelled')
        ORDER BY COALESCE(finished_at, created_at) DESC, created_at DESC LIMIT -1 OFFSET ?`,
       signature,
       skip,
-    ) as unknown as { job_id: string; ended_at: string; collected_at: string | null }[];
+    ) as unknown as RetentionCandidate[];
   }
 
   deleteJob(jobId: string): void {
